@@ -1,0 +1,717 @@
+"""Entities callers give the agent: email, phone, name, yes/no and menu choices.
+
+Each extractor is deliberately conservative: returning None makes the agent ask
+again, while a wrong value gets silently written to a booking or a customer
+record.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+
+from sera.agent.language.normalize import FILLERS, expand_shorthand, is_email, tokens
+from sera.agent.language.numbers import number_spans
+
+__all__ = ["extract_email", "extract_name", "extract_phone", "match_option", "yes_no"]
+
+_RAW_CAP = 2000
+_PHONE_CAP = 500
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+
+
+def _word_set(words: str) -> frozenset[str]:
+    """Whitespace-separated word list -> frozenset (keeps long vocabularies readable)."""
+    return frozenset(words.split())
+
+
+# ----------------------------------------------------------------------- email
+
+_EMAIL_EDGE = "\"'()[]<>{},;:!?*"
+_LOCAL_WORD = re.compile(r"[a-z0-9](?:[a-z0-9._+-]*[a-z0-9])?")
+_DOMAIN_WORD = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+_DOTTED_DOMAIN = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+_CONNECTORS: dict[str, str] = {
+    "dot": ".",
+    "period": ".",
+    "point": ".",
+    "underscore": "_",
+    "dash": "-",
+    "hyphen": "-",
+    "minus": "-",
+    "plus": "+",
+}
+_DIGIT_WORDS: dict[str, str] = {
+    "zero": "0",
+    "oh": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_SPLIT_DOMAINS: dict[tuple[str, str], str] = {
+    ("g", "mail"): "gmail",
+    ("hot", "mail"): "hotmail",
+    ("i", "cloud"): "icloud",
+    ("out", "look"): "outlook",
+    ("proton", "mail"): "protonmail",
+}
+# Words that end the local part when walking backwards from "at".
+_LOCAL_STOP = frozenset(
+    {"is", "email", "address", "mail", "it's", "its", "my", "me", "at", "to", "the", "and", "it"}
+)
+
+
+def extract_email(text: str) -> str | None:
+    """Return a lowercased email written ("a.b@x.com") or spoken ("a dot b at x dot com")."""
+    if not isinstance(text, str) or not text:
+        return None
+    raw = unicodedata.normalize("NFKC", text[:_RAW_CAP]).lower().translate(_APOSTROPHES)
+    for chunk in raw.split():
+        if "@" in chunk:
+            candidate = chunk.strip(_EMAIL_EDGE).rstrip(".")
+            if is_email(candidate):
+                return candidate
+    words = [w.strip(_EMAIL_EDGE) for w in raw.split()]
+    words = [w.rstrip(".") if w.endswith(".") else w for w in words]
+    words = [w for w in words if w and w not in FILLERS]
+    for i, word in enumerate(words):
+        if word not in ("at", "@"):
+            continue
+        local = _local_part(words, i)
+        domain = _domain_part(words, i + 1)
+        if local and domain and is_email(f"{local}@{domain}"):
+            return f"{local}@{domain}"
+    return None
+
+
+def _local_part(words: Sequence[str], at: int) -> str:
+    """Walk back from "at" joining words with spoken connectors ("priya dot shah")."""
+    pieces: list[str] = []
+    j = at - 1
+    digits = _trailing_digits(words, j)
+    if digits:
+        pieces.append(digits[0])
+        j = digits[1]
+        word, k = _local_word_back(words, j)
+        if word and len(word) > 1:
+            pieces.insert(0, word)
+            j = k
+    else:
+        word, j = _local_word_back(words, j)
+        if not word:
+            return ""
+        pieces.append(word)
+    while j >= 1 and words[j] in _CONNECTORS:
+        word, k = _local_word_back(words, j - 1)
+        if not word:
+            break
+        pieces[0:0] = [word, _CONNECTORS[words[j]]]
+        j = k
+    return "".join(pieces)
+
+
+def _trailing_digits(words: Sequence[str], j: int) -> tuple[str, int] | None:
+    """Spoken digits right before "at" ("jordan eighty eight" style is not covered)."""
+    parts: list[str] = []
+    while j >= 0 and (words[j] in _DIGIT_WORDS or words[j].isdigit()):
+        parts.insert(0, _DIGIT_WORDS.get(words[j], words[j]))
+        j -= 1
+    return ("".join(parts), j) if parts else None
+
+
+def _local_word_back(words: Sequence[str], j: int) -> tuple[str, int]:
+    """One local-part word ending at ``j``; runs of single letters are spelling."""
+    if j < 0:
+        return "", j
+    if len(words[j]) == 1 and words[j].isalnum():
+        start = j
+        while start - 1 >= 0 and len(words[start - 1]) == 1 and words[start - 1].isalnum():
+            start -= 1
+        return "".join(words[start : j + 1]), start - 1
+    if words[j] in _LOCAL_STOP or words[j] in _CONNECTORS or not _is_local_word(words[j]):
+        return "", j
+    return words[j], j - 1
+
+
+def _is_local_word(word: str) -> bool:
+    return len(word) <= 64 and _LOCAL_WORD.fullmatch(word) is not None
+
+
+def _domain_part(words: Sequence[str], j: int) -> str:
+    """Read "example dot com" / "gmail.com" / "g mail dot com" after "at"."""
+    if j < len(words) and words[j] in ("sign", "symbol"):
+        j += 1
+    labels: list[str] = []
+    while j < len(words) and len(labels) < 6:
+        word = words[j]
+        split = _SPLIT_DOMAINS.get((word, words[j + 1] if j + 1 < len(words) else ""))
+        if split is not None:
+            label, j = split, j + 2
+        elif word.endswith("dotcom") and len(word) > 6 and _DOMAIN_WORD.fullmatch(word[:-6]):
+            labels.extend([word[:-6], "com"])
+            break
+        elif _DOTTED_DOMAIN.fullmatch(word) and len(word) <= 253:
+            labels.extend(word.split("."))
+            j += 1
+            if j >= len(words) or words[j] not in ("dot", "period"):
+                break
+            j += 1
+            continue
+        elif _DOMAIN_WORD.fullmatch(word) and len(word) <= 63 and word not in _CONNECTORS:
+            label, j = word, j + 1
+        else:
+            break
+        labels.append(label)
+        if j < len(words) and words[j] == "dotcom":
+            labels.append("com")
+            break
+        if j >= len(words) or words[j] not in ("dot", "period"):
+            break
+        j += 1
+    if len(labels) < 2 or not labels[-1].isalpha():
+        return ""
+    return ".".join(labels)
+
+
+# ----------------------------------------------------------------------- phone
+
+
+def extract_phone(text: str, region: str = "US") -> str | None:
+    """Return a valid phone number in E.164, written or spoken digit by digit.
+
+    Written numbers go through libphonenumber's matcher; spoken ones ("three one
+    two five five five ...", optionally "plus one ...") are rebuilt from digit
+    runs. Numbers libphonenumber considers invalid give None.
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    written = _written_phone(text[:_PHONE_CAP], region)
+    if written is not None:
+        return written
+    words = tokens(text)
+    for span in number_spans(words):
+        if len(span.digits) < 7 or len(span.digits) > 15:
+            continue
+        plus = span.start > 0 and words[span.start - 1] == "plus"
+        found = _parse_phone(("+" if plus else "") + span.digits, region)
+        if found is not None:
+            return found
+    return None
+
+
+def _written_phone(text: str, region: str) -> str | None:
+    try:
+        matcher = phonenumbers.PhoneNumberMatcher(text, region, max_tries=50)
+        for match in matcher:
+            if phonenumbers.is_valid_number(match.number):
+                return str(
+                    phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+                )
+    except Exception:  # libphonenumber raises on odd regions/inputs; treat as no match
+        return None
+    return None
+
+
+def _parse_phone(digits: str, region: str) -> str | None:
+    try:
+        number = phonenumbers.parse(digits, region)
+    except Exception:  # NumberParseException, or unknown region
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+# ------------------------------------------------------------------------ name
+
+_NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
+_NAME_CLEAN = re.compile(r"[^\w\s'-]|_|\d")
+# Words that can never be (part of) a person's name in a reply.
+_NEVER_NAME = _word_set(
+    """
+    a an the and or but so if to of in on at by for with from about as into than then too
+    i me my mine you your yours he she they we us our it its it's this that these those
+    is am are was were be been being do does did done have has had having would can
+    could should shall might must not no nope yes yeah yep yup yea sure ok okay okey
+    alright right correct wrong please thanks thank hi hello hey bye goodbye what who when
+    where why how which there here just only also very really well oh um uh like
+    need want book booking cancel reschedule order orders appointment call calling called
+    get got give help know think mean say said tell see look looking go going come coming
+    good great fine sorry busy interested wondering trying checking asking sure nothing
+    something anything everything someone somebody anyone nobody name number phone email
+    bike bikes service repair tune flat tire brake brakes shop store today tomorrow
+    tonight morning afternoon evening monday tuesday wednesday thursday friday saturday
+    sunday one two three four five six seven eight nine ten zero hundred thousand
+    i'm i'd i'll i've don't can't won't didn't doesn't isn't that's what's there's
+    gonna wanna gotta still again back now later soon yet ever never always maybe
+    """
+)
+# Extra words that are unlikely names when no prompt asked for one ("i'm new").
+_UNLIKELY_NAME = _word_set(
+    """
+    new here there happy glad fine free ready done home out away open closed available
+    planning hoping calling looking trying wondering interested curious confused upset
+    angry annoyed frustrated disappointed afraid worried concerned sorry sure not just
+    actually currently still also really super pretty kind sort bit little bad ok okay
+    all set good great awesome glad excited staying coming going leaving running late
+    early on off in at with about from for regarding following reaching texting
+    will may asap back later soon tomorrow today now when if
+    broken cracked damaged missing urgent important weird strange expensive cheap
+    possible impossible ridiculous terrible awful perfect amazing true false him her them
+    """
+)
+_STRONG_CUES: tuple[tuple[str, ...], ...] = (
+    ("my", "name", "is"),
+    ("my", "name's"),
+    ("the", "name", "is"),
+    ("name", "is"),
+    ("name's",),
+)
+_MEDIUM_CUES: tuple[tuple[str, ...], ...] = (
+    ("this", "is"),
+    ("it's",),
+    ("it", "is"),
+    ("call", "me"),
+)
+_WEAK_CUES: tuple[tuple[str, ...], ...] = (("i'm",), ("i", "am"), ("im",))
+_NAME_END = frozenset(
+    {"", "and", "calling", "from", "here", "speaking", "with", "thanks", "thank", "please"}
+)
+_BARE_PREFIX = _word_set(
+    """
+    yes yeah yep sure ok okay oh hi hello hey so well it's its it is this my name name's
+    i'm im i am the sorry yea alright right um uh
+    """
+)
+_MAX_NAME_WORDS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    lower: str
+    capitalized: bool
+
+
+def extract_name(text: str, *, expect_name: bool = False) -> str | None:
+    """Return the caller's name, title-cased ("Jordan Miles", "O'Brien"), or None.
+
+    Without ``expect_name`` a cue is required ("my name is", "this is", "it's",
+    "i'm", "call me"); the weak "i'm" cue also needs a capital letter or a
+    clean ending ("i'm ken and ...") since "i'm calling about" is common. With
+    ``expect_name`` (the agent just asked for a name) a bare reply such as
+    "alex kim" or "uh it's nina patel" is accepted.
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    words = _name_words(text)
+    if not words or any("@" in c for c in text[:_RAW_CAP].split()):
+        return None
+    cued = _name_after_cue(words, expect_name=expect_name)
+    if cued is not None:
+        return cued
+    return _bare_name(words) if expect_name else None
+
+
+def _name_words(text: str) -> list[_Word]:
+    """Tokens for name matching: hyphens and apostrophes inside words survive."""
+    raw = unicodedata.normalize("NFKC", text[:_RAW_CAP]).translate(_APOSTROPHES)
+    raw = _NAME_CLEAN.sub(" ", raw)
+    out: list[_Word] = []
+    for piece in raw.split():
+        piece = piece.strip("'-")
+        if piece and piece.lower() not in FILLERS:
+            out.append(_Word(piece.lower(), piece[:1].isupper()))
+    return out
+
+
+def _name_after_cue(words: Sequence[_Word], *, expect_name: bool) -> str | None:
+    lowers = [w.lower for w in words]
+    for i in range(len(words)):
+        for cues, strength in ((_STRONG_CUES, 2), (_MEDIUM_CUES, 1), (_WEAK_CUES, 0)):
+            for cue in cues:
+                end = i + len(cue)
+                if tuple(lowers[i:end]) != cue:
+                    continue
+                name = _take_name(words, end, strict=strength < 2 and not expect_name)
+                if name is None:
+                    continue
+                names, stop = name
+                if strength == 0 and not expect_name and not _weak_cue_ok(words, end, stop):
+                    continue
+                return _title(names)
+    return None
+
+
+def _weak_cue_ok(words: Sequence[_Word], start: int, stop: int) -> bool:
+    """ "i'm Ken" (capitalised) or "i'm ken and ..." (clean end) reads as a name."""
+    following = words[stop].lower if stop < len(words) else ""
+    return words[start].capitalized or following in _NAME_END
+
+
+def _take_name(words: Sequence[_Word], start: int, *, strict: bool) -> tuple[list[str], int] | None:
+    """Up to three consecutive name-like words from ``start``."""
+    names: list[str] = []
+    j = start
+    while j < len(words) and len(names) < _MAX_NAME_WORDS and _is_name_word(words[j], strict):
+        names.append(words[j].lower)
+        j += 1
+    if not names:
+        return None
+    return names, j
+
+
+def _is_name_word(token: _Word, strict: bool) -> bool:
+    """Name-shaped and not a common word; ``strict`` also rejects likely non-names
+    unless the writer capitalised them ("call me Will")."""
+    word = token.lower
+    if len(word) < 2 or len(word) > 30 or not _NAME_TOKEN.fullmatch(word):
+        return False
+    if word in _NEVER_NAME:
+        return False
+    if not strict or token.capitalized:
+        return True
+    return word not in _UNLIKELY_NAME and not (word.endswith("ing") and len(word) > 5)
+
+
+def _bare_name(words: Sequence[_Word]) -> str | None:
+    """A reply that is just a name, possibly wrapped in "uh it's ... thanks"."""
+    i = 0
+    while i < len(words) and words[i].lower in _BARE_PREFIX:
+        i += 1
+    taken = _take_name(words, i, strict=False)
+    if taken is None:
+        return None
+    names, stop = taken
+    following = words[stop].lower if stop < len(words) else ""
+    if following not in _NAME_END:
+        return None
+    return _title(names)
+
+
+def _title(names: Sequence[str]) -> str:
+    return " ".join(_title_word(n) for n in names)
+
+
+def _title_word(word: str) -> str:
+    """ "o'brien" -> "O'Brien", "mary-jane" -> "Mary-Jane", "mcdonald" -> "McDonald"."""
+    parts = word.split("-")
+    out: list[str] = []
+    for part in parts:
+        head, sep, tail = part.partition("'")
+        if sep and len(head) == 1:
+            titled = head.upper() + "'" + tail[:1].upper() + tail[1:]
+        else:
+            titled = part[:1].upper() + part[1:]
+        if titled.startswith("Mc") and len(titled) > 3:
+            titled = "Mc" + titled[2].upper() + titled[3:]
+        out.append(titled)
+    return "-".join(out)
+
+
+# ---------------------------------------------------------------------- yes/no
+
+_YES = (
+    "yes please",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "yea",
+    "yah",
+    "ya",
+    "yess",
+    "sure",
+    "certainly",
+    "absolutely",
+    "definitely",
+    "of course",
+    "correct",
+    "that's right",
+    "that is right",
+    "thats right",
+    "that's correct",
+    "right",
+    "exactly",
+    "sounds good",
+    "sounds great",
+    "sounds perfect",
+    "please do",
+    "go ahead",
+    "go for it",
+    "that works",
+    "that'd work",
+    "works for me",
+    "ok",
+    "okay",
+    "okey",
+    "k",
+    "kk",
+    "alright",
+    "all right",
+    "perfect",
+    "great",
+    "uh huh",
+    "mm hmm",
+    "mhm",
+    "affirmative",
+    "do it",
+    "i do",
+    "confirm",
+    "confirmed",
+    "book it",
+    "that's fine",
+    "fine",
+    "no problem",
+    "no worries",
+    "why not",
+)
+_NO = (
+    "no thank you",
+    "no thanks",
+    "no",
+    "nope",
+    "nah",
+    "negative",
+    "not really",
+    "not right",
+    "not correct",
+    "not quite",
+    "not at all",
+    "not interested",
+    "not now",
+    "absolutely not",
+    "definitely not",
+    "of course not",
+    "that's wrong",
+    "that is wrong",
+    "wrong",
+    "incorrect",
+    "don't",
+    "do not",
+    "doesn't",
+    "does not",
+    "didn't",
+    "won't",
+    "can't",
+    "cannot",
+    "never mind",
+    "nevermind",
+    "i'd rather not",
+    "rather not",
+)
+_UNSURE = (
+    "not sure",
+    "i'm not sure",
+    "i don't know",
+    "i do not know",
+    "don't know",
+    "dunno",
+    "maybe",
+    "make sure",
+    "right now",
+    "let me think",
+    "let me check",
+    "no idea",
+)
+
+
+def _yes_no_pattern() -> tuple[re.Pattern[str], list[bool | None]]:
+    """One alternation, longest phrase first, so the leftmost and longest phrase wins."""
+    entries: list[tuple[str, bool | None]] = [(p, True) for p in _YES]
+    entries += [(p, False) for p in _NO]
+    entries += [(p, None) for p in _UNSURE]
+    entries.sort(key=lambda e: -len(e[0]))
+    alternatives = "|".join(f"(?P<g{i}>{re.escape(p)})" for i, (p, _) in enumerate(entries))
+    return re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])"), [v for _, v in entries]
+
+
+_YES_NO_RE, _YES_NO_VALUES = _yes_no_pattern()
+_YES_NO_WINDOW = 12
+_YES_NO_CHARS = 200
+_YES_EMOJI = frozenset("\U0001f44d\u2705\U0001f44c\u2714")
+_NO_EMOJI = frozenset("\U0001f44e\u274c\u2716")
+
+
+def yes_no(text: str) -> bool | None:
+    """Answer to a yes/no question: True, False, or None when unclear.
+
+    The earliest yes/no phrase in the first dozen words decides ("yes cancel
+    it" -> True, "no thanks" -> False). "no problem"/"no worries" count as
+    agreement: this is only called right after the agent asked something.
+    "not sure", "maybe", "make sure", "right now" are neither. Thumbs-up or
+    thumbs-down emoji decide an otherwise wordless SMS.
+    """
+    if not isinstance(text, str) or not text:
+        return None
+    words = expand_shorthand(text).split()[:_YES_NO_WINDOW]
+    match = _YES_NO_RE.search(" ".join(words)[:_YES_NO_CHARS])
+    if match is not None and match.lastgroup is not None:
+        return _YES_NO_VALUES[int(match.lastgroup[1:])]
+    if len(words) == 1 and words[0] in ("y", "n"):
+        return words[0] == "y"
+    head = text[:200]
+    if any(ch in _YES_EMOJI for ch in head):
+        return True
+    if any(ch in _NO_EMOJI for ch in head):
+        return False
+    return None
+
+
+# --------------------------------------------------------------------- options
+
+_OPTION_STOPWORDS = _word_set(
+    """
+    a an the my your for with and or of to in on at me i some get service services repair
+    repairs appointment session sessions class classes lesson lessons please want need
+    like just can could would do you up out off new old full basic
+    """
+)
+_MAX_OPTION_TOKENS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    key: str
+    stems: tuple[str, ...]
+    joined: str
+
+
+def match_option(text: str, options: Mapping[str, Sequence[str]]) -> str | None:
+    """Map the caller's words to one canonical option key, or None.
+
+    Each key and its aliases are compared as stemmed token phrases ("tuned up"
+    ~ "tune-up", "brakes" ~ "brake", "fitting" ~ "fit"); a whole alias found
+    in the text beats a single distinctive word of an alias ("fit" -> "Bike
+    fitting") and longer aliases beat shorter ones. Ties go to the option
+    mentioned first in the text.
+    """
+    if not isinstance(text, str) or not text or not options:
+        return None
+    raw = tokens(text)[:_MAX_OPTION_TOKENS]
+    words = [_stem(w) for w in raw]
+    if not words:
+        return None
+    aliases = _aliases(options)
+    best = _best_phrase_match(raw, words, aliases)
+    if best is not None:
+        return best
+    return _best_word_match(words, aliases)
+
+
+def _aliases(options: Mapping[str, Sequence[str]]) -> list[_Alias]:
+    out: list[_Alias] = []
+    for key, extra in options.items():
+        for phrase in (key, *extra):
+            raw = tokens(phrase)
+            if raw:
+                stems = tuple(_stem(w) for w in raw)
+                out.append(_Alias(key, stems, _stem("".join(raw))))
+    return out
+
+
+def _best_phrase_match(
+    raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias]
+) -> str | None:
+    """Longest alias found whole: as a token phrase, or glued ("tuneup")."""
+    glued_words = {w: i for i, w in reversed(list(enumerate(words)))}
+    best: tuple[int, int, str] | None = None  # (-length, position, key)
+    for alias in aliases:
+        position = _find_phrase(words, alias.stems)
+        if position is None and alias.joined in glued_words:
+            position = glued_words[alias.joined]
+        if position is None and len(alias.stems) == 1:
+            position = _find_split(raw, alias.joined)
+        if position is None:
+            continue
+        rank = (-len(alias.joined), position, alias.key)
+        if best is None or rank[:2] < best[:2]:
+            best = rank
+    return best[2] if best is not None else None
+
+
+def _find_phrase(words: Sequence[str], phrase: Sequence[str]) -> int | None:
+    n = len(phrase)
+    for i in range(len(words) - n + 1):
+        if all(_same(words[i + k], phrase[k]) for k in range(n)):
+            return i
+    return None
+
+
+def _find_split(words: Sequence[str], joined: str) -> int | None:
+    """A one-word alias said as two words ("e bike" for "ebike")."""
+    for i in range(len(words) - 1):
+        if _stem(words[i] + words[i + 1]) == joined:
+            return i
+    return None
+
+
+def _best_word_match(words: Sequence[str], aliases: Sequence[_Alias]) -> str | None:
+    """Fallback: a word that belongs to exactly one option ("brakes", "fit")."""
+    owners: dict[str, set[str]] = {}
+    for alias in aliases:
+        for stem in alias.stems:
+            if stem not in _OPTION_STOP_STEMS and len(stem) >= 2:
+                owners.setdefault(stem, set()).add(alias.key)
+    scores: dict[str, tuple[int, int]] = {}
+    for position, word in enumerate(words):
+        for stem, keys in owners.items():
+            if len(keys) != 1 or not _same(word, stem):
+                continue
+            key = next(iter(keys))
+            length, first = scores.get(key, (0, position))
+            scores[key] = (length + len(stem), min(first, position))
+    if not scores:
+        return None
+    return min(scores, key=lambda k: (-scores[k][0], scores[k][1]))
+
+
+def _stem(word: str) -> str:
+    """Crude English stemmer; both sides go through it, so only consistency matters."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith("ss"):
+                break
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+        word = word[:-1]
+    return word
+
+
+def _same(word: str, stem: str) -> bool:
+    """Equal stems, or one typo apart for longer words (SMS "tuen up" stays out)."""
+    if word == stem:
+        return True
+    if len(stem) < 5 or abs(len(word) - len(stem)) > 1:
+        return False
+    return _within_one_edit(word, stem)
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    """Levenshtein distance <= 1, plus adjacent transpositions, in linear time."""
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        if a[i + 1 :] == b[i + 1 :]:
+            return True
+        return i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    return a[i:] == b[i + 1 :]
+
+
+# Built here because it needs _stem; only read at call time.
+_OPTION_STOP_STEMS = frozenset(_stem(w) for w in _OPTION_STOPWORDS)

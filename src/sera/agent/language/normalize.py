@@ -1,0 +1,231 @@
+"""Text normalisation shared by every offline language function.
+
+Callers hand us raw speech-recognition output or SMS text. Everything downstream
+(numbers, dates, entities, intents) matches against one canonical form so their
+patterns stay small: lowercase, NFKC, punctuation removed except where it carries
+meaning (emails, clock times, dates, a leading ``+`` or ``#`` before digits),
+fillers dropped, whitespace collapsed and length capped so that the work done by
+every later regex is bounded.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["FILLERS", "MAX_CHARS", "expand_shorthand", "is_email", "normalize", "tokens"]
+
+MAX_CHARS = 2000
+"""Normalised text is never longer than this; later stages rely on the bound."""
+
+# Raw input is cut before NFKC (which can expand a character up to 18x) so the
+# whole pipeline does bounded work even on megabyte payloads.
+_RAW_CAP = 4 * MAX_CHARS
+_NFKC_CAP = 4 * MAX_CHARS
+_MAX_EMAIL_LEN = 254
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
+
+_EMAIL_SHAPE = re.compile(
+    r"[a-z0-9](?:[a-z0-9._%+-]{0,62}[a-z0-9])?@"
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"\.[a-z]{2,24}"
+)
+_EDGE_PUNCT = "\"'()[]<>{},;:!?.*"
+
+# "p.m." / "p. m." -> "pm"; not inside an email or a longer word.
+_AMPM_DOTTED = re.compile(r"(?<![\w.@])([ap])\.\s?m\b\.?")
+# "2pm" / "10:30am" -> "2 pm" / "10:30 am" so the meridiem is its own token.
+_GLUED_AMPM = re.compile(r"(?<=\d)(am|pm)\b")
+# "1,200" -> "1200" (thousands separators), before commas become spaces.
+_THOUSANDS_COMMA = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_AMPERSAND = re.compile(r"&")
+# Anything that is not a word character, whitespace or a conditionally kept
+# symbol goes; underscores are word characters in `re`, so drop them explicitly.
+_DISALLOWED = re.compile(r"[^\w\s'+#:./-]|_")
+_BAD_APOSTROPHE = re.compile(r"(?<![^\W\d_])'|'(?![^\W\d_])")
+_BAD_PLUS = re.compile(r"(?<=\S)\+|\+(?!\d)")
+_BAD_HASH = re.compile(r"(?<=\w)#|#(?!\d)")
+_BAD_DIGIT_PUNCT = re.compile(r"(?<!\d)[:./-]|[:./-](?!\d)")
+_WHITESPACE = re.compile(r"\s+")
+
+FILLERS = frozenset(
+    {"um", "umm", "ummm", "uh", "uhh", "uhm", "erm", "er", "hmm", "hmmm", "hm", "mm", "ah", "ahh"}
+)
+# Backchannels that look like fillers but mean "yes": keep them intact.
+_KEEP_PAIRS = frozenset({("uh", "huh"), ("mm", "hmm"), ("hmm", "hmm")})
+# "you know" is only a filler when not part of a real question ("do you know").
+_YOU_KNOW_GUARDS = frozenset({"do", "did", "don't", "didn't", "would", "let", "if", "what"})
+
+_SHORTHAND: dict[str, str] = {
+    "u": "you",
+    "ur": "your",
+    "r": "are",
+    "pls": "please",
+    "plz": "please",
+    "pleez": "please",
+    "thx": "thanks",
+    "thanx": "thanks",
+    "thnx": "thanks",
+    "tks": "thanks",
+    "ty": "thank you",
+    "appt": "appointment",
+    "appts": "appointments",
+    "apt": "appointment",
+    "wanna": "want to",
+    "gonna": "going to",
+    "gotta": "got to",
+    "lemme": "let me",
+    "gimme": "give me",
+    "im": "i'm",
+    "dont": "don't",
+    "cant": "can't",
+    "wont": "won't",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "isnt": "isn't",
+    "whats": "what's",
+    "wheres": "where's",
+    "thats": "that's",
+    "hows": "how's",
+    "ive": "i've",
+    "tmrw": "tomorrow",
+    "tmr": "tomorrow",
+    "tmrow": "tomorrow",
+    "tomoro": "tomorrow",
+    "tomorow": "tomorrow",
+    "tommorow": "tomorrow",
+    "tommorrow": "tomorrow",
+    "2moro": "tomorrow",
+    "2morrow": "tomorrow",
+    "tonite": "tonight",
+    "b4": "before",
+    "msg": "message",
+    "txt": "text",
+    "txting": "texting",
+    "mins": "minutes",
+    "hrs": "hours",
+    "info": "information",
+}
+
+
+def normalize(text: str) -> str:
+    """Return the canonical lowercase form of ASR or SMS text.
+
+    Punctuation is removed because ASR never produces it reliably, but the few
+    symbols that carry meaning survive: ``@`` and dots inside a valid email,
+    ``:`` ``.`` ``/`` ``-`` between digits (times, dates, phone numbers), a
+    leading ``+`` or ``#`` before digits, and apostrophes inside words
+    ("don't", "o'brien"). Hyphens between letters become spaces ("tune-up" ->
+    "tune up"). Fillers (um, uh, hmm...) are removed as whole words; "like" and
+    "you know" only when they sit next to a filler or, for "you know", end the
+    utterance, because both are also ordinary words. Never raises; output is at
+    most ``MAX_CHARS`` characters.
+    """
+    if not isinstance(text, str) or not text:
+        return ""
+    text = unicodedata.normalize("NFKC", text[:_RAW_CAP])[:_NFKC_CAP]
+    text = text.lower().translate(_APOSTROPHES)
+    cleaned = _clean_chunks(text.split())
+    words = _drop_fillers(cleaned.split())
+    return _cap(" ".join(words))
+
+
+def tokens(text: str) -> list[str]:
+    """Split ``normalize(text)`` into words; the unit every matcher works on."""
+    return normalize(text).split()
+
+
+def expand_shorthand(text: str) -> str:
+    """Normalise and expand SMS shorthand ("u" -> "you", "appt" -> "appointment").
+
+    Kept separate from :func:`normalize` because expansion is only safe for
+    phrase matching (intents, yes/no, dates), not for entity extraction where a
+    literal token such as "u" could be part of a spelled email.
+    """
+    words: list[str] = []
+    for word in normalize(text).split():
+        words.extend(_SHORTHAND.get(word, word).split())
+    return " ".join(words)
+
+
+def is_email(candidate: str) -> bool:
+    """True when ``candidate`` (already lowercase) has the shape of an email address."""
+    if len(candidate) > _MAX_EMAIL_LEN or ".." in candidate:
+        return False
+    return _EMAIL_SHAPE.fullmatch(candidate) is not None
+
+
+def _clean_chunks(chunks: list[str]) -> str:
+    """Clean whitespace-separated chunks, passing valid emails through untouched.
+
+    Only chunks containing ``@`` are checked for email shape; everything else is
+    joined and cleaned with a handful of linear regex substitutions.
+    """
+    out: list[str] = []
+    pending: list[str] = []
+    for chunk in chunks:
+        if "@" in chunk:
+            email = chunk.strip(_EDGE_PUNCT)
+            if is_email(email):
+                if pending:
+                    out.append(_clean_segment(" ".join(pending)))
+                    pending = []
+                out.append(email)
+                continue
+        pending.append(chunk)
+    if pending:
+        out.append(_clean_segment(" ".join(pending)))
+    return " ".join(out)
+
+
+def _clean_segment(segment: str) -> str:
+    """Strip punctuation from a non-email segment, keeping meaningful symbols."""
+    segment = _AMPM_DOTTED.sub(r"\1m", segment)
+    segment = _GLUED_AMPM.sub(r" \1", segment)
+    segment = _THOUSANDS_COMMA.sub("", segment)
+    segment = _AMPERSAND.sub(" and ", segment)
+    segment = _DISALLOWED.sub(" ", segment)
+    segment = _BAD_APOSTROPHE.sub(" ", segment)
+    segment = _BAD_PLUS.sub(" ", segment)
+    segment = _BAD_HASH.sub(" ", segment)
+    return _BAD_DIGIT_PUNCT.sub(" ", segment)
+
+
+def _drop_fillers(words: list[str]) -> list[str]:
+    """Remove filler words; see :func:`normalize` for the conservative rules."""
+    n = len(words)
+    drop = [False] * n
+    for i, word in enumerate(words):
+        if word not in FILLERS:
+            continue
+        nxt = words[i + 1] if i + 1 < n else ""
+        prev = words[i - 1] if i > 0 else ""
+        if (word, nxt) in _KEEP_PAIRS or (prev, word) in _KEEP_PAIRS:
+            continue
+        drop[i] = True
+    for i, word in enumerate(words):
+        if word == "like" and _next_to_filler(words, drop, i, i):
+            drop[i] = True
+        elif word == "you" and i + 1 < n and words[i + 1] == "know":
+            prev = words[i - 1] if i > 0 else ""
+            at_end = i + 2 == n
+            if prev not in _YOU_KNOW_GUARDS and (at_end or _next_to_filler(words, drop, i, i + 1)):
+                drop[i] = drop[i + 1] = True
+    return [w for w, d in zip(words, drop, strict=True) if not d]
+
+
+def _next_to_filler(words: list[str], drop: list[bool], first: int, last: int) -> bool:
+    """True when the word span [first, last] touches a dropped filler."""
+    before = first > 0 and drop[first - 1] and words[first - 1] in FILLERS
+    after = last + 1 < len(words) and drop[last + 1] and words[last + 1] in FILLERS
+    return before or after
+
+
+def _cap(text: str) -> str:
+    """Cut to ``MAX_CHARS`` at a word boundary so no token is half-kept."""
+    if len(text) <= MAX_CHARS:
+        return text
+    cut = text[:MAX_CHARS]
+    space = cut.rfind(" ")
+    return cut[:space] if space > 0 else cut

@@ -1,0 +1,808 @@
+"""Relative dates and clock times as callers say them, resolved in the shop's zone.
+
+Every function takes ``now`` already converted to the shop's timezone, so "today"
+and "tomorrow" mean the shop's calendar day. Times come back as naive
+``datetime.time`` values in that same zone.
+
+Readings chosen for ambiguous speech (documented because callers rely on them):
+
+* A weekday ("tuesday", "this tuesday", "next tuesday", "on tuesday") is the
+  first such day strictly after today: said on a Tuesday it means next week's
+  Tuesday ("today" is how callers mean the same day). "next tuesday" follows
+  the common US reading and equals plain "tuesday".
+* "next week" is Monday of next calendar week (weeks start Monday);
+  "tuesday next week" is the Tuesday of that week.
+* A month-day without a year ("december 3") is its next occurrence on or after
+  today; "the 3rd" is the next 3rd of a month on or after today.
+* "12/3" is US month/day.
+* A clock hour without am/pm uses business hours: 1-7 -> pm, 8-11 -> am,
+  12 -> noon; a part of the day anywhere in the text ("morning", "tonight")
+  overrides that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sera.agent.language.normalize import expand_shorthand
+from sera.agent.language.numbers import TEENS, TENS, UNITS, number_at
+
+__all__ = [
+    "DateMatch",
+    "TimeMatch",
+    "When",
+    "find_dates",
+    "parse_date",
+    "parse_time",
+    "parse_when",
+]
+
+_MAX_TOKENS = 400
+
+_MONTHS: dict[str, int] = {
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+}
+_WEEKDAYS: dict[str, int] = {
+    "monday": 0,
+    "tuesday": 1,
+    "wednesday": 2,
+    "thursday": 3,
+    "friday": 4,
+    "saturday": 5,
+    "sunday": 6,
+    "tues": 1,
+    "weds": 2,
+    "thurs": 3,
+    "thur": 3,
+}
+# Abbreviations that are also ordinary words ("sat", "sun", "wed") only count
+# after a word that introduces a day.
+_RISKY_WEEKDAYS: dict[str, int] = {
+    "mon": 0,
+    "tue": 1,
+    "wed": 2,
+    "thu": 3,
+    "fri": 4,
+    "sat": 5,
+    "sun": 6,
+}
+_DAY_INTRO = frozenset({"on", "this", "next", "by", "until", "till", "coming", "for"})
+_ORDINAL_WORDS: dict[str, int] = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
+    "thirteenth": 13,
+    "fourteenth": 14,
+    "fifteenth": 15,
+    "sixteenth": 16,
+    "seventeenth": 17,
+    "eighteenth": 18,
+    "nineteenth": 19,
+    "twentieth": 20,
+    "thirtieth": 30,
+}
+# A spelled "the third" is only a date when followed by one of these (or
+# nothing): "the third time I called" is not a date.
+_ORDINAL_DATE_FOLLOWERS = frozenset(
+    {"at", "in", "around", "about", "morning", "afternoon", "evening", "please", "or", "and"}
+    | {"if", "then", "works", "would", "instead", "is", "for", "by"}
+)
+_DIGIT_ORDINAL = re.compile(r"(\d{1,2})(?:st|nd|rd|th)")
+_DAY_DIGITS = re.compile(r"\d{1,2}")
+_YEAR_DIGITS = re.compile(r"(?:19|20)\d{2}")
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?")
+
+_HHMM = re.compile(r"(\d{1,2}):(\d{2})")
+_HOUR_DIGITS = re.compile(r"\d{1,2}")
+_MINUTE_DIGITS = re.compile(r"\d{2}")
+_COMPACT_CLOCK = re.compile(r"(\d{1,2})(\d{2})")
+_HOUR_ISH = re.compile(r"(\d{1,2})ish")
+_TIME_CUES = frozenset(
+    {"at", "around", "about", "by", "approximately", "roughly", "after", "before"}
+    | {"until", "till", "til", "between", "from"}
+)
+_APPROX_CUES = frozenset({"around", "about", "approximately", "roughly", "between"})
+_NOT_A_CLOCK_AFTER = frozenset(
+    {"day", "days", "week", "weeks", "month", "months", "year", "years", "hour", "hours"}
+    | {"minute", "minutes", "min", "people", "person", "persons", "bike", "bikes", "items"}
+    | {"item", "dollars", "dollar", "bucks", "percent", "times", "time", "point", "of"}
+    | {"miles", "kids", "more", "less", "st", "nd", "rd", "th", "locations", "stores"}
+)
+_OCLOCK = frozenset({"o'clock", "oclock"})
+_PARTS: dict[str, str] = {
+    "morning": "morning",
+    "mornings": "morning",
+    "afternoon": "afternoon",
+    "afternoons": "afternoon",
+    "evening": "evening",
+    "evenings": "evening",
+    "tonight": "evening",
+    "night": "evening",
+}
+_EARLIEST = re.compile(
+    r"\b(?:earliest|first thing|as soon as (?:possible|you can)|asap|soonest"
+    r"|first available|next available|as early as possible)\b"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DateMatch:
+    """A calendar day and the words that named it."""
+
+    day: dt.date
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimeMatch:
+    """What the caller said about the time of day.
+
+    ``at`` is an exact clock time when one was given; ``part`` a part of the
+    day ("morning", "afternoon", "evening"); ``earliest`` means "as early as
+    you can"; ``approximate`` marks "around 10". ``text`` holds the words of
+    the clock time when there is one, else of the part/earliest phrase.
+    """
+
+    at: dt.time | None
+    part: str | None
+    earliest: bool
+    approximate: bool
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class When:
+    """Date and time found in one utterance; either may be missing."""
+
+    date: DateMatch | None
+    time: TimeMatch | None
+
+    @property
+    def day(self) -> dt.date | None:
+        """The matched day, if any (shortcut for ``date.day``)."""
+        return self.date.day if self.date is not None else None
+
+    @property
+    def at(self) -> dt.time | None:
+        """The exact clock time, if any (shortcut for ``time.at``)."""
+        return self.time.at if self.time is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int
+    end: int
+    day: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class _Clock:
+    """A candidate clock time before am/pm resolution."""
+
+    start: int
+    end: int
+    hour: int
+    minute: int
+    offset: int
+    meridiem: str
+    strong: bool
+    approximate: bool
+    part: str | None
+    twenty_four: bool
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def parse_date(text: str, now: dt.datetime) -> DateMatch | None:
+    """Return the day the caller means, or None.
+
+    With several dates, the last one introduced by "to" wins ("move it from
+    tuesday to wednesday" -> wednesday); otherwise the first one.
+    """
+    words = _words(text)
+    spans = _date_spans(words, now.date())
+    if not spans:
+        return None
+    chosen = spans[0]
+    for span in spans:
+        if span.start > 0 and words[span.start - 1] == "to":
+            chosen = span
+    return DateMatch(chosen.day, " ".join(words[chosen.start : chosen.end]))
+
+
+def find_dates(text: str, now: dt.datetime) -> list[DateMatch]:
+    """Every date mentioned, in spoken order (for "from X to Y" style requests)."""
+    words = _words(text)
+    return [
+        DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now.date())
+    ]
+
+
+def _words(text: str) -> list[str]:
+    return expand_shorthand(text).split()[:_MAX_TOKENS]
+
+
+def _date_spans(words: Sequence[str], today: dt.date) -> list[_Span]:
+    """Scan left to right, taking the first reading that matches at each position."""
+    spans: list[_Span] = []
+    i = 0
+    while i < len(words):
+        span = _date_at(words, i, today)
+        if span is None:
+            i += 1
+            continue
+        spans.append(span)
+        i = span.end
+    return spans
+
+
+def _date_at(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    for reader in (
+        _relative_day,
+        _in_n_days,
+        _week_phrase,
+        _weekday_phrase,
+        _month_first,
+        _day_first,
+        _the_ordinal,
+        _numeric_date,
+    ):
+        span = reader(words, i, today)
+        if span is not None:
+            return span
+    return None
+
+
+def _relative_day(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """today / tonight / tomorrow / day after tomorrow / this morning."""
+    word = words[i]
+    if word == "day" and _at(words, i + 1) == "after" and _at(words, i + 2) == "tomorrow":
+        return _Span(i, i + 3, today + dt.timedelta(days=2))
+    if word in ("today", "tonight"):
+        return _Span(i, i + 1, today)
+    if word == "tomorrow":
+        return _Span(i, i + 1, today + dt.timedelta(days=1))
+    if word == "this" and _at(words, i + 1) in ("morning", "afternoon", "evening"):
+        return _Span(i, i + 2, today)
+    return None
+
+
+def _in_n_days(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """ "in 3 days", "in two weeks", "in a week"."""
+    if words[i] != "in":
+        return None
+    j = i + 1
+    nxt = _at(words, j)
+    count: int | None
+    if nxt == "a":
+        count, j = 1, j + 1
+        if _at(words, j) == "couple":
+            count, j = 2, j + (2 if _at(words, j + 1) == "of" else 1)
+    elif nxt.isdigit() and len(nxt) <= 3:
+        count, j = int(nxt), j + 1
+    else:
+        parsed = number_at(words, j)
+        if parsed is None:
+            return None
+        count, j = parsed
+    unit = _at(words, j)
+    if count > 366:
+        return None
+    if unit in ("day", "days"):
+        return _Span(i, j + 1, today + dt.timedelta(days=count))
+    if unit in ("week", "weeks"):
+        return _Span(i, j + 1, today + dt.timedelta(days=7 * count))
+    return None
+
+
+def _week_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """ "next week", "next week on tuesday", "this weekend", "next weekend"."""
+    word = words[i]
+    next_monday = today + dt.timedelta(days=7 - today.weekday())
+    if word == "next" and _at(words, i + 1) == "week":
+        j = i + 2
+        if _at(words, j) == "on":
+            j += 1
+        weekday = _weekday_value(words, j, allow_risky=True)
+        if weekday is not None:
+            return _Span(i, j + 1, next_monday + dt.timedelta(days=weekday))
+        return _Span(i, i + 2, next_monday)
+    if word == "next" and _at(words, i + 1) == "weekend":
+        return _Span(i, i + 2, next_monday + dt.timedelta(days=5))
+    if word in ("this", "the") and _at(words, i + 1) == "weekend":
+        return _Span(i, i + 2, _upcoming_weekend(today))
+    if word == "weekend" and (i == 0 or words[i - 1] not in ("next", "this", "the", "last")):
+        return _Span(i, i + 1, _upcoming_weekend(today))
+    return None
+
+
+def _upcoming_weekend(today: dt.date) -> dt.date:
+    """Saturday of this weekend; on Sunday that weekend is today."""
+    if today.weekday() == 6:
+        return today
+    return today + dt.timedelta(days=5 - today.weekday())
+
+
+def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """ "tuesday", "this/next/coming tuesday", "tuesday next week", "tuesday after next"."""
+    j = i
+    if words[j] == "this" and _at(words, j + 1) == "coming":
+        j += 2
+    elif words[j] in ("this", "next", "coming"):
+        j += 1
+    weekday = _weekday_value(words, j, allow_risky=j > i or (i > 0 and words[i - 1] in _DAY_INTRO))
+    if weekday is None:
+        return None
+    end = j + 1
+    explicit = _explicit_date(words, end + (1 if _at(words, end) == "the" else 0), today)
+    if explicit is not None:
+        return _Span(i, explicit.end, explicit.day)
+    if _at(words, end) == "next" and _at(words, end + 1) == "week":
+        next_monday = today + dt.timedelta(days=7 - today.weekday())
+        return _Span(i, end + 2, next_monday + dt.timedelta(days=weekday))
+    delta = (weekday - today.weekday()) % 7 or 7
+    if _at(words, end) == "after" and _at(words, end + 1) == "next":
+        return _Span(i, end + 2, today + dt.timedelta(days=delta + 7))
+    return _Span(i, end, today + dt.timedelta(days=delta))
+
+
+def _weekday_value(words: Sequence[str], i: int, *, allow_risky: bool) -> int | None:
+    word = _at(words, i)
+    if word.endswith("s") and word[:-1] in _WEEKDAYS and len(word) > 6:
+        word = word[:-1]  # "on tuesdays"
+    if word in _WEEKDAYS:
+        return _WEEKDAYS[word]
+    if allow_risky and word in _RISKY_WEEKDAYS:
+        return _RISKY_WEEKDAYS[word]
+    return None
+
+
+def _explicit_date(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """A date that names its month or is numeric (no relative readings)."""
+    if i >= len(words):
+        return None
+    return (
+        _month_first(words, i, today)
+        or _day_first(words, i, today)
+        or _numeric_date(words, i, today)
+    )
+
+
+def _month_first(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """ "december 3", "dec 3rd", "december the third", "december twenty first 2026"."""
+    month = _MONTHS.get(words[i])
+    if month is None:
+        return None
+    j = i + 1
+    if _at(words, j) == "the":
+        j += 1
+    day = _day_number(words, j, allow_cardinal=True)
+    if day is None:
+        return None
+    return _finish_month_day(words, i, day[1], month, day[0], today)
+
+
+def _day_first(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """ "3rd of december", "the third of december", "3 december"."""
+    j = i + 1 if words[i] == "the" else i
+    day = _day_number(words, j, allow_cardinal=False)
+    if day is None:
+        return None
+    k = day[1]
+    if _at(words, k) == "of":
+        k += 1
+    month = _MONTHS.get(_at(words, k))
+    if month is None or (_at(words, k) == "may" and _at(words, k - 1) != "of"):
+        return None
+    return _finish_month_day(words, i, k + 1, month, day[0], today)
+
+
+def _finish_month_day(
+    words: Sequence[str], start: int, end: int, month: int, day: int, today: dt.date
+) -> _Span | None:
+    """Attach an optional year, else take the next occurrence on or after today."""
+    year, year_end = _year_at(words, end)
+    if year is not None:
+        found = _safe_date(year, month, day)
+        return _Span(start, year_end, found) if found else None
+    for offset in range(9):  # Feb 29 can be up to 8 years away
+        found = _safe_date(today.year + offset, month, day)
+        if found is not None and found >= today:
+            return _Span(start, end, found)
+    return None
+
+
+def _year_at(words: Sequence[str], i: int) -> tuple[int | None, int]:
+    word = _at(words, i)
+    if _YEAR_DIGITS.fullmatch(word):
+        return int(word), i + 1
+    parsed = number_at(words, i) if word in TENS or word in TEENS or word == "two" else None
+    if parsed is not None and 1900 <= parsed[0] <= 2100:
+        return parsed[0], parsed[1]
+    return None, i
+
+
+def _the_ordinal(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """ "the 3rd" / "the third": the next such day of a month, on or after today."""
+    if words[i] != "the":
+        return None
+    nxt = _at(words, i + 1)
+    day = _day_number(words, i + 1, allow_cardinal=False, allow_digits=False)
+    if day is None:
+        return None
+    spelled = not _DIGIT_ORDINAL.fullmatch(nxt)
+    follower = _at(words, day[1])
+    if spelled and follower and follower not in _ORDINAL_DATE_FOLLOWERS:
+        return None
+    found = _next_day_of_month(today, day[0])
+    return _Span(i, day[1], found) if found else None
+
+
+def _next_day_of_month(today: dt.date, day: int) -> dt.date | None:
+    year, month = today.year, today.month
+    for _ in range(13):
+        found = _safe_date(year, month, day)
+        if found is not None and found >= today:
+            return found
+        month += 1
+        if month == 13:
+            year, month = year + 1, 1
+    return None
+
+
+def _numeric_date(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """ISO "2026-12-03" and US "12/3" or "12/3/2026"."""
+    word = words[i]
+    iso = _ISO_DATE.fullmatch(word)
+    if iso:
+        found = _safe_date(int(iso[1]), int(iso[2]), int(iso[3]))
+        return _Span(i, i + 1, found) if found else None
+    us = _US_DATE.fullmatch(word)
+    if not us:
+        return None
+    month, day = int(us[1]), int(us[2])
+    if us[3]:
+        year = int(us[3]) + (2000 if len(us[3]) == 2 else 0)
+        found = _safe_date(year, month, day)
+        return _Span(i, i + 1, found) if found else None
+    if _safe_date(2000, month, day) is None:  # leap year: accepts 2/29
+        return None
+    return _finish_month_day(words, i, i + 1, month, day, today)
+
+
+def _day_number(
+    words: Sequence[str], i: int, *, allow_cardinal: bool, allow_digits: bool = True
+) -> tuple[int, int] | None:
+    """Day of month at ``i``: "3rd", "3", "third", "twenty first", "twenty one"."""
+    word = _at(words, i)
+    value: int | None = None
+    end = i + 1
+    ordinal = _DIGIT_ORDINAL.fullmatch(word)
+    if ordinal:
+        value = int(ordinal[1])
+    elif allow_digits and _DAY_DIGITS.fullmatch(word):
+        value = int(word)
+    elif word in _ORDINAL_WORDS:
+        value = _ORDINAL_WORDS[word]
+    elif word in ("twenty", "thirty") and _at(words, i + 1) in _ORDINAL_WORDS:
+        value, end = TENS[word] + _ORDINAL_WORDS[words[i + 1]], i + 2
+    elif allow_cardinal:
+        cardinal = _small_cardinal(words, i)
+        if cardinal is not None:
+            value, end = cardinal
+    if value is None or not 1 <= value <= 31:
+        return None
+    return value, end
+
+
+def _small_cardinal(words: Sequence[str], i: int) -> tuple[int, int] | None:
+    """1-99 in words without year-style pairing ("twenty one", "three")."""
+    word = _at(words, i)
+    if word in UNITS:
+        return UNITS[word], i + 1
+    if word in TEENS:
+        return TEENS[word], i + 1
+    if word in TENS:
+        unit = _at(words, i + 1)
+        if unit in UNITS and UNITS[unit] > 0:
+            return TENS[word] + UNITS[unit], i + 2
+        return TENS[word], i + 1
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _at(words: Sequence[str], i: int) -> str:
+    """Token at ``i`` or "" past either end, so lookaheads need no bounds checks."""
+    return words[i] if 0 <= i < len(words) else ""
+
+
+# --------------------------------------------------------------------------- times
+
+
+def parse_time(text: str, *, expect_time: bool = False) -> TimeMatch | None:
+    """Return what the caller said about the time of day, or None.
+
+    A clock time needs a cue (am/pm, o'clock, a colon, "at"/"around"/"about"/
+    "by", half/quarter past/to, noon) so dates and order numbers are never read
+    as times; ``expect_time=True`` (the agent just asked "what time?") also
+    accepts a bare "4" or "four thirty". With several times, the last one
+    introduced by "to" wins, else the first.
+    """
+    words = _words(text)
+    joined = " ".join(words)
+    part = _part_of_day(words)
+    earliest = _EARLIEST.search(joined)
+    clock = _pick_clock(words, expect_time=expect_time)
+    if clock is None:
+        if part is None and earliest is None:
+            return None
+        label = earliest[0] if earliest is not None else _part_word(words)
+        return TimeMatch(None, part, earliest is not None, False, label)
+    at = _resolve(clock, part)
+    return TimeMatch(
+        at=at,
+        part=clock.part or part,
+        earliest=earliest is not None,
+        approximate=clock.approximate,
+        text=" ".join(words[clock.start : clock.end]),
+    )
+
+
+def parse_when(text: str, now: dt.datetime, *, expect_time: bool = False) -> When:
+    """Both the date and the time in one utterance ("tomorrow morning around 10")."""
+    return When(parse_date(text, now), parse_time(text, expect_time=expect_time))
+
+
+def _part_of_day(words: Sequence[str]) -> str | None:
+    for word in words:
+        if word in _PARTS:
+            return _PARTS[word]
+    return None
+
+
+def _part_word(words: Sequence[str]) -> str:
+    return next((w for w in words if w in _PARTS), "")
+
+
+def _pick_clock(words: Sequence[str], *, expect_time: bool) -> _Clock | None:
+    clocks: list[_Clock] = []
+    i = 0
+    while i < len(words):
+        clock = _clock_at(words, i, expect_time=expect_time)
+        if clock is None:
+            i += 1
+            continue
+        clocks.append(clock)
+        i = clock.end
+    if not clocks:
+        return None
+    chosen = clocks[0]
+    for clock in clocks:
+        if clock.start > 0 and words[clock.start - 1] == "to":
+            chosen = clock
+    return chosen
+
+
+def _clock_at(words: Sequence[str], i: int, *, expect_time: bool) -> _Clock | None:
+    """Parse [cues] core [suffix] at ``i`` and decide whether it is a time."""
+    j = i
+    cued = approximate = False
+    while j < len(words) and j - i < 2 and words[j] in _TIME_CUES:
+        cued = True
+        suggestion = words[j] == "about" and _at(words, j - 1) in ("how", "what")
+        approximate = approximate or (words[j] in _APPROX_CUES and not suggestion)
+        j += 1
+    core = _clock_core(words, j)
+    if core is None:
+        return None
+    hour, minute, offset, end, strong, twenty_four = core
+    meridiem, part, end, suffix_strong, suffix_approx = _clock_suffix(words, end)
+    strong = strong or suffix_strong
+    ish = _HOUR_ISH.fullmatch(words[j]) is not None or _at(words, end - 1) == "ish"
+    approximate = approximate or suffix_approx or ish
+    if not (strong or cued or ish or expect_time):
+        return None
+    if _at(words, j - 1) in _MONTHS or (not meridiem and _at(words, end) in _NOT_A_CLOCK_AFTER):
+        return None
+    if meridiem and not 1 <= hour <= 12:
+        return None
+    if not strong and not twenty_four and hour > 12:
+        return None
+    return _Clock(i, end, hour, minute, offset, meridiem, strong, approximate, part, twenty_four)
+
+
+def _clock_core(words: Sequence[str], i: int) -> tuple[int, int, int, int, bool, bool] | None:
+    """(hour, minute, offset, end, strong, twenty_four) for the time itself."""
+    word = _at(words, i)
+    if not word:
+        return None
+    if word in ("noon", "midday"):
+        return 12, 0, 0, i + 1, True, True
+    if word == "midnight":
+        return 0, 0, 0, i + 1, True, True
+    if word in ("12", "twelve") and _at(words, i + 1) == "noon":
+        return 12, 0, 0, i + 2, True, True
+    relative = _relative_clock(words, i)
+    if relative is not None:
+        return relative
+    hhmm = _HHMM.fullmatch(word)
+    if hhmm:
+        hour, minute = int(hhmm[1]), int(hhmm[2])
+        if hour > 23 or minute > 59:
+            return None
+        return hour, minute, 0, i + 1, True, hour >= 13 or hour == 0
+    ish = _HOUR_ISH.fullmatch(word)
+    if ish:
+        return int(ish[1]), 0, 0, i + 1, False, False
+    if _HOUR_DIGITS.fullmatch(word):
+        hour = int(word)
+        if hour > 23:
+            return None
+        minute_word = _at(words, i + 1)  # ASR often writes "9:30" as "9 30"
+        if 1 <= hour <= 12 and _MINUTE_DIGITS.fullmatch(minute_word) and int(minute_word) <= 59:
+            return hour, int(minute_word), 0, i + 2, False, False
+        return hour, 0, 0, i + 1, False, hour >= 13
+    compact = _COMPACT_CLOCK.fullmatch(word)
+    if compact and _at(words, i + 1) in ("am", "pm"):
+        hour, minute = int(compact[1]), int(compact[2])
+        return (hour, minute, 0, i + 1, False, False) if minute <= 59 else None
+    return _spoken_clock(words, i)
+
+
+def _spoken_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, bool, bool] | None:
+    """ "four", "two thirty", "ten oh five", "fourteen hundred (hours)"."""
+    hour_parse = _small_cardinal(words, i)
+    if hour_parse is None:
+        return None
+    hour, end = hour_parse
+    if _at(words, end) == "hundred" and 0 <= hour <= 23:
+        end += 1
+        if _at(words, end) == "hours":
+            end += 1
+        return hour, 0, 0, end, True, True
+    if not 1 <= hour <= 12 or end != i + 1:
+        return None
+    minute_word = _at(words, end)
+    if minute_word in ("oh", "o") and _at(words, end + 1) in UNITS:
+        return hour, UNITS[words[end + 1]], 0, end + 2, False, False
+    minute = _small_cardinal(words, end)
+    if minute is not None and 10 <= minute[0] <= 59:
+        return hour, minute[0], 0, minute[1], False, False
+    return hour, 0, 0, end, False, False
+
+
+def _relative_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, bool, bool] | None:
+    """ "half past two", "quarter to four", "ten after three", "twenty five minutes to five".
+
+    Only the minute counts people really use this way (5, 10, 20, 25) are
+    accepted without the word "minutes", so "two to four" or "from ten to four"
+    stay ranges rather than becoming 3:58 / 3:50.
+    """
+    minutes, j = _relative_minutes(words, i)
+    if minutes is None or _at(words, i - 1) in ("from", "between"):
+        return None
+    direction = _at(words, j)
+    if direction not in ("past", "after", "to", "til", "till", "of"):
+        return None
+    if direction == "of" and words[i] != "quarter":
+        return None
+    hour_word = _at(words, j + 1)
+    if hour_word.isdigit() and len(hour_word) <= 2:
+        hour, end = int(hour_word), j + 2
+    else:
+        parsed_hour = _small_cardinal(words, j + 1)
+        if parsed_hour is None:
+            return None
+        hour, end = parsed_hour
+    if not 1 <= hour <= 12:
+        return None
+    offset = minutes if direction in ("past", "after") else -minutes
+    return hour, 0, offset, end, True, False
+
+
+def _relative_minutes(words: Sequence[str], i: int) -> tuple[int | None, int]:
+    """Minutes before "past"/"to": half, quarter, or a count (see above)."""
+    word = words[i]
+    if word == "half":
+        return 30, i + 1
+    if word == "quarter":
+        return 15, i + 1
+    if word.isdigit() and len(word) <= 2:
+        count: tuple[int, int] | None = (int(word), i + 1)
+    else:
+        count = _small_cardinal(words, i)
+    if count is None or not 1 <= count[0] <= 30:
+        return None, i
+    if _at(words, count[1]) in ("minutes", "minute"):
+        return count[0], count[1] + 1
+    if count[0] in (5, 10, 20, 25) and not word.isdigit():
+        return count[0], count[1]
+    return None, i
+
+
+def _clock_suffix(words: Sequence[str], i: int) -> tuple[str, str | None, int, bool, bool]:
+    """(meridiem, part, end, strong, approximate) from what follows the core."""
+    word = _at(words, i)
+    nxt = _at(words, i + 1)
+    if word in ("am", "pm"):
+        return word, None, i + 1, True, False
+    if word in ("a", "p") and nxt == "m":
+        return word + "m", None, i + 2, True, False
+    if word in _OCLOCK:
+        return "", None, i + 1, True, False
+    if word == "o" and nxt == "clock":
+        return "", None, i + 2, True, False
+    if word == "in" and nxt == "the" and _at(words, i + 2) in _PARTS:
+        return "", _PARTS[words[i + 2]], i + 3, True, False
+    if (word, nxt) == ("at", "night"):
+        return "", "evening", i + 2, True, False
+    if word == "tonight":
+        return "", "evening", i + 1, True, False
+    if word == "ish":
+        return "", None, i + 1, False, True
+    if (word, nxt) == ("or", "so"):
+        return "", None, i + 2, False, True
+    return "", None, i, False, False
+
+
+def _resolve(clock: _Clock, part: str | None) -> dt.time:
+    """Turn a spoken hour into a 24-hour time using am/pm, part of day or business hours."""
+    hour = clock.hour
+    own_part = clock.part or part
+    if clock.meridiem == "am":
+        hour = 0 if hour == 12 else hour
+    elif clock.meridiem == "pm":
+        hour = 12 if hour == 12 else hour + 12
+    elif clock.twenty_four:
+        pass
+    elif own_part == "morning":
+        hour = 0 if hour == 12 and clock.part == "morning" else hour
+    elif own_part in ("afternoon", "evening"):
+        hour = hour + 12 if hour < 12 else hour
+    elif 1 <= hour <= 7:
+        hour += 12
+    total = (hour * 60 + clock.minute + clock.offset) % (24 * 60)
+    return dt.time(total // 60, total % 60)

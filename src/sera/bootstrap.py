@@ -1,0 +1,63 @@
+"""The one place that wires settings and adapters into a running Sera.
+
+Tests, the demo and benchmarks build their Sera here, swapping a provider (a cipher,
+a clock) without touching the capabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sera.config import Settings
+from sera.crypto.envelope import FieldCipher, MasterKeyring
+from sera.crypto.keystore import KeyStore
+from sera.crypto.vault import Vault
+from sera.observability import register_secret
+from sera.storage import migrate
+from sera.storage.database import Database, UnitOfWork, make_engine, restrict_sqlite_file
+from sera.storage.models import utcnow
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Sera:
+    settings: Settings
+    db: Database
+    keystore: KeyStore
+    vault: Vault
+    clock: Clock = field(default=utcnow)
+
+    def uow(self, merchant_id: str | None = None, *, readonly: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.db, merchant_id, readonly=readonly, vault=self.vault)
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.db.engine)
+        self.keystore.create_schema()
+        for engine in (self.db.engine, self.keystore.engine):
+            restrict_sqlite_file(engine)
+
+    def close(self) -> None:
+        self.db.dispose()
+        self.keystore.engine.dispose()
+
+
+def bootstrap(
+    settings: Settings, *, cipher: FieldCipher | None = None, clock: Clock | None = None
+) -> Sera:
+    keyring = MasterKeyring(tuple(settings.master_keys()))
+    if settings.master_key is not None:
+        for part in settings.master_key.get_secret_value().split(","):
+            register_secret(part.strip())
+    if settings.secret_key is not None:
+        register_secret(settings.secret_key.get_secret_value())
+    keystore = KeyStore(make_engine(settings.keystore_url), keyring)
+    return Sera(
+        settings=settings,
+        db=Database(make_engine(settings.database_url)),
+        keystore=keystore,
+        vault=Vault(keystore, cipher),
+        clock=clock or utcnow,
+    )

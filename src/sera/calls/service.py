@@ -1,0 +1,149 @@
+"""Calls and conversations: the record of each call, its transcript and messages."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from sera.storage.database import UnitOfWork
+from sera.storage.models import Call, Transcript, new_id
+from sera.storage.paging import Page, PageRequest, keyset, page_of
+
+OUTCOMES = (
+    "booked",
+    "rescheduled",
+    "cancelled",
+    "order_status",
+    "knowledge",
+    "ticket",
+    "transferred",
+    "opted_out",
+    "privacy_request",
+    "abandoned",
+)
+
+
+class CallNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    role: str  # agent | caller
+    text: str
+
+
+@dataclass(frozen=True)
+class CallView:
+    id: str
+    channel: str
+    direction: str
+    from_number: str | None
+    to_number: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: int | None
+    outcome: str | None
+    customer_id: str | None
+    transcript: list[TranscriptLine] | None = None
+
+
+def start_call(
+    uow: UnitOfWork,
+    *,
+    channel: str,
+    direction: str,
+    provider: str,
+    from_number: str | None,
+    to_number: str | None,
+    started_at: datetime,
+    customer_id: str | None = None,
+    provider_call_id: str | None = None,
+) -> Call:
+    if uow.merchant_id is None:
+        raise RuntimeError("calls need a merchant-scoped unit of work")
+    call = Call(
+        id=new_id("call"),
+        merchant_id=uow.merchant_id,
+        customer_id=customer_id,
+        channel=channel,
+        direction=direction,
+        provider=provider,
+        provider_call_id=provider_call_id,
+        started_at=started_at,
+    )
+    uow.vault.seal(call, from_number=from_number, to_number=to_number)
+    uow.session.add(call)
+    uow.session.flush()
+    return call
+
+
+def end_call(uow: UnitOfWork, call: Call, *, ended_at: datetime, outcome: str | None) -> None:
+    if outcome is not None and outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    call.ended_at = ended_at
+    call.duration_s = max(0, round((ended_at - call.started_at).total_seconds()))
+    call.outcome = outcome
+
+
+def save_transcript(uow: UnitOfWork, call: Call, lines: list[TranscriptLine]) -> Transcript:
+    transcript = uow.session.execute(
+        select(Transcript).where(Transcript.call_id == call.id)
+    ).scalar_one_or_none()
+    if transcript is None:
+        transcript = Transcript(
+            id=new_id("trn"),
+            merchant_id=call.merchant_id,
+            call_id=call.id,
+            customer_id=call.customer_id,
+        )
+        uow.session.add(transcript)
+    payload = json.dumps([{"role": line.role, "text": line.text} for line in lines])
+    uow.vault.seal(transcript, content=payload)
+    uow.session.flush()
+    return transcript
+
+
+def _view(uow: UnitOfWork, call: Call, transcript: list[TranscriptLine] | None = None) -> CallView:
+    numbers = uow.vault.open_many(call, "from_number", "to_number")
+    return CallView(
+        id=call.id,
+        channel=call.channel,
+        direction=call.direction,
+        from_number=numbers["from_number"],
+        to_number=numbers["to_number"],
+        started_at=call.started_at,
+        ended_at=call.ended_at,
+        duration_s=call.duration_s,
+        outcome=call.outcome,
+        customer_id=call.customer_id,
+        transcript=transcript,
+    )
+
+
+def list_calls(uow: UnitOfWork, request: PageRequest) -> Page[CallView]:
+    rows = (
+        uow.session.execute(keyset(select(Call), Call.started_at, Call.id, request)).scalars().all()
+    )
+    kept, cursor = page_of(rows, request, lambda c: (c.started_at, c.id))
+    if uow.merchant_id:
+        uow.vault.prefetch(uow.merchant_id, [c.customer_id for c in kept])
+    return Page([_view(uow, c) for c in kept], cursor)
+
+
+def get_call(uow: UnitOfWork, call_id: str) -> CallView:
+    call = uow.session.execute(select(Call).where(Call.id == call_id)).scalar_one_or_none()
+    if call is None:
+        raise CallNotFoundError(call_id)
+    transcript_row = uow.session.execute(
+        select(Transcript).where(Transcript.call_id == call.id)
+    ).scalar_one_or_none()
+    lines: list[TranscriptLine] = []
+    if transcript_row is not None:
+        raw: list[dict[str, Any]] = json.loads(uow.vault.open(transcript_row, "content") or "[]")
+        lines = [TranscriptLine(role=item["role"], text=item["text"]) for item in raw]
+    return _view(uow, call, lines)

@@ -1,0 +1,258 @@
+"""The `sera` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from sera.config import ConfigError, load_settings, new_key_text
+from sera.observability import configure_logging
+
+DEMO_SHOP = Path(__file__).parent / "merchants" / "demo-shop.yaml"
+
+
+def _sera(generate_secrets: bool = False):  # type: ignore[no-untyped-def]
+    from sera.bootstrap import bootstrap
+
+    try:
+        settings = load_settings(generate_secrets=generate_secrets)
+        configure_logging(settings.log_level, settings.log_format)
+        return bootstrap(settings)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(package_name="sera")
+def main() -> None:
+    """Sera: a self-hostable AI voice agent for businesses."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database and key store."""
+    sera = _sera(generate_secrets=True)
+    sera.migrate()
+    click.echo("database and key store are up to date")
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default SERA_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default SERA_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web service."""
+    _serve(_sera(), host, port)
+
+
+def _serve(sera, host: str | None, port: int | None) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from sera.web.app import create_app
+
+    uvicorn.run(
+        create_app(sera),
+        host=host or sera.settings.host,
+        port=port or sera.settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+@main.command()
+@click.option("--host", default=None)
+@click.option("--port", default=None, type=int)
+def demo(host: str | None, port: int | None) -> None:
+    """Migrate, load the demo shop and serve, printing the URLs to try."""
+    from sera.access.api_keys import create_api_key
+    from sera.merchants.service import import_shop
+    from sera.merchants.shop_file import load_shop_file
+
+    sera = _sera(generate_secrets=True)
+    sera.migrate()
+    shop_path = sera.settings.demo_shop_file or DEMO_SHOP
+    shop = load_shop_file(shop_path)
+    result = import_shop(sera, shop, actor="cli:demo")
+    key = create_api_key(sera, result.merchant_id, role="admin", label="demo", actor="cli:demo")
+    base = f"http://{host or sera.settings.host}:{port or sera.settings.port}"
+    click.echo(
+        f"\nSera demo: {shop.shop.name} ({shop.shop.domain})\n"
+        f"  API docs:     {base}/docs\n"
+        f"  Health:       {base}/healthz\n"
+        f"  Metrics:      {base}/metrics\n"
+        f"  Demo API key: {key}\n"
+        f"  Try it:       curl -H 'Authorization: Bearer {key}' {base}/api/v1/customers\n"
+        f"  Data:         {sera.settings.database_url} (keys in {sera.settings.keystore_url})\n"
+    )
+    _serve(sera, host, port)
+
+
+@main.group()
+def shop() -> None:
+    """Import and export shop configuration files."""
+
+
+@shop.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def shop_import(file: Path) -> None:
+    """Create or update a shop from FILE (atomic and idempotent)."""
+    from sera.merchants.service import ImportConflictError, import_shop
+    from sera.merchants.shop_file import ShopFileError, load_shop_file
+
+    sera = _sera(generate_secrets=True)
+    sera.migrate()
+    try:
+        parsed = load_shop_file(file)
+        result = import_shop(sera, parsed, actor="cli")
+    except ShopFileError as exc:
+        click.echo(f"error: {exc.source}: nothing was imported", err=True)
+        for problem in exc.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(1)
+    except ImportConflictError as exc:
+        click.echo(f"error: {exc}; nothing was imported", err=True)
+        sys.exit(1)
+    verb = "created" if result.created else ("updated" if result.changes else "unchanged")
+    click.echo(f"{parsed.shop.domain}: {verb} ({result.changes} changes)")
+
+
+@shop.command("export")
+@click.argument("domain")
+def shop_export(domain: str) -> None:
+    """Print the shop file for DOMAIN (personal data included; audited)."""
+    from sera.merchants.service import MerchantNotFoundError, export_shop
+
+    try:
+        click.echo(export_shop(_sera(), domain, actor="cli"), nl=False)
+    except MerchantNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.group()
+def apikey() -> None:
+    """Manage API keys for merchants' own systems."""
+
+
+def _merchant_id(sera, domain: str) -> str:  # type: ignore[no-untyped-def]
+    from sera.merchants.service import MerchantNotFoundError, require_merchant_id
+
+    try:
+        return require_merchant_id(sera, domain)
+    except MerchantNotFoundError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@apikey.command("create")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--role", type=click.Choice(["admin", "viewer"]), default="viewer", show_default=True)
+@click.option("--label", default=None)
+def apikey_create(domain: str, role: str, label: str | None) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    from sera.access.api_keys import create_api_key
+
+    sera = _sera()
+    key = create_api_key(sera, _merchant_id(sera, domain), role=role, label=label, actor="cli")
+    click.echo(key)
+
+
+@apikey.command("list")
+@click.option("--shop", "domain", required=True)
+def apikey_list(domain: str) -> None:
+    from sera.access.api_keys import list_api_keys
+
+    sera = _sera()
+    for key in list_api_keys(sera, _merchant_id(sera, domain)):
+        state = "revoked" if key.revoked_at else "active"
+        click.echo(
+            f"{key.prefix}  {key.role:<6} {state:<7} "
+            f"created {key.created_at:%Y-%m-%d}  {key.label or ''}"
+        )
+
+
+@apikey.command("revoke")
+@click.option("--shop", "domain", required=True)
+@click.argument("prefix")
+def apikey_revoke(domain: str, prefix: str) -> None:
+    from sera.access.api_keys import revoke_api_key
+
+    sera = _sera()
+    if not revoke_api_key(sera, _merchant_id(sera, domain), prefix, actor="cli"):
+        raise click.ClickException("no such key")
+    click.echo("revoked")
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit_group.command("verify")
+@click.option("--shop", "domain", default=None, help="Only this shop's chain.")
+def audit_verify(domain: str | None) -> None:
+    """Check every hash chain; name the first entry changed, deleted or reordered."""
+    from sera import audit
+
+    sera = _sera()
+    with sera.uow(readonly=True) as uow:
+        chains = [_merchant_id(sera, domain)] if domain else audit.chains(uow.session)
+        results = [audit.verify_chain(uow.session, chain) for chain in chains]
+    failed = False
+    for result in results:
+        if result.ok:
+            click.echo(f"ok      {result.chain}: {result.entries} entries")
+        else:
+            failed = True
+            click.echo(f"BROKEN  {result.chain}: {result.problem}")
+    sys.exit(1 if failed else 0)
+
+
+@main.group()
+def keys() -> None:
+    """Master keys and key rotation."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new random master key (base64)."""
+    click.echo(new_key_text())
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-wrap every merchant key under the first key of SERA_MASTER_KEY.
+
+    Put the new key first and keep the old one after it (SERA_MASTER_KEY=new,old),
+    restart, run this, then remove the old key. Running processes keep working
+    throughout: they hold both keys.
+    """
+    from sera import audit
+
+    sera = _sera()
+    count = sera.keystore.rotate()
+    with sera.uow() as uow:
+        audit.record(
+            uow.session,
+            merchant_id=None,
+            actor="cli",
+            action="keys.rotated",
+            target_type="master_key",
+            target_id=sera.keystore.keyring.primary_id,
+            details={"rewrapped": count},
+        )
+        uow.commit()
+    click.echo(
+        f"re-wrapped {count} merchant keys under master key {sera.keystore.keyring.primary_id}"
+    )
+    leftovers = {
+        k: n
+        for k, n in sera.keystore.wrapping_key_ids().items()
+        if k != sera.keystore.keyring.primary_id
+    }
+    if leftovers:
+        raise click.ClickException(f"keys still under old masters: {leftovers}")
+    click.echo("no key depends on an old master any more; it can be removed from SERA_MASTER_KEY")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,335 @@
+"""Lexical retrieval over a shop's knowledge: FAQ, policies, products, services.
+
+Callers speak, so queries arrive as speech-to-text: no punctuation, split compounds
+("e bike", "tune up"), filler words ("do you guys ...") and everyday words for the
+shop's vocabulary ("how much" for price, "close" for hours). The index is a plain
+in-memory BM25 (k1=1.2, b=0.75) over a normalised term stream, built once per shop
+and searched per caller turn, so everything that can be computed at build time is:
+each posting already holds its final BM25 contribution and a search only touches
+the postings of the query's terms.
+
+Fields are weighted by counting their terms more than once: title and aliases
+twice, the kind ("policy", "service", "hours") and the text once, so "return policy"
+reaches the returns policy and "when do you open" the opening hours.
+
+Confidence (0..1, comparable across queries) lets the agent say "I don't know"
+below a threshold (0.35 works for the demo shop)::
+
+    coverage   = sum(w(t) for query terms t the document matches) / sum(w(t) for all query terms)
+    w(t)       = idf(t); a word the shop's knowledge never uses weighs what a word found
+                 in a single entry would (an unknown word such as "pizza" counts as much
+                 as the most specific word the shop has: the question is about something else)
+    margin     = (top score - second score) / top score   for the first hit (1 when it is
+                 the only one), 0 for the others
+    confidence = coverage * (1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin),  MARGIN_WEIGHT = 0.3
+
+Coverage answers "did this entry address everything that was asked"; margin answers
+"is it clearly the one", so the best of two equally good entries keeps 70% of its
+coverage. A query with no content words (only stop words) has no hits at all.
+Compound forms ("tuneup" from "tune up") add score but are not counted as query
+terms, so a split word is not counted twice.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+
+K1 = 1.2
+B = 0.75
+TITLE_WEIGHT = 2
+ALIAS_WEIGHT = 2
+KIND_WEIGHT = 1
+TEXT_WEIGHT = 1
+MARGIN_WEIGHT = 0.3
+
+# Words that say nothing about which entry answers a call, grouped by why.
+_STOP_WORD_GROUPS = (
+    # function words
+    "a an the and or but if of to in on at by for with about from into as than then so",
+    "is are was were be been being am do does did doing done have has had having",
+    "i me my mine myself we us our ours you your yours he him his she her it its",
+    "they them their this that these those there here",
+    "what which who whom whose when where why how much many any some all each every",
+    "can could would should will shall may might must not no yes also just too very",
+    "up out off over again one",
+    # contractions once apostrophes are dropped
+    "whats dont doesnt didnt isnt arent wasnt cant wont im ive youre thats theres wheres",
+    # speech fillers and politeness
+    "get got need want like know tell let please thanks thank",
+    "hi hello hey um uh oh okay ok yeah guys guy somewhere anywhere near nearby around",
+    # verbs every shop question uses ("do you sell", "can I buy")
+    "sell buy carry offer",
+)
+STOP_WORDS = frozenset(word for group in _STOP_WORD_GROUPS for word in group.split())
+
+# Everyday words callers use for the shop's vocabulary, by canonical term. Keys are
+# stemmed at import, so every inflection ("charges", "closing", "refunded") maps too.
+SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
+    "price": ("price", "cost", "charge", "fee", "dollar", "buck"),
+    "hours": ("hours", "open", "close", "closing"),
+    "return": ("return", "refund", "exchange"),
+    "shipping": ("shipping", "ship", "deliver", "delivery"),
+    "parking": ("parking", "park"),
+    "rent": ("rent", "rental", "hire"),
+    "repair": ("repair", "fix", "mend"),
+    "address": ("address", "location", "locate"),
+}
+
+# Multi-word expressions rewritten before stop words are dropped ("" drops them):
+# "how much" is a price question, while "close to the shop" is about distance.
+PHRASES: dict[tuple[str, str], str] = {
+    ("how", "much"): "price",
+    ("close", "to"): "",
+    ("close", "by"): "",
+}
+
+_APOSTROPHES = re.compile(r"['\u2019]")
+_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_TRAILING_ZERO_CENTS = re.compile(r"(\d)\.0+\b")
+_THOUSANDS = re.compile(r"(\d),(\d{3})\b")
+_NEVER_UNDOUBLED = "lszaeiou"
+_ENGLISH_ONE_LETTER_WORDS = frozenset("ai")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One piece of shop knowledge the agent may quote."""
+
+    id: str
+    kind: str  # "faq" | "policy" | "product" | "service" | "hours" | "address" ...
+    title: str  # FAQ question, policy topic, product title, service name
+    text: str  # the answer / policy text / description
+    aliases: tuple[str, ...] = ()  # extra names callers use (service aliases)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A ranked document with its raw BM25 score and calibrated confidence."""
+
+    document: Document
+    score: float
+    confidence: float
+
+
+def _stem(word: str) -> str:
+    """Strip plural and -ing/-ed endings and a final e, so inflections share one term.
+
+    Deliberately lighter than Porter: the shop vocabulary is small, and every rule
+    here is applied identically to documents and queries, so consistency matters more
+    than producing real words ("bike" and "bikes" both become "bik").
+    """
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("ing") and len(word) >= 6:
+        word = _undouble(word[:-3])
+    elif word.endswith("ed") and not word.endswith("eed") and len(word) >= 5:
+        word = _undouble(word[:-2])
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    return word
+
+
+def _undouble(stem: str) -> str:
+    """'shipp' -> 'ship', 'fitt' -> 'fit' (but keep 'roll', 'dress')."""
+    if len(stem) >= 3 and stem[-1] == stem[-2] and stem[-1] not in _NEVER_UNDOUBLED:
+        return stem[:-1]
+    return stem
+
+
+_SYNONYMS: dict[str, str] = {
+    _stem(word): canonical for canonical, words in SYNONYM_GROUPS.items() for word in words
+}
+
+
+def _words(text: str) -> tuple[list[str], list[str]]:
+    """Split text into lowercase words plus the compounds spelled around them.
+
+    "e-bike" gives the words "e", "bike" and the compound "ebike"; a lone letter is
+    glued to the next word ("e bike" -> "ebike", "u lock" -> "ulock") because that is
+    how speech-to-text renders hyphenated product words. Apostrophes are dropped, so
+    "what's" is the single stop word "whats" and "shop's" stems like "shops".
+    """
+    text = _APOSTROPHES.sub("", text.lower())
+    text = _THOUSANDS.sub(r"\1\2", _TRAILING_ZERO_CENTS.sub(r"\1", text))
+    words: list[str] = []
+    compounds: list[str] = []
+    stray_letter = ""
+    for match in _WORD.finditer(text):
+        parts = match.group().split("-")
+        if stray_letter:
+            compounds.append(stray_letter + parts[0])
+        if len(parts) > 1:
+            compounds.append("".join(parts))
+        words.extend(parts)
+        stray_letter = parts[0] if len(parts) == 1 and _is_stray_letter(parts[0]) else ""
+    return words, compounds
+
+
+def _is_stray_letter(word: str) -> bool:
+    """A single letter that is not an English word ("e", "u", but not "a" or "i")."""
+    return len(word) == 1 and word.isalpha() and word not in _ENGLISH_ONE_LETTER_WORDS
+
+
+def _rewrite_phrases(words: list[str]) -> list[str]:
+    """Apply PHRASES left to right."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        replacement = PHRASES.get((words[i], words[i + 1])) if i + 1 < len(words) else None
+        if replacement is None:
+            out.append(words[i])
+            i += 1
+            continue
+        if replacement:
+            out.append(replacement)
+        i += 2
+    return out
+
+
+def _term(word: str) -> str | None:
+    """Normalise one word to its index term, or None for a stop word or stray letter."""
+    if word in STOP_WORDS or (len(word) == 1 and word.isalpha()):
+        return None
+    stem = _stem(word)
+    return _SYNONYMS.get(stem, stem)
+
+
+def _terms(words: Iterable[str]) -> list[str]:
+    return [term for word in words if (term := _term(word))]
+
+
+def _field_terms(text: str) -> list[str]:
+    """Index terms of a document field: its words plus its compounds."""
+    words, compounds = _words(text)
+    return _terms(_rewrite_phrases(words)) + _terms(compounds)
+
+
+class KnowledgeIndex:
+    """Immutable BM25 index; build once per shop (and again when its data changes).
+
+    Construct it with `KnowledgeIndex.build`; the constructor takes the precomputed
+    tables and exists for `build` alone.
+    """
+
+    def __init__(
+        self,
+        documents: Sequence[Document],
+        postings: dict[str, dict[int, float]],
+        idf: dict[str, float],
+        unseen_idf: float,
+    ) -> None:
+        self._documents = documents
+        self._postings = postings
+        self._idf = idf
+        self._unseen_idf = unseen_idf
+
+    @classmethod
+    def build(cls, documents: Iterable[Document]) -> KnowledgeIndex:
+        """Precompute every posting's BM25 contribution so a search is only additions."""
+        docs = tuple(documents)
+        _reject_duplicate_ids(docs)
+        bags = [_weighted_terms(doc) for doc in docs]
+        lengths = [sum(bag.values()) for bag in bags]
+        average_length = (sum(lengths) / len(lengths)) if lengths else 1.0
+        document_frequency = Counter(term for bag in bags for term in bag)
+        idf = {term: _idf(len(docs), df) for term, df in document_frequency.items()}
+        postings: dict[str, dict[int, float]] = {}
+        for index, (bag, length) in enumerate(zip(bags, lengths, strict=True)):
+            norm = K1 * (1 - B + B * length / average_length)
+            for term, tf in bag.items():
+                weight = idf[term] * tf * (K1 + 1) / (tf + norm)
+                postings.setdefault(term, {})[index] = weight
+        return cls(docs, postings, idf, _idf(max(len(docs), 1), 1))
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+    def search(self, query: str, limit: int = 3) -> list[Hit]:
+        """Best documents for a caller's words, best first; [] when nothing matches."""
+        query_terms, scoring_terms = self._query_terms(query)
+        if not query_terms or limit <= 0:
+            return []
+        scores = self._scores(scoring_terms)
+        # key=scores.__getitem__ keeps the comparison in C; equal scores keep the
+        # order documents were first reached, which is deterministic for a query.
+        ranked = [
+            (index, scores[index])
+            for index in heapq.nlargest(max(limit, 2), scores, key=scores.__getitem__)
+        ]
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        hits: list[Hit] = []
+        for rank, (index, score) in enumerate(ranked[:limit]):
+            margin = (score - runner_up) / score if rank == 0 else 0.0
+            confidence = self._coverage(index, query_terms) * (
+                1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin
+            )
+            hits.append(Hit(self._documents[index], score, confidence))
+        return hits
+
+    def _scores(self, terms: list[str]) -> dict[int, float]:
+        """Sum the precomputed contributions of each term's postings.
+
+        This loop is the whole cost of a search (a term every product mentions, such
+        as "stock", has thousands of postings), hence the bound method in a local.
+        """
+        scores: dict[int, float] = {}
+        current = scores.get
+        for term in terms:
+            for index, weight in self._postings.get(term, {}).items():
+                scores[index] = current(index, 0.0) + weight
+        return scores
+
+    def _query_terms(self, query: str) -> tuple[list[str], list[str]]:
+        """(terms the caller said, terms to score with).
+
+        Scoring adds compounds that exist in the index: speech splits "tune-up" into
+        "tune up", so every adjacent word pair is tried as a compound too.
+        """
+        words, compounds = _words(query)
+        said = list(dict.fromkeys(_terms(_rewrite_phrases(words))))
+        candidates = _terms(compounds + [a + b for a, b in pairwise(words)])
+        extra = [term for term in dict.fromkeys(candidates) if term in self._postings]
+        return said, said + [term for term in extra if term not in said]
+
+    def _coverage(self, index: int, terms: list[str]) -> float:
+        """Share of the query's idf weight that document `index` matches (module doc)."""
+        weights = {term: self._idf.get(term, self._unseen_idf) for term in terms}
+        matched = sum(w for term, w in weights.items() if index in self._postings.get(term, {}))
+        return matched / sum(weights.values())
+
+
+def _idf(document_count: int, document_frequency: int) -> float:
+    """BM25 idf in its always-positive (Lucene) form."""
+    return math.log(1 + (document_count - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
+def _weighted_terms(doc: Document) -> Counter[str]:
+    """Term counts with field boosts: title and aliases count more than body text."""
+    bag: Counter[str] = Counter()
+    fields = [(doc.title, TITLE_WEIGHT), (doc.kind, KIND_WEIGHT), (doc.text, TEXT_WEIGHT)]
+    fields += [(alias, ALIAS_WEIGHT) for alias in doc.aliases]
+    for text, weight in fields:
+        for term in _field_terms(text):
+            bag[term] += weight
+    return bag
+
+
+def _reject_duplicate_ids(docs: Sequence[Document]) -> None:
+    """Two entries with one id would make a hit ambiguous to whoever cites it."""
+    seen: set[str] = set()
+    for doc in docs:
+        if doc.id in seen:
+            raise ValueError(f"duplicate knowledge document id: {doc.id!r}")
+        seen.add(doc.id)

@@ -1,0 +1,100 @@
+"""Data-subject requests (access, erasure, correction, objection), answered within 48 hours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from sera import audit
+from sera.storage.database import UnitOfWork
+from sera.storage.models import PrivacyRequest, new_id
+from sera.storage.paging import Page, PageRequest, keyset, page_of
+
+REQUEST_TYPES = ("access", "erasure", "correction", "objection")
+ANSWER_WITHIN = timedelta(hours=48)
+
+
+class PrivacyRequestNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class PrivacyRequestView:
+    id: str
+    type: str
+    status: str
+    source: str
+    received_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
+    customer_id: str | None
+
+
+def record_privacy_request(
+    uow: UnitOfWork,
+    *,
+    request_type: str,
+    customer_id: str | None,
+    source: str,
+    now: datetime,
+    actor: str,
+    details: str | None = None,
+) -> PrivacyRequest:
+    if request_type not in REQUEST_TYPES:
+        raise ValueError(f"request type must be one of {', '.join(REQUEST_TYPES)}")
+    if uow.merchant_id is None:
+        raise RuntimeError("privacy requests need a merchant-scoped unit of work")
+    request = PrivacyRequest(
+        id=new_id("prq"),
+        merchant_id=uow.merchant_id,
+        customer_id=customer_id,
+        type=request_type,
+        status="pending",
+        source=source,
+        received_at=now,
+        due_at=now + ANSWER_WITHIN,
+    )
+    uow.vault.seal(request, details=details)
+    uow.session.add(request)
+    audit.record(
+        uow.session,
+        merchant_id=uow.merchant_id,
+        actor=actor,
+        action="privacy_request.received",
+        target_type="privacy_request",
+        target_id=request.id,
+        details={"type": request_type, "source": source},
+        at=now,
+    )
+    return request
+
+
+def _view(request: PrivacyRequest) -> PrivacyRequestView:
+    return PrivacyRequestView(
+        id=request.id,
+        type=request.type,
+        status=request.status,
+        source=request.source,
+        received_at=request.received_at,
+        due_at=request.due_at,
+        completed_at=request.completed_at,
+        customer_id=request.customer_id,
+    )
+
+
+def list_privacy_requests(uow: UnitOfWork, request: PageRequest) -> Page[PrivacyRequestView]:
+    stmt = keyset(select(PrivacyRequest), PrivacyRequest.received_at, PrivacyRequest.id, request)
+    rows = uow.session.execute(stmt).scalars().all()
+    kept, cursor = page_of(rows, request, lambda r: (r.received_at, r.id))
+    return Page([_view(r) for r in kept], cursor)
+
+
+def get_privacy_request(uow: UnitOfWork, request_id: str) -> PrivacyRequestView:
+    row = uow.session.execute(
+        select(PrivacyRequest).where(PrivacyRequest.id == request_id)
+    ).scalar_one_or_none()
+    if row is None:
+        raise PrivacyRequestNotFoundError(request_id)
+    return _view(row)

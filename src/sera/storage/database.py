@@ -1,0 +1,152 @@
+"""Engines, merchant-scoped sessions and the unit of work.
+
+Invariants:
+- A session opened for a merchant can only read and write that merchant's rows: every
+  ORM statement gets ``merchant_id = :merchant`` added on each merchant-owned table,
+  and a flush that would write another merchant's row raises.
+- A unit of work rolls back unless ``commit()`` is called.
+- On SQLite a writing unit of work starts with ``BEGIN IMMEDIATE``, so concurrent
+  writers queue instead of failing half-way; PostgreSQL uses row locks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
+
+from sera.storage.models import MerchantOwned
+
+if TYPE_CHECKING:
+    from sera.crypto.vault import Vault
+
+
+class CrossMerchantWriteError(RuntimeError):
+    """A session scoped to one merchant tried to write another merchant's row."""
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def restrict_sqlite_file(engine: Engine) -> None:
+    """Only the owner may read a SQLite database file (it holds ciphertext, but still)."""
+    database = engine.url.database
+    if is_sqlite(engine) and database and database != ":memory:" and Path(database).exists():
+        Path(database).chmod(0o600)
+
+
+def _scope_statements(state: ORMExecuteState) -> None:
+    merchant_id = state.session.info.get("merchant_id")
+    if merchant_id is None or state.is_column_load or state.is_relationship_load:
+        return
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            MerchantOwned,
+            lambda cls: cls.merchant_id == merchant_id,
+            include_aliases=True,
+            track_closure_variables=False,
+        )
+    )
+
+
+def _check_writes(session: Session, _context: Any, _instances: Any) -> None:
+    merchant_id = session.info.get("merchant_id")
+    if merchant_id is None:
+        return
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if isinstance(obj, MerchantOwned) and obj.merchant_id != merchant_id:
+            raise CrossMerchantWriteError(f"{type(obj).__name__} belongs to another merchant")
+
+
+class Database:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._readonly_engine = engine.execution_options(sqlite_begin="DEFERRED")
+        self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self._readonly_sessions = sessionmaker(bind=self._readonly_engine, expire_on_commit=False)
+        event.listen(self._sessions, "do_orm_execute", _scope_statements)
+        event.listen(self._readonly_sessions, "do_orm_execute", _scope_statements)
+        event.listen(self._sessions, "before_flush", _check_writes)
+        event.listen(self._readonly_sessions, "before_flush", _check_writes)
+
+    def session(self, merchant_id: str | None = None, *, readonly: bool = False) -> Session:
+        factory = self._readonly_sessions if readonly else self._sessions
+        session = factory()
+        session.info["merchant_id"] = merchant_id
+        return session
+
+    def ping(self) -> None:
+        with self._readonly_engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class UnitOfWork:
+    """A transaction scoped to one merchant (or none, for system work)."""
+
+    def __init__(
+        self, db: Database, merchant_id: str | None = None, *, readonly: bool = False, vault: Vault
+    ) -> None:
+        self._db = db
+        self.merchant_id = merchant_id
+        self.readonly = readonly
+        self.vault = vault
+        self.session: Session
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._db.session(self.merchant_id, readonly=self.readonly)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.session.close()  # rolls back what was not committed; loaded objects stay readable
+
+    def commit(self) -> None:
+        if self.readonly:
+            raise RuntimeError("read-only unit of work")
+        self.session.commit()
+
+    def flush(self) -> None:
+        self.session.flush()

@@ -1,0 +1,493 @@
+"""The data model. Every merchant-owned table carries ``merchant_id``.
+
+Personal data lives only in ``LargeBinary`` columns sealed by ``sera.crypto``
+(see ``SEALED``); exact-match lookups use ``*_bidx`` blind-index columns.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id(prefix: str) -> str:
+    """Opaque, unguessable ids; known before insert so they can bind ciphertexts."""
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware datetimes stored as UTC on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: Sera stores only timezone-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Sealed = LargeBinary  # a personal-data column: AES-GCM ciphertext, see sera.crypto
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class MerchantOwned:
+    """Rows that belong to one merchant; sessions scoped to a merchant see only theirs."""
+
+    @declared_attr
+    def merchant_id(cls) -> Mapped[str]:  # noqa: N805 - SQLAlchemy declared_attr
+        return mapped_column(String(40), ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
+
+
+# -- merchants and their team --------------------------------------------------------------
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    timezone: Mapped[str] = mapped_column(String(64))
+    locale: Mapped[str] = mapped_column(String(16), default="en-US")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    handoff_number: Mapped[str | None] = mapped_column(String(20))
+    email: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str | None] = mapped_column(String(500))
+    website: Mapped[str | None] = mapped_column(String(500))
+    # agent persona, workflows, outbound and retention settings, as in the shop file
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class MerchantPhoneNumber(MerchantOwned, Base):
+    """A business number the agent answers; inbound calls are routed by it."""
+
+    __tablename__ = "merchant_phone_numbers"
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class StaffUser(MerchantOwned, Base):
+    """A dashboard user (the merchant's team), not an end customer."""
+
+    __tablename__ = "staff_users"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[bytes] = mapped_column(Sealed)
+    email_bidx: Mapped[str] = mapped_column(String(32), index=True)
+    name: Mapped[bytes | None] = mapped_column(Sealed)
+    role: Mapped[str] = mapped_column(String(10))  # owner | admin | agent | viewer
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ApiKey(MerchantOwned, Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(10))  # admin | viewer
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# -- end customers -------------------------------------------------------------------------
+
+
+class Customer(MerchantOwned, Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index("ix_customers_merchant_phone", "merchant_id", "phone_bidx"),
+        Index("ix_customers_merchant_email", "merchant_id", "email_bidx"),
+        Index("ix_customers_merchant_created", "merchant_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[bytes | None] = mapped_column(Sealed)
+    phone: Mapped[bytes | None] = mapped_column(Sealed)
+    email: Mapped[bytes | None] = mapped_column(Sealed)
+    phone_bidx: Mapped[str | None] = mapped_column(String(32))
+    email_bidx: Mapped[str | None] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Consent(MerchantOwned, Base):
+    __tablename__ = "consents"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10))  # sms | voice | email
+    purpose: Mapped[str] = mapped_column(String(20))  # marketing | transactional
+    granted: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(40))
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DoNotContact(MerchantOwned, Base):
+    """The right to object: a number Sera must never contact for this merchant."""
+
+    __tablename__ = "do_not_contact"
+    __table_args__ = (UniqueConstraint("merchant_id", "phone_bidx", name="uq_dnc_merchant_phone"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    phone_bidx: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# -- conversations -------------------------------------------------------------------------
+
+
+class Call(MerchantOwned, Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        UniqueConstraint(
+            "merchant_id", "provider", "provider_call_id", name="uq_calls_provider_id"
+        ),
+        Index("ix_calls_merchant_started", "merchant_id", "started_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(10))  # voice | sms | web
+    direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
+    provider: Mapped[str] = mapped_column(String(20))  # twilio | vapi | web | local
+    provider_call_id: Mapped[str | None] = mapped_column(String(64))
+    from_number: Mapped[bytes | None] = mapped_column(Sealed)
+    to_number: Mapped[bytes | None] = mapped_column(Sealed)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    ended_reason: Mapped[str | None] = mapped_column(String(60))
+    recording_url: Mapped[bytes | None] = mapped_column(Sealed)
+    summary: Mapped[bytes | None] = mapped_column(Sealed)
+    cost_cents: Mapped[int | None] = mapped_column(Integer)
+
+
+class Transcript(MerchantOwned, Base):
+    """Its own table: transcripts have their own retention class (2 years)."""
+
+    __tablename__ = "transcripts"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    content: Mapped[bytes] = mapped_column(Sealed)  # JSON list of {role, text, at}
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Message(MerchantOwned, Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint(
+            "merchant_id", "provider", "provider_message_id", name="uq_messages_provider_id"
+        ),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    call_id: Mapped[str | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    direction: Mapped[str] = mapped_column(String(10))
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    body: Mapped[bytes] = mapped_column(Sealed)
+    status: Mapped[str] = mapped_column(String(20))
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# -- the shop's business data ----------------------------------------------------------------
+
+
+class Service(MerchantOwned, Base):
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("merchant_id", "name", name="uq_services_merchant_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    duration_min: Mapped[int] = mapped_column(Integer)
+    price_cents: Mapped[int | None] = mapped_column(Integer)
+    buffer_min: Mapped[int] = mapped_column(Integer, default=0)
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    description: Mapped[str | None] = mapped_column(Text)
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StaffMember(MerchantOwned, Base):
+    """A person who delivers services (distinct from dashboard users)."""
+
+    __tablename__ = "staff_members"
+    __table_args__ = (UniqueConstraint("merchant_id", "name", name="uq_staff_merchant_name"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # None: every service; otherwise the names of the services they do
+    service_names: Mapped[list[str] | None] = mapped_column(JSON)
+    has_own_hours: Mapped[bool] = mapped_column(Boolean, default=False)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OpeningHours(MerchantOwned, Base):
+    """One opening range on a weekday, for the shop (staff_id null) or a staff member."""
+
+    __tablename__ = "opening_hours"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    staff_id: Mapped[str | None] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE"), index=True
+    )
+    weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
+    opens: Mapped[str] = mapped_column(String(5))  # HH:MM, shop time zone
+    closes: Mapped[str] = mapped_column(String(5))
+
+
+class Closure(MerchantOwned, Base):
+    __tablename__ = "closures"
+    __table_args__ = (UniqueConstraint("merchant_id", "day", name="uq_closures_merchant_day"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+
+
+class Appointment(MerchantOwned, Base):
+    __tablename__ = "appointments"
+    __table_args__ = (
+        Index("ix_appointments_merchant_start", "merchant_id", "start_at", "id"),
+        Index("ix_appointments_staff_start", "staff_id", "start_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    service_id: Mapped[str] = mapped_column(ForeignKey("services.id", ondelete="RESTRICT"))
+    staff_id: Mapped[str | None] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="SET NULL")
+    )
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    busy_until: Mapped[datetime] = mapped_column(UtcDateTime)  # end plus the service buffer
+    status: Mapped[str] = mapped_column(String(12), default="booked")  # booked | cancelled
+    notes: Mapped[bytes | None] = mapped_column(Sealed)
+    source: Mapped[str] = mapped_column(String(20), default="agent")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class KnowledgeEntry(MerchantOwned, Base):
+    """An FAQ answer or a policy the agent may quote word for word."""
+
+    __tablename__ = "knowledge_entries"
+    __table_args__ = (UniqueConstraint("merchant_id", "kind", "title", name="uq_knowledge_title"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # faq | policy
+    title: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Product(MerchantOwned, Base):
+    __tablename__ = "products"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    sku: Mapped[str | None] = mapped_column(String(100))
+    price_cents: Mapped[int | None] = mapped_column(Integer)
+    in_stock: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Order(MerchantOwned, Base):
+    """A local order (shops without Shopify); its customer fields are sealed."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("merchant_id", "number", name="uq_orders_merchant_number"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(40))
+    placed_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    total_cents: Mapped[int | None] = mapped_column(Integer)
+    tracking_carrier: Mapped[str | None] = mapped_column(String(40))
+    tracking_number: Mapped[str | None] = mapped_column(String(64))
+    tracking_eta: Mapped[date | None] = mapped_column(Date)
+    customer_name: Mapped[bytes | None] = mapped_column(Sealed)
+    customer_phone: Mapped[bytes | None] = mapped_column(Sealed)
+    customer_email: Mapped[bytes | None] = mapped_column(Sealed)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(MerchantOwned, Base):
+    __tablename__ = "tickets"
+    __table_args__ = (Index("ix_tickets_merchant_created", "merchant_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    subject: Mapped[str] = mapped_column(String(300))
+    description: Mapped[bytes | None] = mapped_column(Sealed)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | closed
+    source: Mapped[str] = mapped_column(String(20), default="agent")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# -- privacy, outbound, usage, webhooks, audit -------------------------------------------------
+
+
+class PrivacyRequest(MerchantOwned, Base):
+    __tablename__ = "privacy_requests"
+    __table_args__ = (Index("ix_privacy_merchant_received", "merchant_id", "received_at", "id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    type: Mapped[str] = mapped_column(String(12))  # access | erasure | correction | objection
+    status: Mapped[str] = mapped_column(
+        String(12), default="pending"
+    )  # pending | completed | rejected
+    source: Mapped[str] = mapped_column(String(20))  # agent | api | shopify
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    details: Mapped[bytes | None] = mapped_column(Sealed)
+
+
+class OutboundAction(MerchantOwned, Base):
+    __tablename__ = "outbound_actions"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))  # abandoned_checkout | reminder | confirmation
+    channel: Mapped[str] = mapped_column(String(10))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(String(30))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    provider_ref: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class UsageRecord(MerchantOwned, Base):
+    __tablename__ = "usage_records"
+    __table_args__ = (UniqueConstraint("merchant_id", "day", "metric", name="uq_usage_day_metric"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(30))
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WebhookReceipt(Base):
+    """One row per delivered provider event: a retried delivery finds it and stops."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="uq_webhook_provider_event"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    merchant_id: Mapped[str | None] = mapped_column(
+        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
+    )
+    topic: Mapped[str | None] = mapped_column(String(80))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Append-only and hash-chained per chain (a merchant, or "system"). Never personal data."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        UniqueConstraint("chain", "position", name="uq_audit_chain_position"),
+        Index("ix_audit_merchant_at", "merchant_id", "at"),
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(40))
+    position: Mapped[int] = mapped_column(Integer)
+    merchant_id: Mapped[str | None] = mapped_column(String(40))  # kept after the shop is deleted
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(60))
+    target_type: Mapped[str | None] = mapped_column(String(40))
+    target_id: Mapped[str | None] = mapped_column(String(80))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The last entry of each chain; appends lock this row so chains never fork."""
+
+    __tablename__ = "audit_heads"
+    chain: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+# Which columns hold sealed personal data (checked by the plaintext-scan test).
+SEALED: dict[str, tuple[str, ...]] = {
+    table.name: tuple(c.name for c in table.columns if isinstance(c.type, LargeBinary))
+    for table in Base.metadata.sorted_tables
+}

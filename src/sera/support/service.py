@@ -1,0 +1,92 @@
+"""Support tickets: messages the agent takes and problems callers report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from sera.customers.service import PersonRef, person_refs
+from sera.storage.database import UnitOfWork
+from sera.storage.models import Ticket, new_id
+from sera.storage.paging import Page, PageRequest, keyset, page_of
+
+
+class TicketNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class TicketView:
+    id: str
+    subject: str
+    description: str | None
+    tags: list[str]
+    status: str
+    created_at: datetime
+    customer: PersonRef | None
+
+
+def create_ticket(
+    uow: UnitOfWork,
+    *,
+    subject: str,
+    description: str | None,
+    tags: list[str],
+    customer_id: str | None,
+    now: datetime,
+    source: str = "agent",
+    call_id: str | None = None,
+) -> Ticket:
+    if uow.merchant_id is None:
+        raise RuntimeError("tickets need a merchant-scoped unit of work")
+    ticket = Ticket(
+        id=new_id("tkt"),
+        merchant_id=uow.merchant_id,
+        customer_id=customer_id,
+        call_id=call_id,
+        subject=subject[:300],
+        tags=tags,
+        source=source,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.vault.seal(ticket, description=description)
+    uow.session.add(ticket)
+    uow.session.flush()
+    return ticket
+
+
+def _views(uow: UnitOfWork, tickets: list[Ticket]) -> list[TicketView]:
+    people = person_refs(uow, [t.customer_id for t in tickets])
+    return [_view(uow, t, people.get(t.customer_id or "")) for t in tickets]
+
+
+def _view(uow: UnitOfWork, ticket: Ticket, person: PersonRef | None) -> TicketView:
+    return TicketView(
+        id=ticket.id,
+        subject=ticket.subject,
+        description=uow.vault.open(ticket, "description"),
+        tags=list(ticket.tags),
+        status=ticket.status,
+        created_at=ticket.created_at,
+        customer=person,
+    )
+
+
+def list_tickets(uow: UnitOfWork, request: PageRequest) -> Page[TicketView]:
+    rows = (
+        uow.session.execute(keyset(select(Ticket), Ticket.created_at, Ticket.id, request))
+        .scalars()
+        .all()
+    )
+    kept, cursor = page_of(rows, request, lambda t: (t.created_at, t.id))
+    return Page(_views(uow, kept), cursor)
+
+
+def get_ticket(uow: UnitOfWork, ticket_id: str) -> TicketView:
+    ticket = uow.session.execute(select(Ticket).where(Ticket.id == ticket_id)).scalar_one_or_none()
+    if ticket is None:
+        raise TicketNotFoundError(ticket_id)
+    return _views(uow, [ticket])[0]

@@ -1,0 +1,68 @@
+"""Dependencies of the merchant API: the caller's key and its unit of work."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from sera.access.api_keys import InvalidApiKeyError, Principal, authenticate
+from sera.bootstrap import Sera
+from sera.observability import AUTH_FAILURES
+from sera.storage.database import UnitOfWork
+from sera.storage.paging import MAX_LIMIT, PageRequest
+
+log = logging.getLogger("sera.api")
+_bearer = HTTPBearer(auto_error=False, description="A key from `sera apikey create`")
+
+
+def get_sera(request: Request) -> Sera:
+    sera: Sera = request.app.state.sera
+    return sera
+
+
+SeraDep = Annotated[Sera, Depends(get_sera)]
+
+
+def get_principal(
+    sera: SeraDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    try:
+        return authenticate(sera, credentials.credentials if credentials else None)
+    except InvalidApiKeyError as exc:
+        AUTH_FAILURES.labels(exc.reason).inc()
+        log.warning("api key rejected", extra={"reason": exc.reason})
+        raise HTTPException(
+            401, "invalid or missing API key", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def get_reader(sera: SeraDep, principal: PrincipalDep) -> Iterator[UnitOfWork]:
+    """A read-only unit of work that can only see the key's own merchant."""
+    with sera.uow(principal.merchant_id, readonly=True) as uow:
+        yield uow
+
+
+ReaderDep = Annotated[UnitOfWork, Depends(get_reader)]
+
+
+def get_page(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+) -> PageRequest:
+    for value, name in ((since, "since"), (until, "until")):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, f"{name} needs a time zone offset")
+    return PageRequest(limit=limit, cursor=cursor, since=since, until=until)
+
+
+PageDep = Annotated[PageRequest, Depends(get_page)]

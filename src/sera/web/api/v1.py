@@ -1,0 +1,302 @@
+"""The read API for merchants' own systems (``/api/v1``). Thin: parse, call, map errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+
+from sera import audit
+from sera.access.api_keys import Principal
+from sera.booking.service import (
+    AppointmentNotFoundError,
+    AppointmentView,
+    get_appointment,
+    list_appointments,
+)
+from sera.calls.service import CallNotFoundError, CallView, get_call, list_calls
+from sera.customers.service import (
+    CustomerNotFoundError,
+    CustomerView,
+    PersonRef,
+    get_customer,
+    list_customers,
+)
+from sera.privacy.service import (
+    PrivacyRequestNotFoundError,
+    PrivacyRequestView,
+    get_privacy_request,
+    list_privacy_requests,
+)
+from sera.storage.paging import InvalidCursorError, Page
+from sera.support.service import TicketNotFoundError, TicketView, get_ticket, list_tickets
+from sera.web.api.deps import PageDep, PrincipalDep, ReaderDep, SeraDep
+
+router = APIRouter(prefix="/api/v1", tags=["merchant API"])
+T = TypeVar("T")
+
+
+class Person(BaseModel):
+    id: str
+    name: str | None
+    phone: str | None
+
+
+class AppointmentOut(BaseModel):
+    id: str
+    service: str
+    staff: str | None
+    start: datetime
+    end: datetime
+    status: str
+    customer: Person | None
+
+
+class TicketOut(BaseModel):
+    id: str
+    subject: str
+    description: str | None
+    tags: list[str]
+    status: str
+    created_at: datetime
+    customer: Person | None
+
+
+class TranscriptLineOut(BaseModel):
+    role: str
+    text: str
+
+
+class CallOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    id: str
+    channel: str
+    direction: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: int | None
+    outcome: str | None
+    customer_id: str | None
+
+
+class CallDetailOut(CallOut):
+    transcript: list[TranscriptLineOut]
+
+
+class CustomerOut(BaseModel):
+    id: str
+    name: str | None
+    phone: str | None
+    email: str | None
+    do_not_contact: bool
+    created_at: datetime
+
+
+class PrivacyRequestOut(BaseModel):
+    id: str
+    type: str
+    status: str
+    source: str
+    received_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
+
+
+class ListOut(BaseModel, Generic[T]):
+    data: list[T]
+    next_cursor: str | None
+
+
+def _person(ref: PersonRef | None) -> Person | None:
+    return None if ref is None else Person(id=ref.id, name=ref.name, phone=ref.phone)
+
+
+def _appointment(v: AppointmentView) -> AppointmentOut:
+    return AppointmentOut(
+        id=v.id,
+        service=v.service,
+        staff=v.staff,
+        start=v.start,
+        end=v.end,
+        status=v.status,
+        customer=_person(v.customer),
+    )
+
+
+def _ticket(v: TicketView) -> TicketOut:
+    return TicketOut(
+        id=v.id,
+        subject=v.subject,
+        description=v.description,
+        tags=v.tags,
+        status=v.status,
+        created_at=v.created_at,
+        customer=_person(v.customer),
+    )
+
+
+def _call(v: CallView) -> CallOut:
+    return CallOut(
+        id=v.id,
+        channel=v.channel,
+        direction=v.direction,
+        **{"from": v.from_number},
+        to=v.to_number,
+        started_at=v.started_at,
+        ended_at=v.ended_at,
+        duration_s=v.duration_s,
+        outcome=v.outcome,
+        customer_id=v.customer_id,
+    )
+
+
+def _customer(v: CustomerView) -> CustomerOut:
+    return CustomerOut(
+        id=v.id,
+        name=v.name,
+        phone=v.phone,
+        email=v.email,
+        do_not_contact=v.do_not_contact,
+        created_at=v.created_at,
+    )
+
+
+def _privacy(v: PrivacyRequestView) -> PrivacyRequestOut:
+    return PrivacyRequestOut(
+        id=v.id,
+        type=v.type,
+        status=v.status,
+        source=v.source,
+        received_at=v.received_at,
+        due_at=v.due_at,
+        completed_at=v.completed_at,
+    )
+
+
+def _audit_read(sera: SeraDep, principal: Principal, target_type: str, ids: Sequence[str]) -> None:
+    """Every API read of personal data is in the audit log (ids only)."""
+    with sera.uow(principal.merchant_id) as uow:
+        audit.record(
+            uow.session,
+            merchant_id=principal.merchant_id,
+            actor=principal.actor,
+            action="api.read",
+            target_type=target_type,
+            target_id=ids[0] if len(ids) == 1 else None,
+            details={"count": len(ids)},
+        )
+        uow.commit()
+
+
+def _listing(
+    sera: SeraDep, principal: Principal, target: str, load: Callable[[], Page[T]]
+) -> tuple[list[T], str | None]:
+    try:
+        page = load()
+    except InvalidCursorError:
+        raise HTTPException(400, "invalid cursor") from None
+    _audit_read(sera, principal, target, [getattr(item, "id", "") for item in page.items])
+    return page.items, page.next_cursor
+
+
+@router.get("/appointments", response_model=ListOut[AppointmentOut])
+def appointments(
+    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
+) -> ListOut[AppointmentOut]:
+    items, cursor = _listing(sera, principal, "appointment", lambda: list_appointments(uow, page))
+    return ListOut(data=[_appointment(v) for v in items], next_cursor=cursor)
+
+
+@router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
+def appointment(
+    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: str
+) -> AppointmentOut:
+    try:
+        view = get_appointment(uow, appointment_id)
+    except AppointmentNotFoundError:
+        raise HTTPException(404, "appointment not found") from None
+    _audit_read(sera, principal, "appointment", [view.id])
+    return _appointment(view)
+
+
+@router.get("/tickets", response_model=ListOut[TicketOut])
+def tickets(
+    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
+) -> ListOut[TicketOut]:
+    items, cursor = _listing(sera, principal, "ticket", lambda: list_tickets(uow, page))
+    return ListOut(data=[_ticket(v) for v in items], next_cursor=cursor)
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketOut)
+def ticket(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, ticket_id: str) -> TicketOut:
+    try:
+        view = get_ticket(uow, ticket_id)
+    except TicketNotFoundError:
+        raise HTTPException(404, "ticket not found") from None
+    _audit_read(sera, principal, "ticket", [view.id])
+    return _ticket(view)
+
+
+@router.get("/calls", response_model=ListOut[CallOut], response_model_by_alias=True)
+def calls(
+    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
+) -> ListOut[CallOut]:
+    items, cursor = _listing(sera, principal, "call", lambda: list_calls(uow, page))
+    return ListOut(data=[_call(v) for v in items], next_cursor=cursor)
+
+
+@router.get("/calls/{call_id}", response_model=CallDetailOut, response_model_by_alias=True)
+def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: str) -> CallDetailOut:
+    try:
+        view = get_call(uow, call_id)
+    except CallNotFoundError:
+        raise HTTPException(404, "call not found") from None
+    _audit_read(sera, principal, "call", [view.id])
+    lines = [TranscriptLineOut(role=line.role, text=line.text) for line in view.transcript or []]
+    return CallDetailOut(**_call(view).model_dump(by_alias=True), transcript=lines)
+
+
+@router.get("/customers", response_model=ListOut[CustomerOut])
+def customers(
+    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
+) -> ListOut[CustomerOut]:
+    items, cursor = _listing(sera, principal, "customer", lambda: list_customers(uow, page))
+    return ListOut(data=[_customer(v) for v in items], next_cursor=cursor)
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerOut)
+def customer(
+    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, customer_id: str
+) -> CustomerOut:
+    try:
+        view = get_customer(uow, customer_id)
+    except CustomerNotFoundError:
+        raise HTTPException(404, "customer not found") from None
+    _audit_read(sera, principal, "customer", [view.id])
+    return _customer(view)
+
+
+@router.get("/privacy-requests", response_model=ListOut[PrivacyRequestOut])
+def privacy_requests(
+    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
+) -> ListOut[PrivacyRequestOut]:
+    items, cursor = _listing(
+        sera, principal, "privacy_request", lambda: list_privacy_requests(uow, page)
+    )
+    return ListOut(data=[_privacy(v) for v in items], next_cursor=cursor)
+
+
+@router.get("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
+def privacy_request(
+    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, request_id: str
+) -> PrivacyRequestOut:
+    try:
+        view = get_privacy_request(uow, request_id)
+    except PrivacyRequestNotFoundError:
+        raise HTTPException(404, "privacy request not found") from None
+    return _privacy(view)

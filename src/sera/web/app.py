@@ -1,0 +1,108 @@
+"""The web application: health, metrics, the merchant API; channels mount here later."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sera import __version__
+from sera.bootstrap import Sera
+from sera.observability import LATENCY, REQUESTS, set_request_id
+from sera.web.api.v1 import router as api_v1
+
+log = logging.getLogger("sera.http")
+
+
+def _route_template(scope: Scope) -> str:
+    """The matched route's pattern (never the concrete path, which may hold ids or numbers)."""
+    return str(getattr(scope.get("route"), "path", "unmatched"))
+
+
+class RequestContext:
+    """Request id, metrics and one log line per request (route pattern, no query string).
+
+    A plain ASGI middleware so it sees the route the router chose.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        request_id = set_request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "request failed", extra={"route": _route_template(scope), "method": scope["method"]}
+            )
+            response = JSONResponse(
+                {"detail": "internal error", "request_id": request_id}, status_code=500
+            )
+            await response(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            REQUESTS.labels(scope["method"], route, str(status)).inc()
+            LATENCY.labels(route).observe(elapsed)
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "route": route,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                },
+            )
+
+
+def create_app(sera: Sera) -> FastAPI:
+    app = FastAPI(
+        title="Sera",
+        version=__version__,
+        description="Sera's merchant API. Authenticate with `Authorization: Bearer <api key>`.",
+    )
+    app.state.sera = sera
+
+    app.add_middleware(RequestContext)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> JSONResponse:
+        try:
+            sera.db.ping()
+        except Exception:
+            log.warning("database not reachable")
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"}, status_code=503
+            )
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(api_v1)
+    return app

@@ -1,0 +1,142 @@
+"""Shared fixtures: a real database (SQLite, or PostgreSQL when SERA_TEST_DATABASE_URL is
+set), a controllable clock, and the personas every access rule is tested with:
+
+- the owner of Northside Cycles (the demo shop) with an admin API key,
+- a teammate at Northside with a viewer key,
+- an outsider: the owner of another shop (Southside Skates) with its own admin key.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from sera.bootstrap import Sera, bootstrap
+from sera.config import Settings, new_key_text
+from sera.storage import migrate
+from sera.storage.database import make_engine
+from sera.storage.models import Base
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+PACKAGED_DEMO = ROOT / "src" / "sera" / "merchants" / "demo-shop.yaml"
+DEMO_SHOP = (
+    SHARED / "examples" / "demo-shop.yaml" if (SHARED / "examples").exists() else PACKAGED_DEMO
+)
+SCENARIOS = SHARED / "scenarios"
+OUTSIDER_SHOP = ROOT / "tests" / "fixtures" / "outsider-shop.yaml"
+NORTHSIDE = "northside-cycles.myshopify.com"
+SOUTHSIDE = "southside-skates.myshopify.com"
+PG_URL = os.environ.get("SERA_TEST_DATABASE_URL")
+
+
+class FakeClock:
+    """The time as the tests say it is."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database, made once per run: a SQLite file to copy, or a PostgreSQL db."""
+    if PG_URL:
+        url = make_url(PG_URL)
+        name = f"sera_test_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        test_url = url.set(database=name).render_as_string(hide_password=False)
+        engine = make_engine(test_url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield test_url
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        return
+    path = tmp_path_factory.mktemp("template") / "sera.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield str(path)
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_template: str, tmp_path: Path) -> Settings:
+    if PG_URL:
+        _truncate_postgres(database_template)
+        database_url = database_template
+    else:
+        shutil.copy(database_template, tmp_path / "sera.db")
+        database_url = f"sqlite:///{tmp_path / 'sera.db'}"
+    return Settings(
+        env="test",
+        database_url=database_url,
+        keystore_url=f"sqlite:///{tmp_path / 'keys.db'}",
+        master_key=new_key_text(),
+        secret_key="test-secret-" + uuid.uuid4().hex,
+        public_url="https://sera.test",
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 27, 16, 0, tzinfo=UTC))  # Friday 10:00 in Chicago
+
+
+@pytest.fixture
+def sera(settings: Settings, clock: FakeClock) -> Iterator[Sera]:
+    instance = bootstrap(settings, clock=clock)
+    instance.keystore.create_schema()
+    yield instance
+    instance.close()
+
+
+@dataclass
+class Personas:
+    northside_id: str
+    southside_id: str
+    owner_key: str  # Northside admin
+    teammate_key: str  # Northside viewer
+    outsider_key: str  # Southside admin
+
+
+@pytest.fixture
+def personas(sera: Sera) -> Personas:
+    from sera.access.api_keys import create_api_key
+    from sera.merchants.service import import_shop
+    from sera.merchants.shop_file import load_shop_file
+
+    northside = import_shop(sera, load_shop_file(DEMO_SHOP), actor="test").merchant_id
+    southside = import_shop(sera, load_shop_file(OUTSIDER_SHOP), actor="test").merchant_id
+    return Personas(
+        northside_id=northside,
+        southside_id=southside,
+        owner_key=create_api_key(sera, northside, role="admin", actor="test"),
+        teammate_key=create_api_key(sera, northside, role="viewer", actor="test"),
+        outsider_key=create_api_key(sera, southside, role="admin", actor="test"),
+    )

@@ -1,0 +1,69 @@
+"""A session scoped to one merchant cannot read or write another merchant's rows, by construction."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, update
+
+from sera.bootstrap import Sera
+from sera.customers.service import find_customer
+from sera.storage.database import CrossMerchantWriteError
+from sera.storage.models import Base, Customer, MerchantOwned, Order
+from tests.conftest import Personas
+from tests.seed import seed_activity
+
+OWNED = [m.class_ for m in Base.registry.mappers if issubclass(m.class_, MerchantOwned)]
+
+
+@pytest.mark.parametrize("model", OWNED, ids=lambda m: m.__tablename__)
+def test_every_merchant_table_is_scoped(sera: Sera, personas: Personas, model: type) -> None:
+    seed_activity(sera, personas.northside_id)
+    seed_activity(sera, personas.southside_id)
+    with sera.uow(personas.southside_id, readonly=True) as uow:
+        merchants = set(uow.session.execute(select(model.merchant_id)).scalars())  # type: ignore[attr-defined]
+        rows = uow.session.execute(select(model)).scalars().all()
+    assert merchants <= {personas.southside_id}
+    assert all(row.merchant_id == personas.southside_id for row in rows)
+
+
+def test_even_an_explicit_filter_for_another_merchant_finds_nothing(
+    sera: Sera, personas: Personas
+) -> None:
+    with sera.uow(personas.southside_id, readonly=True) as uow:
+        count = uow.session.execute(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.merchant_id == personas.northside_id)
+        ).scalar_one()
+        assert count == 0
+        assert uow.session.get(Order, _an_order_id(sera, personas.northside_id)) is None
+
+
+def _an_order_id(sera: Sera, merchant_id: str) -> str:
+    with sera.uow(merchant_id, readonly=True) as uow:
+        return uow.session.execute(select(Order.id).limit(1)).scalar_one()
+
+
+def test_a_phone_lookup_never_crosses_shops(sera: Sera, personas: Personas) -> None:
+    with sera.uow(personas.southside_id, readonly=True) as uow:
+        assert find_customer(uow, phone="+13125550142") is None  # Priya is Northside's
+
+
+def test_bulk_updates_stay_inside_the_merchant(sera: Sera, personas: Personas) -> None:
+    with sera.uow(personas.southside_id) as uow:
+        uow.session.execute(update(Customer).values(external_id="touched"))
+        uow.commit()
+    with sera.uow(personas.northside_id, readonly=True) as uow:
+        touched = (
+            uow.session.execute(select(Customer).where(Customer.external_id == "touched"))
+            .scalars()
+            .all()
+        )
+    assert touched == []
+
+
+def test_writing_another_merchants_row_is_refused(sera: Sera, personas: Personas) -> None:
+    with sera.uow(personas.southside_id) as uow:
+        uow.session.add(Customer(id="cus_forged", merchant_id=personas.northside_id))
+        with pytest.raises(CrossMerchantWriteError):
+            uow.flush()

@@ -1,0 +1,235 @@
+"""Email, phone, name, yes/no and option matching from ASR and SMS text."""
+
+from __future__ import annotations
+
+import pytest
+
+from sera.agent.language import extract_email, extract_name, extract_phone, match_option, yes_no
+
+SERVICES: dict[str, list[str]] = {
+    "Tune-up": ["tune up", "tuneup", "basic service", "bike service"],
+    "Flat tire repair": ["flat", "flat tire", "puncture"],
+    "Brake service": ["brake adjustment"],
+    "Bike fitting": ["fitting"],
+    "E-bike rental": ["ebike rental", "rent an e bike"],
+}
+STAFF: dict[str, list[str]] = {"Dana": [], "Luis": []}
+LEVELS: dict[str, list[str]] = {"beginner": [], "intermediate": ["some experience"], "advanced": []}
+
+
+@pytest.mark.parametrize(
+    ("text", "email"),
+    [
+        ("my email is Priya.Shah@Example.com.", "priya.shah@example.com"),
+        ("priya dot shah at example dot com", "priya.shah@example.com"),
+        ("leo underscore martin at gmail dot com", "leo_martin@gmail.com"),
+        ("it's j o r d a n at gmail dot com", "jordan@gmail.com"),
+        ("jordan one two at yahoo dot com", "jordan12@yahoo.com"),
+        ("nina at g mail dot com", "nina@gmail.com"),
+        ("sam at gmail.com", "sam@gmail.com"),
+        ("bob dash lee at example dot co dot uk", "bob-lee@example.co.uk"),
+        ("um ava at uh example dot org thanks", "ava@example.org"),
+    ],
+)
+def test_extract_email(text: str, email: str) -> None:
+    assert extract_email(text) == email
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "i am at the shop", "meet me at noon", "a..b@example.com", "x@y", "priya at example dot"],
+)
+def test_extract_email_none(text: str) -> None:
+    assert extract_email(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("+1 312 555 0142", "+13125550142"),
+        ("312-555-0142", "+13125550142"),
+        ("call me at (312) 555-0142 thanks", "+13125550142"),
+        ("three one two five five five zero one four two", "+13125550142"),
+        ("plus one three one two five five five oh one four two", "+13125550142"),
+        ("my number is three one two five five five oh one forty two", "+13125550142"),
+    ],
+)
+def test_extract_phone(text: str, phone: str) -> None:
+    assert extract_phone(text) == phone
+
+
+def test_extract_phone_other_region() -> None:
+    assert extract_phone("020 7946 0958", region="GB") == "+442079460958"
+    assert extract_phone("+44 20 7946 0958") == "+442079460958"
+
+
+@pytest.mark.parametrize(
+    ("text", "region"),
+    [
+        ("", "US"),
+        ("order 1042", "US"),
+        ("555 1234", "US"),
+        ("123 456 7890", "US"),
+        ("312 555 0142", "ZZ"),
+        ("312 555 0142", ""),
+    ],
+)
+def test_extract_phone_rejects_invalid(text: str, region: str) -> None:
+    assert extract_phone(text, region=region) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("my name is jordan miles", "Jordan Miles"),
+        ("this is Ken", "Ken"),
+        ("it's Ava Brooks", "Ava Brooks"),
+        ("name's Omar", "Omar"),
+        ("hi this is dana from the shop", "Dana"),
+        ("I'm Ken", "Ken"),
+        ("i'm ken and i need a tune up", "Ken"),
+        ("my name is sean o'brien", "Sean O'Brien"),
+        ("my name is mary-jane mcdonald", "Mary-Jane McDonald"),
+        ("my name is will smith", "Will Smith"),
+        ("call me Will", "Will"),
+    ],
+)
+def test_extract_name_after_cue(text: str, name: str) -> None:
+    assert extract_name(text) == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "jordan miles",
+        "i'm calling about my order",
+        "i'm good",
+        "this is great",
+        "it's broken",
+        "call me back tomorrow",
+        "my name is 1042",
+    ],
+)
+def test_extract_name_without_cue_or_with_non_names(text: str) -> None:
+    assert extract_name(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("jordan miles", "Jordan Miles"),
+        ("Alex Kim", "Alex Kim"),
+        ("uh it's nina patel", "Nina Patel"),
+        ("yeah it's priya thanks", "Priya"),
+        ("will smith", "Will Smith"),
+    ],
+)
+def test_extract_name_bare_reply_when_asked(text: str, name: str) -> None:
+    assert extract_name(text, expect_name=True) == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "yes",
+        "no",
+        "1042",
+        "priya@example.com",
+        "good thanks",
+        "i want to book a tune up for saturday please",
+    ],
+)
+def test_extract_name_rejects_non_names_when_asked(text: str) -> None:
+    assert extract_name(text, expect_name=True) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "yes",
+        "yeah",
+        "yep",
+        "sure",
+        "correct",
+        "that's right",
+        "sounds good",
+        "please do",
+        "go ahead",
+        "yes please",
+        "yes cancel it",
+        "that works",
+        "ok",
+        "uh huh",
+        "mm hmm",
+        "no problem",
+        "\U0001f44d",
+        "y",
+    ],
+)
+def test_yes(text: str) -> None:
+    assert yes_no(text) is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "no",
+        "nope",
+        "don't",
+        "not really",
+        "no thanks",
+        "wrong",
+        "absolutely not",
+        "i don't think so",
+        "nah that's wrong",
+    ],
+)
+def test_no(text: str) -> None:
+    assert yes_no(text) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "i'm not sure", "maybe", "make sure the brakes work", "what are your hours", "right now"],
+)
+def test_yes_no_unclear(text: str) -> None:
+    assert yes_no(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("hi um I need to get my bike tuned up", "Tune-up"),
+        ("tune-up", "Tune-up"),
+        ("tuneup", "Tune-up"),
+        ("tuneups please", "Tune-up"),
+        ("I got a flat", "Flat tire repair"),
+        ("my brakes", "Brake service"),
+        ("just a fit", "Bike fitting"),
+        ("could I book a bike fit with Dana", "Bike fitting"),
+        ("bike service", "Tune-up"),
+        ("rent an ebike", "E-bike rental"),
+        ("E-Bike rental", "E-bike rental"),
+    ],
+)
+def test_match_option_services(text: str, key: str) -> None:
+    assert match_option(text, SERVICES) == key
+
+
+def test_match_option_staff_and_choices() -> None:
+    assert match_option("could I book a bike fit with Dana on thursday", STAFF) == "Dana"
+    assert match_option("luis please", STAFF) == "Luis"
+    assert match_option("I'm a beginner", LEVELS) == "beginner"
+    assert match_option("I have some experience", LEVELS) == "intermediate"
+
+
+def test_match_option_prefers_longest_alias() -> None:
+    options = {"Flat": ["flat"], "Flat tire repair": ["flat tire"]}
+    assert match_option("I have a flat tire", options) == "Flat tire repair"
+
+
+@pytest.mark.parametrize("text", ["", "nothing here", "what are your hours"])
+def test_match_option_none(text: str) -> None:
+    assert match_option(text, SERVICES) is None
+    assert match_option(text, {}) is None

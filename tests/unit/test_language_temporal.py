@@ -1,0 +1,227 @@
+"""Relative dates and clock times, resolved in the shop's zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sera.agent.language import find_dates, parse_date, parse_time, parse_when
+
+# Friday, the scenario clock.
+NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("next tuesday", dt.date(2026, 12, 1)),
+        ("tomorrow", dt.date(2026, 11, 28)),
+        ("thursday", dt.date(2026, 12, 3)),
+        ("wednesday", dt.date(2026, 12, 2)),
+        ("saturday", dt.date(2026, 11, 28)),
+        ("sunday", dt.date(2026, 11, 29)),
+        ("friday", dt.date(2026, 12, 4)),
+        ("this tuesday", dt.date(2026, 12, 1)),
+        ("on tuesdays", dt.date(2026, 12, 1)),
+        ("today", dt.date(2026, 11, 27)),
+        ("tonight", dt.date(2026, 11, 27)),
+        ("day after tomorrow", dt.date(2026, 11, 29)),
+        ("next week", dt.date(2026, 11, 30)),
+        ("monday next week", dt.date(2026, 11, 30)),
+        ("tuesday next week", dt.date(2026, 12, 1)),
+        ("next week on friday", dt.date(2026, 12, 4)),
+        ("friday after next", dt.date(2026, 12, 11)),
+        ("in two weeks", dt.date(2026, 12, 11)),
+        ("in 3 days", dt.date(2026, 11, 30)),
+        ("this weekend", dt.date(2026, 11, 28)),
+        ("next weekend", dt.date(2026, 12, 5)),
+        ("december 3", dt.date(2026, 12, 3)),
+        ("dec 3rd", dt.date(2026, 12, 3)),
+        ("december third", dt.date(2026, 12, 3)),
+        ("december the 3rd", dt.date(2026, 12, 3)),
+        ("the 3rd", dt.date(2026, 12, 3)),
+        ("the third", dt.date(2026, 12, 3)),
+        ("on the third at 4", dt.date(2026, 12, 3)),
+        ("3rd of december", dt.date(2026, 12, 3)),
+        ("the third of december", dt.date(2026, 12, 3)),
+        ("2026-12-03", dt.date(2026, 12, 3)),
+        ("12/3", dt.date(2026, 12, 3)),
+        ("12/3/27", dt.date(2027, 12, 3)),
+        ("the twenty first", dt.date(2026, 12, 21)),
+        ("december twenty first", dt.date(2026, 12, 21)),
+        ("march twenty one", dt.date(2027, 3, 21)),
+        ("november 2", dt.date(2027, 11, 2)),
+        ("dec 3 twenty twenty seven", dt.date(2027, 12, 3)),
+        ("feb 29", dt.date(2028, 2, 29)),
+        ("tuesday december 8th", dt.date(2026, 12, 8)),
+        ("can we do it tmrw", dt.date(2026, 11, 28)),
+        ("on sat", dt.date(2026, 11, 28)),
+    ],
+)
+def test_parse_date(text: str, day: dt.date) -> None:
+    match = parse_date(text, NOW)
+    assert match is not None
+    assert match.day == day
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "the third time I called",
+        "may I book a tune up",
+        "I sat down",
+        "at 4 pm",
+        "order 1042",
+        "february 30",
+    ],
+)
+def test_parse_date_none(text: str) -> None:
+    assert parse_date(text, NOW) is None
+
+
+def test_weekday_said_on_that_weekday_means_next_week() -> None:
+    match = parse_date("friday", NOW)
+    assert match is not None
+    assert match.day == dt.date(2026, 12, 4)
+
+
+def test_date_match_keeps_the_words() -> None:
+    match = parse_date("um can I come in next tuesday please", NOW)
+    assert match is not None
+    assert match.text == "next tuesday"
+
+
+def test_reschedule_target_is_the_date_after_to() -> None:
+    match = parse_date("move it from tuesday to wednesday", NOW)
+    assert match is not None
+    assert match.day == dt.date(2026, 12, 2)
+    assert [m.day for m in find_dates("from tuesday to wednesday", NOW)] == [
+        dt.date(2026, 12, 1),
+        dt.date(2026, 12, 2),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "at"),
+    [
+        ("2 pm", dt.time(14, 0)),
+        ("2pm", dt.time(14, 0)),
+        ("2 p.m.", dt.time(14, 0)),
+        ("two p m", dt.time(14, 0)),
+        ("2:30", dt.time(14, 30)),
+        ("at two thirty", dt.time(14, 30)),
+        ("half past two", dt.time(14, 30)),
+        ("quarter to four", dt.time(15, 45)),
+        ("quarter past ten", dt.time(10, 15)),
+        ("ten to four", dt.time(15, 50)),
+        ("noon", dt.time(12, 0)),
+        ("midday", dt.time(12, 0)),
+        ("10 am", dt.time(10, 0)),
+        ("10 in the morning", dt.time(10, 0)),
+        ("at four", dt.time(16, 0)),
+        ("at 10", dt.time(10, 0)),
+        ("at 12", dt.time(12, 0)),
+        ("at 7", dt.time(19, 0)),
+        ("four o'clock", dt.time(16, 0)),
+        ("four oclock", dt.time(16, 0)),
+        ("16:00", dt.time(16, 0)),
+        ("12 am", dt.time(0, 0)),
+        ("12 pm", dt.time(12, 0)),
+        ("10ish", dt.time(10, 0)),
+        ("7 tonight", dt.time(19, 0)),
+        ("this evening at 7", dt.time(19, 0)),
+        ("tomorrow morning at 7", dt.time(7, 0)),
+        ("by 5", dt.time(17, 0)),
+        ("fourteen hundred hours", dt.time(14, 0)),
+        ("move my 2pm to 4pm", dt.time(16, 0)),
+        ("I can come in at 9 30 tomorrow", dt.time(9, 30)),
+        ("friday at um 3 30", dt.time(15, 30)),
+        ("next tuesday at 10 in the morning", dt.time(10, 0)),
+        ("tomorrow at noon", dt.time(12, 0)),
+    ],
+)
+def test_parse_time(text: str, at: dt.time) -> None:
+    match = parse_time(text)
+    assert match is not None
+    assert match.at == at
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "december 3",
+        "order 1042",
+        "ten forty four",
+        "two thirty",
+        "4",
+        "I have 2 bikes",
+        "at one point",
+        "about 3 hours",
+        "twenty nineteen",
+    ],
+)
+def test_parse_time_requires_a_cue(text: str) -> None:
+    assert parse_time(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "at"),
+    [
+        ("4", dt.time(16, 0)),
+        ("four", dt.time(16, 0)),
+        ("four thirty", dt.time(16, 30)),
+        ("ten", dt.time(10, 0)),
+        ("uh 11", dt.time(11, 0)),
+    ],
+)
+def test_parse_time_bare_number_when_agent_asked(text: str, at: dt.time) -> None:
+    match = parse_time(text, expect_time=True)
+    assert match is not None
+    assert match.at == at
+
+
+@pytest.mark.parametrize("text", ["december 3", "order 1042", "the 3rd"])
+def test_expected_time_still_skips_dates_and_orders(text: str) -> None:
+    assert parse_time(text, expect_time=True) is None
+
+
+def test_parse_time_flags() -> None:
+    around = parse_time("around 10")
+    assert around is not None
+    assert around.approximate
+    assert around.text == "around 10"
+    how_about = parse_time("how about 3")
+    assert how_about is not None
+    assert not how_about.approximate
+    asap = parse_time("as soon as possible")
+    assert asap == parse_time("as soon as possible")
+    assert asap is not None
+    assert asap.earliest
+    assert asap.at is None
+    first = parse_time("first thing in the morning")
+    assert first is not None
+    assert (first.earliest, first.part, first.at) == (True, "morning", None)
+    afternoon = parse_time("sometime in the afternoon")
+    assert afternoon is not None
+    assert (afternoon.part, afternoon.at) == ("afternoon", None)
+
+
+def test_parse_when_combines_date_and_time() -> None:
+    when = parse_when("I got a flat, can you fix it tomorrow morning around 10", NOW)
+    assert when.day == dt.date(2026, 11, 28)
+    assert when.at == dt.time(10, 0)
+    assert when.time is not None
+    assert when.time.approximate
+    assert when.time.part == "morning"
+
+
+def test_parse_when_empty() -> None:
+    when = parse_when("hello there", NOW)
+    assert when.date is None
+    assert when.time is None
+    assert when.day is None
+    assert when.at is None

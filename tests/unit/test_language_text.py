@@ -1,0 +1,177 @@
+"""Normalisation and spoken-number parsing for the offline agent brain."""
+
+from __future__ import annotations
+
+import pytest
+
+from sera.agent.language import (
+    expand_shorthand,
+    extract_digits_sequence,
+    extract_order_number,
+    normalize,
+    tokens,
+    words_to_number,
+)
+from sera.agent.language.normalize import MAX_CHARS
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Hi, um, I need to get my bike tuned-up!!", "hi i need to get my bike tuned up"),
+        ("Call me at 2 p.m. or 10:30am", "call me at 2 pm or 10:30 am"),
+        ("email Priya.Shah@Example.com.", "email priya.shah@example.com"),
+        ("+1 (312) 555-0142", "+1 312 555-0142"),
+        ("order #1042?", "order #1042"),
+        ("it\u2019s O\u2019Brien", "it's o'brien"),
+        ("e-bikes for $1,200", "e bikes for 1200"),
+        ("12/3 or 2026-12-03", "12/3 or 2026-12-03"),
+        ("\U0001f44d ok", "ok"),
+        ("caf\u00e9 \u65e5\u672c", "caf\u00e9 \u65e5\u672c"),
+        ("   ", ""),
+        ("", ""),
+    ],
+)
+def test_normalize_keeps_only_meaningful_punctuation(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("um uh erm hmm so yeah", "so yeah"),
+        ("it was like um great", "it was great"),
+        ("i like this bike", "i like this bike"),
+        ("yeah you know", "yeah"),
+        ("do you know", "do you know"),
+        ("uh huh", "uh huh"),
+        ("mm hmm", "mm hmm"),
+    ],
+)
+def test_normalize_removes_fillers_conservatively(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+def test_normalize_caps_length_at_a_word_boundary() -> None:
+    out = normalize("word " * 5000)
+    assert len(out) <= MAX_CHARS
+    assert out.endswith("word")
+
+
+def test_tokens_splits_normalized_text() -> None:
+    assert tokens("Tune-up, PLEASE!") == ["tune", "up", "please"]
+
+
+def test_expand_shorthand_for_sms() -> None:
+    assert expand_shorthand("wanna make an appt 4 tmrw pls") == (
+        "want to make an appointment 4 tomorrow please"
+    )
+
+
+@pytest.mark.parametrize(
+    ("spoken", "value"),
+    [
+        ("forty two", 42),
+        ("forty-two", 42),
+        ("one hundred and five", 105),
+        ("a hundred", 100),
+        ("twenty nineteen", 2019),
+        ("two thousand nineteen", 2019),
+        ("nineteen ninety nine", 1999),
+        ("twenty oh five", 2005),
+        ("ten forty four", 1044),
+        ("one thousand forty four", 1044),
+        ("42", 42),
+        ("zero", 0),
+    ],
+)
+def test_words_to_number(spoken: str, value: int) -> None:
+    assert words_to_number(spoken) == value
+
+
+@pytest.mark.parametrize("text", ["", "one two", "forty two bikes", "hello", "oh"])
+def test_words_to_number_rejects_non_numbers(text: str) -> None:
+    assert words_to_number(text) is None
+
+
+@pytest.mark.parametrize(
+    ("spoken", "digits"),
+    [
+        ("one zero four four", "1044"),
+        ("one oh four four", "1044"),
+        ("double five", "55"),
+        ("triple seven two", "7772"),
+        ("three one two five five five zero one four two", "3125550142"),
+        ("five five five oh one forty two", "5550142"),
+        ("it's 312 555 0142", "3125550142"),
+    ],
+)
+def test_extract_digits_sequence(spoken: str, digits: str) -> None:
+    assert extract_digits_sequence(spoken) == digits
+
+
+@pytest.mark.parametrize("text", ["five", "forty two", "ten forty four", "oh well", ""])
+def test_extract_digits_sequence_needs_digit_speech(text: str) -> None:
+    assert extract_digits_sequence(text) is None
+
+
+def test_leading_oh_is_an_interjection() -> None:
+    assert extract_digits_sequence("oh one two") == "12"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1042", "1042"),
+        ("#1042", "1042"),
+        ("order 1042", "1042"),
+        ("where is my order 1042", "1042"),
+        ("my order number is one zero four four", "1044"),
+        ("order number one zero four four", "1044"),
+        ("hi I want to know about order number one zero four four", "1044"),
+        ("order ten forty-four", "1044"),
+        ("order number one thousand forty four", "1044"),
+    ],
+)
+def test_extract_order_number(text: str, expected: str) -> None:
+    assert extract_order_number(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ten forty-four", "1044"),
+        ("ten forty four", "1044"),
+        ("one thousand forty four", "1044"),
+        ("it's 42", "42"),
+        ("uh it's one zero four four", "1044"),
+    ],
+)
+def test_extract_order_number_when_agent_asked(text: str, expected: str) -> None:
+    assert extract_order_number(text, expect_order=True) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I come at 2 pm",
+        "around 4",
+        "at 2 pm",
+        "december 3",
+        "my number is 312 555 0142",
+        "I have 2 bikes",
+        "it costs 150 dollars",
+        "I bought it in 2019",
+        "2026-12-03",
+        "at 9 30",
+        "at ten forty four",
+        "",
+    ],
+)
+def test_extract_order_number_ignores_times_dates_and_quantities(text: str) -> None:
+    assert extract_order_number(text, expect_order=True) is None
+
+
+@pytest.mark.parametrize("text", ["ten forty four", "it's 42", "the 5 of us", "forty two"])
+def test_spelled_or_small_numbers_need_a_cue_or_a_question(text: str) -> None:
+    assert extract_order_number(text) is None
