@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 
+from sera.booking.slots import (
+    Booking,
+    ServiceSpec,
+    ShopCalendar,
+    Slot,
+    StaffSpec,
+    TimeRange,
+    find_slots,
+    is_bookable,
+)
 from sera.customers.service import PersonRef, person_refs
 from sera.storage.database import UnitOfWork
-from sera.storage.models import Appointment, Merchant, Service, StaffMember
+from sera.storage.models import (
+    Appointment,
+    Closure,
+    Merchant,
+    OpeningHours,
+    Service,
+    StaffMember,
+    new_id,
+)
 from sera.storage.paging import Page, PageRequest, keyset, page_of
 
 
@@ -32,9 +50,7 @@ class AppointmentView:
 
 
 def shop_zone(uow: UnitOfWork) -> ZoneInfo:
-    tz = uow.session.execute(
-        select(Merchant.timezone).where(Merchant.id == uow.merchant_id)
-    ).scalar_one()
+    tz = uow.session.execute(select(Merchant.timezone).where(Merchant.id == uow.merchant_id)).scalar_one()
     return ZoneInfo(tz)
 
 
@@ -81,3 +97,251 @@ def get_appointment(uow: UnitOfWork, appointment_id: str) -> AppointmentView:
     if row is None:
         raise AppointmentNotFoundError(appointment_id)
     return _views(uow, [(row[0], row[1], row[2])])[0]
+
+
+# -- availability and the booking engine ------------------------------------------------------
+
+
+class BookingError(Exception):
+    """A booking request cannot be met; the message is safe to say to a caller."""
+
+
+class SlotUnavailableError(BookingError):
+    pass
+
+
+class UnknownServiceError(BookingError):
+    pass
+
+
+@dataclass(frozen=True)
+class ShopSchedule:
+    """Everything the availability engine needs about one shop, loaded once per turn."""
+
+    calendar: ShopCalendar
+    services: dict[str, ServiceSpec]  # by name
+    staff: list[StaffSpec]
+
+    def service(self, name: str) -> ServiceSpec:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise UnknownServiceError(f"we don't offer {name}") from None
+
+    def staff_named(self, name: str | None) -> StaffSpec | None:
+        if name is None:
+            return None
+        return next((s for s in self.staff if s.name.lower() == name.lower()), None)
+
+    def staff_name(self, staff_id: str) -> str:
+        return next(s.name for s in self.staff if s.id == staff_id)
+
+
+def _ranges(rows: Sequence[OpeningHours]) -> dict[int, list[TimeRange]]:
+    hours: dict[int, list[TimeRange]] = {}
+    for row in sorted(rows, key=lambda r: (r.weekday, r.opens)):
+        closes = time(23, 59, 59) if row.closes == "24:00" else time.fromisoformat(row.closes)
+        hours.setdefault(row.weekday, []).append(TimeRange(time.fromisoformat(row.opens), closes))
+    return hours
+
+
+def load_schedule(uow: UnitOfWork) -> ShopSchedule:
+    session = uow.session
+    hours = list(session.execute(select(OpeningHours)).scalars())
+    services = list(session.execute(select(Service).order_by(Service.position)).scalars())
+    staff_rows = list(session.execute(select(StaffMember).order_by(StaffMember.position)).scalars())
+    closures = frozenset(session.execute(select(Closure.day)).scalars())
+    ids_by_name = {s.name: s.id for s in services}
+    calendar = ShopCalendar(
+        tz=shop_zone(uow),
+        hours=_ranges([h for h in hours if h.staff_id is None]),
+        closures=closures,
+    )
+    staff = [
+        StaffSpec(
+            id=s.id,
+            name=s.name,
+            service_ids=None
+            if s.service_names is None
+            else frozenset(ids_by_name[n] for n in s.service_names if n in ids_by_name),
+            hours=_ranges([h for h in hours if h.staff_id == s.id]) if s.has_own_hours else None,
+        )
+        for s in staff_rows
+    ]
+    if not staff:  # a shop without named staff books against the shop itself
+        staff = [StaffSpec(id="", name="")]
+    specs = {
+        s.name: ServiceSpec(
+            id=s.id,
+            name=s.name,
+            duration_min=s.duration_min,
+            buffer_min=s.buffer_min,
+            capacity=s.capacity,
+        )
+        for s in services
+    }
+    return ShopSchedule(calendar, specs, staff)
+
+
+def load_bookings(uow: UnitOfWork, start: datetime, end: datetime, *, exclude: str | None = None) -> list[Booking]:
+    stmt = select(Appointment.id, Appointment.staff_id, Appointment.start_at, Appointment.busy_until).where(
+        Appointment.status == "booked", Appointment.start_at < end, Appointment.busy_until > start
+    )
+    return [
+        Booking(staff_id=row.staff_id or "", start=row.start_at, end=row.busy_until)
+        for row in uow.session.execute(stmt)
+        if row.id != exclude
+    ]
+
+
+def find_availability(
+    uow: UnitOfWork,
+    schedule: ShopSchedule,
+    service_name: str,
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    staff_name: str | None = None,
+    limit: int | None = None,
+    exclude: str | None = None,
+) -> list[Slot]:
+    """Bookable start times for a service in a window, earliest first."""
+    service = schedule.service(service_name)
+    staff = schedule.staff_named(staff_name)
+    return find_slots(
+        schedule.calendar,
+        service,
+        schedule.staff,
+        load_bookings(uow, window_start, window_end + timedelta(days=1), exclude=exclude),
+        window_start=window_start,
+        window_end=window_end,
+        staff_id=staff.id if staff else None,
+        not_before=now,
+        limit=limit,
+    )
+
+
+def _lock_staff(uow: UnitOfWork, staff_ids: list[str]) -> None:
+    """Serialise bookings per staff member (PostgreSQL row locks; SQLite's write lock)."""
+    ids = sorted(i for i in staff_ids if i)
+    if ids and uow.session.get_bind().dialect.name != "sqlite":
+        uow.session.execute(
+            select(StaffMember.id).where(StaffMember.id.in_(ids)).order_by(StaffMember.id).with_for_update()
+        )
+
+
+def _bookable(
+    uow: UnitOfWork,
+    schedule: ShopSchedule,
+    service: ServiceSpec,
+    start: datetime,
+    staff_name: str | None,
+    now: datetime,
+    exclude: str | None = None,
+) -> Slot:
+    staff = schedule.staff_named(staff_name)
+    if staff_name and staff is None:
+        raise BookingError(f"{staff_name} doesn't work here")
+    candidates = [staff] if staff else schedule.staff
+    _lock_staff(uow, [s.id for s in candidates])
+    bookings = load_bookings(uow, start - timedelta(days=1), start + timedelta(days=1), exclude=exclude)
+    slot = is_bookable(
+        schedule.calendar,
+        service,
+        schedule.staff,
+        bookings,
+        start,
+        staff_id=staff.id if staff else None,
+        not_before=now,
+    )
+    if slot is None:
+        raise SlotUnavailableError("that time is not available")
+    return slot
+
+
+def book_appointment(
+    uow: UnitOfWork,
+    *,
+    service_name: str,
+    start: datetime,
+    customer_id: str | None,
+    now: datetime,
+    staff_name: str | None = None,
+    source: str = "agent",
+) -> Appointment:
+    """Book one appointment; two callers can never get the same slot."""
+    if uow.merchant_id is None:
+        raise RuntimeError("booking needs a merchant-scoped unit of work")
+    schedule = load_schedule(uow)
+    service = schedule.service(service_name)
+    slot = _bookable(uow, schedule, service, start, staff_name, now)
+    appointment = Appointment(
+        id=new_id("apt"),
+        merchant_id=uow.merchant_id,
+        customer_id=customer_id,
+        service_id=service.id,
+        staff_id=slot.staff_id or None,
+        start_at=slot.start.astimezone(UTC),
+        end_at=slot.end.astimezone(UTC),
+        busy_until=slot.end.astimezone(UTC) + timedelta(minutes=service.buffer_min),
+        status="booked",
+        source=source,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.session.add(appointment)
+    uow.session.flush()
+    return appointment
+
+
+def _appointment(uow: UnitOfWork, appointment_id: str) -> Appointment:
+    row = uow.session.execute(select(Appointment).where(Appointment.id == appointment_id)).scalar_one_or_none()
+    if row is None:
+        raise AppointmentNotFoundError(appointment_id)
+    return row
+
+
+def reschedule_appointment(
+    uow: UnitOfWork,
+    appointment_id: str,
+    *,
+    new_start: datetime,
+    now: datetime,
+    staff_name: str | None = None,
+) -> Appointment:
+    appointment = _appointment(uow, appointment_id)
+    if appointment.status != "booked":
+        raise BookingError("that appointment is cancelled")
+    schedule = load_schedule(uow)
+    service = next(s for s in schedule.services.values() if s.id == appointment.service_id)
+    slot = _bookable(uow, schedule, service, new_start, staff_name, now, exclude=appointment.id)
+    appointment.start_at = slot.start.astimezone(UTC)
+    appointment.end_at = slot.end.astimezone(UTC)
+    appointment.busy_until = appointment.end_at + timedelta(minutes=service.buffer_min)
+    appointment.staff_id = slot.staff_id or None
+    appointment.updated_at = now
+    uow.session.flush()
+    return appointment
+
+
+def cancel_appointment(uow: UnitOfWork, appointment_id: str, *, now: datetime) -> Appointment:
+    appointment = _appointment(uow, appointment_id)
+    appointment.status = "cancelled"
+    appointment.cancelled_at = appointment.updated_at = now
+    uow.session.flush()
+    return appointment
+
+
+def upcoming_appointments(uow: UnitOfWork, customer_id: str, now: datetime) -> list[AppointmentView]:
+    stmt = (
+        _query()
+        .where(
+            Appointment.customer_id == customer_id,
+            Appointment.status == "booked",
+            Appointment.start_at >= now,
+        )
+        .order_by(Appointment.start_at)
+    )
+    rows = [(r[0], r[1], r[2]) for r in uow.session.execute(stmt).all()]
+    return _views(uow, rows)

@@ -370,17 +370,12 @@ class _Search:
         """Each eligible staff member's wall hours on a weekday, clipped to the shop's."""
         cached = self._weekly.get(weekday)
         if cached is None:
-            cached = [
-                shop if m.hours is None else _intersect(shop, _day_hours(m.hours, weekday))
-                for m in self._staff
-            ]
+            cached = [shop if m.hours is None else _intersect(shop, _day_hours(m.hours, weekday)) for m in self._staff]
             self._weekly[weekday] = cached
         return cached
 
 
-def _eligible_staff(
-    staff: Sequence[StaffSpec], service: ServiceSpec, staff_id: str | None
-) -> list[StaffSpec]:
+def _eligible_staff(staff: Sequence[StaffSpec], service: ServiceSpec, staff_id: str | None) -> list[StaffSpec]:
     if staff_id is not None:
         chosen = [m for m in staff if m.id == staff_id]
         if not chosen:

@@ -91,9 +91,7 @@ def end_call(uow: UnitOfWork, call: Call, *, ended_at: datetime, outcome: str | 
 
 
 def save_transcript(uow: UnitOfWork, call: Call, lines: list[TranscriptLine]) -> Transcript:
-    transcript = uow.session.execute(
-        select(Transcript).where(Transcript.call_id == call.id)
-    ).scalar_one_or_none()
+    transcript = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
     if transcript is None:
         transcript = Transcript(
             id=new_id("trn"),
@@ -106,6 +104,14 @@ def save_transcript(uow: UnitOfWork, call: Call, lines: list[TranscriptLine]) ->
     uow.vault.seal(transcript, content=payload)
     uow.session.flush()
     return transcript
+
+
+def load_transcript(uow: UnitOfWork, call_id: str) -> list[TranscriptLine]:
+    row = uow.session.execute(select(Transcript).where(Transcript.call_id == call_id)).scalar_one_or_none()
+    if row is None:
+        return []
+    raw: list[dict[str, Any]] = json.loads(uow.vault.open(row, "content") or "[]")
+    return [TranscriptLine(role=item["role"], text=item["text"]) for item in raw]
 
 
 def _view(uow: UnitOfWork, call: Call, transcript: list[TranscriptLine] | None = None) -> CallView:
@@ -126,9 +132,7 @@ def _view(uow: UnitOfWork, call: Call, transcript: list[TranscriptLine] | None =
 
 
 def list_calls(uow: UnitOfWork, request: PageRequest) -> Page[CallView]:
-    rows = (
-        uow.session.execute(keyset(select(Call), Call.started_at, Call.id, request)).scalars().all()
-    )
+    rows = uow.session.execute(keyset(select(Call), Call.started_at, Call.id, request)).scalars().all()
     kept, cursor = page_of(rows, request, lambda c: (c.started_at, c.id))
     if uow.merchant_id:
         uow.vault.prefetch(uow.merchant_id, [c.customer_id for c in kept])
@@ -139,9 +143,7 @@ def get_call(uow: UnitOfWork, call_id: str) -> CallView:
     call = uow.session.execute(select(Call).where(Call.id == call_id)).scalar_one_or_none()
     if call is None:
         raise CallNotFoundError(call_id)
-    transcript_row = uow.session.execute(
-        select(Transcript).where(Transcript.call_id == call.id)
-    ).scalar_one_or_none()
+    transcript_row = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
     lines: list[TranscriptLine] = []
     if transcript_row is not None:
         raw: list[dict[str, Any]] = json.loads(uow.vault.open(transcript_row, "content") or "[]")

@@ -41,9 +41,7 @@ def person_refs(uow: UnitOfWork, customer_ids: list[str | None]) -> dict[str, Pe
         return {}
     rows = uow.session.execute(select(Customer).where(Customer.id.in_(wanted))).scalars().all()
     uow.vault.prefetch(_merchant(uow), [c.id for c in rows])
-    return {
-        c.id: PersonRef(c.id, uow.vault.open(c, "name"), uow.vault.open(c, "phone")) for c in rows
-    }
+    return {c.id: PersonRef(c.id, uow.vault.open(c, "name"), uow.vault.open(c, "phone")) for c in rows}
 
 
 def _merchant(uow: UnitOfWork) -> str:
@@ -52,9 +50,7 @@ def _merchant(uow: UnitOfWork) -> str:
     return uow.merchant_id
 
 
-def find_customer(
-    uow: UnitOfWork, *, phone: str | None = None, email: str | None = None
-) -> Customer | None:
+def find_customer(uow: UnitOfWork, *, phone: str | None = None, email: str | None = None) -> Customer | None:
     """Find by E.164 phone first, then by email (blind-index lookups)."""
     merchant_id = _merchant(uow)
     if phone:
@@ -127,18 +123,13 @@ def _set_fields(uow: UnitOfWork, customer: Customer, **fields: str | None) -> No
 def is_do_not_contact(uow: UnitOfWork, phone: str) -> bool:
     merchant_id = _merchant(uow)
     index = uow.vault.phone_index(merchant_id, phone)
-    return (
-        uow.session.execute(select(DoNotContact.id).where(DoNotContact.phone_bidx == index)).first()
-        is not None
-    )
+    return uow.session.execute(select(DoNotContact.id).where(DoNotContact.phone_bidx == index)).first() is not None
 
 
 def view(uow: UnitOfWork, customer: Customer, do_not_contact: bool | None = None) -> CustomerView:
     fields = uow.vault.open_many(customer, "name", "phone", "email")
     if do_not_contact is None:
-        do_not_contact = (
-            customer.phone_bidx is not None and _dnc_indexes(uow, [customer.phone_bidx]) != set()
-        )
+        do_not_contact = customer.phone_bidx is not None and _dnc_indexes(uow, [customer.phone_bidx]) != set()
     return CustomerView(
         id=customer.id,
         name=fields["name"],
@@ -152,16 +143,12 @@ def view(uow: UnitOfWork, customer: Customer, do_not_contact: bool | None = None
 def _dnc_indexes(uow: UnitOfWork, indexes: list[str]) -> set[str]:
     if not indexes:
         return set()
-    rows = uow.session.execute(
-        select(DoNotContact.phone_bidx).where(DoNotContact.phone_bidx.in_(indexes))
-    )
+    rows = uow.session.execute(select(DoNotContact.phone_bidx).where(DoNotContact.phone_bidx.in_(indexes)))
     return set(rows.scalars())
 
 
 def get_customer(uow: UnitOfWork, customer_id: str) -> CustomerView:
-    customer = uow.session.execute(
-        select(Customer).where(Customer.id == customer_id)
-    ).scalar_one_or_none()
+    customer = uow.session.execute(select(Customer).where(Customer.id == customer_id)).scalar_one_or_none()
     if customer is None:
         raise CustomerNotFoundError(customer_id)
     return view(uow, customer)
@@ -169,12 +156,37 @@ def get_customer(uow: UnitOfWork, customer_id: str) -> CustomerView:
 
 def list_customers(uow: UnitOfWork, request: PageRequest) -> Page[CustomerView]:
     merchant_id = _merchant(uow)
-    rows = (
-        uow.session.execute(keyset(select(Customer), Customer.created_at, Customer.id, request))
-        .scalars()
-        .all()
-    )
+    rows = uow.session.execute(keyset(select(Customer), Customer.created_at, Customer.id, request)).scalars().all()
     kept, cursor = page_of(rows, request, lambda c: (c.created_at, c.id))
     uow.vault.prefetch(merchant_id, [c.id for c in kept])
     dnc = _dnc_indexes(uow, [c.phone_bidx for c in kept if c.phone_bidx])
     return Page([view(uow, c, c.phone_bidx in dnc) for c in kept], cursor)
+
+
+def add_do_not_contact(uow: UnitOfWork, phone: str, *, source: str, now: datetime) -> bool:
+    """Honour an objection: this number is never contacted again. True if newly added."""
+    merchant_id = _merchant(uow)
+    if is_do_not_contact(uow, phone):
+        return False
+    customer = find_customer(uow, phone=phone)
+    uow.session.add(
+        DoNotContact(
+            id=new_id("dnc"),
+            merchant_id=merchant_id,
+            phone_bidx=uow.vault.phone_index(merchant_id, phone),
+            customer_id=customer.id if customer else None,
+            source=source,
+            created_at=now,
+        )
+    )
+    uow.session.flush()
+    return True
+
+
+def remove_do_not_contact(uow: UnitOfWork, phone: str) -> bool:
+    index = uow.vault.phone_index(_merchant(uow), phone)
+    rows = uow.session.execute(select(DoNotContact).where(DoNotContact.phone_bidx == index)).scalars().all()
+    for row in rows:
+        uow.session.delete(row)
+    uow.session.flush()
+    return bool(rows)

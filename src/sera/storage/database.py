@@ -122,9 +122,7 @@ class Database:
 class UnitOfWork:
     """A transaction scoped to one merchant (or none, for system work)."""
 
-    def __init__(
-        self, db: Database, merchant_id: str | None = None, *, readonly: bool = False, vault: Vault
-    ) -> None:
+    def __init__(self, db: Database, merchant_id: str | None = None, *, readonly: bool = False, vault: Vault) -> None:
         self._db = db
         self.merchant_id = merchant_id
         self.readonly = readonly

@@ -161,9 +161,7 @@ class Customer(MerchantOwned, Base):
 class Consent(MerchantOwned, Base):
     __tablename__ = "consents"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str] = mapped_column(
-        ForeignKey("customers.id", ondelete="CASCADE"), index=True
-    )
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(10))  # sms | voice | email
     purpose: Mapped[str] = mapped_column(String(20))  # marketing | transactional
     granted: Mapped[bool] = mapped_column(Boolean)
@@ -189,15 +187,11 @@ class DoNotContact(MerchantOwned, Base):
 class Call(MerchantOwned, Base):
     __tablename__ = "calls"
     __table_args__ = (
-        UniqueConstraint(
-            "merchant_id", "provider", "provider_call_id", name="uq_calls_provider_id"
-        ),
+        UniqueConstraint("merchant_id", "provider", "provider_call_id", name="uq_calls_provider_id"),
         Index("ix_calls_merchant_started", "merchant_id", "started_at", "id"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     channel: Mapped[str] = mapped_column(String(10))  # voice | sms | web
     direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound
     provider: Mapped[str] = mapped_column(String(20))  # twilio | vapi | web | local
@@ -220,9 +214,7 @@ class Transcript(MerchantOwned, Base):
     __tablename__ = "transcripts"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     content: Mapped[bytes] = mapped_column(Sealed)  # JSON list of {role, text, at}
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -230,17 +222,11 @@ class Transcript(MerchantOwned, Base):
 class Message(MerchantOwned, Base):
     __tablename__ = "messages"
     __table_args__ = (
-        UniqueConstraint(
-            "merchant_id", "provider", "provider_message_id", name="uq_messages_provider_id"
-        ),
+        UniqueConstraint("merchant_id", "provider", "provider_message_id", name="uq_messages_provider_id"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
-    call_id: Mapped[str | None] = mapped_column(
-        ForeignKey("calls.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
     direction: Mapped[str] = mapped_column(String(10))
     provider: Mapped[str] = mapped_column(String(20))
     provider_message_id: Mapped[str | None] = mapped_column(String(64))
@@ -248,6 +234,26 @@ class Message(MerchantOwned, Base):
     status: Mapped[str] = mapped_column(String(20))
     segments: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Conversation(MerchantOwned, Base):
+    """A brain's memory of one conversation, keyed by the channel's conversation id.
+
+    ``external_id`` is the channel's id (a call SID, or a hash for SMS threads): never
+    personal data. The state itself is sealed.
+    """
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("merchant_id", "channel", "external_id", name="uq_conversations_external"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))
+    external_id: Mapped[str] = mapped_column(String(100))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    state: Mapped[bytes] = mapped_column(Sealed)
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active | ended
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 # -- the shop's business data ----------------------------------------------------------------
@@ -285,9 +291,7 @@ class OpeningHours(MerchantOwned, Base):
 
     __tablename__ = "opening_hours"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    staff_id: Mapped[str | None] = mapped_column(
-        ForeignKey("staff_members.id", ondelete="CASCADE"), index=True
-    )
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id", ondelete="CASCADE"), index=True)
     weekday: Mapped[int] = mapped_column(Integer)  # 0 = Monday
     opens: Mapped[str] = mapped_column(String(5))  # HH:MM, shop time zone
     closes: Mapped[str] = mapped_column(String(5))
@@ -307,13 +311,9 @@ class Appointment(MerchantOwned, Base):
         Index("ix_appointments_staff_start", "staff_id", "start_at"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     service_id: Mapped[str] = mapped_column(ForeignKey("services.id", ondelete="RESTRICT"))
-    staff_id: Mapped[str | None] = mapped_column(
-        ForeignKey("staff_members.id", ondelete="SET NULL")
-    )
+    staff_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id", ondelete="SET NULL"))
     start_at: Mapped[datetime] = mapped_column(UtcDateTime)
     end_at: Mapped[datetime] = mapped_column(UtcDateTime)
     busy_until: Mapped[datetime] = mapped_column(UtcDateTime)  # end plus the service buffer
@@ -355,9 +355,7 @@ class Order(MerchantOwned, Base):
     __tablename__ = "orders"
     __table_args__ = (UniqueConstraint("merchant_id", "number", name="uq_orders_merchant_number"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     number: Mapped[str] = mapped_column(String(40))
     placed_on: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))
@@ -376,9 +374,7 @@ class Ticket(MerchantOwned, Base):
     __tablename__ = "tickets"
     __table_args__ = (Index("ix_tickets_merchant_created", "merchant_id", "created_at", "id"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
     subject: Mapped[str] = mapped_column(String(300))
     description: Mapped[bytes | None] = mapped_column(Sealed)
@@ -396,13 +392,9 @@ class PrivacyRequest(MerchantOwned, Base):
     __tablename__ = "privacy_requests"
     __table_args__ = (Index("ix_privacy_merchant_received", "merchant_id", "received_at", "id"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     type: Mapped[str] = mapped_column(String(12))  # access | erasure | correction | objection
-    status: Mapped[str] = mapped_column(
-        String(12), default="pending"
-    )  # pending | completed | rejected
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | completed | rejected
     source: Mapped[str] = mapped_column(String(20))  # agent | api | shopify
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -413,9 +405,7 @@ class PrivacyRequest(MerchantOwned, Base):
 class OutboundAction(MerchantOwned, Base):
     __tablename__ = "outbound_actions"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    customer_id: Mapped[str | None] = mapped_column(
-        ForeignKey("customers.id", ondelete="SET NULL"), index=True
-    )
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     kind: Mapped[str] = mapped_column(String(30))  # abandoned_checkout | reminder | confirmation
     channel: Mapped[str] = mapped_column(String(10))
     subject_id: Mapped[str | None] = mapped_column(String(64))
@@ -447,9 +437,7 @@ class WebhookReceipt(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     provider: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))
-    merchant_id: Mapped[str | None] = mapped_column(
-        ForeignKey("merchants.id", ondelete="CASCADE"), index=True
-    )
+    merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
     topic: Mapped[str | None] = mapped_column(String(80))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

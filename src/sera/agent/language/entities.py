@@ -66,9 +66,7 @@ _SPLIT_DOMAINS: dict[tuple[str, str], str] = {
     ("proton", "mail"): "protonmail",
 }
 # Words that end the local part when walking backwards from "at".
-_LOCAL_STOP = frozenset(
-    {"is", "email", "address", "mail", "it's", "its", "my", "me", "at", "to", "the", "and", "it"}
-)
+_LOCAL_STOP = frozenset({"is", "email", "address", "mail", "it's", "its", "my", "me", "at", "to", "the", "and", "it"})
 
 
 def extract_email(text: str) -> str | None:
@@ -214,9 +212,7 @@ def _written_phone(text: str, region: str) -> str | None:
         matcher = phonenumbers.PhoneNumberMatcher(text, region, max_tries=50)
         for match in matcher:
             if phonenumbers.is_valid_number(match.number):
-                return str(
-                    phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-                )
+                return str(phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164))
     except Exception:  # libphonenumber raises on odd regions/inputs; treat as no match
         return None
     return None
@@ -284,9 +280,7 @@ _MEDIUM_CUES: tuple[tuple[str, ...], ...] = (
     ("call", "me"),
 )
 _WEAK_CUES: tuple[tuple[str, ...], ...] = (("i'm",), ("i", "am"), ("im",))
-_NAME_END = frozenset(
-    {"", "and", "calling", "from", "here", "speaking", "with", "thanks", "thank", "please"}
-)
+_NAME_END = frozenset({"", "and", "calling", "from", "here", "speaking", "with", "thanks", "thank", "please"})
 _BARE_PREFIX = _word_set(
     """
     yes yeah yep sure ok okay oh hi hello hey so well it's its it is this my name name's
@@ -619,9 +613,7 @@ def _aliases(options: Mapping[str, Sequence[str]]) -> list[_Alias]:
     return out
 
 
-def _best_phrase_match(
-    raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias]
-) -> str | None:
+def _best_phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias]) -> str | None:
     """Longest alias found whole: as a token phrase, or glued ("tuneup")."""
     glued_words = {w: i for i, w in reversed(list(enumerate(words)))}
     best: tuple[int, int, str] | None = None  # (-length, position, key)

@@ -129,9 +129,7 @@ _RULES: tuple[_Rule, ...] = (
         0.85,
         r"\b(?:move|push|switch|shift|bump)\s+(?:it|that|this|me|them)\s+(?:back|up|forward|to)\b",
     ),
-    _rule(
-        Intent.RESCHEDULE, 0.6, r"\b(?:a different|another|a later|an earlier) (?:day|time|date)\b"
-    ),
+    _rule(Intent.RESCHEDULE, 0.6, r"\b(?:a different|another|a later|an earlier) (?:day|time|date)\b"),
     # CANCEL
     _rule(
         Intent.CANCEL,
@@ -282,9 +280,7 @@ _RULES: tuple[_Rule, ...] = (
         r"|\bwrong (?:name|email|address|spelling|phone|number) (?:on|in) (?:file|my|the|your)\b",
     ),
     # SUPPORT
-    _rule(
-        Intent.SUPPORT, 0.9, r"\b(?:refund|replacement|exchange|replace it|money back)\b", "remedy"
-    ),
+    _rule(Intent.SUPPORT, 0.9, r"\b(?:refund|replacement|exchange|replace it|money back)\b", "remedy"),
     _rule(
         Intent.SUPPORT,
         0.85,
@@ -324,9 +320,7 @@ _RULES: tuple[_Rule, ...] = (
         r"|\bnothing else\b",
     ),
 )
-_GREETING = re.compile(
-    r"^(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening))\b(?: there)?"
-)
+_GREETING = re.compile(r"^(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening))\b(?: there)?")
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass)\b(?:\s+\w+){0,3}?\s+(?:instructions?|rules"
     r"|prompts?|guidelines|directives|programming|system|restrictions|guardrails)\b"

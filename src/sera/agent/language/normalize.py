@@ -49,9 +49,7 @@ _BAD_HASH = re.compile(r"(?<=\w)#|#(?!\d)")
 _BAD_DIGIT_PUNCT = re.compile(r"(?<!\d)[:./-]|[:./-](?!\d)")
 _WHITESPACE = re.compile(r"\s+")
 
-FILLERS = frozenset(
-    {"um", "umm", "ummm", "uh", "uhh", "uhm", "erm", "er", "hmm", "hmmm", "hm", "mm", "ah", "ahh"}
-)
+FILLERS = frozenset({"um", "umm", "ummm", "uh", "uhh", "uhm", "erm", "er", "hmm", "hmmm", "hm", "mm", "ah", "ahh"})
 # Backchannels that look like fillers but mean "yes": keep them intact.
 _KEEP_PAIRS = frozenset({("uh", "huh"), ("mm", "hmm"), ("hmm", "hmm")})
 # "you know" is only a filler when not part of a real question ("do you know").

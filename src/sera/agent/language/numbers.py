@@ -69,15 +69,9 @@ _ORDER_CUES = frozenset({"order", "confirmation", "reference", "ref", "invoice",
 # ...optionally followed by these before the number itself.
 _CUE_CONNECTORS = frozenset({"number", "no", "num", "#", "is", "it's", "its", "was", "it", "id"})
 # "number 1042" counts as an order cue unless it is clearly a phone number.
-_PHONE_WORDS = frozenset(
-    {"phone", "cell", "mobile", "my", "your", "contact", "call", "callback", "telephone"}
-)
-_TIME_BEFORE = frozenset(
-    {"at", "around", "about", "by", "before", "after", "until", "till", "til", "from", "between"}
-)
-_TIME_AFTER = frozenset(
-    {"am", "pm", "o'clock", "oclock", "ish", "morning", "afternoon", "evening", "tonight", "noon"}
-)
+_PHONE_WORDS = frozenset({"phone", "cell", "mobile", "my", "your", "contact", "call", "callback", "telephone"})
+_TIME_BEFORE = frozenset({"at", "around", "about", "by", "before", "after", "until", "till", "til", "from", "between"})
+_TIME_AFTER = frozenset({"am", "pm", "o'clock", "oclock", "ish", "morning", "afternoon", "evening", "tonight", "noon"})
 _MONTHS = frozenset(
     {
         "january",

@@ -250,9 +250,7 @@ def parse_date(text: str, now: dt.datetime) -> DateMatch | None:
 def find_dates(text: str, now: dt.datetime) -> list[DateMatch]:
     """Every date mentioned, in spoken order (for "from X to Y" style requests)."""
     words = _words(text)
-    return [
-        DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now.date())
-    ]
+    return [DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now.date())]
 
 
 def _words(text: str) -> list[str]:
@@ -398,11 +396,7 @@ def _explicit_date(words: Sequence[str], i: int, today: dt.date) -> _Span | None
     """A date that names its month or is numeric (no relative readings)."""
     if i >= len(words):
         return None
-    return (
-        _month_first(words, i, today)
-        or _day_first(words, i, today)
-        or _numeric_date(words, i, today)
-    )
+    return _month_first(words, i, today) or _day_first(words, i, today) or _numeric_date(words, i, today)
 
 
 def _month_first(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
@@ -434,9 +428,7 @@ def _day_first(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     return _finish_month_day(words, i, k + 1, month, day[0], today)
 
 
-def _finish_month_day(
-    words: Sequence[str], start: int, end: int, month: int, day: int, today: dt.date
-) -> _Span | None:
+def _finish_month_day(words: Sequence[str], start: int, end: int, month: int, day: int, today: dt.date) -> _Span | None:
     """Attach an optional year, else take the next occurrence on or after today."""
     year, year_end = _year_at(words, end)
     if year is not None:

@@ -130,16 +130,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),
     )
     with op.batch_alter_table("customers", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_customers_merchant_created", ["merchant_id", "created_at", "id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_customers_merchant_email", ["merchant_id", "email_bidx"], unique=False
-        )
+        batch_op.create_index("ix_customers_merchant_created", ["merchant_id", "created_at", "id"], unique=False)
+        batch_op.create_index("ix_customers_merchant_email", ["merchant_id", "email_bidx"], unique=False)
         batch_op.create_index(batch_op.f("ix_customers_merchant_id"), ["merchant_id"], unique=False)
-        batch_op.create_index(
-            "ix_customers_merchant_phone", ["merchant_id", "phone_bidx"], unique=False
-        )
+        batch_op.create_index("ix_customers_merchant_phone", ["merchant_id", "phone_bidx"], unique=False)
 
     op.create_table(
         "knowledge_entries",
@@ -159,9 +153,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("merchant_id", "kind", "title", name="uq_knowledge_title"),
     )
     with op.batch_alter_table("knowledge_entries", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_knowledge_entries_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_knowledge_entries_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "merchant_phone_numbers",
@@ -176,9 +168,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("number", name=op.f("pk_merchant_phone_numbers")),
     )
     with op.batch_alter_table("merchant_phone_numbers", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_merchant_phone_numbers_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_merchant_phone_numbers_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "products",
@@ -244,9 +234,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("merchant_id", "name", name="uq_staff_merchant_name"),
     )
     with op.batch_alter_table("staff_members", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_staff_members_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_staff_members_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "staff_users",
@@ -269,9 +257,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("staff_users", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_staff_users_email_bidx"), ["email_bidx"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_staff_users_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_staff_users_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "usage_records",
@@ -290,9 +276,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("merchant_id", "day", "metric", name="uq_usage_day_metric"),
     )
     with op.batch_alter_table("usage_records", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_usage_records_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_usage_records_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "webhook_receipts",
@@ -312,9 +296,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("provider", "event_id", name="uq_webhook_provider_event"),
     )
     with op.batch_alter_table("webhook_receipts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_webhook_receipts_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_webhook_receipts_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "appointments",
@@ -359,15 +341,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_appointments")),
     )
     with op.batch_alter_table("appointments", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_appointments_customer_id"), ["customer_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_appointments_merchant_id"), ["merchant_id"], unique=False
-        )
-        batch_op.create_index(
-            "ix_appointments_merchant_start", ["merchant_id", "start_at", "id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_appointments_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_appointments_merchant_id"), ["merchant_id"], unique=False)
+        batch_op.create_index("ix_appointments_merchant_start", ["merchant_id", "start_at", "id"], unique=False)
         batch_op.create_index("ix_appointments_staff_start", ["staff_id", "start_at"], unique=False)
 
     op.create_table(
@@ -402,16 +378,12 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
-        sa.UniqueConstraint(
-            "merchant_id", "provider", "provider_call_id", name="uq_calls_provider_id"
-        ),
+        sa.UniqueConstraint("merchant_id", "provider", "provider_call_id", name="uq_calls_provider_id"),
     )
     with op.batch_alter_table("calls", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_calls_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_calls_merchant_id"), ["merchant_id"], unique=False)
-        batch_op.create_index(
-            "ix_calls_merchant_started", ["merchant_id", "started_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_calls_merchant_started", ["merchant_id", "started_at", "id"], unique=False)
 
     op.create_table(
         "consents",
@@ -465,9 +437,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("merchant_id", "phone_bidx", name="uq_dnc_merchant_phone"),
     )
     with op.batch_alter_table("do_not_contact", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_do_not_contact_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_do_not_contact_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "opening_hours",
@@ -492,9 +462,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_opening_hours")),
     )
     with op.batch_alter_table("opening_hours", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_opening_hours_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_opening_hours_merchant_id"), ["merchant_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_opening_hours_staff_id"), ["staff_id"], unique=False)
 
     op.create_table(
@@ -566,13 +534,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_outbound_actions_idempotency_key")),
     )
     with op.batch_alter_table("outbound_actions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_outbound_actions_customer_id"), ["customer_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_outbound_actions_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbound_actions_due_at"), ["due_at"], unique=False)
-        batch_op.create_index(
-            batch_op.f("ix_outbound_actions_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_outbound_actions_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "privacy_requests",
@@ -601,15 +565,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_requests")),
     )
     with op.batch_alter_table("privacy_requests", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_privacy_merchant_received", ["merchant_id", "received_at", "id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_privacy_requests_customer_id"), ["customer_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_privacy_requests_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index("ix_privacy_merchant_received", ["merchant_id", "received_at", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_privacy_requests_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_privacy_requests_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
         "messages",
@@ -624,9 +582,7 @@ def upgrade() -> None:
         sa.Column("segments", sa.Integer(), nullable=False),
         sa.Column("created_at", sera.storage.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("merchant_id", sa.String(length=40), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["call_id"], ["calls.id"], name=op.f("fk_messages_call_id_calls"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_messages_call_id_calls"), ondelete="SET NULL"),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],
@@ -640,9 +596,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
-        sa.UniqueConstraint(
-            "merchant_id", "provider", "provider_message_id", name="uq_messages_provider_id"
-        ),
+        sa.UniqueConstraint("merchant_id", "provider", "provider_message_id", name="uq_messages_provider_id"),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_messages_call_id"), ["call_id"], unique=False)
@@ -662,9 +616,7 @@ def upgrade() -> None:
         sa.Column("created_at", sera.storage.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sera.storage.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("merchant_id", sa.String(length=40), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["call_id"], ["calls.id"], name=op.f("fk_tickets_call_id_calls"), ondelete="SET NULL"
-        ),
+        sa.ForeignKeyConstraint(["call_id"], ["calls.id"], name=op.f("fk_tickets_call_id_calls"), ondelete="SET NULL"),
         sa.ForeignKeyConstraint(
             ["customer_id"],
             ["customers.id"],
@@ -681,9 +633,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_tickets_customer_id"), ["customer_id"], unique=False)
-        batch_op.create_index(
-            "ix_tickets_merchant_created", ["merchant_id", "created_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_tickets_merchant_created", ["merchant_id", "created_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_tickets_merchant_id"), ["merchant_id"], unique=False)
 
     op.create_table(
@@ -713,12 +663,8 @@ def upgrade() -> None:
         sa.UniqueConstraint("call_id", name=op.f("uq_transcripts_call_id")),
     )
     with op.batch_alter_table("transcripts", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_transcripts_customer_id"), ["customer_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_transcripts_merchant_id"), ["merchant_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_transcripts_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_transcripts_merchant_id"), ["merchant_id"], unique=False)
 
     # ### end Alembic commands ###
 

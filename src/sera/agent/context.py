@@ -1,0 +1,113 @@
+"""What a brain and its tools know during one turn: the shop, the caller, the state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from sera.booking.service import ShopSchedule, load_schedule
+from sera.storage.database import UnitOfWork
+from sera.storage.models import Merchant, Service
+
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str
+    aliases: tuple[str, ...]
+    duration_min: int
+    price_cents: int | None
+    description: str | None
+
+
+@dataclass(frozen=True)
+class ShopProfile:
+    merchant_id: str
+    domain: str
+    name: str
+    zone: ZoneInfo
+    currency: str
+    handoff_number: str | None
+    address: str | None
+    website: str | None
+    agent: dict[str, Any]
+    workflows: list[dict[str, Any]]
+    services: list[ServiceInfo]
+    schedule: ShopSchedule
+
+    @property
+    def agent_name(self) -> str:
+        return str(self.agent.get("name") or "the assistant")
+
+    def service_options(self) -> dict[str, list[str]]:
+        return {s.name: [s.name, *s.aliases] for s in self.services}
+
+    def staff_options(self) -> dict[str, list[str]]:
+        return {s.name: [s.name] for s in self.schedule.staff if s.name}
+
+    def service(self, name: str) -> ServiceInfo | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def opening_hours(self, day: date) -> list[tuple[time, time]]:
+        """The shop's opening ranges on a local date (empty when closed)."""
+        if day in self.schedule.calendar.closures:
+            return []
+        return [(r.start, r.end) for r in self.schedule.calendar.hours.get(day.weekday(), [])]
+
+    def is_open(self, moment: datetime) -> bool:
+        local = moment.astimezone(self.zone)
+        return any(start <= local.time() < end for start, end in self.opening_hours(local.date()))
+
+
+def load_shop(uow: UnitOfWork) -> ShopProfile:
+    merchant = uow.session.execute(select(Merchant).where(Merchant.id == uow.merchant_id)).scalar_one()
+    services = [
+        ServiceInfo(s.name, tuple(s.aliases), s.duration_min, s.price_cents, s.description)
+        for s in uow.session.execute(select(Service).order_by(Service.position)).scalars()
+    ]
+    settings = merchant.settings or {}
+    return ShopProfile(
+        merchant_id=merchant.id,
+        domain=merchant.domain,
+        name=merchant.name,
+        zone=ZoneInfo(merchant.timezone),
+        currency=merchant.currency,
+        handoff_number=merchant.handoff_number,
+        address=merchant.address,
+        website=merchant.website,
+        agent=settings.get("agent", {}),
+        workflows=settings.get("workflows", []),
+        services=services,
+        schedule=load_schedule(uow),
+    )
+
+
+@dataclass
+class Caller:
+    phone: str | None
+    customer_id: str | None = None
+    name: str | None = None
+
+    @property
+    def first_name(self) -> str | None:
+        return self.name.split()[0] if self.name else None
+
+
+@dataclass
+class TurnContext:
+    uow: UnitOfWork
+    shop: ShopProfile
+    caller: Caller
+    channel: str  # voice | sms | web
+    now: datetime
+    state: dict[str, Any] = field(default_factory=dict)
+    call_id: str | None = None
+
+    @property
+    def local_now(self) -> datetime:
+        return self.now.astimezone(self.shop.zone)

@@ -1,0 +1,674 @@
+"""The offline brain: rule-based dialogue that needs no network and no model.
+
+It understands speech-recognition text through ``sera.agent.language``, keeps its
+memory in the conversation state (persisted between turns by the agent service),
+confirms before anything is booked, moved or cancelled, re-asks what it did not
+understand, and after three misunderstandings offers a person or a message. All
+actions go through the shared tool registry, exactly as an LLM brain's would.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from typing import Any
+
+from sera.agent.context import TurnContext
+from sera.agent.language import (
+    Intent,
+    detect_intents,
+    extract_email,
+    extract_name,
+    extract_order_number,
+    extract_phone,
+    find_dates,
+    looks_like_injection,
+    match_option,
+    normalize,
+    parse_date,
+    parse_time,
+    words_to_number,
+    yes_no,
+)
+from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when
+from sera.agent.ports import Action, ActionKind, Reply
+from sera.agent.tools import ToolRegistry, ToolResult
+
+MAX_MISSES = 3
+INTERRUPTS = {Intent.HUMAN, Intent.OPT_OUT, Intent.PRIVACY_ERASURE, Intent.PRIVACY_ACCESS, Intent.PRIVACY_CORRECTION}
+PRIVACY_TYPES = {
+    Intent.PRIVACY_ERASURE: "erasure",
+    Intent.PRIVACY_ACCESS: "access",
+    Intent.PRIVACY_CORRECTION: "correction",
+}
+PRIVACY_WORDS = {
+    "erasure": "delete the personal data they hold about you",
+    "access": "send you a copy of the personal data they hold about you",
+    "correction": "correct the personal data they hold about you",
+}
+ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+NO_MORE = re.compile(r"\b(no|nope|nothing|that'?s (all|it)|all set|i'?m good|i'?m done)\b")
+
+
+class OfflineBrain:
+    """A deterministic dialogue manager over the shared tools."""
+
+    def greet(self, ctx: TurnContext) -> Reply:
+        agent = ctx.shop.agent
+        if ctx.caller.first_name and agent.get("greeting_known_caller"):
+            text = str(agent["greeting_known_caller"]).replace("{customer_first_name}", ctx.caller.first_name)
+        else:
+            default = f"Thanks for contacting {ctx.shop.name}, this is {ctx.shop.agent_name}. How can I help?"
+            text = str(agent.get("greeting") or default)
+        return Reply(text)
+
+    def respond(self, ctx: TurnContext, text: str) -> Reply:
+        turn = _Turn(ctx, ToolRegistry(ctx.shop.workflows), text)
+        return turn.run()
+
+
+class _Turn:
+    """One caller line: understand it against the state, act, and phrase the reply."""
+
+    def __init__(self, ctx: TurnContext, tools: ToolRegistry, text: str) -> None:
+        self.ctx = ctx
+        self.tools = tools
+        self.raw = text
+        self.text = normalize(text)
+        self.state = ctx.state
+        self.slots: dict[str, Any] = self.state.setdefault("slots", {})
+        self.pending: str | None = self.state.get("pending")
+        ranked = detect_intents(text) if self.text else []
+        self.intent = ranked[0].intent if ranked and ranked[0].score >= 0.5 else None
+        self.intents = {r.intent for r in ranked if r.score >= 0.5}
+        self.today = ctx.local_now.date()
+
+    # -- flow ----------------------------------------------------------------------------------
+
+    def run(self) -> Reply:
+        if not self.text:
+            return self.miss("I didn't catch that.")
+        if self.pending == "confirm":
+            answer = yes_no(self.raw)
+            if answer is not None:
+                return self.confirmed() if answer else self.declined()
+        interrupt = self.interrupt()
+        if interrupt is not None:
+            return interrupt
+        if self.pending:
+            answered = self.answer_pending()
+            if answered is not None:
+                return answered
+        started = self.start_task()
+        if started is not None:
+            return started
+        return self.fallback()
+
+    def interrupt(self) -> Reply | None:
+        """Requests that win over whatever the conversation was doing."""
+        if Intent.HUMAN in self.intents and self.intent in (Intent.HUMAN, Intent.QUESTION, None):
+            return self.run_tool("transfer_call", {"reason": "Caller asked for a person"}, end_on_action=True)
+        if self.intent is Intent.OPT_OUT:
+            self.reset()
+            result = self.tools.run(self.ctx, "opt_out", {})
+            return Reply(result.text + " Goodbye.", (Action(ActionKind.HANG_UP),))
+        if self.intent in PRIVACY_TYPES:
+            return self.start_privacy(PRIVACY_TYPES[self.intent])
+        if self.intent is Intent.GOODBYE or (self.pending == "anything_else" and self.says_no_more()):
+            return self.goodbye()
+        return None
+
+    def says_no_more(self) -> bool:
+        return yes_no(self.raw) is False or bool(NO_MORE.search(self.text))
+
+    def start_task(self) -> Reply | None:
+        workflow = self.matching_workflow()
+        if workflow is not None:
+            return self.start_workflow(workflow)
+        if looks_like_injection(self.raw):
+            return self.reply("I can only help with your own appointments and orders, and questions about the shop.")
+        intent = self.intent
+        if intent is Intent.BOOK:
+            return self.start_booking()
+        if intent is Intent.RESCHEDULE:
+            return self.start_change("reschedule")
+        if intent is Intent.CANCEL:
+            return self.start_change("cancel")
+        if intent is Intent.ORDER_STATUS:
+            return self.start_order()
+        if intent is Intent.SUPPORT:
+            return self.start_support()
+        if intent is Intent.HOURS:
+            return self.answer_hours()
+        if intent in (Intent.QUESTION, None, Intent.GREETING):
+            return self.answer_question()
+        return None
+
+    def fallback(self) -> Reply:
+        if self.intent is Intent.GREETING:
+            return self.reply("Hi! How can I help you today?")
+        return self.miss("Sorry, I didn't quite get that.")
+
+    # -- replies ---------------------------------------------------------------------------------
+
+    def reply(self, text: str, actions: tuple[Action, ...] = (), *, pending: str | None = None) -> Reply:
+        self.state["pending"] = pending
+        if pending is None and not actions:
+            self.state["pending"] = "anything_else"
+            text = f"{text} Is there anything else I can help with?"
+        self.state["misses"] = 0 if pending != "retry" else self.state.get("misses", 0)
+        return Reply(text.strip(), actions)
+
+    def ask(self, question: str, pending: str, preface: str = "") -> Reply:
+        self.state["pending"] = pending
+        self.state["misses"] = 0
+        return Reply(f"{preface} {question}".strip())
+
+    def miss(self, prefix: str) -> Reply:
+        misses = int(self.state.get("misses", 0)) + 1
+        self.state["misses"] = misses
+        if misses >= MAX_MISSES:
+            self.reset()
+            self.state["pending"] = "fallback_offer"
+            self.state["misses"] = 0
+            return Reply(
+                "I'm sorry, I'm having trouble understanding. Would you like me to connect you with someone "
+                "from the team, or take a message?"
+            )
+        question = self.state.get("question")
+        if self.pending and question:
+            return Reply(f"{prefix} {question}")
+        return Reply(f"{prefix} I can help with appointments, orders, our hours, or questions about the shop.")
+
+    def goodbye(self) -> Reply:
+        self.reset()
+        self.state["pending"] = None
+        return Reply(f"Thanks for contacting {self.ctx.shop.name}. Goodbye!", (Action(ActionKind.HANG_UP),))
+
+    def reset(self) -> None:
+        for key in ("task", "proposal", "offered", "question", "workflow"):
+            self.state.pop(key, None)
+        self.state["slots"] = self.slots = {}
+
+    def run_tool(self, name: str, args: dict[str, Any], *, end_on_action: bool = False) -> Reply:
+        result: ToolResult = self.tools.run(self.ctx, name, args)
+        if end_on_action and result.actions:
+            self.reset()
+            return Reply(result.text, result.actions)
+        self.reset()
+        return self.reply(result.text)
+
+    def asking(self, question: str, pending: str, preface: str = "") -> Reply:
+        """Ask and remember the question, so a misunderstanding can repeat it."""
+        self.state["question"] = question
+        return self.ask(question, pending, preface)
+
+    # -- answering what we asked ----------------------------------------------------------------
+
+    def answer_pending(self) -> Reply | None:
+        pending = self.pending or ""
+        if pending == "anything_else":
+            if yes_no(self.raw) is True and len(self.text.split()) <= 3:
+                return self.ask("What else can I help with?", "open")
+            return None
+        if pending == "fallback_offer":
+            return self.answer_fallback_offer()
+        if pending == "take_message":
+            if yes_no(self.raw) is True:
+                return self.asking("Sure. What message should I pass on?", "message")
+            if yes_no(self.raw) is False:
+                return self.reply("No problem.")
+            return None
+        if pending == "message":
+            description = self.raw.strip()
+            return self.run_tool("create_ticket", {"subject": "Message for the team", "description": description})
+        if pending.startswith("wf:"):
+            return self.answer_workflow_slot(pending[3:])
+        task = self.state.get("task")
+        if task == "book":
+            return self.continue_booking()
+        if task in ("reschedule", "cancel"):
+            return self.continue_change()
+        if task == "order":
+            return self.continue_order()
+        if task == "support":
+            return self.continue_support()
+        if task == "privacy":
+            return self.continue_privacy()
+        return None
+
+    def answer_fallback_offer(self) -> Reply | None:
+        if re.search(r"\b(message|note|call me back|callback)\b", self.text):
+            return self.asking("Sure. What message should I pass on?", "message")
+        if yes_no(self.raw) is True or Intent.HUMAN in self.intents or re.search(r"\b(connect|person)\b", self.text):
+            return self.run_tool("transfer_call", {"reason": "Caller was not understood"}, end_on_action=True)
+        return None
+
+    def confirmed(self) -> Reply:
+        proposal = self.state.get("proposal") or {}
+        tool, args = proposal.get("tool"), proposal.get("args", {})
+        if not tool:
+            return self.reply("Okay.")
+        result = self.tools.run(self.ctx, tool, args)
+        success = result.outcome is not None
+        if not success and self.state.get("task") in ("book", "reschedule"):
+            self.slots.pop("time", None)
+            self.state.pop("proposal", None)
+            return self.advance_booking(preface=result.text)
+        self.reset()
+        return self.reply(result.text)
+
+    def declined(self) -> Reply:
+        task = self.state.get("task")
+        self.state.pop("proposal", None)
+        if task in ("book", "reschedule"):
+            self.slots.pop("time", None)
+            self.slots.pop("day", None)
+            return self.asking("No problem. What day would work better?", "day")
+        self.reset()
+        return self.reply("No problem, I won't do that.")
+
+    # -- booking ---------------------------------------------------------------------------------
+
+    def take_booking_entities(self, *, expect_time: bool = False) -> None:
+        service = match_option(self.raw, self.ctx.shop.service_options())
+        if service and (self.state.get("task") == "book" or self.pending == "service"):
+            self.slots["service"] = service
+        staff = match_option(self.raw, self.ctx.shop.staff_options()) if self.ctx.shop.staff_options() else None
+        if staff and re.search(rf"\b{re.escape(staff.lower())}\b", self.text):
+            self.slots["staff"] = staff
+        day = self.new_day()
+        if day is not None:
+            if self.slots.get("day") != day.isoformat():
+                self.slots.pop("time", None)
+            self.slots["day"] = day.isoformat()
+        when = parse_time(self.raw, expect_time=expect_time)
+        if when is not None:
+            if when.at is not None:
+                self.slots["time"] = when.at.strftime("%H:%M")
+            if when.part:
+                self.slots["part"] = when.part
+            if when.earliest:
+                self.slots["earliest"] = True
+        if not self.ctx.caller.name:
+            name = extract_name(self.raw, expect_name=self.pending == "name")
+            if name:
+                self.slots["name"] = name
+
+    def new_day(self) -> date | None:
+        """The date the caller wants (for a move: the one after 'to', not the old one)."""
+        match = parse_date(self.raw, self.ctx.local_now)
+        if match is None:
+            return None
+        if self.state.get("task") == "reschedule":
+            dates = find_dates(self.raw, self.ctx.local_now)
+            current = self.slots.get("from_day")
+            if len(dates) > 1 or (current and match.day.isoformat() == current and " to " not in f" {self.text} "):
+                return dates[-1].day if len(dates) > 1 else None
+        return match.day
+
+    def start_booking(self) -> Reply:
+        self.reset()
+        self.state["task"] = "book"
+        self.take_booking_entities()
+        return self.advance_booking()
+
+    def continue_booking(self) -> Reply | None:
+        if self.pending == "pick":
+            picked = self.pick_offered()
+            if picked is not None:
+                self.slots["day"], self.slots["time"] = picked.date().isoformat(), picked.strftime("%H:%M")
+                return self.advance_booking()
+        before = dict(self.slots)
+        self.take_booking_entities(expect_time=self.pending in ("time", "pick"))
+        if self.slots == before and self.pending != "pick":
+            return self.miss("Sorry, I didn't get that.")
+        if self.slots == before and self.pending == "pick":
+            return self.miss("Sorry, which of those times would you like?")
+        return self.advance_booking()
+
+    def pick_offered(self) -> datetime | None:
+        offered = [datetime.fromisoformat(o) for o in self.state.get("offered", [])]
+        if not offered:
+            return None
+        for word, index in ORDINALS.items():
+            if re.search(rf"\b{word}\b", self.text):
+                return offered[index] if -len(offered) <= index < len(offered) else None
+        when = parse_time(self.raw, expect_time=True)
+        if when is not None and when.at is not None:
+            return next((o for o in offered if o.time() == when.at), None)
+        if yes_no(self.raw) is True and len(offered) == 1:
+            return offered[0]
+        return None
+
+    def advance_booking(self, preface: str = "") -> Reply:
+        """Ask for the next missing piece, or propose the booking for confirmation."""
+        slots, shop = self.slots, self.ctx.shop
+        if not slots.get("service"):
+            names = say_list([s.name for s in shop.services])
+            return self.asking(f"Which service would you like: {names}?", "service", preface)
+        if not slots.get("day") and not slots.get("earliest") and not slots.get("part"):
+            return self.asking(f"What day would you like to come in for the {slots['service']}?", "day", preface)
+        args = {"service": slots["service"], "staff": slots.get("staff"), "date": slots.get("day")}
+        args |= {"time": slots.get("time"), "part": slots.get("part"), "earliest": bool(slots.get("earliest"))}
+        if args["date"] and not args["time"] and not args["part"] and not args["earliest"]:
+            day = date.fromisoformat(args["date"])
+            ranges = shop.opening_hours(day)
+            if ranges:
+                question = f"What time works for you on {say_day(day, self.today)}? We're open {say_hours(ranges)}."
+                return self.asking(question, "time", preface)
+        result = self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v})
+        data = result.data
+        slots_found = [datetime.fromisoformat(s["start"]) for s in data.get("slots", [])]
+        notes = [preface] if preface else []
+        if data.get("closed"):
+            notes.append(f"We're closed on {say_day(date.fromisoformat(data['closed']), self.today)}.")
+        if data.get("requested_available") and slots_found:
+            return self.propose_booking(slots_found[0], " ".join(notes))
+        if not slots_found:
+            self.slots.pop("day", None)
+            self.slots.pop("time", None)
+            notes.append(f"I don't have any openings for a {slots['service']} then.")
+            return self.asking("What other day would work for you?", "day", " ".join(notes))
+        if data.get("requested_available") is False:
+            wanted = datetime.combine(date.fromisoformat(args["date"]), time.fromisoformat(args["time"]))
+            notes.append(f"Sorry, {say_time(wanted)} isn't available.")
+        self.state["offered"] = [s.isoformat() for s in slots_found]
+        times = say_list([say_time(s) for s in slots_found])
+        offer = f"On {say_day(slots_found[0].date(), self.today)} I have {times}."
+        if len(slots_found) == 1:
+            return self.propose_booking(slots_found[0], " ".join([*notes, offer]))
+        return self.asking("Which of those times works for you?", "pick", " ".join([*notes, offer]))
+
+    def propose_booking(self, start: datetime, preface: str = "") -> Reply:
+        slots = self.slots
+        name = self.ctx.caller.name or slots.get("name")
+        slots["day"], slots["time"] = start.date().isoformat(), start.strftime("%H:%M")
+        if not name:
+            return self.asking("What name should I put the booking under?", "name", preface)
+        if self.state.get("task") == "reschedule":
+            return self.propose_move(start, preface)
+        with_staff = f" with {slots['staff']}" if slots.get("staff") else ""
+        self.state["proposal"] = {
+            "tool": "book_appointment",
+            "args": {
+                "service": slots["service"],
+                "start": start.isoformat(),
+                "staff": slots.get("staff"),
+                "customer_name": name if not self.ctx.caller.name else None,
+            },
+        }
+        self.state["proposal"]["args"] = {k: v for k, v in self.state["proposal"]["args"].items() if v}
+        question = f"Shall I book a {slots['service']}{with_staff} on {say_when(start, self.today)} for {name}?"
+        return self.ask(question, "confirm", preface)
+
+    # -- moving and cancelling -------------------------------------------------------------------
+
+    def start_change(self, task: str) -> Reply:
+        self.reset()
+        self.state["task"] = task
+        return self.find_appointment_to_change()
+
+    def find_appointment_to_change(self) -> Reply:
+        listed = self.tools.run(self.ctx, "list_my_appointments", {}).data.get("appointments", [])
+        task = self.state["task"]
+        if not listed:
+            self.reset()
+            return self.reply(
+                "I couldn't find an upcoming appointment for the number you're calling from. "
+                "I can take a message for the team if you like."
+            )
+        mentioned = [d.day for d in find_dates(self.raw, self.ctx.local_now)]
+        service = match_option(self.raw, {a["service"]: [a["service"]] for a in listed})
+        chosen = [
+            a
+            for a in listed
+            if (not service or a["service"] == service)
+            and (task == "reschedule" or not mentioned or datetime.fromisoformat(a["start"]).date() in mentioned)
+        ]
+        if task == "reschedule" and mentioned:
+            on_day = [a for a in chosen if datetime.fromisoformat(a["start"]).date() in mentioned]
+            chosen = on_day or chosen
+        if len(chosen) != 1:
+            options = say_list(
+                [f"the {a['service']} on {say_when(datetime.fromisoformat(a['start']), self.today)}" for a in listed]
+            )
+            return self.asking(f"Which appointment do you mean: {options}?", "which_appointment")
+        target = chosen[0]
+        start = datetime.fromisoformat(target["start"])
+        self.slots |= {
+            "appointment_id": target["id"],
+            "service": target["service"],
+            "from_day": start.date().isoformat(),
+        }
+        if task == "cancel":
+            self.state["proposal"] = {"tool": "cancel_appointment", "args": {"appointment_id": target["id"]}}
+            question = f"I see your {target['service']} on {say_when(start, self.today)}. Shall I cancel it?"
+            return self.ask(question, "confirm")
+        self.take_booking_entities()
+        self.slots["service"] = target["service"]
+        if self.slots.get("day") == start.date().isoformat() and not self.slots.get("time"):
+            self.slots.pop("day")
+        return self.advance_booking()
+
+    def continue_change(self) -> Reply | None:
+        if self.pending == "which_appointment":
+            return self.find_appointment_to_change()
+        return self.continue_booking()
+
+    def propose_move(self, start: datetime, preface: str) -> Reply:
+        old = self.slots["from_day"]
+        listed = self.tools.run(self.ctx, "list_my_appointments", {}).data.get("appointments", [])
+        current = next((a for a in listed if a["id"] == self.slots["appointment_id"]), None)
+        was = (
+            say_when(datetime.fromisoformat(current["start"]), self.today)
+            if current
+            else say_day(date.fromisoformat(old))
+        )
+        self.state["proposal"] = {
+            "tool": "reschedule_appointment",
+            "args": {"appointment_id": self.slots["appointment_id"], "new_start": start.isoformat()},
+        }
+        question = (
+            f"I can move your {self.slots['service']} from {was} to {say_when(start, self.today)}. Shall I go ahead?"
+        )
+        return self.ask(question, "confirm", preface)
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def start_order(self) -> Reply:
+        self.reset()
+        self.state["task"] = "order"
+        number = extract_order_number(self.raw)
+        if number:
+            self.slots["order_number"] = number
+        return self.advance_order()
+
+    def continue_order(self) -> Reply | None:
+        if self.pending == "order_number":
+            number = extract_order_number(self.raw, expect_order=True)
+            if not number:
+                return self.miss("Sorry, I didn't get the order number.")
+            self.slots["order_number"] = number
+            self.slots.pop("email", None)
+        elif self.pending == "email":
+            email = extract_email(self.raw)
+            if not email:
+                return self.miss("Sorry, I didn't get that email address.")
+            self.slots["email"] = email
+        return self.advance_order()
+
+    def advance_order(self) -> Reply:
+        args = {k: self.slots[k] for k in ("order_number", "email") if self.slots.get(k)}
+        result = self.tools.run(self.ctx, "lookup_order", args)
+        data = result.data
+        if data.get("verified"):
+            return self.run_done(result)
+        if data.get("need") == "order_number":
+            preface = result.text if args else ""
+            return self.asking("What's the order number?", "order_number", preface)
+        if data.get("email_given"):
+            self.reset()
+            return self.reply(result.text)
+        return self.asking("To protect your privacy, what's the email address on the order?", "email")
+
+    def run_done(self, result: ToolResult) -> Reply:
+        self.reset()
+        return self.reply(result.text)
+
+    # -- support tickets -------------------------------------------------------------------------
+
+    def start_support(self) -> Reply:
+        self.reset()
+        self.state["task"] = "support"
+        self.slots["problem"] = self.raw.strip()[:1000]
+        number = extract_order_number(self.raw)
+        if number:
+            self.slots["order_number"] = number
+        return self.advance_support("I'm sorry to hear that.")
+
+    def continue_support(self) -> Reply | None:
+        if self.pending == "name":
+            name = extract_name(self.raw, expect_name=True)
+            if not name:
+                return self.miss("Sorry, I didn't get your name.")
+            self.slots["name"] = name
+        elif self.pending == "order_number":
+            number = extract_order_number(self.raw, expect_order=True)
+            self.slots["order_number"] = number or "unknown"
+        return self.advance_support()
+
+    def advance_support(self, preface: str = "") -> Reply:
+        if not self.ctx.caller.name and not self.slots.get("name"):
+            return self.asking("What's your name?", "name", preface)
+        if not self.slots.get("order_number"):
+            return self.asking("Which order is this about? What's the order number?", "order_number", preface)
+        number = self.slots["order_number"]
+        description = self.slots["problem"] + (f"\nOrder: {number}" if number != "unknown" else "")
+        subject = f"Problem with order {number}" if number != "unknown" else "Customer problem"
+        self.state["proposal"] = {
+            "tool": "create_ticket",
+            "args": {"subject": subject, "description": description, "tags": ["support"]}
+            | ({"customer_name": self.slots["name"]} if self.slots.get("name") else {}),
+        }
+        return self.ask("I'll open a ticket so the team can sort this out. Shall I submit it?", "confirm", preface)
+
+    # -- privacy requests ------------------------------------------------------------------------
+
+    def start_privacy(self, request_type: str) -> Reply:
+        self.reset()
+        self.state["task"] = "privacy"
+        self.slots["type"] = request_type
+        preface = f"I can ask {self.ctx.shop.name} to {PRIVACY_WORDS[request_type]}."
+        return self.advance_privacy(preface)
+
+    def continue_privacy(self) -> Reply | None:
+        if self.pending == "name":
+            name = extract_name(self.raw, expect_name=True)
+            if not name:
+                return self.miss("Sorry, I didn't get your name.")
+            self.slots["name"] = name
+        elif self.pending == "email":
+            self.slots["email"] = extract_email(self.raw) or "none given"
+        elif self.pending == "details":
+            self.slots["details"] = self.raw.strip()[:1000]
+        return self.advance_privacy()
+
+    def advance_privacy(self, preface: str = "") -> Reply:
+        request_type = self.slots["type"]
+        if not self.ctx.caller.name and not self.slots.get("name"):
+            return self.asking("What name should I put on the request?", "name", preface)
+        if not self.slots.get("email"):
+            return self.asking("What email address should they use to reply to you?", "email", preface)
+        if request_type == "correction" and not self.slots.get("details"):
+            return self.asking("What needs to be corrected?", "details", preface)
+        details = f"reply to: {self.slots['email']}" + (
+            f"\n{self.slots['details']}" if self.slots.get("details") else ""
+        )
+        args = {"type": request_type, "details": details}
+        if self.slots.get("name"):
+            args["customer_name"] = self.slots["name"]
+        self.state["proposal"] = {"tool": "record_privacy_request", "args": args}
+        question = f"Shall I record your request for {self.ctx.shop.name} to {PRIVACY_WORDS[request_type]}?"
+        return self.ask(question, "confirm", preface)
+
+    # -- workflows -------------------------------------------------------------------------------
+
+    def matching_workflow(self) -> dict[str, Any] | None:
+        padded = f" {self.text} "
+        for workflow in self.ctx.shop.workflows:
+            for trigger in workflow.get("triggers", []):
+                if f" {normalize(trigger)} " in padded:
+                    return workflow
+        return None
+
+    def start_workflow(self, workflow: dict[str, Any]) -> Reply:
+        self.reset()
+        self.state["task"] = "workflow"
+        self.state["workflow"] = workflow["name"]
+        return self.advance_workflow(workflow, str(workflow.get("say_start") or ""))
+
+    def current_workflow(self) -> dict[str, Any] | None:
+        name = self.state.get("workflow")
+        return next((w for w in self.ctx.shop.workflows if w["name"] == name), None)
+
+    def advance_workflow(self, workflow: dict[str, Any], preface: str = "") -> Reply:
+        for slot in workflow.get("collect", []):
+            if slot["slot"] not in self.slots:
+                return self.asking(slot["ask"], f"wf:{slot['slot']}", preface)
+        result = self.tools.run(self.ctx, f"workflow_{workflow['name']}", dict(self.slots))
+        return self.run_done(result)
+
+    def answer_workflow_slot(self, name: str) -> Reply | None:
+        workflow = self.current_workflow()
+        if workflow is None:
+            return None
+        slot = next(s for s in workflow.get("collect", []) if s["slot"] == name)
+        value = self.slot_value(slot)
+        if value is None:
+            return self.miss("Sorry, I didn't get that.")
+        self.slots[name] = value
+        return self.advance_workflow(workflow)
+
+    def slot_value(self, slot: dict[str, Any]) -> str | None:
+        kind, raw = slot["type"], self.raw.strip()
+        if kind == "name":
+            return extract_name(raw, expect_name=True)
+        if kind == "phone":
+            if re.search(r"\b(this|same|my) (number|phone)\b", self.text) and self.ctx.caller.phone:
+                return self.ctx.caller.phone
+            return extract_phone(raw)
+        if kind == "email":
+            return extract_email(raw)
+        if kind == "number":
+            digits = re.search(r"\d+(?:\.\d+)?", raw)
+            number = words_to_number(self.text)
+            return digits.group() if digits else (str(number) if number is not None else None)
+        if kind == "choice":
+            return match_option(raw, {option: [option] for option in slot.get("options") or []})
+        if kind == "yes_no":
+            answer = yes_no(raw)
+            return None if answer is None else ("yes" if answer else "no")
+        if kind == "date":
+            day = parse_date(raw, self.ctx.local_now)
+            return day.day.isoformat() if day else None
+        if kind == "time":
+            when = parse_time(raw, expect_time=True)
+            return when.at.strftime("%H:%M") if when and when.at else None
+        return raw[:500] or None
+
+    # -- questions -------------------------------------------------------------------------------
+
+    def answer_hours(self) -> Reply:
+        match = parse_date(self.raw, self.ctx.local_now)
+        args = {"date": match.day.isoformat()} if match else {}
+        return self.run_tool("get_hours", args)
+
+    def answer_question(self) -> Reply | None:
+        result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
+        if result.data.get("found"):
+            return self.run_done(result)
+        if self.intent is Intent.QUESTION:
+            self.state["pending"] = "take_message"
+            return Reply("I'm not sure about that one. Would you like me to take a message for the team?")
+        return None

@@ -1,0 +1,183 @@
+"""The channel-neutral agent: start a conversation, take a caller line, get a reply.
+
+Every turn is one unit of work: the conversation's state is loaded (and locked),
+the brain answers using the tools, the transcript and state are sealed and saved,
+and the call record is closed when the conversation ends. Nothing is kept in
+process memory, so any web process can serve the next turn.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from sera.agent.context import Caller, TurnContext, load_shop
+from sera.agent.ports import Brain, Reply
+from sera.bootstrap import Sera
+from sera.calls.service import TranscriptLine, end_call, load_transcript, save_transcript, start_call
+from sera.customers.service import find_customer
+from sera.storage.database import UnitOfWork
+from sera.storage.models import Call, Conversation, new_id
+
+OUTCOME_PRIORITY = (
+    "booked",
+    "rescheduled",
+    "cancelled",
+    "transferred",
+    "opted_out",
+    "privacy_request",
+    "ticket",
+    "order_status",
+    "knowledge",
+)
+MAX_LINE = 2000  # characters of one caller line that reach the brain and the transcript
+
+
+class ConversationNotFoundError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ConversationRef:
+    merchant_id: str
+    channel: str  # voice | sms | web
+    external_id: str  # the channel's conversation id; never personal data
+
+
+def main_outcome(outcomes: list[str]) -> str:
+    return next((o for o in OUTCOME_PRIORITY if o in outcomes), "abandoned")
+
+
+class Agent:
+    def __init__(self, sera: Sera, brain: Brain | None = None) -> None:
+        from sera.agent.offline.brain import OfflineBrain
+
+        self.sera = sera
+        self.brain: Brain = brain or OfflineBrain()
+
+    def start(
+        self,
+        ref: ConversationRef,
+        *,
+        caller_phone: str | None,
+        shop_number: str | None = None,
+        provider: str = "local",
+        direction: str = "inbound",
+    ) -> Reply:
+        """Open a conversation (or resume it, for a retried delivery) and greet."""
+        now = self.sera.clock()
+        with self.sera.uow(ref.merchant_id) as uow:
+            existing = self._find(uow, ref)
+            if existing is not None:
+                state = self._state(uow, existing)
+                return Reply(state.get("last_reply", ""))
+            customer = find_customer(uow, phone=caller_phone) if caller_phone else None
+            caller = Caller(caller_phone, customer.id if customer else None)
+            if customer is not None:
+                caller.name = uow.vault.open(customer, "name")
+            call = start_call(
+                uow,
+                channel=ref.channel,
+                direction=direction,
+                provider=provider,
+                from_number=caller_phone,
+                to_number=shop_number,
+                started_at=now,
+                customer_id=caller.customer_id,
+                provider_call_id=f"{ref.channel}:{ref.external_id}" if provider == "local" else ref.external_id,
+            )
+            ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, {"caller_phone": caller_phone}, call.id)
+            reply = self.brain.greet(ctx)
+            conversation = Conversation(
+                id=new_id("cnv"),
+                merchant_id=ref.merchant_id,
+                channel=ref.channel,
+                external_id=ref.external_id,
+                call_id=call.id,
+                created_at=now,
+            )
+            uow.session.add(conversation)
+            self._save(uow, conversation, ctx, call, [TranscriptLine("agent", reply.text)], reply)
+            uow.commit()
+        return reply
+
+    def reply(self, ref: ConversationRef, text: str) -> Reply:
+        """The agent's answer to one caller line."""
+        now = self.sera.clock()
+        line = (text or "")[:MAX_LINE]
+        with self.sera.uow(ref.merchant_id) as uow:
+            conversation = self._find(uow, ref, lock=True)
+            if conversation is None:
+                raise ConversationNotFoundError(ref.external_id)
+            state = self._state(uow, conversation)
+            call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
+            caller = Caller(state.get("caller_phone"), conversation.customer_id, state.get("caller_name"))
+            ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, call.id)
+            if conversation.status == "ended":
+                return Reply(state.get("last_reply", ""))
+            reply = self.brain.respond(ctx, line)
+            self._save(
+                uow,
+                conversation,
+                ctx,
+                call,
+                [TranscriptLine("caller", line), TranscriptLine("agent", reply.text)],
+                reply,
+            )
+            uow.commit()
+        return reply
+
+    def hang_up(self, ref: ConversationRef) -> None:
+        """The caller left (or the channel timed out): close the call record."""
+        now = self.sera.clock()
+        with self.sera.uow(ref.merchant_id) as uow:
+            conversation = self._find(uow, ref, lock=True)
+            if conversation is None or conversation.status == "ended":
+                return
+            state = self._state(uow, conversation)
+            call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
+            end_call(uow, call, ended_at=now, outcome=main_outcome(state.get("outcomes", [])))
+            conversation.status = "ended"
+            uow.commit()
+
+    # -- persistence -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _find(uow: UnitOfWork, ref: ConversationRef, *, lock: bool = False) -> Conversation | None:
+        stmt = select(Conversation).where(
+            Conversation.channel == ref.channel, Conversation.external_id == ref.external_id
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return uow.session.execute(stmt).scalar_one_or_none()
+
+    @staticmethod
+    def _state(uow: UnitOfWork, conversation: Conversation) -> dict[str, Any]:
+        state: dict[str, Any] = json.loads(uow.vault.open(conversation, "state") or "{}")
+        return state
+
+    def _save(
+        self,
+        uow: UnitOfWork,
+        conversation: Conversation,
+        ctx: TurnContext,
+        call: Call,
+        lines: list[TranscriptLine],
+        reply: Reply,
+    ) -> None:
+        state = ctx.state
+        state["last_reply"] = reply.text
+        state["caller_name"] = ctx.caller.name
+        if ctx.caller.customer_id and call.customer_id != ctx.caller.customer_id:
+            call.customer_id = ctx.caller.customer_id
+        conversation.customer_id = ctx.caller.customer_id
+        conversation.updated_at = ctx.now
+        uow.vault.seal(conversation, state=json.dumps(state))
+        if ctx.shop.agent.get("record_calls", True):
+            save_transcript(uow, call, load_transcript(uow, call.id) + lines)
+        if reply.ended:
+            end_call(uow, call, ended_at=ctx.now, outcome=main_outcome(state.get("outcomes", [])))
+            conversation.status = "ended"

@@ -1,0 +1,636 @@
+"""The agent's tools: one registry used by every brain (offline, LLM) and by Vapi.
+
+Each tool has a JSON schema for its arguments and returns a plain-language result
+(plus structured data for the brain). Tools hold no business logic: they resolve
+what the caller said to ids and call the capabilities' service functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sera.agent.context import TurnContext
+from sera.agent.language import match_option
+from sera.agent.phrasing import say_day, say_hours, say_list, say_money, say_time, say_when
+from sera.agent.ports import Action, ActionKind
+from sera.booking.service import (
+    AppointmentView,
+    BookingError,
+    book_appointment,
+    cancel_appointment,
+    find_availability,
+    get_appointment,
+    reschedule_appointment,
+    upcoming_appointments,
+)
+from sera.booking.slots import Slot, next_open_day
+from sera.customers.service import add_do_not_contact, find_or_create_customer
+from sera.knowledge.service import shop_index
+from sera.orders.local import LocalOrders
+from sera.orders.ports import OrderInfo
+from sera.privacy.service import REQUEST_TYPES, record_privacy_request
+from sera.support.service import create_ticket
+
+KNOWLEDGE_CONFIDENCE = 0.35
+SEARCH_DAYS = 21
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    text: str  # what a brain can say (or paraphrase) to the caller
+    data: dict[str, Any] = field(default_factory=dict)
+    actions: tuple[Action, ...] = ()
+    outcome: str | None = None  # the call outcome this result achieves
+
+
+Handler = Callable[[TurnContext, dict[str, Any]], ToolResult]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    handler: Handler
+
+    def spec(self) -> dict[str, Any]:
+        """The OpenAI/Vapi function definition."""
+        return {"name": self.name, "description": self.description, "parameters": self.parameters}
+
+
+class ToolError(ValueError):
+    """The arguments do not fit the tool's schema; the message says which."""
+
+
+def _schema(required: list[str] | None = None, **properties: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required or [],
+        "additionalProperties": False,
+    }
+
+
+STRING: dict[str, Any] = {"type": "string"}
+
+
+def _check(tool: Tool, args: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(args, dict):
+        raise ToolError("arguments must be an object")
+    props = tool.parameters["properties"]
+    unknown = set(args) - set(props)
+    if unknown:
+        raise ToolError(f"unknown argument {sorted(unknown)[0]!r}")
+    for name in tool.parameters["required"]:
+        if args.get(name) in (None, ""):
+            raise ToolError(f"{name} is required")
+    for name, value in args.items():
+        kind = props[name].get("type")
+        ok = value is None or {
+            "string": isinstance(value, str),
+            "boolean": isinstance(value, bool),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+        }.get(kind, True)
+        if not ok or (isinstance(value, str) and len(value) > 2000):
+            raise ToolError(f"{name} must be a {kind}")
+        if "enum" in props[name] and value is not None and value not in props[name]["enum"]:
+            raise ToolError(f"{name} must be one of {', '.join(props[name]['enum'])}")
+    return args
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _service_name(ctx: TurnContext, said: str | None) -> str | None:
+    if not said:
+        return None
+    if ctx.shop.service(said):
+        return said
+    return match_option(said, ctx.shop.service_options())
+
+
+def _parse_day(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise ToolError("date must be YYYY-MM-DD") from None
+
+
+def _parse_time(value: str | None) -> time | None:
+    try:
+        return time.fromisoformat(value) if value else None
+    except ValueError:
+        raise ToolError("time must be HH:MM") from None
+
+
+def _parse_start(ctx: TurnContext, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ToolError("start must be an ISO 8601 date and time") from None
+    return moment.replace(tzinfo=ctx.shop.zone) if moment.tzinfo is None else moment.astimezone(ctx.shop.zone)
+
+
+def _ensure_customer(ctx: TurnContext, name: str | None = None) -> str | None:
+    """The caller as a customer record (created on first need), so records link to them."""
+    if ctx.caller.customer_id and not name:
+        return ctx.caller.customer_id
+    if not ctx.caller.phone and not name:
+        return None
+    customer = find_or_create_customer(ctx.uow, name=name, phone=ctx.caller.phone)
+    ctx.caller.customer_id = customer.id
+    if name and not ctx.caller.name:
+        ctx.caller.name = name
+    return customer.id
+
+
+def _day_window(ctx: TurnContext, day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=ctx.shop.zone)
+    return start, datetime.combine(day + timedelta(days=1), time(0), tzinfo=ctx.shop.zone)
+
+
+PARTS = {
+    "morning": (time(0), time(12)),
+    "afternoon": (time(12), time(17)),
+    "evening": (time(17), time(23, 59)),
+}
+
+
+def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
+    """A few slots spread across the list, so a caller hears real choices."""
+    if len(slots) <= count:
+        return slots
+    step = (len(slots) - 1) / (count - 1)
+    return [slots[round(i * step)] for i in range(count)]
+
+
+def _slot_data(slots: list[Slot]) -> list[dict[str, str]]:
+    return [{"start": s.start.isoformat(), "staff": s.staff_name} for s in slots]
+
+
+# -- booking tools -----------------------------------------------------------------------------
+
+
+def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    service = _service_name(ctx, args.get("service"))
+    if service is None:
+        names = say_list([s.name for s in ctx.shop.services])
+        return ToolResult(f"We offer {names}. Which service would you like?", {"unknown_service": True})
+    day, at = _parse_day(args.get("date")), _parse_time(args.get("time"))
+    staff, part = args.get("staff"), args.get("part")
+    staff = match_option(staff, ctx.shop.staff_options()) if staff else None
+    today = ctx.local_now.date()
+    data: dict[str, Any] = {"service": service, "staff": staff}
+    if day is not None and not ctx.shop.opening_hours(day):
+        data["closed"] = day.isoformat()
+        day = next_open_day(ctx.shop.schedule.calendar, day)
+    if day is not None:
+        start, end = _day_window(ctx, day)
+    else:
+        start, end = ctx.now, ctx.now + timedelta(days=SEARCH_DAYS)
+    slots = find_availability(
+        ctx.uow,
+        ctx.shop.schedule,
+        service,
+        window_start=start,
+        window_end=end,
+        now=ctx.now,
+        staff_name=staff,
+    )
+    if at is not None and day is not None:
+        wanted = datetime.combine(day, at, tzinfo=ctx.shop.zone)
+        exact = next((s for s in slots if s.start == wanted), None)
+        data["requested_available"] = exact is not None
+        if exact is not None:
+            data["slots"] = _slot_data([exact])
+            return ToolResult(f"{service} is available {say_when(exact.start, today)}.", data)
+        slots = sorted(slots, key=lambda s: abs((s.start - wanted).total_seconds()))[:3]
+        slots.sort(key=lambda s: s.start)
+    elif part in PARTS:
+        lo, hi = PARTS[part]
+        slots = [s for s in slots if lo <= s.start.time() < hi] or slots
+    if day is None and slots:
+        first_day = slots[0].start.date()
+        slots = [s for s in slots if s.start.date() == first_day]
+    chosen = slots[:3] if args.get("earliest") else _spread(slots)
+    data["slots"] = _slot_data(chosen)
+    if not chosen:
+        return ToolResult(f"There are no openings for {service} then.", data)
+    times = say_list([say_time(s.start) for s in chosen])
+    return ToolResult(f"On {say_day(chosen[0].start.date(), today)} I have {times}.", data)
+
+
+def book(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    service = _service_name(ctx, args["service"])
+    if service is None:
+        return ToolResult("I couldn't find that service.", {"booked": False})
+    start = _parse_start(ctx, args["start"])
+    customer_id = _ensure_customer(ctx, args.get("customer_name"))
+    try:
+        appointment = book_appointment(
+            ctx.uow,
+            service_name=service,
+            start=start,
+            customer_id=customer_id,
+            now=ctx.now,
+            staff_name=args.get("staff"),
+            source=ctx.channel,
+        )
+    except BookingError as exc:
+        return ToolResult(f"Sorry, {exc}.", {"booked": False})
+    view = get_appointment(ctx.uow, appointment.id)
+    with_staff = f" with {view.staff}" if view.staff else ""
+    text = f"You're booked for a {service}{with_staff} on {say_when(view.start, ctx.local_now.date())}."
+    return ToolResult(
+        text,
+        {"booked": True, "appointment_id": view.id, "start": view.start.isoformat()},
+        outcome="booked",
+    )
+
+
+def _describe(view: AppointmentView, today: date) -> str:
+    return f"{view.service} on {say_when(view.start, today)}"
+
+
+def list_my_appointments(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    if not ctx.caller.customer_id:
+        return ToolResult("I don't see any upcoming appointments for this number.", {"appointments": []})
+    views = upcoming_appointments(ctx.uow, ctx.caller.customer_id, ctx.now)
+    data = {"appointments": [{"id": v.id, "service": v.service, "start": v.start.isoformat()} for v in views]}
+    if not views:
+        return ToolResult("I don't see any upcoming appointments for this number.", data)
+    today = ctx.local_now.date()
+    return ToolResult(f"You have {say_list([_describe(v, today) for v in views], 'and')}.", data)
+
+
+def _my_appointment(ctx: TurnContext, appointment_id: str | None) -> AppointmentView | None:
+    if not ctx.caller.customer_id:
+        return None
+    views = upcoming_appointments(ctx.uow, ctx.caller.customer_id, ctx.now)
+    if appointment_id:
+        return next((v for v in views if v.id == appointment_id), None)
+    return views[0] if len(views) == 1 else None
+
+
+def reschedule(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    view = _my_appointment(ctx, args.get("appointment_id"))
+    if view is None:
+        return ToolResult("I couldn't find that appointment for this caller.", {"rescheduled": False})
+    start = _parse_start(ctx, args["new_start"])
+    try:
+        reschedule_appointment(ctx.uow, view.id, new_start=start, now=ctx.now, staff_name=args.get("staff"))
+    except BookingError as exc:
+        return ToolResult(f"Sorry, {exc}.", {"rescheduled": False})
+    today = ctx.local_now.date()
+    text = f"Done: your {view.service} is moved from {say_when(view.start, today)} to {say_when(start, today)}."
+    return ToolResult(text, {"rescheduled": True, "appointment_id": view.id}, outcome="rescheduled")
+
+
+def cancel(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    view = _my_appointment(ctx, args.get("appointment_id"))
+    if view is None:
+        return ToolResult("I couldn't find that appointment for this caller.", {"cancelled": False})
+    cancel_appointment(ctx.uow, view.id, now=ctx.now)
+    text = f"Your {_describe(view, ctx.local_now.date())} is cancelled."
+    return ToolResult(text, {"cancelled": True, "appointment_id": view.id}, outcome="cancelled")
+
+
+# -- orders, knowledge, tickets ------------------------------------------------------------------
+
+STATUS_TEXT = {
+    "unfulfilled": "has been received and is waiting to be packed",
+    "processing": "is processing and hasn't shipped yet",
+    "shipped": "has shipped",
+    "delivered": "was delivered",
+    "cancelled": "was cancelled",
+    "refunded": "was refunded",
+}
+
+
+def _order_text(order: OrderInfo, today: date) -> str:
+    items = say_list([item.title for item in order.items], "and")
+    text = f"Order {order.number} ({items}) {STATUS_TEXT.get(order.status, order.status)}"
+    if order.tracking_carrier and order.status == "shipped":
+        text += f" with {order.tracking_carrier}"
+        if order.tracking_eta:
+            text += f", expected {say_day(order.tracking_eta, today)}"
+    elif order.tracking_carrier and order.status == "delivered" and order.tracking_eta:
+        text += f" on {say_day(order.tracking_eta, today)} by {order.tracking_carrier}"
+    return text + "."
+
+
+def lookup_order(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    """Order details only for a verified caller: caller id matches, or they know the email."""
+    orders = LocalOrders(ctx.uow)
+    today = ctx.local_now.date()
+    number = (args.get("order_number") or "").lstrip("#").strip()
+    if not number:
+        mine = orders.by_phone(ctx.caller.phone) if ctx.caller.phone else []
+        if not mine:
+            return ToolResult(
+                "I couldn't find an order for this phone number.",
+                {"found": False, "need": "order_number"},
+            )
+        return ToolResult(
+            " ".join(_order_text(o, today) for o in mine[:3]),
+            {"found": True, "verified": True, "orders": [o.number for o in mine[:3]]},
+            outcome="order_status",
+        )
+    order = orders.by_number(number)
+    if order is None:
+        return ToolResult(f"I couldn't find order {number}.", {"found": False, "need": "order_number"})
+    email = (args.get("email") or "").strip().lower()
+    verified = bool(ctx.caller.phone and ctx.caller.phone == order.customer_phone) or bool(
+        email and email == (order.customer_email or "").lower()
+    )
+    if not verified:
+        data = {"found": True, "verified": False, "need": "email", "email_given": bool(email)}
+        if email:
+            return ToolResult("That email doesn't match the order, so I can't share its details.", data)
+        return ToolResult("To protect your privacy I need to verify the order first.", data)
+    return ToolResult(
+        _order_text(order, today),
+        {"found": True, "verified": True, "orders": [order.number]},
+        outcome="order_status",
+    )
+
+
+def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    hits = shop_index(ctx.uow).search(args["query"], limit=3)
+    if not hits or hits[0].confidence < KNOWLEDGE_CONFIDENCE:
+        return ToolResult("I don't know that.", {"found": False})
+    doc = hits[0].document
+    if doc.kind == "service":
+        info = ctx.shop.service(doc.title)
+        price = say_money(info.price_cents, ctx.shop.currency) if info else ""
+        text = f"A {doc.title} costs {price} and takes about {info.duration_min if info else '?'} minutes."
+        text += f" {info.description}" if info and info.description else ""
+    elif doc.kind == "product":
+        text = f"{doc.title}: {doc.text.strip()}".replace(" in stock.", " It's in stock.").replace(
+            " out of stock.", " It's currently out of stock."
+        )
+    elif doc.kind == "address":
+        text = f"We're at {doc.text}."
+    else:
+        text = doc.text
+    return ToolResult(text, {"found": True, "kind": doc.kind, "title": doc.title}, outcome="knowledge")
+
+
+def ticket(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    customer_id = _ensure_customer(ctx, args.get("customer_name"))
+    created = create_ticket(
+        ctx.uow,
+        subject=args["subject"],
+        description=args.get("description"),
+        tags=[str(t) for t in args.get("tags") or []],
+        customer_id=customer_id,
+        now=ctx.now,
+        source=ctx.channel,
+        call_id=ctx.call_id,
+    )
+    return ToolResult(
+        "I've passed that to the team; they'll get back to you.",
+        {"ticket_id": created.id},
+        outcome="ticket",
+    )
+
+
+def next_opening(ctx: TurnContext) -> datetime | None:
+    local = ctx.local_now
+    for offset in range(0, 15):
+        day = local.date() + timedelta(days=offset)
+        for start, _end in ctx.shop.opening_hours(day):
+            moment = datetime.combine(day, start, tzinfo=ctx.shop.zone)
+            if moment > local:
+                return moment
+    return None
+
+
+def transfer(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    """To a person while the shop is open; otherwise take a message and say when it opens."""
+    if ctx.shop.handoff_number and ctx.shop.is_open(ctx.now):
+        action = Action(ActionKind.TRANSFER, number=ctx.shop.handoff_number)
+        return ToolResult(
+            "Connecting you to the team now.",
+            {"transferred": True},
+            (action,),
+            outcome="transferred",
+        )
+    reason = args.get("reason") or "Caller asked to speak to a person"
+    ticket(ctx, {"subject": "Callback request", "description": reason, "tags": ["callback"]})
+    opening = next_opening(ctx)
+    when = f" We open again {say_when(opening, ctx.local_now.date())}." if opening else ""
+    text = f"The team isn't available right now, so I've taken a message and someone will call you back.{when}"
+    return ToolResult(text, {"transferred": False, "message_taken": True}, outcome="transferred")
+
+
+def opt_out(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    if not ctx.caller.phone:
+        return ToolResult("I need the phone number to stop contacting.", {"opted_out": False})
+    add_do_not_contact(ctx.uow, ctx.caller.phone, source=f"agent:{ctx.channel}", now=ctx.now)
+    text = f"Done. {ctx.shop.name} won't call or text this number again."
+    return ToolResult(text, {"opted_out": True}, outcome="opted_out")
+
+
+def privacy_request(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    customer_id = _ensure_customer(ctx, args.get("customer_name"))
+    request = record_privacy_request(
+        ctx.uow,
+        request_type=args["type"],
+        customer_id=customer_id,
+        source="agent",
+        now=ctx.now,
+        actor=f"agent:{ctx.channel}",
+        details=args.get("details"),
+    )
+    text = f"I've recorded your request. {ctx.shop.name} will answer it within 48 hours."
+    return ToolResult(text, {"request_id": request.id, "type": args["type"]}, outcome="privacy_request")
+
+
+def hours(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    day = _parse_day(args.get("date"))
+    today = ctx.local_now.date()
+    if day is None:
+        week = [today + timedelta(days=i) for i in range(7)]
+        parts = []
+        for d in sorted(week, key=lambda d: d.weekday()):
+            ranges = ctx.shop.opening_hours(d) if d not in ctx.shop.schedule.calendar.closures else []
+            ranges = ranges or [(r.start, r.end) for r in ctx.shop.schedule.calendar.hours.get(d.weekday(), [])]
+            parts.append(f"{say_day(d).split(',')[0]} {say_hours(ranges) if ranges else 'closed'}")
+        return ToolResult("Our hours are: " + "; ".join(parts) + ".", {"day": None})
+    ranges = ctx.shop.opening_hours(day)
+    name = say_day(day, today)
+    if not ranges:
+        return ToolResult(f"We're closed on {name}.", {"day": day.isoformat(), "open": False})
+    return ToolResult(f"On {name} we're open from {say_hours(ranges)}.", {"day": day.isoformat(), "open": True})
+
+
+# -- workflows -----------------------------------------------------------------------------------
+
+SLOT_SCHEMA: dict[str, dict[str, Any]] = {
+    "number": {"type": "string", "description": "a number"},
+    "phone": {"type": "string", "description": "a phone number"},
+    "email": {"type": "string", "description": "an email address"},
+    "date": {"type": "string", "description": "YYYY-MM-DD"},
+    "time": {"type": "string", "description": "HH:MM"},
+}
+
+
+def workflow_tool(workflow: dict[str, Any]) -> Tool:
+    slots = workflow.get("collect", [])
+    properties: dict[str, dict[str, Any]] = {}
+    for slot in slots:
+        prop = dict(SLOT_SCHEMA.get(slot["type"], STRING))
+        prop["description"] = slot["ask"]
+        if slot["type"] == "choice":
+            prop["enum"] = list(slot["options"])
+        properties[slot["slot"]] = prop
+
+    def run(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+        action = workflow["action"]["create_ticket"]
+        lines = [f"{slot['slot'].replace('_', ' ')}: {args.get(slot['slot'], '')}" for slot in slots]
+        result = ticket(
+            ctx,
+            {
+                "subject": action["subject"],
+                "description": "\n".join(lines),
+                "tags": action.get("tags", []),
+            },
+        )
+        done = workflow.get("say_done") or "Thanks, that's all noted."
+        return ToolResult(done, {**result.data, "workflow": workflow["name"]}, outcome="ticket")
+
+    triggers = ", ".join(workflow.get("triggers", []))
+    return Tool(
+        name=f"workflow_{workflow['name']}",
+        description=f"{workflow.get('say_start') or workflow['name']} (when the caller mentions: {triggers})",
+        parameters=_schema([s["slot"] for s in slots], **properties),
+        handler=run,
+    )
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        "check_availability",
+        "Find open appointment times for a service, optionally on a date, near a time, with a staff member.",
+        _schema(
+            ["service"],
+            service=STRING,
+            date={"type": "string", "description": "YYYY-MM-DD in the shop's time zone"},
+            time={"type": "string", "description": "HH:MM, a wanted time"},
+            staff=STRING,
+            part={"type": "string", "enum": ["morning", "afternoon", "evening"]},
+            earliest={"type": "boolean"},
+        ),
+        check_availability,
+    ),
+    Tool(
+        "book_appointment",
+        "Book an appointment for the caller after they confirmed service, time and name.",
+        _schema(
+            ["service", "start"],
+            service=STRING,
+            start={"type": "string", "description": "ISO 8601"},
+            staff=STRING,
+            customer_name=STRING,
+        ),
+        book,
+    ),
+    Tool(
+        "reschedule_appointment",
+        "Move the caller's upcoming appointment to a new start time.",
+        _schema(
+            ["new_start"],
+            appointment_id=STRING,
+            new_start={"type": "string", "description": "ISO 8601"},
+            staff=STRING,
+        ),
+        reschedule,
+    ),
+    Tool(
+        "cancel_appointment",
+        "Cancel the caller's upcoming appointment.",
+        _schema(appointment_id=STRING),
+        cancel,
+    ),
+    Tool(
+        "list_my_appointments",
+        "The caller's upcoming appointments (by caller id).",
+        _schema(),
+        list_my_appointments,
+    ),
+    Tool(
+        "lookup_order",
+        "Order status. Details only for a verified caller: caller id matches the order, or give the order's email.",
+        _schema(order_number=STRING, email=STRING),
+        lookup_order,
+    ),
+    Tool(
+        "search_knowledge",
+        "Answer a question from the shop's FAQ, policies, products, services and address. Never guess.",
+        _schema(["query"], query=STRING),
+        search_knowledge,
+    ),
+    Tool(
+        "get_hours",
+        "Opening hours, for a date or the week.",
+        _schema(date={"type": "string"}),
+        hours,
+    ),
+    Tool(
+        "create_ticket",
+        "Take a message or report a problem for the team.",
+        _schema(
+            ["subject"],
+            subject=STRING,
+            description=STRING,
+            tags={"type": "array"},
+            customer_name=STRING,
+        ),
+        ticket,
+    ),
+    Tool(
+        "transfer_call",
+        "Hand the caller to a person (or take a message when closed).",
+        _schema(reason=STRING),
+        transfer,
+    ),
+    Tool("opt_out", "The caller never wants to be called or texted again.", _schema(), opt_out),
+    Tool(
+        "record_privacy_request",
+        "Record a data-subject request: access, erasure, correction or objection.",
+        _schema(
+            ["type"],
+            type={"type": "string", "enum": list(REQUEST_TYPES)},
+            details=STRING,
+            customer_name=STRING,
+        ),
+        privacy_request,
+    ),
+)
+
+
+class ToolRegistry:
+    """The shop's tools: the fixed set plus one per merchant workflow."""
+
+    def __init__(self, workflows: list[dict[str, Any]]) -> None:
+        tools = list(TOOLS) + [workflow_tool(w) for w in workflows]
+        self._tools = {tool.name: tool for tool in tools}
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._tools.values())
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def run(self, ctx: TurnContext, name: str, args: dict[str, Any]) -> ToolResult:
+        tool = self._tools.get(name)
+        if tool is None:
+            raise ToolError(f"unknown tool {name!r}")
+        result = tool.handler(ctx, _check(tool, args))
+        if result.outcome:
+            ctx.state.setdefault("outcomes", []).append(result.outcome)
+        return result
