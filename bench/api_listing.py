@@ -66,13 +66,9 @@ def seed_customers(sera: Sera, merchant_id: str, count: int) -> None:
             now = utcnow()
             for offset, customer_id in enumerate(ids):
                 n = start + offset
-                row = Customer(
-                    id=customer_id, merchant_id=merchant_id, created_at=now, updated_at=now
-                )
+                row = Customer(id=customer_id, merchant_id=merchant_id, created_at=now, updated_at=now)
                 phone = f"+1312{5550000 + n:07d}"
-                sera.vault.seal(
-                    row, name=f"Customer {n}", phone=phone, email=f"customer{n}@example.com"
-                )
+                sera.vault.seal(row, name=f"Customer {n}", phone=phone, email=f"customer{n}@example.com")
                 row.phone_bidx = sera.vault.phone_index(merchant_id, phone)
                 uow.session.add(row)
             uow.commit()
@@ -101,9 +97,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument(
-        "--database-url", default=None, help="PostgreSQL URL (default: SQLite in a temp dir)"
-    )
+    parser.add_argument("--database-url", default=None, help="PostgreSQL URL (default: SQLite in a temp dir)")
     args = parser.parse_args()
 
     results = {}
@@ -127,10 +121,7 @@ def main() -> None:
             samples = time_listing(sera, merchant_id, args.requests)
             results[label] = samples
             sera.close()
-            print(
-                f"[{label}] demo shop import: first {first_import * 1000:.0f} ms, "
-                f"re-import {reimport * 1000:.0f} ms"
-            )
+            print(f"[{label}] demo shop import: first {first_import * 1000:.0f} ms, re-import {reimport * 1000:.0f} ms")
             print(
                 f"[{label}] list 100 of {args.customers} customers: "
                 f"p50 {statistics.median(samples):.2f} ms  p95 {percentile(samples, 95):.2f} ms  "

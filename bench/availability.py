@@ -112,10 +112,7 @@ def naive_find_slots(
                         spans = working[member.id]
                         if not any(a <= start and start + duration <= b for a, b in spans):
                             continue
-                        if (
-                            _overlapping(by_staff[member.id], start, start + busy)
-                            < service.capacity
-                        ):
+                        if _overlapping(by_staff[member.id], start, start + busy) < service.capacity:
                             end = (start + duration).astimezone(calendar.tz)
                             local = start.astimezone(calendar.tz)
                             found.append(Slot(local, end, member.id, member.name))
@@ -131,9 +128,7 @@ def _overlapping(bookings: list[Booking], start: datetime, end: datetime) -> int
     return sum(1 for b in bookings if b.start < end and b.end > start)
 
 
-def _staff_ranges(
-    calendar: ShopCalendar, member: StaffSpec, day: date
-) -> list[tuple[datetime, datetime]]:
+def _staff_ranges(calendar: ShopCalendar, member: StaffSpec, day: date) -> list[tuple[datetime, datetime]]:
     shop = opening_ranges(calendar, day)
     if member.hours is None:
         return shop

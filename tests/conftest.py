@@ -29,9 +29,7 @@ from sera.storage.models import Base
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 PACKAGED_DEMO = ROOT / "src" / "sera" / "merchants" / "demo-shop.yaml"
-DEMO_SHOP = (
-    SHARED / "examples" / "demo-shop.yaml" if (SHARED / "examples").exists() else PACKAGED_DEMO
-)
+DEMO_SHOP = SHARED / "examples" / "demo-shop.yaml" if (SHARED / "examples").exists() else PACKAGED_DEMO
 SCENARIOS = SHARED / "scenarios"
 OUTSIDER_SHOP = ROOT / "tests" / "fixtures" / "outsider-shop.yaml"
 NORTHSIDE = "northside-cycles.myshopify.com"

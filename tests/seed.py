@@ -30,9 +30,7 @@ class Seeded:
 def seed_activity(sera: Sera, merchant_id: str) -> Seeded:
     now = sera.clock()
     with sera.uow(merchant_id) as uow:
-        customer = find_or_create_customer(
-            uow, name=CALLER_NAME, phone=CALLER_PHONE, email=CALLER_EMAIL
-        )
+        customer = find_or_create_customer(uow, name=CALLER_NAME, phone=CALLER_PHONE, email=CALLER_EMAIL)
         call = start_call(
             uow,
             channel="voice",

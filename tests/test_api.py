@@ -58,15 +58,11 @@ def test_a_revoked_key_is_refused(client: TestClient, sera: Sera, personas: Pers
 
 def test_keys_are_stored_only_as_hashes(sera: Sera, personas: Personas) -> None:
     with sera.uow(readonly=True) as uow:
-        stored = repr(
-            [tuple(vars(k).values()) for k in uow.session.execute(select(ApiKey)).scalars()]
-        )
+        stored = repr([tuple(vars(k).values()) for k in uow.session.execute(select(ApiKey)).scalars()])
     assert personas.owner_key.split("_", 2)[2] not in stored
 
 
-def test_customers_have_the_contract_fields(
-    client: TestClient, personas: Personas, seeded: Seeded
-) -> None:
+def test_customers_have_the_contract_fields(client: TestClient, personas: Personas, seeded: Seeded) -> None:
     body = client.get("/api/v1/customers", headers=_auth(personas.owner_key)).json()
     caller = next(c for c in body["data"] if c["id"] == seeded.customer_id)
     assert caller == {
@@ -81,15 +77,11 @@ def test_customers_have_the_contract_fields(
     assert {"Priya Shah", "Marcus Lee", "Elena Rossi", "Tom Becker", CALLER_NAME} == names
 
 
-def test_call_detail_has_its_transcript(
-    client: TestClient, personas: Personas, seeded: Seeded
-) -> None:
+def test_call_detail_has_its_transcript(client: TestClient, personas: Personas, seeded: Seeded) -> None:
     listed = client.get("/api/v1/calls", headers=_auth(personas.owner_key)).json()["data"]
     assert [c["id"] for c in listed] == [seeded.call_id]
     call = client.get(f"/api/v1/calls/{seeded.call_id}", headers=_auth(personas.owner_key)).json()
-    assert {
-        k: call[k] for k in ("channel", "direction", "from", "to", "duration_s", "outcome")
-    } == {
+    assert {k: call[k] for k in ("channel", "direction", "from", "to", "duration_s", "outcome")} == {
         "channel": "voice",
         "direction": "inbound",
         "from": CALLER_PHONE,
@@ -102,9 +94,7 @@ def test_call_detail_has_its_transcript(
     assert call["transcript"][0]["role"] == "agent"
 
 
-def test_tickets_and_privacy_requests(
-    client: TestClient, personas: Personas, seeded: Seeded
-) -> None:
+def test_tickets_and_privacy_requests(client: TestClient, personas: Personas, seeded: Seeded) -> None:
     ticket = client.get("/api/v1/tickets", headers=_auth(personas.owner_key)).json()["data"][0]
     assert set(ticket) >= {
         "id",
@@ -116,9 +106,7 @@ def test_tickets_and_privacy_requests(
         "customer",
     }
     assert ticket["customer"]["name"] == CALLER_NAME and ticket["tags"] == ["repair"]
-    request = client.get("/api/v1/privacy-requests", headers=_auth(personas.owner_key)).json()[
-        "data"
-    ][0]
+    request = client.get("/api/v1/privacy-requests", headers=_auth(personas.owner_key)).json()["data"][0]
     assert request["type"] == "access" and request["status"] == "pending"
     assert request["completed_at"] is None
     assert request["due_at"] > request["received_at"]
@@ -136,9 +124,7 @@ def test_pagination_walks_every_customer_once(
     cursor = None
     while True:
         params: dict[str, str | int] = {"limit": 10, **({"cursor": cursor} if cursor else {})}
-        body = client.get(
-            "/api/v1/customers", params=params, headers=_auth(personas.owner_key)
-        ).json()
+        body = client.get("/api/v1/customers", params=params, headers=_auth(personas.owner_key)).json()
         seen += [c["name"] for c in body["data"]]
         cursor = body["next_cursor"]
         if cursor is None:
@@ -167,21 +153,15 @@ def test_date_filters(client: TestClient, sera: Sera, personas: Personas, clock:
         headers=_auth(personas.owner_key),
     )
     assert naive.status_code == 422
-    bad_cursor = client.get(
-        "/api/v1/customers", params={"cursor": "!!"}, headers=_auth(personas.owner_key)
-    )
+    bad_cursor = client.get("/api/v1/customers", params={"cursor": "!!"}, headers=_auth(personas.owner_key))
     assert bad_cursor.status_code == 400
 
 
-def test_reads_of_personal_data_are_audited(
-    client: TestClient, sera: Sera, personas: Personas, seeded: Seeded
-) -> None:
+def test_reads_of_personal_data_are_audited(client: TestClient, sera: Sera, personas: Personas, seeded: Seeded) -> None:
     client.get(f"/api/v1/calls/{seeded.call_id}", headers=_auth(personas.teammate_key))
     with sera.uow(readonly=True) as uow:
         entry = uow.session.execute(
-            select(AuditEntry).where(
-                AuditEntry.action == "api.read", AuditEntry.target_type == "call"
-            )
+            select(AuditEntry).where(AuditEntry.action == "api.read", AuditEntry.target_type == "call")
         ).scalar_one()
     assert entry.target_id == seeded.call_id
     assert entry.actor.startswith("api_key:key_")
@@ -214,10 +194,7 @@ def test_outsider_gets_404_for_northsides_ids(
     client: TestClient, personas: Personas, seeded: Seeded, path: str, attr: str
 ) -> None:
     item_id = getattr(seeded, attr)
-    assert (
-        client.get(f"/api/v1/{path}/{item_id}", headers=_auth(personas.owner_key)).status_code
-        == 200
-    )
+    assert client.get(f"/api/v1/{path}/{item_id}", headers=_auth(personas.owner_key)).status_code == 200
     response = client.get(f"/api/v1/{path}/{item_id}", headers=_auth(personas.outsider_key))
     assert response.status_code == 404
 
@@ -227,11 +204,7 @@ def test_operations_endpoints(client: TestClient) -> None:
     assert client.get("/readyz").json()["database"] == "ok"
     client.get("/api/v1/customers")
     metrics = client.get("/metrics").text
-    assert (
-        'sera_http_requests_total{method="GET",route="/api/v1/customers",status="401"}' in metrics
-    )
+    assert 'sera_http_requests_total{method="GET",route="/api/v1/customers",status="401"}' in metrics
     spec = client.get("/openapi.json").json()
-    assert {"/api/v1/appointments", "/api/v1/calls/{call_id}", "/api/v1/privacy-requests"} <= set(
-        spec["paths"]
-    )
+    assert {"/api/v1/appointments", "/api/v1/calls/{call_id}", "/api/v1/privacy-requests"} <= set(spec["paths"])
     assert client.get("/healthz").headers["X-Request-ID"]

@@ -38,31 +38,23 @@ def _tamper(sera: Sera, statement: object) -> None:
         uow.commit()
 
 
-def test_an_intact_log_verifies(
-    sera: Sera, personas: Personas, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_intact_log_verifies(sera: Sera, personas: Personas, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_entries(sera, personas.northside_id, 5)
     code, output = _verify(sera, monkeypatch)
     assert code == 0, output
     assert "BROKEN" not in output
 
 
-def test_a_changed_entry_is_named(
-    sera: Sera, personas: Personas, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_changed_entry_is_named(sera: Sera, personas: Personas, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_entries(sera, personas.northside_id, 5)
     target = _entry(sera, personas.northside_id, "test.step2")
-    _tamper(
-        sera, update(AuditEntry).where(AuditEntry.seq == target.seq).values(actor="someone-else")
-    )
+    _tamper(sera, update(AuditEntry).where(AuditEntry.seq == target.seq).values(actor="someone-else"))
     code, output = _verify(sera, monkeypatch)
     assert code == 1
     assert f"entry #{target.position} (seq {target.seq}, test.step2) was changed" in output
 
 
-def test_a_deleted_entry_is_named(
-    sera: Sera, personas: Personas, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_deleted_entry_is_named(sera: Sera, personas: Personas, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_entries(sera, personas.northside_id, 5)
     target = _entry(sera, personas.northside_id, "test.step1")
     _tamper(sera, delete(AuditEntry).where(AuditEntry.seq == target.seq))
@@ -82,9 +74,7 @@ def test_deleting_the_newest_entries_is_detected(
     assert f"entries after #{target.position - 1} are missing" in output
 
 
-def test_reordered_entries_are_detected(
-    sera: Sera, personas: Personas, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_reordered_entries_are_detected(sera: Sera, personas: Personas, monkeypatch: pytest.MonkeyPatch) -> None:
     _write_entries(sera, personas.northside_id, 4)
     one = _entry(sera, personas.northside_id, "test.step1")
     two = _entry(sera, personas.northside_id, "test.step2")
@@ -93,10 +83,7 @@ def test_reordered_entries_are_detected(
     _tamper(sera, update(AuditEntry).where(AuditEntry.seq == one.seq).values(position=two.position))
     code, output = _verify(sera, monkeypatch)
     assert code == 1
-    assert (
-        f"entry #{one.position} (seq {two.seq}, test.step2) does not follow the previous entry"
-        in output
-    )
+    assert f"entry #{one.position} (seq {two.seq}, test.step2) does not follow the previous entry" in output
 
 
 def test_entries_hold_no_personal_data(sera: Sera, personas: Personas) -> None:

@@ -62,9 +62,7 @@ def test_production_refuses_missing_or_weak_secrets(
         load_settings(generate_secrets=True)
 
 
-def test_production_never_generates_secrets(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_production_never_generates_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _production(monkeypatch, SERA_MASTER_KEY="")
     with pytest.raises(ConfigError):
         load_settings(generate_secrets=True)

@@ -78,9 +78,7 @@ def test_blind_index_finds_a_customer_by_phone_and_email(sera: Sera, personas: P
         assert get_customer(uow, by_phone.id).name == "Priya Shah"
 
 
-def test_the_same_phone_has_different_indexes_in_different_shops(
-    sera: Sera, personas: Personas
-) -> None:
+def test_the_same_phone_has_different_indexes_in_different_shops(sera: Sera, personas: Personas) -> None:
     a = sera.vault.phone_index(personas.northside_id, "+13125550142")
     b = sera.vault.phone_index(personas.southside_id, "+13125550142")
     assert a != b
@@ -91,9 +89,7 @@ def test_a_ciphertext_copied_to_another_row_does_not_open(sera: Sera, personas: 
         priya = find_customer(uow, phone="+13125550142")
         marcus = find_customer(uow, phone="+13125550143")
         assert priya is not None and marcus is not None
-        uow.session.execute(
-            update(Customer).where(Customer.id == marcus.id).values(name=priya.name)
-        )
+        uow.session.execute(update(Customer).where(Customer.id == marcus.id).values(name=priya.name))
         uow.commit()
     with sera.uow(personas.northside_id, readonly=True) as uow:
         row = uow.session.execute(select(Customer).where(Customer.id == marcus.id)).scalar_one()
@@ -114,9 +110,7 @@ def test_a_ciphertext_moved_to_another_column_does_not_open(sera: Sera, personas
             sera.vault.open(row, "email")
 
 
-def test_a_different_master_key_opens_nothing(
-    settings: Settings, sera: Sera, personas: Personas
-) -> None:
+def test_a_different_master_key_opens_nothing(settings: Settings, sera: Sera, personas: Personas) -> None:
     stranger = bootstrap(settings.model_copy(update={"master_key": SecretStr(new_key_text())}))
     with pytest.raises(DecryptionError), stranger.uow(personas.northside_id, readonly=True) as uow:
         find_customer(uow, phone="+13125550142")

@@ -26,14 +26,10 @@ def test_every_merchant_table_is_scoped(sera: Sera, personas: Personas, model: t
     assert all(row.merchant_id == personas.southside_id for row in rows)
 
 
-def test_even_an_explicit_filter_for_another_merchant_finds_nothing(
-    sera: Sera, personas: Personas
-) -> None:
+def test_even_an_explicit_filter_for_another_merchant_finds_nothing(sera: Sera, personas: Personas) -> None:
     with sera.uow(personas.southside_id, readonly=True) as uow:
         count = uow.session.execute(
-            select(func.count())
-            .select_from(Order)
-            .where(Order.merchant_id == personas.northside_id)
+            select(func.count()).select_from(Order).where(Order.merchant_id == personas.northside_id)
         ).scalar_one()
         assert count == 0
         assert uow.session.get(Order, _an_order_id(sera, personas.northside_id)) is None
@@ -54,11 +50,7 @@ def test_bulk_updates_stay_inside_the_merchant(sera: Sera, personas: Personas) -
         uow.session.execute(update(Customer).values(external_id="touched"))
         uow.commit()
     with sera.uow(personas.northside_id, readonly=True) as uow:
-        touched = (
-            uow.session.execute(select(Customer).where(Customer.external_id == "touched"))
-            .scalars()
-            .all()
-        )
+        touched = uow.session.execute(select(Customer).where(Customer.external_id == "touched")).scalars().all()
     assert touched == []
 
 

@@ -31,9 +31,7 @@ def test_rotation_rewraps_every_key_under_the_new_master(
     with pytest.raises(DecryptionError):
         _name_of_priya(only_new, personas.northside_id)  # not rotated yet
 
-    both = bootstrap(
-        settings.model_copy(update={"master_key": SecretStr(f"{new},{old.get_secret_value()}")})
-    )
+    both = bootstrap(settings.model_copy(update={"master_key": SecretStr(f"{new},{old.get_secret_value()}")}))
     assert _name_of_priya(both, personas.northside_id) == "Priya Shah"  # old master still opens
     monkeypatch.setattr(cli, "_sera", lambda generate_secrets=False: both)
     result = CliRunner().invoke(cli.main, ["keys", "rotate"])

@@ -38,9 +38,7 @@ def test_every_path_logs_without_personal_data(
     with TestClient(create_app(sera), raise_server_exceptions=False) as client:
         for path in ["customers", "calls", "tickets", "appointments", "privacy-requests"]:
             client.get(f"/api/v1/{path}", headers=auth)
-            client.get(
-                f"/api/v1/{path}?since=2026-01-01T00:00:00%2B00:00&cursor=junk", headers=auth
-            )
+            client.get(f"/api/v1/{path}?since=2026-01-01T00:00:00%2B00:00&cursor=junk", headers=auth)
         client.get(f"/api/v1/calls/{seeded.call_id}", headers=auth)
         client.get(f"/api/v1/customers/{seeded.customer_id}", headers=auth)
         client.get(f"/api/v1/customers?phone={CALLER_PHONE}&q={CALLER_EMAIL}", headers=auth)

@@ -37,9 +37,7 @@ def test_demo_shop_parses_with_every_section() -> None:
     assert shop.workflows[0].collect[1].options == ["beginner", "intermediate", "fast"]
 
 
-@pytest.mark.skipif(
-    not (SHARED / "examples").exists(), reason="shared/ is not beside this checkout"
-)
+@pytest.mark.skipif(not (SHARED / "examples").exists(), reason="shared/ is not beside this checkout")
 def test_packaged_demo_shop_is_the_shared_one() -> None:
     assert PACKAGED_DEMO.read_text() == (SHARED / "examples" / "demo-shop.yaml").read_text()
 
@@ -106,9 +104,7 @@ def test_malformed_files_are_refused(text: str, expected: str) -> None:
     assert expected in str(caught.value)
 
 
-def test_a_bad_file_imports_nothing(
-    sera: Sera, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bad_file_imports_nothing(sera: Sera, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(DEMO_SHOP.read_text().replace("duration_min: 30", "duration_min: thirty"))
     from sera import cli
@@ -151,9 +147,7 @@ def test_reimport_applies_changes_and_removes_what_is_gone(sera: Sera) -> None:
     text = text[:cut] + text[text.index("\nworkflows:") + 1 :]
     result = import_shop_text(sera, text, source="edited", actor="test")
     assert result.changes == 2
-    shop = parse_shop_text(
-        __import__("sera.merchants.service", fromlist=["x"]).export_shop(sera, NORTHSIDE, actor="t")
-    )
+    shop = parse_shop_text(__import__("sera.merchants.service", fromlist=["x"]).export_shop(sera, NORTHSIDE, actor="t"))
     assert shop.services[0].price == 95.0
     with sera.uow(readonly=True) as uow:
         assert sorted(uow.session.execute(select(Order.number)).scalars()) == [

@@ -44,9 +44,7 @@ class Sera:
         self.keystore.engine.dispose()
 
 
-def bootstrap(
-    settings: Settings, *, cipher: FieldCipher | None = None, clock: Clock | None = None
-) -> Sera:
+def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: Clock | None = None) -> Sera:
     keyring = MasterKeyring(tuple(settings.master_keys()))
     if settings.master_key is not None:
         for part in settings.master_key.get_secret_value().split(","):

@@ -56,10 +56,7 @@ class Settings(BaseSettings):
         """The decoded master keyring, primary first."""
         if self.master_key is None:
             raise ConfigError("SERA_MASTER_KEY is not set")
-        return [
-            decode_key(part, "SERA_MASTER_KEY")
-            for part in self.master_key.get_secret_value().split(",")
-        ]
+        return [decode_key(part, "SERA_MASTER_KEY") for part in self.master_key.get_secret_value().split(",")]
 
 
 def decode_key(text: str, name: str) -> bytes:

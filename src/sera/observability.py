@@ -76,12 +76,8 @@ class RedactingFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             exc_type, _exc, tb = record.exc_info
             # frame locations only: source lines and messages may quote personal data
-            frames = "".join(
-                f"  {f.filename}:{f.lineno} in {f.name}\n" for f in traceback.extract_tb(tb)
-            )
-            record.sera_exception = (
-                f"{exc_type.__name__ if exc_type else 'Exception'} (message withheld)\n{frames}"
-            )
+            frames = "".join(f"  {f.filename}:{f.lineno} in {f.name}\n" for f in traceback.extract_tb(tb))
+            record.sera_exception = f"{exc_type.__name__ if exc_type else 'Exception'} (message withheld)\n{frames}"
             record.exc_info = None
             record.exc_text = None
         return True
@@ -125,9 +121,7 @@ class JsonFormatter(logging.Formatter):
 class ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         extras = " ".join(
-            f"{k}={v}"
-            for k, v in record.__dict__.items()
-            if k not in _STANDARD and not k.startswith("_")
+            f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
         )
         line = f"{record.levelname:<7} {record.name}: {record.getMessage()} {extras}".rstrip()
         exception = getattr(record, "sera_exception", None)
@@ -143,6 +137,4 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    logging.getLogger(
-        "uvicorn.access"
-    ).disabled = True  # our middleware logs requests without query strings
+    logging.getLogger("uvicorn.access").disabled = True  # our middleware logs requests without query strings

@@ -86,10 +86,7 @@ def test_deterministic(text: str) -> None:
 
 
 BIG_INPUTS = {
-    "spoken": (
-        "one two three oh double five twenty nineteen at 2 pm december 3rd the third my name is "
-    )
-    * 200,
+    "spoken": ("one two three oh double five twenty nineteen at 2 pm december 3rd the third my name is ") * 200,
     "single_letter_run": "a" * 10_240,
     "digits": "1" * 10_240,
     "at_signs": "a@" * 5_120,

@@ -63,9 +63,7 @@ def test_tokens_splits_normalized_text() -> None:
 
 
 def test_expand_shorthand_for_sms() -> None:
-    assert expand_shorthand("wanna make an appt 4 tmrw pls") == (
-        "want to make an appointment 4 tomorrow please"
-    )
+    assert expand_shorthand("wanna make an appt 4 tmrw pls") == ("want to make an appointment 4 tomorrow please")
 
 
 @pytest.mark.parametrize(

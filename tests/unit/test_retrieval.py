@@ -89,10 +89,7 @@ services:
     aliases: ["brakes", "brake bleed", "brake pads"]
 """
 )
-HOURS = (
-    "Monday to Wednesday and Friday 10 am to 6 pm, Thursday 10 am to 8 pm, "
-    "Saturday 9 am to 5 pm. Closed on Sunday."
-)
+HOURS = "Monday to Wednesday and Friday 10 am to 6 pm, Thursday 10 am to 8 pm, Saturday 9 am to 5 pm. Closed on Sunday."
 
 
 def product_document(product: dict[str, Any]) -> Document:
@@ -102,10 +99,7 @@ def product_document(product: dict[str, Any]) -> Document:
 
 
 def service_document(service: dict[str, Any]) -> Document:
-    text = (
-        f"{service['description']} Takes {service['duration_min']} minutes. "
-        f"Price {service['price']} dollars."
-    )
+    text = f"{service['description']} Takes {service['duration_min']} minutes. Price {service['price']} dollars."
     aliases = tuple(service["aliases"])
     return Document(f"service:{service['name']}", "service", service["name"], text, aliases)
 
@@ -148,9 +142,7 @@ def top(index: KnowledgeIndex, query: str) -> Hit:
         ("how much is the u lock", "product:ULOCK-HD"),
     ],
 )
-def test_callers_questions_find_the_answer_confidently(
-    index: KnowledgeIndex, query: str, expected_id: str
-) -> None:
+def test_callers_questions_find_the_answer_confidently(index: KnowledgeIndex, query: str, expected_id: str) -> None:
     hit = top(index, query)
     assert hit.document.id == expected_id
     assert hit.confidence >= THRESHOLD
@@ -165,9 +157,7 @@ def test_callers_questions_find_the_answer_confidently(
         "I want to talk to a person",
     ],
 )
-def test_questions_the_shop_cannot_answer_stay_below_the_threshold(
-    index: KnowledgeIndex, query: str
-) -> None:
+def test_questions_the_shop_cannot_answer_stay_below_the_threshold(index: KnowledgeIndex, query: str) -> None:
     hits = index.search(query)
     assert not hits or hits[0].confidence < THRESHOLD
 
@@ -178,9 +168,7 @@ def test_a_query_of_only_stop_words_has_no_hits(index: KnowledgeIndex) -> None:
 
 
 @pytest.mark.parametrize("spelling", ["e-bikes", "e bikes", "ebikes", "E-Bike"])
-def test_hyphenated_words_match_however_speech_to_text_spells_them(
-    index: KnowledgeIndex, spelling: str
-) -> None:
+def test_hyphenated_words_match_however_speech_to_text_spells_them(index: KnowledgeIndex, spelling: str) -> None:
     assert top(index, f"do you service {spelling}").document.id == "faq:7"
 
 
@@ -208,15 +196,11 @@ def test_a_lone_letter_joins_the_next_word_in_the_shops_text_too() -> None:
     "query",
     ["can I rent a bike", "bike rentals", "renting a bike", "bike hire"],
 )
-def test_inflections_and_synonyms_reach_the_rental_answer(
-    index: KnowledgeIndex, query: str
-) -> None:
+def test_inflections_and_synonyms_reach_the_rental_answer(index: KnowledgeIndex, query: str) -> None:
     assert top(index, query).document.id == "faq:3"
 
 
-@pytest.mark.parametrize(
-    "query", ["where can I park", "parking", "is there a car park", "do you have parking"]
-)
+@pytest.mark.parametrize("query", ["where can I park", "parking", "is there a car park", "do you have parking"])
 def test_park_and_parking_are_one_term(index: KnowledgeIndex, query: str) -> None:
     hit = top(index, query)
     assert hit.document.id == "faq:0"

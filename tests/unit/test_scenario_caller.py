@@ -100,9 +100,7 @@ DEMO_SLOTS = {
         "choice",
         ("beginner", "intermediate", "fast"),
     ),
-    "bike_model": WorkflowSlotInfo(
-        "bike_model", "What make and model is the bike you'd like to trade in?", "text"
-    ),
+    "bike_model": WorkflowSlotInfo("bike_model", "What make and model is the bike you'd like to trade in?", "text"),
     "bike_year": WorkflowSlotInfo("bike_year", "About what year is it from?", "number"),
     "callback_phone": WorkflowSlotInfo(
         "callback_phone", "What's the best number for our buyer to call you back on?", "phone"
@@ -129,9 +127,7 @@ def test_booking_call_answers_each_question_with_the_right_fact() -> None:
     assert answer(caller, "What name should I put down for the booking?") == "Jordan Miles"
     assert answer(caller, "Thanks, Jordan. Which service would you like?") == "tune up"
     assert answer(caller, "Which day works for you?") == "next tuesday"
-    assert answer(caller, "I have 10:00 am, 11:15 am or 2:00 pm on Tuesday. Which time works?") == (
-        "2 pm"
-    )
+    assert answer(caller, "I have 10:00 am, 11:15 am or 2:00 pm on Tuesday. Which time works?") == ("2 pm")
     assert answer(caller, "Shall I book a Tune-up for Tuesday, December 1 at 2:00 pm?") == "yes"
     assert caller.given_facts == {"name", "service", "day", "time", "confirm"}
     assert answer(caller, "You're booked for Tuesday at 2:00 pm.", done=True) == GOODBYE
@@ -149,17 +145,13 @@ def test_goodbye_is_said_once_even_if_the_agent_keeps_asking() -> None:
 
 def test_caller_without_a_time_takes_the_first_offered_time() -> None:
     caller = caller_for("asks for sunday, shop is closed, takes an offered time")
-    reply = (
-        "Sorry, we're closed on Sunday. I have 10:00 am or 11:15 am on Monday... which time works?"
-    )
+    reply = "Sorry, we're closed on Sunday. I have 10:00 am or 11:15 am on Monday... which time works?"
     assert answer(caller, reply) == FIRST_OFFERED
 
 
 def test_caller_whose_time_is_not_offered_takes_the_first_one() -> None:
     caller = caller_for("book a tune-up next tuesday at 2")
-    assert answer(caller, "I have 9:00 am or 11:15 am on Tuesday. Which time works?") == (
-        FIRST_OFFERED
-    )
+    assert answer(caller, "I have 9:00 am or 11:15 am on Tuesday. Which time works?") == (FIRST_OFFERED)
     assert answer(caller, "I have 9:00 am, noon or 2 p.m. that day.") == "2 pm"
 
 
@@ -186,10 +178,7 @@ def test_a_confirmation_naming_two_times_is_still_confirmed() -> None:
 
 def test_confirm_needs_a_question() -> None:
     caller = caller_for("damaged item support ticket")
-    assert (
-        answer(caller, "I will confirm that with the team.")
-        == NORTHSIDE["damaged item support ticket"].opening
-    )
+    assert answer(caller, "I will confirm that with the team.") == NORTHSIDE["damaged item support ticket"].opening
     assert answer(caller, "Is that right?") == "yes"
 
 
@@ -216,9 +205,7 @@ def test_workflow_slot_ask_wins_over_the_generic_name_rule() -> None:
     caller = caller_for("group ride workflow")
     reply = "Happy to sign you up for the Saturday group ride. What name should I put down?"
     assert answer(caller, reply) == "Alex Kim"
-    assert answer(caller, "Which pace group would you like: beginner, intermediate or fast?") == (
-        "intermediate"
-    )
+    assert answer(caller, "Which pace group would you like: beginner, intermediate or fast?") == ("intermediate")
     assert caller.given_facts == {"rider_name", "level"}
     assert answer(caller, "You're on the list.", done=True) == GOODBYE
 
@@ -246,9 +233,7 @@ def test_trade_in_callback_ask_is_the_phone_slot_not_the_generic_phone_rule() ->
     reply = "We do take trade-ins. What make and model is the bike you'd like to trade in?"
     assert answer(caller, reply) == "Trek FX 2"
     assert answer(caller, "About what year is it from?") == "2019"
-    assert answer(caller, "What's the best number for our buyer to call you back on?") == (
-        "+13125550192"
-    )
+    assert answer(caller, "What's the best number for our buyer to call you back on?") == ("+13125550192")
     assert caller.given_facts == {"bike_model", "bike_year", "callback_phone"}
 
 
@@ -374,9 +359,7 @@ given: {do_not_contact: [+13125550188]}
         ("facts: {name: }", "facts.name"),
     ],
 )
-def test_invalid_scenarios_name_the_file_line_scenario_and_field(
-    tmp_path: Path, extra: str, message: str
-) -> None:
+def test_invalid_scenarios_name_the_file_line_scenario_and_field(tmp_path: Path, extra: str, message: str) -> None:
     path = write(tmp_path / "bad.yaml", MINIMAL.format(name="broken") + extra + "\n")
     with pytest.raises(ScenarioError) as error:
         load_scenarios(path)

@@ -159,9 +159,7 @@ def test_split_hours_offer_no_slot_across_the_lunch_break() -> None:
 
 
 def test_touching_ranges_count_as_one_stretch_of_opening_hours() -> None:
-    two_rows = ShopCalendar(
-        CHICAGO, {MON: [TimeRange(time(10), time(12)), TimeRange(time(12), time(14))]}, frozenset()
-    )
+    two_rows = ShopCalendar(CHICAGO, {MON: [TimeRange(time(10), time(12)), TimeRange(time(12), time(14))]}, frozenset())
 
     assert is_bookable(two_rows, TUNE_UP, [DANA], [], at(MONDAY, 11, 30)) is not None
     assert opening_ranges(two_rows, MONDAY) == [(at(MONDAY, 10), at(MONDAY, 14))]
@@ -321,9 +319,7 @@ def test_step_changes_the_grid_from_the_opening_time() -> None:
 
 
 def test_window_end_is_exclusive() -> None:
-    slots = find_slots(
-        SHOP, BRAKES, [DANA], [], window_start=at(MONDAY, 10), window_end=at(MONDAY, 11)
-    )
+    slots = find_slots(SHOP, BRAKES, [DANA], [], window_start=at(MONDAY, 10), window_end=at(MONDAY, 11))
 
     assert local_starts(slots) == ["10:00", "10:15", "10:30", "10:45"]
 
@@ -334,10 +330,7 @@ def test_window_end_is_exclusive() -> None:
 def test_is_bookable_agrees_with_find_slots_on_a_busy_week() -> None:
     rng = random.Random(7)
     bookings = [
-        booked(
-            rng.choice(STAFF), at(MONDAY + timedelta(rng.randrange(6)), rng.randrange(9, 19)), 75
-        )
-        for _ in range(25)
+        booked(rng.choice(STAFF), at(MONDAY + timedelta(rng.randrange(6)), rng.randrange(9, 19)), 75) for _ in range(25)
     ]
     week: Window = {"window_start": at(MONDAY, 0), "window_end": at(SUNDAY, 0)}
     offered = {s.start: s for s in find_slots(SHOP, TUNE_UP, STAFF, bookings, **week)}
@@ -421,9 +414,7 @@ def test_opening_time_inside_the_gap_opens_when_the_clock_jumps() -> None:
 
     ranges = opening_ranges(opens_at_half_two, date(2026, 3, 8))
 
-    assert _utc(ranges) == [
-        (datetime(2026, 3, 8, 8, tzinfo=UTC), datetime(2026, 3, 8, 10, tzinfo=UTC))
-    ]
+    assert _utc(ranges) == [(datetime(2026, 3, 8, 8, tzinfo=UTC), datetime(2026, 3, 8, 10, tzinfo=UTC))]
 
 
 def test_demo_shop_opens_at_ten_local_on_both_sides_of_spring_forward() -> None:
@@ -461,9 +452,7 @@ def test_demo_shop_opens_at_ten_local_on_both_sides_of_spring_forward() -> None:
     ],
 )
 def test_london_dst_nights(day: date, expected_local: list[str], expected_utc: list[str]) -> None:
-    slots = find_slots(
-        night_shop(LONDON), TUNE_UP, [DANA], [], **whole_day(day, LONDON), step_min=30
-    )
+    slots = find_slots(night_shop(LONDON), TUNE_UP, [DANA], [], **whole_day(day, LONDON), step_min=30)
 
     assert local_starts(slots) == expected_local
     assert utc_starts(slots) == expected_utc

@@ -43,9 +43,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_key(
-    sera: Sera, merchant_id: str, *, role: str, label: str | None = None, actor: str
-) -> str:
+def create_api_key(sera: Sera, merchant_id: str, *, role: str, label: str | None = None, actor: str) -> str:
     """Create a key and return it in full: the only time it is ever visible."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
@@ -83,9 +81,7 @@ def authenticate(sera: Sera, presented: str | None) -> Principal:
         raise InvalidApiKeyError("malformed")
     _, prefix, secret = parts
     with sera.uow(readonly=True) as uow:
-        key = uow.session.execute(
-            select(ApiKey).where(ApiKey.prefix == prefix)
-        ).scalar_one_or_none()
+        key = uow.session.execute(select(ApiKey).where(ApiKey.prefix == prefix)).scalar_one_or_none()
         if key is None or not hmac.compare_digest(key.secret_hash, _hash(secret)):
             raise InvalidApiKeyError("unknown")
         if key.revoked_at is not None:
@@ -94,11 +90,7 @@ def authenticate(sera: Sera, presented: str | None) -> Principal:
         stale = key.last_used_at is None or (sera.clock() - key.last_used_at).total_seconds() > 60
     if stale:  # coarse, so that reads do not all write
         with sera.uow() as uow:
-            uow.session.execute(
-                update(ApiKey)
-                .where(ApiKey.id == principal.key_id)
-                .values(last_used_at=sera.clock())
-            )
+            uow.session.execute(update(ApiKey).where(ApiKey.id == principal.key_id).values(last_used_at=sera.clock()))
             uow.commit()
     return principal
 
@@ -106,9 +98,7 @@ def authenticate(sera: Sera, presented: str | None) -> Principal:
 def revoke_api_key(sera: Sera, merchant_id: str, key_id_or_prefix: str, *, actor: str) -> bool:
     with sera.uow(merchant_id) as uow:
         key = uow.session.execute(
-            select(ApiKey).where(
-                (ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == key_id_or_prefix)
-            )
+            select(ApiKey).where((ApiKey.id == key_id_or_prefix) | (ApiKey.prefix == key_id_or_prefix))
         ).scalar_one_or_none()
         if key is None:
             return False
@@ -139,7 +129,4 @@ class ApiKeyInfo:
 def list_api_keys(sera: Sera, merchant_id: str) -> list[ApiKeyInfo]:
     with sera.uow(merchant_id, readonly=True) as uow:
         rows = uow.session.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars()
-        return [
-            ApiKeyInfo(r.id, r.prefix, r.role, r.label, r.created_at, r.last_used_at, r.revoked_at)
-            for r in rows
-        ]
+        return [ApiKeyInfo(r.id, r.prefix, r.role, r.label, r.created_at, r.last_used_at, r.revoked_at) for r in rows]

@@ -61,9 +61,7 @@ def record(
 ) -> AuditEntry:
     """Append an entry in the caller's transaction (it commits or rolls back with it)."""
     chain = merchant_id or SYSTEM_CHAIN
-    head = session.execute(
-        select(AuditHead).where(AuditHead.chain == chain).with_for_update()
-    ).scalar_one_or_none()
+    head = session.execute(select(AuditHead).where(AuditHead.chain == chain).with_for_update()).scalar_one_or_none()
     if head is None:
         head = AuditHead(chain=chain, position=0, hash=GENESIS)
         session.add(head)
@@ -124,13 +122,9 @@ def verify_chain(session: Session, chain: str) -> VerifyResult:
     for entry in _chain_entries(session, chain):
         where = f"entry #{entry.position} (seq {entry.seq}, {entry.action})"
         if entry.position != expected_position:
-            return VerifyResult(
-                chain, count, f"entry #{expected_position} is missing (deleted) before {where}"
-            )
+            return VerifyResult(chain, count, f"entry #{expected_position} is missing (deleted) before {where}")
         if entry.prev_hash != expected_prev:
-            return VerifyResult(
-                chain, count, f"{where} does not follow the previous entry (reordered or deleted)"
-            )
+            return VerifyResult(chain, count, f"{where} does not follow the previous entry (reordered or deleted)")
         if entry_hash(entry) != entry.hash:
             return VerifyResult(chain, count, f"{where} was changed after it was written")
         expected_prev, expected_position, count = entry.hash, expected_position + 1, count + 1

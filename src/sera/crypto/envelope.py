@@ -104,9 +104,7 @@ class MasterKeyring:
 
 
 def derive_subkey(key: bytes, purpose: str) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()
-    ).derive(key)
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose.encode()).derive(key)
 
 
 def blind_index(column_key: bytes, normalized_value: str) -> str:

@@ -160,9 +160,7 @@ class KeyStore:
         """Crypto-shred a whole shop: its key and every customer key under it."""
         with self.engine.begin() as conn:
             conn.execute(delete(customer_keys).where(customer_keys.c.merchant_id == merchant_id))
-            count = conn.execute(
-                delete(merchant_keys).where(merchant_keys.c.merchant_id == merchant_id)
-            ).rowcount
+            count = conn.execute(delete(merchant_keys).where(merchant_keys.c.merchant_id == merchant_id)).rowcount
         self._cache.clear()
         return int(count)
 
@@ -179,9 +177,7 @@ class KeyStore:
             {
                 "customer_id": customer_id,
                 "merchant_id": merchant_id,
-                "wrapped_key": seal_bytes(
-                    merchant_key, key, _customer_aad(merchant_id, customer_id)
-                ),
+                "wrapped_key": seal_bytes(merchant_key, key, _customer_aad(merchant_id, customer_id)),
                 "created_at": now,
             }
             for customer_id, key in keys.items()
@@ -213,9 +209,7 @@ class KeyStore:
                 )
             ).all()
         for row in rows:
-            key = open_bytes(
-                merchant_key, row.wrapped_key, _customer_aad(merchant_id, row.customer_id)
-            )
+            key = open_bytes(merchant_key, row.wrapped_key, _customer_aad(merchant_id, row.customer_id))
             self._cache.put(f"c:{row.customer_id}", key)
             found[row.customer_id] = key
         return found
@@ -276,9 +270,7 @@ class KeyStore:
     def wrapping_key_ids(self) -> dict[str, int]:
         """How many merchant keys each master key wraps (for `sera keys status`)."""
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(merchant_keys.c.wrapping_key_id, merchant_keys.c.merchant_id)
-            ).all()
+            rows = conn.execute(select(merchant_keys.c.wrapping_key_id, merchant_keys.c.merchant_id)).all()
         counts: dict[str, int] = {}
         for row in rows:
             counts[row.wrapping_key_id] = counts.get(row.wrapping_key_id, 0) + 1

@@ -39,20 +39,14 @@ class Vault:
         key = self.key_for(row)
         table = row.__tablename__
         for column, value in values.items():
-            sealed = (
-                None
-                if value is None
-                else self.cipher.seal(key, value, field_aad(table, column, row.id))
-            )
+            sealed = None if value is None else self.cipher.seal(key, value, field_aad(table, column, row.id))
             setattr(row, column, sealed)
 
     def open(self, row: Any, column: str) -> str | None:
         sealed: bytes | None = getattr(row, column)
         if sealed is None:
             return None
-        return self.cipher.open(
-            self.key_for(row), sealed, field_aad(row.__tablename__, column, row.id)
-        )
+        return self.cipher.open(self.key_for(row), sealed, field_aad(row.__tablename__, column, row.id))
 
     def open_many(self, row: Any, *columns: str) -> dict[str, str | None]:
         return {column: self.open(row, column) for column in columns}

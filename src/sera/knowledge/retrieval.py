@@ -148,9 +148,7 @@ def _undouble(stem: str) -> str:
     return stem
 
 
-_SYNONYMS: dict[str, str] = {
-    _stem(word): canonical for canonical, words in SYNONYM_GROUPS.items() for word in words
-}
+_SYNONYMS: dict[str, str] = {_stem(word): canonical for canonical, words in SYNONYM_GROUPS.items() for word in words}
 
 
 def _words(text: str) -> tuple[list[str], list[str]]:
@@ -264,17 +262,12 @@ class KnowledgeIndex:
         scores = self._scores(scoring_terms)
         # key=scores.__getitem__ keeps the comparison in C; equal scores keep the
         # order documents were first reached, which is deterministic for a query.
-        ranked = [
-            (index, scores[index])
-            for index in heapq.nlargest(max(limit, 2), scores, key=scores.__getitem__)
-        ]
+        ranked = [(index, scores[index]) for index in heapq.nlargest(max(limit, 2), scores, key=scores.__getitem__)]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
         hits: list[Hit] = []
         for rank, (index, score) in enumerate(ranked[:limit]):
             margin = (score - runner_up) / score if rank == 0 else 0.0
-            confidence = self._coverage(index, query_terms) * (
-                1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin
-            )
+            confidence = self._coverage(index, query_terms) * (1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin)
             hits.append(Hit(self._documents[index], score, confidence))
         return hits
 

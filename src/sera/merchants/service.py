@@ -52,9 +52,7 @@ class ImportResult:
 
 def merchant_id_for_domain(sera: Sera, domain: str) -> str | None:
     with sera.uow(readonly=True) as uow:
-        return uow.session.execute(
-            select(Merchant.id).where(Merchant.domain == domain)
-        ).scalar_one_or_none()
+        return uow.session.execute(select(Merchant.id).where(Merchant.domain == domain)).scalar_one_or_none()
 
 
 def require_merchant_id(sera: Sera, domain: str) -> str:
@@ -78,9 +76,7 @@ def import_shop(sera: Sera, shop: ShopFile, *, actor: str) -> ImportResult:
     _check_numbers_free(sera, shop, merchant_id)
     sera.keystore.create_merchant_key(merchant_id)
     with sera.uow(merchant_id) as uow:
-        merchant = uow.session.execute(
-            select(Merchant).where(Merchant.id == merchant_id)
-        ).scalar_one_or_none()
+        merchant = uow.session.execute(select(Merchant).where(Merchant.id == merchant_id)).scalar_one_or_none()
         if merchant is None:
             merchant = Merchant(id=merchant_id, domain=shop.shop.domain, settings={})
             uow.session.add(merchant)
@@ -118,9 +114,7 @@ def _check_numbers_free(sera: Sera, shop: ShopFile, merchant_id: str) -> None:
             )
         ).scalars()
         for number in taken:
-            raise ImportConflictError(
-                f"shop.phone_numbers: {number} is already answered by another shop"
-            )
+            raise ImportConflictError(f"shop.phone_numbers: {number} is already answered by another shop")
 
 
 def _assign(row: Any, values: dict[str, Any]) -> int:
@@ -276,8 +270,7 @@ def _sync_catalogue(session: Session, merchant_id: str, shop: ShopFile) -> int:
         for i, s in enumerate(shop.services)
     ]
     knowledge = [
-        (("faq", f.q), {"kind": "faq", "title": f.q, "body": f.a, "position": i})
-        for i, f in enumerate(shop.faq)
+        (("faq", f.q), {"kind": "faq", "title": f.q, "body": f.a, "position": i}) for i, f in enumerate(shop.faq)
     ]
     knowledge += [
         (("policy", topic), {"kind": "policy", "title": topic, "body": text, "position": i})
@@ -350,9 +343,7 @@ def _sync_orders(uow: UnitOfWork, merchant_id: str, entries: list[OrderEntry]) -
         }
         row = current.pop(entry.number, None)
         if row is None:
-            customer = find_or_create_customer(
-                uow, name=person.name, phone=person.phone, email=person.email
-            )
+            customer = find_or_create_customer(uow, name=person.name, phone=person.phone, email=person.email)
             row = Order(id=new_id("ord"), merchant_id=merchant_id, customer_id=customer.id)
             row.number = entry.number
             session.add(row)
@@ -362,9 +353,7 @@ def _sync_orders(uow: UnitOfWork, merchant_id: str, entries: list[OrderEntry]) -
             continue
         changes += _assign(row, _order_values(entry, position))
         if vault.open_many(row, *wanted) != wanted:
-            customer = find_or_create_customer(
-                uow, name=person.name, phone=person.phone, email=person.email
-            )
+            customer = find_or_create_customer(uow, name=person.name, phone=person.phone, email=person.email)
             row.customer_id = customer.id
             vault.seal(row, **wanted)
             changes += 1
@@ -424,9 +413,7 @@ def export_shop(sera: Sera, domain: str, *, actor: str) -> str:
                     {
                         "name": s.name,
                         "services": s.service_names,
-                        "hours": _hours_dict([h for h in hours if h.staff_id == s.id])
-                        if s.has_own_hours
-                        else None,
+                        "hours": _hours_dict([h for h in hours if h.staff_id == s.id]) if s.has_own_hours else None,
                     }
                 )
                 for s in staff

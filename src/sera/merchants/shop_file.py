@@ -337,13 +337,9 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, path: Path_, lines: dict[Pa
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node)
             if not isinstance(key, str):
-                raise ShopFileError(
-                    "", [f"line {key_node.start_mark.line + 1}: key {key!r} is not text"]
-                )
+                raise ShopFileError("", [f"line {key_node.start_mark.line + 1}: key {key!r} is not text"])
             if key in result:
-                raise ShopFileError(
-                    "", [f"line {key_node.start_mark.line + 1}: key {key!r} appears twice"]
-                )
+                raise ShopFileError("", [f"line {key_node.start_mark.line + 1}: key {key!r} appears twice"])
             lines[(*path, key)] = key_node.start_mark.line + 1
             result[key] = _build(value_node, loader, (*path, key), lines)
         return result
@@ -353,9 +349,7 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, path: Path_, lines: dict[Pa
         return loader.construct_object(node)
     except (ValueError, yaml.YAMLError):
         field = ".".join(str(p) for p in path)
-        raise ShopFileError(
-            "", [f"line {lines[path]}: {field}: {node.value!r} is not a valid value"]
-        ) from None
+        raise ShopFileError("", [f"line {lines[path]}: {field}: {node.value!r} is not a valid value"]) from None
 
 
 def _compose(text: str) -> tuple[Any, dict[Path_, int]]:

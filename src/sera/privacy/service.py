@@ -92,9 +92,7 @@ def list_privacy_requests(uow: UnitOfWork, request: PageRequest) -> Page[Privacy
 
 
 def get_privacy_request(uow: UnitOfWork, request_id: str) -> PrivacyRequestView:
-    row = uow.session.execute(
-        select(PrivacyRequest).where(PrivacyRequest.id == request_id)
-    ).scalar_one_or_none()
+    row = uow.session.execute(select(PrivacyRequest).where(PrivacyRequest.id == request_id)).scalar_one_or_none()
     if row is None:
         raise PrivacyRequestNotFoundError(request_id)
     return _view(row)

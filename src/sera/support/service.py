@@ -76,11 +76,7 @@ def _view(uow: UnitOfWork, ticket: Ticket, person: PersonRef | None) -> TicketVi
 
 
 def list_tickets(uow: UnitOfWork, request: PageRequest) -> Page[TicketView]:
-    rows = (
-        uow.session.execute(keyset(select(Ticket), Ticket.created_at, Ticket.id, request))
-        .scalars()
-        .all()
-    )
+    rows = uow.session.execute(keyset(select(Ticket), Ticket.created_at, Ticket.id, request)).scalars().all()
     kept, cursor = page_of(rows, request, lambda t: (t.created_at, t.id))
     return Page(_views(uow, kept), cursor)
 
