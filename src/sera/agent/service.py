@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sera.agent.context import Caller, TurnContext, load_shop
 from sera.agent.ports import Brain, Reply
 from sera.bootstrap import Sera
-from sera.calls.service import TranscriptLine, end_call, load_transcript, save_transcript, start_call
+from sera.calls.service import TranscriptLine, end_call, link_customer, load_transcript, save_transcript, start_call
 from sera.customers.service import find_customer
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Call, Conversation, new_id
@@ -172,7 +172,7 @@ class Agent:
         state["last_reply"] = reply.text
         state["caller_name"] = ctx.caller.name
         if ctx.caller.customer_id and call.customer_id != ctx.caller.customer_id:
-            call.customer_id = ctx.caller.customer_id
+            link_customer(uow, call, ctx.caller.customer_id)
         conversation.customer_id = ctx.caller.customer_id
         conversation.updated_at = ctx.now
         uow.vault.seal(conversation, state=json.dumps(state))

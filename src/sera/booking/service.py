@@ -57,7 +57,7 @@ def shop_zone(uow: UnitOfWork) -> ZoneInfo:
 Row = tuple[Appointment, str, str | None]
 
 
-def _query() -> Select[Appointment, str, str | None]:
+def appointment_query() -> Select[Appointment, str, str | None]:
     return (
         select(Appointment, Service.name, StaffMember.name)
         .join(Service, Service.id == Appointment.service_id)
@@ -65,7 +65,7 @@ def _query() -> Select[Appointment, str, str | None]:
     )
 
 
-def _views(uow: UnitOfWork, rows: Sequence[Row]) -> list[AppointmentView]:
+def appointment_views(uow: UnitOfWork, rows: Sequence[Row]) -> list[AppointmentView]:
     zone = shop_zone(uow)
     people = person_refs(uow, [r[0].customer_id for r in rows])
     return [_view(zone, row, people.get(row[0].customer_id or "")) for row in rows]
@@ -86,17 +86,17 @@ def _view(zone: ZoneInfo, row: Row, person: PersonRef | None) -> AppointmentView
 
 
 def list_appointments(uow: UnitOfWork, request: PageRequest) -> Page[AppointmentView]:
-    stmt = keyset(_query(), Appointment.start_at, Appointment.id, request)
+    stmt = keyset(appointment_query(), Appointment.start_at, Appointment.id, request)
     rows = [(r[0], r[1], r[2]) for r in uow.session.execute(stmt).all()]
     kept, cursor = page_of(rows, request, lambda r: (r[0].start_at, r[0].id))
-    return Page(_views(uow, kept), cursor)
+    return Page(appointment_views(uow, kept), cursor)
 
 
 def get_appointment(uow: UnitOfWork, appointment_id: str) -> AppointmentView:
-    row = uow.session.execute(_query().where(Appointment.id == appointment_id)).one_or_none()
+    row = uow.session.execute(appointment_query().where(Appointment.id == appointment_id)).one_or_none()
     if row is None:
         raise AppointmentNotFoundError(appointment_id)
-    return _views(uow, [(row[0], row[1], row[2])])[0]
+    return appointment_views(uow, [(row[0], row[1], row[2])])[0]
 
 
 # -- availability and the booking engine ------------------------------------------------------
@@ -335,7 +335,7 @@ def cancel_appointment(uow: UnitOfWork, appointment_id: str, *, now: datetime) -
 
 def upcoming_appointments(uow: UnitOfWork, customer_id: str, now: datetime) -> list[AppointmentView]:
     stmt = (
-        _query()
+        appointment_query()
         .where(
             Appointment.customer_id == customer_id,
             Appointment.status == "booked",
@@ -344,4 +344,4 @@ def upcoming_appointments(uow: UnitOfWork, customer_id: str, now: datetime) -> l
         .order_by(Appointment.start_at)
     )
     rows = [(r[0], r[1], r[2]) for r in uow.session.execute(stmt).all()]
-    return _views(uow, rows)
+    return appointment_views(uow, rows)

@@ -90,6 +90,14 @@ def end_call(uow: UnitOfWork, call: Call, *, ended_at: datetime, outcome: str | 
     call.outcome = outcome
 
 
+def link_customer(uow: UnitOfWork, call: Call, customer_id: str) -> None:
+    """The caller became known mid-call: the call and its transcript move under their key."""
+    uow.vault.assign_customer(call, customer_id)
+    transcript = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
+    if transcript is not None:
+        uow.vault.assign_customer(transcript, customer_id)
+
+
 def save_transcript(uow: UnitOfWork, call: Call, lines: list[TranscriptLine]) -> Transcript:
     transcript = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
     if transcript is None:

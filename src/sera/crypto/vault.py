@@ -13,7 +13,7 @@ from typing import Any
 
 from sera.crypto.envelope import AesGcmCipher, FieldCipher, blind_index, derive_subkey, field_aad
 from sera.crypto.keystore import KeyStore
-from sera.storage.models import Customer
+from sera.storage.models import SEALED, Customer
 
 
 class Vault:
@@ -50,6 +50,14 @@ class Vault:
 
     def open_many(self, row: Any, *columns: str) -> dict[str, str | None]:
         return {column: self.open(row, column) for column in columns}
+
+    def assign_customer(self, row: Any, customer_id: str | None) -> None:
+        """Link a row to a customer, re-sealing its fields under that customer's key."""
+        if row.customer_id == customer_id:
+            return
+        plain = self.open_many(row, *SEALED[row.__tablename__])
+        row.customer_id = customer_id
+        self.seal(row, **plain)
 
     # -- blind indexes -------------------------------------------------------------------------
     def blind_index(self, merchant_id: str, table: str, column: str, normalized: str) -> str:
