@@ -49,7 +49,7 @@ def test_a_conversation_continues_in_another_process(settings: Settings, sera: S
         reply = Agent(other).reply(ref, "2 pm")
         assert "name" in reply.text.lower()
         reply = Agent(sera).reply(ref, "Jordan Miles")
-        assert "Shall I book a Tune-up on Tuesday, December 1 at 2 pm for Jordan Miles?" == reply.text
+        assert reply.text == "Shall I book a Tune-up on Tuesday, December 1 at 2 pm for Jordan Miles?"
         assert "booked" in Agent(other).reply(ref, "yes").text
     finally:
         other.close()
@@ -57,7 +57,7 @@ def test_a_conversation_continues_in_another_process(settings: Settings, sera: S
 
 def test_booking_call_is_recorded_with_outcome_and_sealed_transcript(sera: Sera, personas: Personas) -> None:
     agent = Agent(sera)
-    ref, replies = converse(
+    _ref, replies = converse(
         agent,
         personas.northside_id,
         ["book a brake service saturday at 1pm", "Grace Liu", "yes", "no that's all"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
@@ -64,8 +65,28 @@ class ShopProfile:
         return any(start <= local.time() < end for start, end in self.opening_hours(local.date()))
 
 
+_profiles: dict[str, tuple[datetime, ShopProfile]] = {}
+_profiles_lock = threading.Lock()
+
+
 def load_shop(uow: UnitOfWork) -> ShopProfile:
+    """The shop as the agent sees it, cached per shop version.
+
+    Invariant: every change to a shop's services, staff, hours, closures or settings
+    bumps ``Merchant.updated_at`` (the import does), which invalidates this cache.
+    """
     merchant = uow.session.execute(select(Merchant).where(Merchant.id == uow.merchant_id)).scalar_one()
+    with _profiles_lock:
+        cached = _profiles.get(merchant.id)
+    if cached is not None and cached[0] == merchant.updated_at:
+        return cached[1]
+    profile = _build_profile(uow, merchant)
+    with _profiles_lock:
+        _profiles[merchant.id] = (merchant.updated_at, profile)
+    return profile
+
+
+def _build_profile(uow: UnitOfWork, merchant: Merchant) -> ShopProfile:
     services = [
         ServiceInfo(s.name, tuple(s.aliases), s.duration_min, s.price_cents, s.description)
         for s in uow.session.execute(select(Service).order_by(Service.position)).scalars()
