@@ -219,9 +219,7 @@ _TextLoader.yaml_implicit_resolvers = {
 _TextLoader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
-_TextLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^(?:0|-?[1-9][0-9]*)$"), list("-0123456789")
-)
+_TextLoader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^(?:0|-?[1-9][0-9]*)$"), list("-0123456789"))
 
 
 def _documents(file: Path, problems: list[str]) -> Iterator[tuple[int, int, Any]]:
@@ -247,9 +245,7 @@ def _documents(file: Path, problems: list[str]) -> Iterator[tuple[int, int, Any]
         yield node.start_mark.line + 1, 1, data
 
 
-def _validate(
-    file: Path, line: int, position: int, raw: Any, problems: list[str]
-) -> Scenario | None:
+def _validate(file: Path, line: int, position: int, raw: Any, problems: list[str]) -> Scenario | None:
     """Validate one scenario, recording its problems under its file, line and name."""
     name = raw.get("name") if isinstance(raw, dict) else None
     where = f"{file}:{line}: scenario {name!r}" if name else f"{file}:{line}: scenario #{position}"

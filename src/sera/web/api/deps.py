@@ -36,9 +36,7 @@ def get_principal(
     except InvalidApiKeyError as exc:
         AUTH_FAILURES.labels(exc.reason).inc()
         log.warning("api key rejected", extra={"reason": exc.reason})
-        raise HTTPException(
-            401, "invalid or missing API key", headers={"WWW-Authenticate": "Bearer"}
-        ) from None
+        raise HTTPException(401, "invalid or missing API key", headers={"WWW-Authenticate": "Bearer"}) from None
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]

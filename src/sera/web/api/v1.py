@@ -6,11 +6,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sera import audit
 from sera.access.api_keys import Principal
+from sera.booking.calendar import appointment_invite, feed_token
 from sera.booking.service import (
     AppointmentNotFoundError,
     AppointmentView,
@@ -205,17 +206,13 @@ def _listing(
 
 
 @router.get("/appointments", response_model=ListOut[AppointmentOut])
-def appointments(
-    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
-) -> ListOut[AppointmentOut]:
+def appointments(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[AppointmentOut]:
     items, cursor = _listing(sera, principal, "appointment", lambda: list_appointments(uow, page))
     return ListOut(data=[_appointment(v) for v in items], next_cursor=cursor)
 
 
 @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
-def appointment(
-    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: str
-) -> AppointmentOut:
+def appointment(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: str) -> AppointmentOut:
     try:
         view = get_appointment(uow, appointment_id)
     except AppointmentNotFoundError:
@@ -224,10 +221,33 @@ def appointment(
     return _appointment(view)
 
 
+@router.get("/appointments/{appointment_id}/invite.ics", response_class=Response)
+def appointment_invite_ics(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: str) -> Response:
+    """The appointment as a calendar invite, to send to the customer."""
+    try:
+        view = get_appointment(uow, appointment_id)
+    except AppointmentNotFoundError:
+        raise HTTPException(404, "appointment not found") from None
+    _audit_read(sera, principal, "appointment", [view.id])
+    return Response(appointment_invite(uow, view, sera.clock()), media_type="text/calendar; charset=utf-8")
+
+
+class CalendarFeedOut(BaseModel):
+    url: str
+
+
+@router.get("/calendar-feed", response_model=CalendarFeedOut)
+def calendar_feed_url(sera: SeraDep, principal: PrincipalDep) -> CalendarFeedOut:
+    """The shop's secret calendar-feed URL (subscribe to it from any calendar app)."""
+    secret = sera.settings.secret_key.get_secret_value() if sera.settings.secret_key else ""
+    if not secret:
+        raise HTTPException(503, "SERA_SECRET_KEY is not configured")
+    token = feed_token(secret, principal.merchant_id)
+    return CalendarFeedOut(url=f"{sera.settings.public_url.rstrip('/')}/calendar/{principal.merchant_id}/{token}.ics")
+
+
 @router.get("/tickets", response_model=ListOut[TicketOut])
-def tickets(
-    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
-) -> ListOut[TicketOut]:
+def tickets(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[TicketOut]:
     items, cursor = _listing(sera, principal, "ticket", lambda: list_tickets(uow, page))
     return ListOut(data=[_ticket(v) for v in items], next_cursor=cursor)
 
@@ -243,9 +263,7 @@ def ticket(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, ticket_id: st
 
 
 @router.get("/calls", response_model=ListOut[CallOut], response_model_by_alias=True)
-def calls(
-    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
-) -> ListOut[CallOut]:
+def calls(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[CallOut]:
     items, cursor = _listing(sera, principal, "call", lambda: list_calls(uow, page))
     return ListOut(data=[_call(v) for v in items], next_cursor=cursor)
 
@@ -262,17 +280,13 @@ def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: str) -
 
 
 @router.get("/customers", response_model=ListOut[CustomerOut])
-def customers(
-    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
-) -> ListOut[CustomerOut]:
+def customers(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[CustomerOut]:
     items, cursor = _listing(sera, principal, "customer", lambda: list_customers(uow, page))
     return ListOut(data=[_customer(v) for v in items], next_cursor=cursor)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
-def customer(
-    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, customer_id: str
-) -> CustomerOut:
+def customer(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, customer_id: str) -> CustomerOut:
     try:
         view = get_customer(uow, customer_id)
     except CustomerNotFoundError:
@@ -285,16 +299,12 @@ def customer(
 def privacy_requests(
     sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
 ) -> ListOut[PrivacyRequestOut]:
-    items, cursor = _listing(
-        sera, principal, "privacy_request", lambda: list_privacy_requests(uow, page)
-    )
+    items, cursor = _listing(sera, principal, "privacy_request", lambda: list_privacy_requests(uow, page))
     return ListOut(data=[_privacy(v) for v in items], next_cursor=cursor)
 
 
 @router.get("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
-def privacy_request(
-    sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, request_id: str
-) -> PrivacyRequestOut:
+def privacy_request(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, request_id: str) -> PrivacyRequestOut:
     try:
         view = get_privacy_request(uow, request_id)
     except PrivacyRequestNotFoundError:
