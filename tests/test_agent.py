@@ -210,3 +210,48 @@ def test_calendar_invite_and_feed(sera: Sera, personas: Personas) -> None:
         assert feed.status_code == 200 and "Tune-up – Jordan (Dana)" in feed.text and "Miles" not in feed.text
         assert client.get(path.replace(personas.northside_id, personas.southside_id)).status_code == 404
         assert client.get(path[:-10] + "0000000000.ics").status_code == 404
+
+
+def _give_appointment(sera: Sera, merchant_id: str, name: str, phone: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from sera.booking.service import book_appointment
+    from sera.customers.service import find_or_create_customer
+
+    with sera.uow(merchant_id) as uow:
+        customer = find_or_create_customer(uow, name=name, phone=phone)
+        start = datetime(2026, 12, 1, 11, tzinfo=ZoneInfo("America/Chicago"))
+        book_appointment(uow, service_name="Tune-up", start=start, customer_id=customer.id, now=sera.clock())
+        uow.commit()
+
+
+def test_a_recognised_caller_hears_about_their_next_appointment(sera: Sera, personas: Personas) -> None:
+    _give_appointment(sera, personas.northside_id, "Nina Patel", "+13125550187")
+    _, replies = converse(Agent(sera), personas.northside_id, [], phone="+13125550187")
+    assert "Hi Nina" in replies[0].text
+    assert "Tune-up on Tuesday, December 1 at 11 am" in replies[0].text
+
+
+def test_cancelling_from_another_number_by_name_and_date(sera: Sera, personas: Personas) -> None:
+    _give_appointment(sera, personas.northside_id, "Nina Patel", "+13125550187")
+    lines = ["I need to cancel my appointment", "Nina Patel", "tuesday", "yes"]
+    _, replies = converse(Agent(sera), personas.northside_id, lines)
+    assert "What name is the appointment under?" in replies[1].text
+    assert "Shall I cancel it?" in replies[3].text
+    assert "is cancelled" in replies[4].text
+
+
+def test_a_wrong_name_finds_nothing(sera: Sera, personas: Personas) -> None:
+    _give_appointment(sera, personas.northside_id, "Nina Patel", "+13125550187")
+    _, replies = converse(Agent(sera), personas.northside_id, ["cancel my appointment", "Nora Patel", "tuesday"])
+    assert "couldn't find an appointment under that name" in replies[3].text
+
+
+def test_asking_for_someone_who_does_not_do_the_service(sera: Sera, personas: Personas) -> None:
+    _, replies = converse(Agent(sera), personas.northside_id, ["can I book a bike fitting with Luis"])
+    assert "Luis doesn't do the Bike fitting. Dana can." in replies[1].text
+
+
+def test_earliest_slot_tomorrow(sera: Sera, personas: Personas) -> None:
+    _, replies = converse(Agent(sera), personas.northside_id, ["what's the earliest you can do a tune up tomorrow"])
+    assert "On Saturday, November 28 I have 9 am" in replies[1].text

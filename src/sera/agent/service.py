@@ -9,6 +9,7 @@ process memory, so any web process can serve the next turn.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ OUTCOME_PRIORITY = (
     "order_status",
     "knowledge",
 )
+log = logging.getLogger("sera.agent")
 MAX_LINE = 2000  # characters of one caller line that reach the brain and the transcript
 
 
@@ -118,7 +120,12 @@ class Agent:
             ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, call.id)
             if conversation.status == "ended":
                 return Reply(state.get("last_reply", ""))
-            reply = self.brain.respond(ctx, line)
+            try:
+                reply = self.brain.respond(ctx, line)
+            except Exception:
+                # a defect must not cost the caller the call: nothing of this turn is kept
+                log.exception("brain failed", extra={"conversation": conversation.id})
+                return Reply("Sorry, I had a problem with that. Could you say it another way?")
             self._save(
                 uow,
                 conversation,

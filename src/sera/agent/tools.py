@@ -19,6 +19,7 @@ from sera.agent.ports import Action, ActionKind
 from sera.booking.service import (
     AppointmentView,
     BookingError,
+    appointments_for_name,
     book_appointment,
     cancel_appointment,
     find_availability,
@@ -256,6 +257,13 @@ def _describe(view: AppointmentView, today: date) -> str:
 
 
 def list_my_appointments(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    """By caller id; or, for a caller from another number, by name plus the appointment's date."""
+    if args.get("customer_name") and args.get("date"):
+        day = _parse_day(args["date"])
+        assert day is not None
+        found = appointments_for_name(ctx.uow, args["customer_name"], day, ctx.shop.zone)
+        if found:
+            ctx.caller.customer_id = found[0].customer_id
     if not ctx.caller.customer_id:
         return ToolResult("I don't see any upcoming appointments for this number.", {"appointments": []})
     views = upcoming_appointments(ctx.uow, ctx.caller.customer_id, ctx.now)
@@ -558,8 +566,8 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "list_my_appointments",
-        "The caller's upcoming appointments (by caller id).",
-        _schema(),
+        "The caller's upcoming appointments: by caller id, or by the name and date they are booked under.",
+        _schema(customer_name=STRING, date={"type": "string", "description": "YYYY-MM-DD"}),
         list_my_appointments,
     ),
     Tool(

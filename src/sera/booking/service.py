@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, select, type_coerce
@@ -369,3 +369,20 @@ def upcoming_appointments(uow: UnitOfWork, customer_id: str, now: datetime) -> l
     )
     rows = [(r[0], r[1], r[2]) for r in uow.session.execute(stmt).all()]
     return appointment_views(uow, rows)
+
+
+def appointments_for_name(uow: UnitOfWork, name: str, day: date, zone: ZoneInfo) -> list[AppointmentView]:
+    """Booked appointments on a local day whose customer has this name (case-insensitive)."""
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    stmt = (
+        appointment_query()
+        .where(
+            Appointment.status == "booked",
+            Appointment.start_at >= start,
+            Appointment.start_at < start + timedelta(days=1),
+        )
+        .order_by(Appointment.start_at)
+    )
+    views = appointment_views(uow, [(r[0], r[1], r[2]) for r in uow.session.execute(stmt).all()])
+    wanted = " ".join(name.lower().split())
+    return [v for v in views if v.customer and v.customer.name and " ".join(v.customer.name.lower().split()) == wanted]

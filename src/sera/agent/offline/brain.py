@@ -47,6 +47,7 @@ PRIVACY_WORDS = {
     "correction": "correct the personal data they hold about you",
 }
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+BOOKING_WORDS = re.compile(r"\b(earliest|available|availability|opening|openings|slot|appointment|fit me in|come in)\b")
 NO_MORE = re.compile(r"\b(no|nope|nothing|that'?s (all|it)|all set|i'?m good|i'?m done)\b")
 
 
@@ -57,10 +58,22 @@ class OfflineBrain:
         agent = ctx.shop.agent
         if ctx.caller.first_name and agent.get("greeting_known_caller"):
             text = str(agent["greeting_known_caller"]).replace("{customer_first_name}", ctx.caller.first_name)
+            text += self.upcoming_note(ctx)
         else:
             default = f"Thanks for contacting {ctx.shop.name}, this is {ctx.shop.agent_name}. How can I help?"
             text = str(agent.get("greeting") or default)
         return Reply(text)
+
+    @staticmethod
+    def upcoming_note(ctx: TurnContext) -> str:
+        """A recognised caller hears about their next appointment (within two weeks)."""
+        listed = ToolRegistry([]).run(ctx, "list_my_appointments", {}).data.get("appointments", [])
+        if not listed:
+            return ""
+        start = datetime.fromisoformat(listed[0]["start"])
+        if (start - ctx.local_now).days > 14:
+            return ""
+        return f" I see you have a {listed[0]['service']} on {say_when(start, ctx.local_now.date())}."
 
     def respond(self, ctx: TurnContext, text: str) -> Reply:
         turn = _Turn(ctx, ToolRegistry(ctx.shop.workflows), text)
@@ -128,7 +141,7 @@ class _Turn:
         if looks_like_injection(self.raw):
             return self.reply("I can only help with your own appointments and orders, and questions about the shop.")
         intent = self.intent
-        if intent is Intent.BOOK:
+        if intent is Intent.BOOK or (intent in (Intent.QUESTION, None) and self.sounds_like_booking()):
             return self.start_booking()
         if intent is Intent.RESCHEDULE:
             return self.start_change("reschedule")
@@ -144,9 +157,18 @@ class _Turn:
             return self.answer_question()
         return None
 
+    def sounds_like_booking(self) -> bool:
+        """'what's the earliest you can do a tune up tomorrow': a service plus a when."""
+        if not match_option(self.raw, self.ctx.shop.service_options()):
+            return False
+        when = parse_time(self.raw)
+        return bool(
+            BOOKING_WORDS.search(self.text) or (when and when.earliest) or parse_date(self.raw, self.ctx.local_now)
+        )
+
     def fallback(self) -> Reply:
         if self.intent is Intent.GREETING:
-            return self.reply("Hi! How can I help you today?")
+            return self.ask("Hi! How can I help you today?", "open")
         return self.miss("Sorry, I didn't quite get that.")
 
     # -- replies ---------------------------------------------------------------------------------
@@ -262,8 +284,8 @@ class _Turn:
         task = self.state.get("task")
         self.state.pop("proposal", None)
         if task in ("book", "reschedule"):
-            self.slots.pop("time", None)
-            self.slots.pop("day", None)
+            for key in ("time", "day", "part", "earliest"):
+                self.slots.pop(key, None)
             return self.asking("No problem. What day would work better?", "day")
         self.reset()
         return self.reply("No problem, I won't do that.")
@@ -347,6 +369,9 @@ class _Turn:
         if not slots.get("service"):
             names = say_list([s.name for s in shop.services])
             return self.asking(f"Which service would you like: {names}?", "service", preface)
+        staff_note = self.staff_mismatch()
+        if staff_note:
+            preface = f"{preface} {staff_note}".strip()
         if not slots.get("day") and not slots.get("earliest") and not slots.get("part"):
             return self.asking(f"What day would you like to come in for the {slots['service']}?", "day", preface)
         args = {"service": slots["service"], "staff": slots.get("staff"), "date": slots.get("day")}
@@ -380,6 +405,20 @@ class _Turn:
             return self.propose_booking(slots_found[0], " ".join([*notes, offer]))
         return self.asking("Which of those times works for you?", "pick", " ".join([*notes, offer]))
 
+    def staff_mismatch(self) -> str:
+        """A caller asked for someone who doesn't do this service: say who does, drop the wish."""
+        schedule = self.ctx.shop.schedule
+        staff = schedule.staff_named(self.slots.get("staff"))
+        if staff is None:
+            return ""
+        service = schedule.service(self.slots["service"])
+        if staff.service_ids is None or service.id in staff.service_ids:
+            return ""
+        self.slots.pop("staff")
+        able = [s.name for s in schedule.staff if s.service_ids is None or service.id in s.service_ids]
+        who = f" {say_list(able)} can." if able else ""
+        return f"{staff.name} doesn't do the {service.name}.{who}"
+
     def propose_booking(self, start: datetime, preface: str = "") -> Reply:
         slots = self.slots
         name = self.ctx.caller.name or slots.get("name")
@@ -410,14 +449,11 @@ class _Turn:
         return self.find_appointment_to_change()
 
     def find_appointment_to_change(self) -> Reply:
-        listed = self.tools.run(self.ctx, "list_my_appointments", {}).data.get("appointments", [])
         task = self.state["task"]
+        lookup = {k: self.slots[k] for k in ("customer_name", "date") if self.slots.get(k)}
+        listed = self.tools.run(self.ctx, "list_my_appointments", lookup).data.get("appointments", [])
         if not listed:
-            self.reset()
-            return self.reply(
-                "I couldn't find an upcoming appointment for the number you're calling from. "
-                "I can take a message for the team if you like."
-            )
+            return self.identify_caller()
         mentioned = [d.day for d in find_dates(self.raw, self.ctx.local_now)]
         service = match_option(self.raw, {a["service"]: [a["service"]] for a in listed})
         chosen = [
@@ -451,8 +487,30 @@ class _Turn:
             self.slots.pop("day")
         return self.advance_booking()
 
+    def identify_caller(self) -> Reply:
+        """No appointment for this number: ask the name and the date it is booked for."""
+        if self.slots.get("customer_name") and self.slots.get("date"):
+            self.reset()
+            return self.reply("I couldn't find an appointment under that name on that day.")
+        if not self.slots.get("customer_name"):
+            preface = "I couldn't find an appointment for the number you're calling from."
+            return self.asking("What name is the appointment under?", "change_name", preface)
+        return self.asking("And what day is the appointment?", "change_day")
+
     def continue_change(self) -> Reply | None:
         if self.pending == "which_appointment":
+            return self.find_appointment_to_change()
+        if self.pending == "change_name":
+            name = extract_name(self.raw, expect_name=True)
+            if not name:
+                return self.miss("Sorry, I didn't get the name.")
+            self.slots["customer_name"] = name
+            return self.find_appointment_to_change()
+        if self.pending == "change_day":
+            day = parse_date(self.raw, self.ctx.local_now)
+            if day is None:
+                return self.miss("Sorry, which day is it?")
+            self.slots["date"] = day.day.isoformat()
             return self.find_appointment_to_change()
         return self.continue_booking()
 
