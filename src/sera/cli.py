@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -78,6 +79,7 @@ def demo(host: str | None, port: int | None) -> None:
     base = f"http://{host or sera.settings.host}:{port or sera.settings.port}"
     click.echo(
         f"\nSera demo: {shop.shop.name} ({shop.shop.domain})\n"
+        f"  Talk to it:   {base}/try\n"
         f"  API docs:     {base}/docs\n"
         f"  Health:       {base}/healthz\n"
         f"  Metrics:      {base}/metrics\n"
@@ -129,6 +131,86 @@ def shop_export(domain: str) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@main.command("eval")
+@click.argument("path", metavar="DIR_OR_FILE", type=click.Path(path_type=Path))
+@click.option(
+    "--shop",
+    "shop_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Shop file to run scenarios against (repeatable); other shops come from Sera's database.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
+def eval_scenarios(path: Path, shop_files: tuple[Path, ...], as_json: bool) -> None:
+    """Run conversation scenarios against the agent, each from a clean copy of its shop.
+
+    Exit status: 0 if every scenario passed, 1 if one failed, 2 for unusable input.
+    """
+    import functools
+    import json
+
+    from sera.merchants.shop_file import ShopFileError, load_shop_file
+    from sera.scenarios.model import ScenarioError, load_scenarios
+    from sera.scenarios.runner import UnknownShopError, json_report, run_scenarios, text_report
+
+    configure_logging("WARNING", "console")  # stderr: stdout carries only the report
+    try:
+        scenarios = load_scenarios(path)
+        shops = [load_shop_file(file) for file in shop_files]
+        results = run_scenarios(scenarios, shops, source=functools.cache(_sera))
+    except ScenarioError as exc:
+        _fail_input(exc.problems)
+    except ShopFileError as exc:
+        _fail_input([f"{exc.source}: {problem}" for problem in exc.problems])
+    except UnknownShopError as exc:
+        _fail_input([str(exc)])
+    except click.ClickException as exc:  # from _sera(): a shop was not in --shop, and no database to look in
+        _fail_input([f"a scenario's shop is not in a --shop file and Sera's database cannot be opened: {exc.message}"])
+    if as_json:
+        click.echo(json.dumps(json_report(results)))
+    else:
+        click.echo("\n".join(text_report(results)))
+    sys.exit(0 if all(result.passed for result in results) else 1)
+
+
+def _fail_input(problems: list[str] | tuple[str, ...]) -> NoReturn:
+    """Unusable scenario or shop files: name every problem, exit 2 (as for a usage error)."""
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    sys.exit(2)
+
+
+@main.command()
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--caller", "caller_phone", default=None, help="The number you are calling from, e.g. +13125550177.")
+def chat(domain: str, caller_phone: str | None) -> None:
+    """Talk to a shop's agent in the terminal, as a caller would (one line per turn)."""
+    import secrets
+
+    from sera.agent.service import Agent, ConversationRef
+    from sera.customers.phones import try_normalize_phone
+
+    phone = try_normalize_phone(caller_phone) if caller_phone else None
+    if caller_phone and phone is None:
+        raise click.BadParameter("not a phone number", param_hint="--caller")
+    sera = _sera()
+    agent = Agent(sera)
+    ref = ConversationRef(_merchant_id(sera, domain), "voice", f"chat-{secrets.token_hex(8)}")
+    reply = agent.start(ref, caller_phone=phone)
+    click.echo(f"Agent: {reply.text}")
+    while not reply.ended:
+        if sys.stdin.isatty():
+            click.echo("You: ", nl=False)
+        line = sys.stdin.readline()
+        if not line:  # end of input: the caller hung up
+            agent.hang_up(ref)
+            return
+        if line.strip():
+            reply = agent.reply(ref, line.strip())
+            click.echo(f"Agent: {reply.text}")
+    click.echo(f"(transferred to {reply.transfer_to})" if reply.transfer_to else "(conversation ended)")
+
+
 @main.group()
 def apikey() -> None:
     """Manage API keys for merchants' own systems."""
@@ -164,10 +246,7 @@ def apikey_list(domain: str) -> None:
     sera = _sera()
     for key in list_api_keys(sera, _merchant_id(sera, domain)):
         state = "revoked" if key.revoked_at else "active"
-        click.echo(
-            f"{key.prefix}  {key.role:<6} {state:<7} "
-            f"created {key.created_at:%Y-%m-%d}  {key.label or ''}"
-        )
+        click.echo(f"{key.prefix}  {key.role:<6} {state:<7} created {key.created_at:%Y-%m-%d}  {key.label or ''}")
 
 
 @apikey.command("revoke")
@@ -241,14 +320,8 @@ def keys_rotate() -> None:
             details={"rewrapped": count},
         )
         uow.commit()
-    click.echo(
-        f"re-wrapped {count} merchant keys under master key {sera.keystore.keyring.primary_id}"
-    )
-    leftovers = {
-        k: n
-        for k, n in sera.keystore.wrapping_key_ids().items()
-        if k != sera.keystore.keyring.primary_id
-    }
+    click.echo(f"re-wrapped {count} merchant keys under master key {sera.keystore.keyring.primary_id}")
+    leftovers = {k: n for k, n in sera.keystore.wrapping_key_ids().items() if k != sera.keystore.keyring.primary_id}
     if leftovers:
         raise click.ClickException(f"keys still under old masters: {leftovers}")
     click.echo("no key depends on an old master any more; it can be removed from SERA_MASTER_KEY")

@@ -14,6 +14,8 @@ from sera import __version__
 from sera.bootstrap import Sera
 from sera.observability import LATENCY, REQUESTS, set_request_id
 from sera.web.api.v1 import router as api_v1
+from sera.web.calendar import router as calendar_feed
+from sera.web.try_page import router as try_page
 
 log = logging.getLogger("sera.http")
 
@@ -52,12 +54,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception(
-                "request failed", extra={"route": _route_template(scope), "method": scope["method"]}
-            )
-            response = JSONResponse(
-                {"detail": "internal error", "request_id": request_id}, status_code=500
-            )
+            log.exception("request failed", extra={"route": _route_template(scope), "method": scope["method"]})
+            response = JSONResponse({"detail": "internal error", "request_id": request_id}, status_code=500)
             await response(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
@@ -95,9 +93,7 @@ def create_app(sera: Sera) -> FastAPI:
             sera.db.ping()
         except Exception:
             log.warning("database not reachable")
-            return JSONResponse(
-                {"status": "unavailable", "database": "unreachable"}, status_code=503
-            )
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ready", "database": "ok"})
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
@@ -105,4 +101,6 @@ def create_app(sera: Sera) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api_v1)
+    app.include_router(try_page)
+    app.include_router(calendar_feed)
     return app

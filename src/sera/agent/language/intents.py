@@ -240,7 +240,7 @@ _RULES: tuple[_Rule, ...] = (
         0.95,
         r"\bstop (?:calling|texting|messaging|contacting|emailing|sending|bothering)\b"
         r"|\bunsubscribe\b"
-        r"|\b(?:don't|do not|never) (?:call|text|message|contact|email) (?:me|us|this number)\b"
+        r"|\b(?:don't|do not|never)(?: ever)? (?:call|text|message|contact|email) (?:me|us|this number)\b"
         r"|\bremove (?:me|my number|my email|this number)\b(?! data)|\btake me off\b"
         r"|\bopt(?:ing)? ?out\b|\bno more (?:calls|texts|messages|emails)\b",
     ),

@@ -10,7 +10,7 @@ actions go through the shared tool registry, exactly as an LLM brain's would.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from sera.agent.context import TurnContext
@@ -47,6 +47,7 @@ PRIVACY_WORDS = {
     "correction": "correct the personal data they hold about you",
 }
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+MOVE_WORDS = re.compile(r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\bmy\b.*\b(move|moved)\b")
 BOOKING_WORDS = re.compile(r"\b(earliest|available|availability|opening|openings|slot|appointment|fit me in|come in)\b")
 NO_MORE = re.compile(r"\b(no|nope|nothing|that'?s (all|it)|all set|i'?m good|i'?m done)\b")
 
@@ -141,10 +142,10 @@ class _Turn:
         if looks_like_injection(self.raw):
             return self.reply("I can only help with your own appointments and orders, and questions about the shop.")
         intent = self.intent
+        if intent is Intent.RESCHEDULE or (intent in (Intent.BOOK, Intent.QUESTION, None) and self.sounds_like_move()):
+            return self.start_change("reschedule")
         if intent is Intent.BOOK or (intent in (Intent.QUESTION, None) and self.sounds_like_booking()):
             return self.start_booking()
-        if intent is Intent.RESCHEDULE:
-            return self.start_change("reschedule")
         if intent is Intent.CANCEL:
             return self.start_change("cancel")
         if intent is Intent.ORDER_STATUS:
@@ -156,6 +157,12 @@ class _Turn:
         if intent in (Intent.QUESTION, None, Intent.GREETING):
             return self.answer_question()
         return None
+
+    def sounds_like_move(self) -> bool:
+        """'can I move my tune-up to wednesday': a move word and one of the shop's services."""
+        return (
+            bool(MOVE_WORDS.search(self.text)) and match_option(self.raw, self.ctx.shop.service_options()) is not None
+        )
 
     def sounds_like_booking(self) -> bool:
         """'what's the earliest you can do a tune up tomorrow': a service plus a when."""
@@ -396,8 +403,7 @@ class _Turn:
             notes.append(f"I don't have any openings for a {slots['service']} then.")
             return self.asking("What other day would work for you?", "day", " ".join(notes))
         if data.get("requested_available") is False:
-            wanted = datetime.combine(date.fromisoformat(args["date"]), time.fromisoformat(args["time"]))
-            notes.append(f"Sorry, {say_time(wanted)} isn't available.")
+            notes.append("Sorry, that time is already taken.")  # not the time itself: it is no offer
         self.state["offered"] = [s.isoformat() for s in slots_found]
         times = say_list([say_time(s) for s in slots_found])
         offer = f"On {say_day(slots_found[0].date(), self.today)} I have {times}."
