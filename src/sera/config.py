@@ -47,6 +47,20 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "json"  # json | console
     demo_shop_file: Path | None = None
+    # Twilio: the account used when a merchant has not connected their own.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_api_base: str = "https://api.twilio.com"
+    # Vapi: the server-URL secret (X-Vapi-Secret) and the REST API key.
+    vapi_secret: SecretStr | None = None
+    vapi_api_key: SecretStr | None = None
+    vapi_api_base: str = "https://api.vapi.ai"
+    vapi_model_provider: str = "openai"
+    vapi_model: str = "gpt-4o-mini"
+    vapi_voice_provider: str = "11labs"
+    vapi_voice_id: str = "burt"
+    # An SMS thread idle this long starts a new conversation.
+    sms_idle_minutes: int = 30
 
     @property
     def is_production(self) -> bool:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from sera.agent.context import Caller, TurnContext, load_shop
-from sera.agent.ports import Brain, Reply
+from sera.agent.ports import Action, ActionKind, Brain, Reply
 from sera.bootstrap import Sera
 from sera.calls.service import TranscriptLine, end_call, link_customer, load_transcript, save_transcript, start_call
 from sera.customers.service import find_customer
@@ -49,6 +50,14 @@ class ConversationRef:
     external_id: str  # the channel's conversation id; never personal data
 
 
+def _stored_reply(state: dict[str, Any]) -> Reply:
+    """The answer already given, for a retried delivery."""
+    actions = tuple(
+        Action(ActionKind(a["kind"]), a.get("number"), a.get("text")) for a in state.get("last_actions", [])
+    )
+    return Reply(state.get("last_reply", ""), actions)
+
+
 def main_outcome(outcomes: list[str]) -> str:
     return next((o for o in OUTCOME_PRIORITY if o in outcomes), "abandoned")
 
@@ -68,46 +77,93 @@ class Agent:
         shop_number: str | None = None,
         provider: str = "local",
         direction: str = "inbound",
+        provider_call_id: str | None = None,
     ) -> Reply:
-        """Open a conversation (or resume it, for a retried delivery) and greet."""
+        """Open a conversation (or, for a retried delivery, answer as the first time) and greet."""
         now = self.sera.clock()
         with self.sera.uow(ref.merchant_id) as uow:
             existing = self._find(uow, ref)
             if existing is not None:
-                state = self._state(uow, existing)
-                return Reply(state.get("last_reply", ""))
-            customer = find_customer(uow, phone=caller_phone) if caller_phone else None
-            caller = Caller(caller_phone, customer.id if customer else None)
-            if customer is not None:
-                caller.name = uow.vault.open(customer, "name")
-            call = start_call(
-                uow,
-                channel=ref.channel,
-                direction=direction,
-                provider=provider,
-                from_number=caller_phone,
-                to_number=shop_number,
-                started_at=now,
-                customer_id=caller.customer_id,
-                provider_call_id=f"{ref.channel}:{ref.external_id}" if provider == "local" else ref.external_id,
-            )
-            ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, {"caller_phone": caller_phone}, call.id)
-            reply = self.brain.greet(ctx)
-            conversation = Conversation(
-                id=new_id("cnv"),
-                merchant_id=ref.merchant_id,
-                channel=ref.channel,
-                external_id=ref.external_id,
-                call_id=call.id,
-                created_at=now,
-            )
-            uow.session.add(conversation)
-            self._save(uow, conversation, ctx, call, [TranscriptLine("agent", reply.text)], reply)
+                return _stored_reply(self._state(uow, existing))
+            reply = self._begin(uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now)
             uow.commit()
         return reply
 
-    def reply(self, ref: ConversationRef, text: str) -> Reply:
-        """The agent's answer to one caller line."""
+    def open(
+        self,
+        ref: ConversationRef,
+        *,
+        caller_phone: str | None,
+        shop_number: str | None,
+        provider: str,
+        idle_after: timedelta,
+    ) -> Reply | None:
+        """For message threads: start a conversation unless one is active and recent.
+
+        Returns the greeting when a new conversation began, else None. A thread idle
+        longer than ``idle_after`` is closed (its call record ends) and begins afresh.
+        """
+        now = self.sera.clock()
+        with self.sera.uow(ref.merchant_id) as uow:
+            existing = self._find(uow, ref, lock=True)
+            if existing is not None and existing.status == "active" and now - existing.updated_at < idle_after:
+                return None
+            if existing is not None:
+                if existing.status == "active":
+                    self._close(uow, existing, existing.updated_at)
+                uow.session.delete(existing)
+                uow.session.flush()
+            call_id = f"{ref.external_id}:{int(now.timestamp())}"
+            reply = self._begin(uow, ref, caller_phone, shop_number, provider, "inbound", call_id, now)
+            uow.commit()
+        return reply
+
+    def _begin(
+        self,
+        uow: UnitOfWork,
+        ref: ConversationRef,
+        caller_phone: str | None,
+        shop_number: str | None,
+        provider: str,
+        direction: str,
+        provider_call_id: str | None,
+        now: datetime,
+    ) -> Reply:
+        customer = find_customer(uow, phone=caller_phone) if caller_phone else None
+        caller = Caller(caller_phone, customer.id if customer else None)
+        if customer is not None:
+            caller.name = uow.vault.open(customer, "name")
+        call = start_call(
+            uow,
+            channel=ref.channel,
+            direction=direction,
+            provider=provider,
+            from_number=caller_phone,
+            to_number=shop_number,
+            started_at=now,
+            customer_id=caller.customer_id,
+            provider_call_id=provider_call_id or ref.external_id,
+        )
+        ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, {"caller_phone": caller_phone}, call.id)
+        reply = self.brain.greet(ctx)
+        conversation = Conversation(
+            id=new_id("cnv"),
+            merchant_id=ref.merchant_id,
+            channel=ref.channel,
+            external_id=ref.external_id,
+            call_id=call.id,
+            created_at=now,
+        )
+        uow.session.add(conversation)
+        self._save(uow, conversation, ctx, call, [TranscriptLine("agent", reply.text)], reply)
+        return reply
+
+    def reply(self, ref: ConversationRef, text: str, *, turn_id: str | None = None) -> Reply:
+        """The agent's answer to one caller line.
+
+        ``turn_id`` is the channel's id for this delivery: a retried delivery with the
+        same id gets the same answer and is not a second turn.
+        """
         now = self.sera.clock()
         line = (text or "")[:MAX_LINE]
         with self.sera.uow(ref.merchant_id) as uow:
@@ -118,8 +174,9 @@ class Agent:
             call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
             caller = Caller(state.get("caller_phone"), conversation.customer_id, state.get("caller_name"))
             ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, call.id)
-            if conversation.status == "ended":
-                return Reply(state.get("last_reply", ""))
+            if conversation.status == "ended" or (turn_id is not None and state.get("last_turn_id") == turn_id):
+                return _stored_reply(state)
+            state["last_turn_id"] = turn_id
             try:
                 reply = self.brain.respond(ctx, line)
             except Exception:
@@ -137,18 +194,30 @@ class Agent:
             uow.commit()
         return reply
 
-    def hang_up(self, ref: ConversationRef) -> None:
-        """The caller left (or the channel timed out): close the call record."""
-        now = self.sera.clock()
+    def hang_up(
+        self, ref: ConversationRef, *, ended_at: datetime | None = None, duration_s: int | None = None
+    ) -> str | None:
+        """The caller left (or the channel reported the end): close the call record.
+
+        ``duration_s`` is the provider's own figure when it has one. Returns the call id.
+        """
         with self.sera.uow(ref.merchant_id) as uow:
             conversation = self._find(uow, ref, lock=True)
-            if conversation is None or conversation.status == "ended":
-                return
-            state = self._state(uow, conversation)
-            call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
-            end_call(uow, call, ended_at=now, outcome=main_outcome(state.get("outcomes", [])))
-            conversation.status = "ended"
+            if conversation is None:
+                return None
+            call = self._close(uow, conversation, ended_at or self.sera.clock())
+            if call is not None and duration_s is not None:
+                call.duration_s = duration_s
             uow.commit()
+            return conversation.call_id
+
+    def _close(self, uow: UnitOfWork, conversation: Conversation, ended_at: datetime) -> Call | None:
+        call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one_or_none()
+        if call is not None and call.ended_at is None:
+            state = self._state(uow, conversation)
+            end_call(uow, call, ended_at=ended_at, outcome=main_outcome(state.get("outcomes", [])))
+        conversation.status = "ended"
+        return call
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -177,6 +246,7 @@ class Agent:
     ) -> None:
         state = ctx.state
         state["last_reply"] = reply.text
+        state["last_actions"] = [{"kind": a.kind.value, "number": a.number, "text": a.text} for a in reply.actions]
         state["caller_name"] = ctx.caller.name
         if ctx.caller.customer_id and call.customer_id != ctx.caller.customer_id:
             link_customer(uow, call, ctx.caller.customer_id)

@@ -124,6 +124,19 @@ class StaffUser(MerchantOwned, Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class ProviderAccount(MerchantOwned, Base):
+    """A merchant's own account at a provider (Twilio, Vapi); the secret is sealed."""
+
+    __tablename__ = "provider_accounts"
+    __table_args__ = (UniqueConstraint("merchant_id", "provider", name="uq_provider_accounts_provider"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    account_id: Mapped[str | None] = mapped_column(String(100))  # e.g. a Twilio AccountSid: not secret
+    secret: Mapped[bytes] = mapped_column(Sealed)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
 class ApiKey(MerchantOwned, Base):
     __tablename__ = "api_keys"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

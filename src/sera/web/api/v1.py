@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import Generic, TypeVar
+from datetime import date, datetime
+from typing import Annotated, Generic, TypeVar
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sera import audit
 from sera.access.api_keys import Principal
+from sera.billing.usage import usage_report
 from sera.booking.calendar import appointment_invite, feed_token
 from sera.booking.service import (
     AppointmentNotFoundError,
@@ -244,6 +245,29 @@ def calendar_feed_url(sera: SeraDep, principal: PrincipalDep) -> CalendarFeedOut
         raise HTTPException(503, "SERA_SECRET_KEY is not configured")
     token = feed_token(secret, principal.merchant_id)
     return CalendarFeedOut(url=f"{sera.settings.public_url.rstrip('/')}/calendar/{principal.merchant_id}/{token}.ics")
+
+
+class UsageDayOut(BaseModel):
+    day: date
+    inbound_calls: int
+    outbound_calls: int
+    billed_minutes: int
+    sms_segments_inbound: int
+    sms_segments_outbound: int
+
+
+class UsageOut(BaseModel):
+    data: list[UsageDayOut]
+
+
+@router.get("/usage", response_model=UsageOut)
+def usage(
+    uow: ReaderDep,
+    since: Annotated[date | None, Query(description="first day (YYYY-MM-DD, the shop's days)")] = None,
+    until: Annotated[date | None, Query(description="day after the last")] = None,
+) -> UsageOut:
+    """Per day: inbound and outbound calls, billed minutes (per call, rounded up), SMS segments."""
+    return UsageOut(data=[UsageDayOut(day=d.day, **d.counts) for d in usage_report(uow, since, until)])
 
 
 @router.get("/tickets", response_model=ListOut[TicketOut])

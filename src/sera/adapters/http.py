@@ -1,0 +1,72 @@
+"""The one wrapper every outbound HTTP call goes through.
+
+It owns timeouts, retries with backoff, and the split between permanent errors (the
+request is wrong: retrying cannot help) and retryable ones (timeouts, connection
+failures, 429 and 5xx). Provider clients translate these into their own terms.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("sera.http.out")
+RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class OutboundError(Exception):
+    def __init__(self, message: str, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class PermanentError(OutboundError):
+    """The provider refused the request; sending it again will not help."""
+
+
+class RetryableError(OutboundError):
+    """The provider could not be reached or was busy; the same request may succeed later."""
+
+
+class HttpClient:
+    def __init__(
+        self,
+        *,
+        timeout: float = 10.0,
+        retries: int = 2,
+        backoff: float = 0.25,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self.retries = retries
+        self.backoff = backoff
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """Send, retrying what may succeed later; raise PermanentError or RetryableError."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._client.request(method, url, **kwargs)
+            except httpx.TimeoutException as exc:
+                error: OutboundError = RetryableError(f"timeout: {exc.__class__.__name__}")
+            except httpx.TransportError as exc:
+                error = RetryableError(f"connection failed: {exc.__class__.__name__}")
+            else:
+                if response.status_code < 400:
+                    return response
+                message = f"{method} {httpx.URL(url).host} answered {response.status_code}"
+                if response.status_code not in RETRYABLE_STATUS:
+                    raise PermanentError(message, response.status_code, response.text[:2000])
+                error = RetryableError(message, response.status_code, response.text[:2000])
+            if attempt > self.retries:
+                raise error
+            log.warning("outbound request retried", extra={"host": httpx.URL(url).host, "attempt": attempt})
+            time.sleep(self.backoff * 2 ** (attempt - 1))
+
+    def close(self) -> None:
+        self._client.close()
