@@ -11,6 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sera import __version__
+from sera.adapters.twilio.webhooks import router as twilio_webhooks
+from sera.adapters.vapi.webhooks import router as vapi_webhooks
 from sera.bootstrap import Sera
 from sera.observability import LATENCY, REQUESTS, set_request_id
 from sera.web.api.v1 import router as api_v1
@@ -101,6 +103,8 @@ def create_app(sera: Sera) -> FastAPI:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(api_v1)
+    app.include_router(twilio_webhooks)
+    app.include_router(vapi_webhooks)
     app.include_router(try_page)
     app.include_router(calendar_feed)
     return app

@@ -1,0 +1,1 @@
+"""vapi adapter."""
