@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from sera import audit
 from sera.access.api_keys import Principal
@@ -15,39 +15,41 @@ from sera.billing.usage import usage_report
 from sera.booking.calendar import appointment_invite, feed_token
 from sera.booking.service import (
     AppointmentNotFoundError,
-    AppointmentView,
     get_appointment,
     list_appointments,
 )
-from sera.calls.service import CallNotFoundError, CallView, get_call, list_calls
+from sera.calls.service import CallNotFoundError, get_call, list_calls
 from sera.customers.service import (
     CustomerNotFoundError,
-    CustomerView,
-    PersonRef,
     get_customer,
     list_customers,
 )
 from sera.privacy.service import (
     PrivacyRequestNotFoundError,
-    PrivacyRequestView,
     get_privacy_request,
     list_privacy_requests,
 )
 from sera.storage.paging import InvalidCursorError, Page
-from sera.support.service import TicketNotFoundError, TicketView, get_ticket, list_tickets
+from sera.support.service import TicketNotFoundError, get_ticket, list_tickets
 from sera.web.api.deps import PageDep, PrincipalDep, ReaderDep, SeraDep
 
 router = APIRouter(prefix="/api/v1", tags=["merchant API"])
 T = TypeVar("T")
 
 
-class Person(BaseModel):
+class _Out(BaseModel):
+    """Response models read the capabilities' view dataclasses directly."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Person(_Out):
     id: str
     name: str | None
     phone: str | None
 
 
-class AppointmentOut(BaseModel):
+class AppointmentOut(_Out):
     id: str
     service: str
     staff: str | None
@@ -57,7 +59,7 @@ class AppointmentOut(BaseModel):
     customer: Person | None
 
 
-class TicketOut(BaseModel):
+class TicketOut(_Out):
     id: str
     subject: str
     description: str | None
@@ -67,18 +69,17 @@ class TicketOut(BaseModel):
     customer: Person | None
 
 
-class TranscriptLineOut(BaseModel):
+class TranscriptLineOut(_Out):
     role: str
     text: str
 
 
-class CallOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
+class CallOut(_Out):
     id: str
     channel: str
     direction: str
-    from_: str | None = Field(alias="from")
-    to: str | None
+    from_: str | None = Field(validation_alias=AliasChoices("from_number", "from_", "from"), serialization_alias="from")
+    to: str | None = Field(validation_alias=AliasChoices("to_number", "to"))
     started_at: datetime
     ended_at: datetime | None
     duration_s: int | None
@@ -90,7 +91,7 @@ class CallDetailOut(CallOut):
     transcript: list[TranscriptLineOut]
 
 
-class CustomerOut(BaseModel):
+class CustomerOut(_Out):
     id: str
     name: str | None
     phone: str | None
@@ -99,7 +100,7 @@ class CustomerOut(BaseModel):
     created_at: datetime
 
 
-class PrivacyRequestOut(BaseModel):
+class PrivacyRequestOut(_Out):
     id: str
     type: str
     status: str
@@ -112,72 +113,6 @@ class PrivacyRequestOut(BaseModel):
 class ListOut(BaseModel, Generic[T]):
     data: list[T]
     next_cursor: str | None
-
-
-def _person(ref: PersonRef | None) -> Person | None:
-    return None if ref is None else Person(id=ref.id, name=ref.name, phone=ref.phone)
-
-
-def _appointment(v: AppointmentView) -> AppointmentOut:
-    return AppointmentOut(
-        id=v.id,
-        service=v.service,
-        staff=v.staff,
-        start=v.start,
-        end=v.end,
-        status=v.status,
-        customer=_person(v.customer),
-    )
-
-
-def _ticket(v: TicketView) -> TicketOut:
-    return TicketOut(
-        id=v.id,
-        subject=v.subject,
-        description=v.description,
-        tags=v.tags,
-        status=v.status,
-        created_at=v.created_at,
-        customer=_person(v.customer),
-    )
-
-
-def _call(v: CallView) -> CallOut:
-    return CallOut(
-        id=v.id,
-        channel=v.channel,
-        direction=v.direction,
-        **{"from": v.from_number},
-        to=v.to_number,
-        started_at=v.started_at,
-        ended_at=v.ended_at,
-        duration_s=v.duration_s,
-        outcome=v.outcome,
-        customer_id=v.customer_id,
-    )
-
-
-def _customer(v: CustomerView) -> CustomerOut:
-    return CustomerOut(
-        id=v.id,
-        name=v.name,
-        phone=v.phone,
-        email=v.email,
-        do_not_contact=v.do_not_contact,
-        created_at=v.created_at,
-    )
-
-
-def _privacy(v: PrivacyRequestView) -> PrivacyRequestOut:
-    return PrivacyRequestOut(
-        id=v.id,
-        type=v.type,
-        status=v.status,
-        source=v.source,
-        received_at=v.received_at,
-        due_at=v.due_at,
-        completed_at=v.completed_at,
-    )
 
 
 def _audit_read(sera: SeraDep, principal: Principal, target_type: str, ids: Sequence[str]) -> None:
@@ -209,7 +144,7 @@ def _listing(
 @router.get("/appointments", response_model=ListOut[AppointmentOut])
 def appointments(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[AppointmentOut]:
     items, cursor = _listing(sera, principal, "appointment", lambda: list_appointments(uow, page))
-    return ListOut(data=[_appointment(v) for v in items], next_cursor=cursor)
+    return ListOut(data=[AppointmentOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
 @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
@@ -219,7 +154,7 @@ def appointment(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointm
     except AppointmentNotFoundError:
         raise HTTPException(404, "appointment not found") from None
     _audit_read(sera, principal, "appointment", [view.id])
-    return _appointment(view)
+    return AppointmentOut.model_validate(view)
 
 
 @router.get("/appointments/{appointment_id}/invite.ics", response_class=Response)
@@ -273,7 +208,7 @@ def usage(
 @router.get("/tickets", response_model=ListOut[TicketOut])
 def tickets(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[TicketOut]:
     items, cursor = _listing(sera, principal, "ticket", lambda: list_tickets(uow, page))
-    return ListOut(data=[_ticket(v) for v in items], next_cursor=cursor)
+    return ListOut(data=[TicketOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
@@ -283,13 +218,13 @@ def ticket(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, ticket_id: st
     except TicketNotFoundError:
         raise HTTPException(404, "ticket not found") from None
     _audit_read(sera, principal, "ticket", [view.id])
-    return _ticket(view)
+    return TicketOut.model_validate(view)
 
 
 @router.get("/calls", response_model=ListOut[CallOut], response_model_by_alias=True)
 def calls(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[CallOut]:
     items, cursor = _listing(sera, principal, "call", lambda: list_calls(uow, page))
-    return ListOut(data=[_call(v) for v in items], next_cursor=cursor)
+    return ListOut(data=[CallOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
 @router.get("/calls/{call_id}", response_model=CallDetailOut, response_model_by_alias=True)
@@ -299,14 +234,13 @@ def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: str) -
     except CallNotFoundError:
         raise HTTPException(404, "call not found") from None
     _audit_read(sera, principal, "call", [view.id])
-    lines = [TranscriptLineOut(role=line.role, text=line.text) for line in view.transcript or []]
-    return CallDetailOut(**_call(view).model_dump(by_alias=True), transcript=lines)
+    return CallDetailOut.model_validate(view)
 
 
 @router.get("/customers", response_model=ListOut[CustomerOut])
 def customers(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[CustomerOut]:
     items, cursor = _listing(sera, principal, "customer", lambda: list_customers(uow, page))
-    return ListOut(data=[_customer(v) for v in items], next_cursor=cursor)
+    return ListOut(data=[CustomerOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
@@ -316,7 +250,7 @@ def customer(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, customer_id
     except CustomerNotFoundError:
         raise HTTPException(404, "customer not found") from None
     _audit_read(sera, principal, "customer", [view.id])
-    return _customer(view)
+    return CustomerOut.model_validate(view)
 
 
 @router.get("/privacy-requests", response_model=ListOut[PrivacyRequestOut])
@@ -324,7 +258,7 @@ def privacy_requests(
     sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
 ) -> ListOut[PrivacyRequestOut]:
     items, cursor = _listing(sera, principal, "privacy_request", lambda: list_privacy_requests(uow, page))
-    return ListOut(data=[_privacy(v) for v in items], next_cursor=cursor)
+    return ListOut(data=[PrivacyRequestOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
 @router.get("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
@@ -333,4 +267,4 @@ def privacy_request(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, requ
         view = get_privacy_request(uow, request_id)
     except PrivacyRequestNotFoundError:
         raise HTTPException(404, "privacy request not found") from None
-    return _privacy(view)
+    return PrivacyRequestOut.model_validate(view)
