@@ -287,6 +287,42 @@ def audit_verify(domain: str | None) -> None:
 
 
 @main.group()
+def retention() -> None:
+    """Deleting data whose retention period has ended."""
+
+
+@retention.command("run")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+def retention_run(dry_run: bool) -> None:
+    """Delete expired data for every shop, in bounded batches (audited per shop)."""
+    from sera.privacy.retention import run_retention
+
+    sera = _sera()
+    for report in run_retention(sera, sera.clock(), dry_run=dry_run):
+        counts = ", ".join(f"{name} {count}" for name, count in report.deleted.items() if count) or "nothing expired"
+        click.echo(f"{'would delete' if dry_run else 'deleted'} for {report.merchant_id}: {counts}")
+
+
+@main.group()
+def privacy() -> None:
+    """The privacy queue."""
+
+
+@privacy.command("overdue")
+def privacy_overdue() -> None:
+    """List data-subject requests past their 48-hour deadline (exit 1 if any)."""
+    from sera.privacy.queue import check_overdue
+
+    sera = _sera()
+    overdue = check_overdue(sera, sera.clock())
+    for merchant_id, request in overdue:
+        click.echo(f"OVERDUE {merchant_id} {request.id} {request.type} due {request.due_at:%Y-%m-%d %H:%M} UTC")
+    if not overdue:
+        click.echo("no overdue requests")
+    sys.exit(1 if overdue else 0)
+
+
+@main.group()
 def keys() -> None:
     """Master keys and key rotation."""
 

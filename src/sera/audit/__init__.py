@@ -15,9 +15,10 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import takewhile
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sera.observability import current_request_id
@@ -119,6 +120,8 @@ def verify_chain(session: Session, chain: str) -> VerifyResult:
     """Walk a chain and name the first entry that was changed, deleted or reordered."""
     head = session.get(AuditHead, chain)
     expected_prev, expected_position, count = GENESIS, 1, 0
+    if head is not None and head.floor_position:
+        expected_prev, expected_position = head.floor_hash, head.floor_position + 1
     for entry in _chain_entries(session, chain):
         where = f"entry #{entry.position} (seq {entry.seq}, {entry.action})"
         if entry.position != expected_position:
@@ -128,13 +131,31 @@ def verify_chain(session: Session, chain: str) -> VerifyResult:
         if entry_hash(entry) != entry.hash:
             return VerifyResult(chain, count, f"{where} was changed after it was written")
         expected_prev, expected_position, count = entry.hash, expected_position + 1, count + 1
-    if head is not None and (head.position != count or head.hash != expected_prev):
-        return VerifyResult(
-            chain,
-            count,
-            f"entries after #{count} are missing (the chain head is at #{head.position})",
-        )
+    last = expected_position - 1
+    if head is not None and (head.position != last or head.hash != expected_prev):
+        return VerifyResult(chain, count, f"entries after #{last} are missing (the chain head is at #{head.position})")
     return VerifyResult(chain, count)
+
+
+def prune(session: Session, chain: str, before: datetime, batch: int = 1000) -> int:
+    """Delete up to ``batch`` of a chain's oldest entries written before ``before``.
+
+    The head remembers where the kept part starts, so the rest still verifies.
+    """
+    head = session.execute(select(AuditHead).where(AuditHead.chain == chain).with_for_update()).scalar_one_or_none()
+    if head is None:
+        return 0
+    oldest = (
+        session.execute(select(AuditEntry).where(AuditEntry.chain == chain).order_by(AuditEntry.position).limit(batch))
+        .scalars()
+        .all()
+    )
+    old = list(takewhile(lambda entry: entry.at < before, oldest))  # only ever a prefix of the chain
+    if not old:
+        return 0
+    head.floor_position, head.floor_hash = old[-1].position, old[-1].hash
+    session.execute(delete(AuditEntry).where(AuditEntry.chain == chain, AuditEntry.position <= old[-1].position))
+    return len(old)
 
 
 def chains(session: Session) -> list[str]:

@@ -190,3 +190,16 @@ def remove_do_not_contact(uow: UnitOfWork, phone: str) -> bool:
         uow.session.delete(row)
     uow.session.flush()
     return bool(rows)
+
+
+def correct_customer(
+    uow: UnitOfWork, customer_id: str, *, name: str | None = None, phone: str | None = None, email: str | None = None
+) -> CustomerView:
+    """The right to rectification: replace the given fields (others stay as they are)."""
+    customer = uow.session.execute(select(Customer).where(Customer.id == customer_id)).scalar_one_or_none()
+    if customer is None:
+        raise CustomerNotFoundError(customer_id)
+    changes = {field: value for field, value in (("name", name), ("phone", phone), ("email", email)) if value}
+    _set_fields(uow, customer, **changes)
+    uow.session.flush()
+    return view(uow, customer)

@@ -96,3 +96,39 @@ def get_privacy_request(uow: UnitOfWork, request_id: str) -> PrivacyRequestView:
     if row is None:
         raise PrivacyRequestNotFoundError(request_id)
     return _view(row)
+
+
+class PrivacyRequestError(ValueError):
+    """The request cannot be completed as asked (the message says why)."""
+
+
+def load_request(uow: UnitOfWork, request_id: str) -> PrivacyRequest:
+    row = uow.session.execute(select(PrivacyRequest).where(PrivacyRequest.id == request_id)).scalar_one_or_none()
+    if row is None:
+        raise PrivacyRequestNotFoundError(request_id)
+    return row
+
+
+def overdue_requests(uow: UnitOfWork, now: datetime) -> list[PrivacyRequestView]:
+    rows = uow.session.execute(
+        select(PrivacyRequest)
+        .where(PrivacyRequest.status == "pending", PrivacyRequest.due_at < now)
+        .order_by(PrivacyRequest.due_at)
+    ).scalars()
+    return [_view(r) for r in rows]
+
+
+def export_result(uow: UnitOfWork, request_id: str, *, actor: str) -> str:
+    """The access export of a completed request; each download is audited."""
+    row = load_request(uow, request_id)
+    if row.type != "access" or row.status != "completed" or row.result is None:
+        raise PrivacyRequestError("no export for this request")
+    audit.record(
+        uow.session,
+        merchant_id=uow.merchant_id,
+        actor=actor,
+        action="privacy_request.export_downloaded",
+        target_type="privacy_request",
+        target_id=row.id,
+    )
+    return uow.vault.open(row, "result") or ""

@@ -413,6 +413,7 @@ class PrivacyRequest(MerchantOwned, Base):
     due_at: Mapped[datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     details: Mapped[bytes | None] = mapped_column(Sealed)
+    result: Mapped[bytes | None] = mapped_column(Sealed)  # the access export, until the request is deleted
 
 
 class OutboundAction(MerchantOwned, Base):
@@ -479,12 +480,18 @@ class AuditEntry(Base):
 
 
 class AuditHead(Base):
-    """The last entry of each chain; appends lock this row so chains never fork."""
+    """The last entry of each chain; appends lock this row so chains never fork.
+
+    Retention deletes a chain's oldest entries; ``floor_position``/``floor_hash`` then
+    say where the kept part starts and what its first entry must link to.
+    """
 
     __tablename__ = "audit_heads"
     chain: Mapped[str] = mapped_column(String(40), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    floor_position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    floor_hash: Mapped[str] = mapped_column(String(64), default="0" * 64, server_default="0" * 64)
 
 
 # Which columns hold sealed personal data (checked by the plaintext-scan test).

@@ -42,6 +42,16 @@ def get_principal(
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
+def require_admin(principal: PrincipalDep) -> Principal:
+    """Changes need an admin key; viewer keys only read."""
+    if principal.role != "admin":
+        raise HTTPException(403, "this needs an admin API key")
+    return principal
+
+
+AdminDep = Annotated[Principal, Depends(require_admin)]
+
+
 def get_reader(sera: SeraDep, principal: PrincipalDep) -> Iterator[UnitOfWork]:
     """A read-only unit of work that can only see the key's own merchant."""
     with sera.uow(principal.merchant_id, readonly=True) as uow:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Response
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from sera import audit
 from sera.access.api_keys import Principal
@@ -19,19 +19,26 @@ from sera.booking.service import (
     list_appointments,
 )
 from sera.calls.service import CallNotFoundError, get_call, list_calls
+from sera.customers.phones import InvalidPhoneError, normalize_phone
 from sera.customers.service import (
     CustomerNotFoundError,
+    correct_customer,
+    find_customer,
     get_customer,
     list_customers,
 )
+from sera.privacy.requests import Correction, complete_privacy_request
 from sera.privacy.service import (
+    PrivacyRequestError,
     PrivacyRequestNotFoundError,
+    export_result,
     get_privacy_request,
     list_privacy_requests,
+    record_privacy_request,
 )
 from sera.storage.paging import InvalidCursorError, Page
 from sera.support.service import TicketNotFoundError, get_ticket, list_tickets
-from sera.web.api.deps import PageDep, PrincipalDep, ReaderDep, SeraDep
+from sera.web.api.deps import AdminDep, PageDep, PrincipalDep, ReaderDep, SeraDep
 
 router = APIRouter(prefix="/api/v1", tags=["merchant API"])
 T = TypeVar("T")
@@ -268,3 +275,139 @@ def privacy_request(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, requ
     except PrivacyRequestNotFoundError:
         raise HTTPException(404, "privacy request not found") from None
     return PrivacyRequestOut.model_validate(view)
+
+
+# -- data-subject rights, with the merchant acting ------------------------------------------------
+
+
+class PrivacyRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["access", "erasure", "correction", "objection"]
+    customer_id: str | None = Field(default=None, max_length=40)
+    phone: str | None = Field(default=None, max_length=32, description="find the customer by phone (E.164)")
+    email: str | None = Field(default=None, max_length=254, description="or by email")
+    details: str | None = Field(default=None, max_length=4000)
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    phone: str | None = Field(default=None, max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else _e164(value)
+
+
+def _e164(value: str) -> str:
+    try:
+        return normalize_phone(value)
+    except InvalidPhoneError:
+        raise ValueError("not a valid phone number") from None
+
+
+class CompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    correction: CorrectionIn | None = None
+
+
+class CompletedOut(BaseModel):
+    id: str
+    status: str
+    result: str
+
+
+@router.post("/privacy-requests", response_model=PrivacyRequestOut, status_code=201)
+def create_privacy_request(sera: SeraDep, principal: AdminDep, body: PrivacyRequestIn) -> PrivacyRequestOut:
+    """Record a request a customer made to the shop; due in 48 hours."""
+    with sera.uow(principal.merchant_id) as uow:
+        customer_id = body.customer_id
+        if customer_id is None and (body.phone or body.email):
+            found = find_customer(uow, phone=_e164(body.phone) if body.phone else None, email=body.email)
+            customer_id = found.id if found else None
+        elif customer_id is not None:
+            try:
+                get_customer(uow, customer_id)
+            except CustomerNotFoundError:
+                raise HTTPException(404, "customer not found") from None
+        request = record_privacy_request(
+            uow,
+            request_type=body.type,
+            customer_id=customer_id,
+            source="api",
+            now=sera.clock(),
+            actor=principal.actor,
+            details=body.details,
+        )
+        uow.commit()
+        return PrivacyRequestOut.model_validate(get_privacy_request(uow, request.id))
+
+
+@router.post("/privacy-requests/{request_id}/complete", response_model=CompletedOut)
+def complete_request(
+    sera: SeraDep, principal: AdminDep, request_id: str, body: CompleteIn | None = None
+) -> CompletedOut:
+    correction = Correction(**body.correction.model_dump()) if body and body.correction else None
+    try:
+        result = complete_privacy_request(
+            sera, principal.merchant_id, request_id, actor=principal.actor, correction=correction
+        )
+    except PrivacyRequestNotFoundError:
+        raise HTTPException(404, "privacy request not found") from None
+    except PrivacyRequestError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return CompletedOut(id=request_id, status="completed", result=result)
+
+
+@router.get("/privacy-requests/{request_id}/export", response_class=Response)
+def privacy_export(sera: SeraDep, principal: AdminDep, request_id: str) -> Response:
+    """Everything held on the customer, as JSON, for the merchant to send them."""
+    with sera.uow(principal.merchant_id) as uow:
+        try:
+            body = export_result(uow, request_id, actor=principal.actor)
+        except PrivacyRequestNotFoundError:
+            raise HTTPException(404, "privacy request not found") from None
+        except PrivacyRequestError as exc:
+            raise HTTPException(409, str(exc)) from None
+        uow.commit()
+    headers = {"Content-Disposition": f'attachment; filename="{request_id}.json"'}
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.patch("/customers/{customer_id}", response_model=CustomerOut)
+def correct(sera: SeraDep, principal: AdminDep, customer_id: str, body: CorrectionIn) -> CustomerOut:
+    """The right to rectification, with the merchant acting."""
+    with sera.uow(principal.merchant_id) as uow:
+        try:
+            view = correct_customer(uow, customer_id, **body.model_dump())
+        except CustomerNotFoundError:
+            raise HTTPException(404, "customer not found") from None
+        audit.record(
+            uow.session,
+            merchant_id=principal.merchant_id,
+            actor=principal.actor,
+            action="customer.corrected",
+            target_type="customer",
+            target_id=customer_id,
+            details={"fields": sorted(k for k, v in body.model_dump().items() if v)},
+        )
+        uow.commit()
+    return CustomerOut.model_validate(view)
+
+
+@router.delete("/customers/{customer_id}", status_code=204, response_class=Response)
+def erase(sera: SeraDep, principal: AdminDep, customer_id: str) -> Response:
+    """Erase a customer now (recorded as a completed erasure request)."""
+    with sera.uow(principal.merchant_id) as uow:
+        try:
+            get_customer(uow, customer_id)
+        except CustomerNotFoundError:
+            raise HTTPException(404, "customer not found") from None
+        request = record_privacy_request(
+            uow, request_type="erasure", customer_id=customer_id, source="api", now=sera.clock(), actor=principal.actor
+        )
+        uow.commit()
+    complete_privacy_request(sera, principal.merchant_id, request.id, actor=principal.actor)
+    return Response(status_code=204)

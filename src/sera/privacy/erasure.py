@@ -1,0 +1,86 @@
+"""Erasure (the right to be forgotten) by crypto-shredding.
+
+Invariants:
+- The customer's data key is destroyed first, in the separate key store: from that
+  moment every copy of their sealed fields, in this database and in every backup of
+  it, is unreadable. The database clean-up that follows is tidiness, not the guarantee.
+- What is left afterwards carries no personal data: rows that only describe the person
+  are deleted (customer, transcripts, messages, conversations, consents); rows that
+  count for the business (calls, appointments, tickets, orders, privacy requests) lose
+  their sealed fields and their link to the person, so aggregates keep anonymous counts.
+- The do-not-contact entry (a keyed hash of the number) stays: an objection must
+  outlive erasure, or the number could be contacted again.
+- The audit entry records ids and counts only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from sera import audit
+from sera.bootstrap import Sera
+from sera.storage.database import rows
+from sera.storage.models import (
+    Appointment,
+    Call,
+    Consent,
+    Conversation,
+    Customer,
+    DoNotContact,
+    Message,
+    Order,
+    PrivacyRequest,
+    Ticket,
+    Transcript,
+)
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    customer_id: str
+    found: bool
+    deleted: dict[str, int]
+    anonymised: dict[str, int]
+
+
+def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: str) -> ErasureResult:
+    """Erase one customer of one shop. Unknown customers complete as an audited no-op."""
+    sera.keystore.destroy_customer_key(merchant_id, customer_id)
+    deleted: dict[str, int] = {}
+    anonymised: dict[str, int] = {}
+    with sera.uow(merchant_id) as uow:
+        session = uow.session
+        found = session.execute(select(Customer.id).where(Customer.id == customer_id)).first() is not None
+        removable: tuple[type[Any], ...] = (Transcript, Message, Conversation, Consent)
+        for model in removable:
+            deleted[model.__tablename__] = rows(session.execute(delete(model).where(model.customer_id == customer_id)))
+        scrub: dict[type[Any], dict[str, None]] = {
+            Call: {"from_number": None, "to_number": None, "recording_url": None, "summary": None},
+            Appointment: {"notes": None},
+            Ticket: {"description": None},
+            Order: {"customer_name": None, "customer_phone": None, "customer_email": None},
+            PrivacyRequest: {"details": None, "result": None},
+            DoNotContact: {},
+        }
+        for model, fields in scrub.items():
+            anonymised[model.__tablename__] = rows(
+                session.execute(
+                    update(model).where(model.customer_id == customer_id).values(customer_id=None, **fields)
+                )
+            )
+        deleted["customers"] = rows(session.execute(delete(Customer).where(Customer.id == customer_id)))
+        audit.record(
+            session,
+            merchant_id=merchant_id,
+            actor=actor,
+            action="customer.erased",
+            target_type="customer",
+            target_id=customer_id,
+            details={"found": found, "deleted": deleted, "anonymised": anonymised},
+            at=sera.clock(),
+        )
+        uow.commit()
+    return ErasureResult(customer_id, found, deleted, anonymised)
