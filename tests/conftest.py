@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -138,3 +139,23 @@ def personas(sera: Sera) -> Personas:
         teammate_key=create_api_key(sera, northside, role="viewer", actor="test"),
         outsider_key=create_api_key(sera, southside, role="admin", actor="test"),
     )
+
+
+REDIS_URL = os.environ.get("SERA_TEST_REDIS_URL")
+JOB_BACKENDS = ["sqlite", "redis"] if REDIS_URL else ["sqlite"]
+
+
+@pytest.fixture(params=JOB_BACKENDS)
+def jobs(request: pytest.FixtureRequest, sera: Sera, tmp_path: Path) -> Iterator[Any]:
+    """Sera's job queue on each backend this machine has: SQLite always, Redis when configured."""
+    from sera.jobs.wiring import build_jobs
+
+    name = f"sera-test-{uuid.uuid4().hex[:8]}"
+    if request.param == "redis":
+        sera.settings = sera.settings.model_copy(update={"redis_url": REDIS_URL})
+    else:
+        sera.settings = sera.settings.model_copy(update={"jobs_path": tmp_path / "jobs.db", "redis_url": None})
+    built = build_jobs(sera, name=name)
+    yield built
+    built.stop_embedded()
+    built.huey.flush()

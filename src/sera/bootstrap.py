@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sera.config import Settings
 from sera.crypto.envelope import FieldCipher, MasterKeyring
@@ -18,6 +19,9 @@ from sera.observability import register_secret
 from sera.storage import migrate
 from sera.storage.database import Database, UnitOfWork, make_engine, restrict_sqlite_file
 from sera.storage.models import utcnow
+
+if TYPE_CHECKING:
+    from sera.jobs import Jobs
 
 Clock = Callable[[], datetime]
 
@@ -29,6 +33,7 @@ class Sera:
     keystore: KeyStore
     vault: Vault
     clock: Clock = field(default=utcnow)
+    jobs: Jobs | None = None  # attached by sera.jobs.wiring.build_jobs
 
     def uow(self, merchant_id: str | None = None, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self.db, merchant_id, readonly=readonly, vault=self.vault)

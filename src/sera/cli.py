@@ -50,15 +50,34 @@ def serve(host: str | None, port: int | None) -> None:
 def _serve(sera, host: str | None, port: int | None) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
+    from sera.jobs.wiring import build_jobs
     from sera.web.app import create_app
 
-    uvicorn.run(
-        create_app(sera),
-        host=host or sera.settings.host,
-        port=port or sera.settings.port,
-        log_config=None,
-        access_log=False,
-    )
+    jobs = build_jobs(sera)
+    if not sera.settings.redis_url:  # the embedded default: jobs run inside this process
+        jobs.start_embedded(sera.settings.embedded_workers)
+    try:
+        uvicorn.run(
+            create_app(sera),
+            host=host or sera.settings.host,
+            port=port or sera.settings.port,
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        jobs.stop_embedded()
+
+
+@main.command()
+@click.option("--workers", default=4, show_default=True, help="Job threads.")
+def worker(workers: int) -> None:
+    """Run background jobs (outbound sends, retention, privacy deadlines) from the queue."""
+    from sera.jobs.wiring import build_jobs
+
+    sera = _sera()
+    if not sera.settings.redis_url:
+        click.echo("note: SERA_REDIS_URL is not set; consuming the embedded SQLite queue", err=True)
+    build_jobs(sera).consumer(workers).run()
 
 
 @main.command()

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     vapi_model: str = "gpt-4o-mini"
     vapi_voice_provider: str = "11labs"
     vapi_voice_id: str = "burt"
+    # Jobs: Redis for several worker processes; otherwise a SQLite queue run inside `sera serve`.
+    redis_url: str | None = None
+    jobs_path: Path = DEFAULT_VAR_DIR / "jobs.db"
+    embedded_workers: int = 2  # job threads inside `sera serve` when there is no Redis
     # An SMS thread idle this long starts a new conversation.
     sms_idle_minutes: int = 30
 
