@@ -269,3 +269,28 @@ def test_nothing_points_at_an_erased_customer(sera: Sera, personas: Personas) ->
     assert leftovers == {}
     with sera.uow(personas.northside_id, readonly=True) as uow:
         assert uow.session.execute(select(func.count()).select_from(Order)).scalar_one() == 5
+
+
+def test_deleting_a_shop_removes_everything_but_the_other_shops(sera: Sera, personas: Personas) -> None:
+    from sera.privacy.erasure import delete_shop
+    from sera.storage.models import Merchant
+
+    seed_activity(sera, personas.northside_id)
+    seed_activity(sera, personas.southside_id)
+    result = delete_shop(sera, personas.northside_id, actor="test")
+    assert result.deleted["merchants"] == 1 and result.deleted["calls"] == 1
+    leftovers = {
+        table: len(rows)
+        for table, rows in _backup(sera).items()
+        if table not in ("audit_entries", "audit_heads") and any(personas.northside_id in repr(r) for r in rows)
+    }
+    assert leftovers == {}
+    with sera.uow(personas.southside_id, readonly=True) as uow:
+        assert uow.session.execute(select(func.count()).select_from(Call)).scalar_one() == 1
+        assert find_customer(uow, phone="+12125550177") is not None
+    with sera.uow(readonly=True) as uow:
+        assert uow.session.execute(select(Merchant.id)).scalars().all() == [personas.southside_id]
+        entry = uow.session.execute(select(AuditEntry).where(AuditEntry.action == "shop.deleted")).scalar_one()
+    assert entry.chain == "system" and entry.target_id == personas.northside_id
+    with pytest.raises(DecryptionError):
+        sera.keystore.merchant_key(personas.northside_id)

@@ -15,7 +15,7 @@ from sera.bootstrap import Sera
 from sera.storage.database import UnitOfWork
 from sera.storage.models import ProviderAccount, new_id
 
-PROVIDERS = ("twilio", "vapi")
+PROVIDERS = ("twilio", "vapi", "shopify")
 
 
 @dataclass(frozen=True)

@@ -84,3 +84,54 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
         )
         uow.commit()
     return ErasureResult(customer_id, found, deleted, anonymised)
+
+
+SHOP_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class ShopDeletion:
+    merchant_id: str
+    deleted: dict[str, int]
+
+
+def delete_shop(sera: Sera, merchant_id: str, *, actor: str) -> ShopDeletion:
+    """Delete a whole shop: its key first (every backup becomes unreadable), then its rows.
+
+    Rows go in bounded batches, children before parents; the audit chain of the shop
+    stays (ids and counts only) and the deletion is recorded in the system chain.
+    """
+    from sera.storage.models import Base, Merchant
+
+    sera.keystore.destroy_merchant_key(merchant_id)
+    deleted: dict[str, int] = {}
+    for table in reversed(Base.metadata.sorted_tables):
+        if "merchant_id" not in table.c or table.name in ("audit_entries", "merchants"):
+            continue
+        total = 0
+        while True:
+            with sera.db.engine.begin() as conn:
+                ids = select(table.c[_pk(table)]).where(table.c.merchant_id == merchant_id).limit(SHOP_BATCH)
+                count = rows(conn.execute(delete(table).where(table.c[_pk(table)].in_(ids.scalar_subquery()))))
+            total += count
+            if count < SHOP_BATCH:
+                break
+        deleted[table.name] = total
+    with sera.uow() as uow:
+        deleted["merchants"] = rows(uow.session.execute(delete(Merchant).where(Merchant.id == merchant_id)))
+        audit.record(
+            uow.session,
+            merchant_id=None,
+            actor=actor,
+            action="shop.deleted",
+            target_type="merchant",
+            target_id=merchant_id,
+            details={"deleted": {k: v for k, v in deleted.items() if v}},
+            at=sera.clock(),
+        )
+        uow.commit()
+    return ShopDeletion(merchant_id, deleted)
+
+
+def _pk(table: Any) -> str:
+    return str(next(iter(table.primary_key.columns)).name)
