@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from sera.agent.context import Caller, TurnContext, load_shop
 from sera.agent.ports import Action, ActionKind, Brain, Reply
@@ -60,6 +64,16 @@ def _stored_reply(state: dict[str, Any]) -> Reply:
 
 def main_outcome(outcomes: list[str]) -> str:
     return next((o for o in OUTCOME_PRIORITY if o in outcomes), "abandoned")
+
+
+def _keep(uow: UnitOfWork, conversation: Conversation, ctx: TurnContext, call: Call) -> None:
+    """Seal the conversation's state; a caller who became known moves the call under their key."""
+    ctx.state["caller_name"] = ctx.caller.name
+    if ctx.caller.customer_id and call.customer_id != ctx.caller.customer_id:
+        link_customer(uow, call, ctx.caller.customer_id)
+    conversation.customer_id = ctx.caller.customer_id
+    conversation.updated_at = ctx.now
+    uow.vault.seal(conversation, state=json.dumps(ctx.state))
 
 
 class Agent:
@@ -113,7 +127,7 @@ class Agent:
                     self._close(uow, existing, existing.updated_at)
                 uow.session.delete(existing)
                 uow.session.flush()
-            call_id = f"{ref.external_id}:{int(now.timestamp())}"
+            call_id = f"{ref.external_id}:{secrets.token_hex(4)}"  # a thread may restart within a second
             reply = self._begin(uow, ref, caller_phone, shop_number, provider, "inbound", call_id, now)
             uow.commit()
         return reply
@@ -129,6 +143,24 @@ class Agent:
         provider_call_id: str | None,
         now: datetime,
     ) -> Reply:
+        call, ctx = self._open(uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now)
+        reply = self.brain.greet(ctx)
+        conversation = self._add_conversation(uow, ref, call, now)
+        self._save(uow, conversation, ctx, call, [TranscriptLine("agent", reply.text)], reply)
+        return reply
+
+    @staticmethod
+    def _open(
+        uow: UnitOfWork,
+        ref: ConversationRef,
+        caller_phone: str | None,
+        shop_number: str | None,
+        provider: str,
+        direction: str,
+        provider_call_id: str | None,
+        now: datetime,
+    ) -> tuple[Call, TurnContext]:
+        """The call record and a first turn context (the caller recognised by their number)."""
         customer = find_customer(uow, phone=caller_phone) if caller_phone else None
         caller = Caller(caller_phone, customer.id if customer else None)
         if customer is not None:
@@ -145,7 +177,10 @@ class Agent:
             provider_call_id=provider_call_id or ref.external_id,
         )
         ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, {"caller_phone": caller_phone}, call.id)
-        reply = self.brain.greet(ctx)
+        return call, ctx
+
+    @staticmethod
+    def _add_conversation(uow: UnitOfWork, ref: ConversationRef, call: Call, now: datetime) -> Conversation:
         conversation = Conversation(
             id=new_id("cnv"),
             merchant_id=ref.merchant_id,
@@ -155,8 +190,7 @@ class Agent:
             created_at=now,
         )
         uow.session.add(conversation)
-        self._save(uow, conversation, ctx, call, [TranscriptLine("agent", reply.text)], reply)
-        return reply
+        return conversation
 
     def reply(self, ref: ConversationRef, text: str, *, turn_id: str | None = None) -> Reply:
         """The agent's answer to one caller line.
@@ -247,14 +281,97 @@ class Agent:
         state = ctx.state
         state["last_reply"] = reply.text
         state["last_actions"] = [{"kind": a.kind.value, "number": a.number, "text": a.text} for a in reply.actions]
-        state["caller_name"] = ctx.caller.name
-        if ctx.caller.customer_id and call.customer_id != ctx.caller.customer_id:
-            link_customer(uow, call, ctx.caller.customer_id)
-        conversation.customer_id = ctx.caller.customer_id
-        conversation.updated_at = ctx.now
-        uow.vault.seal(conversation, state=json.dumps(state))
+        _keep(uow, conversation, ctx, call)
         if ctx.shop.agent.get("record_calls", True):
             save_transcript(uow, call, load_transcript(uow, call.id) + lines)
         if reply.ended:
             end_call(uow, call, ended_at=ctx.now, outcome=main_outcome(state.get("outcomes", [])))
             conversation.status = "ended"
+
+    # -- sessions: a channel whose own model runs the dialogue and calls Sera's tools -----------
+
+    @contextmanager
+    def session(
+        self,
+        ref: ConversationRef,
+        *,
+        caller_phone: str | None,
+        shop_number: str | None,
+        provider: str,
+        direction: str = "inbound",
+        provider_call_id: str | None = None,
+    ) -> Iterator[ConversationSession]:
+        """One unit of work on a conversation (created on first use, without a greeting).
+
+        For channels like Vapi, where the provider's model talks and Sera only runs tools
+        and keeps the record: the conversation row is locked for the session, and nothing
+        is kept unless ``ConversationSession.commit()`` is called.
+        """
+        now = self.sera.clock()
+        with self.sera.uow(ref.merchant_id) as uow:
+            conversation = self._find(uow, ref, lock=True) or self._create_quietly(
+                uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now
+            )
+            state = self._state(uow, conversation)
+            call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
+            caller = Caller(state.get("caller_phone"), conversation.customer_id, state.get("caller_name"))
+            ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, call.id)
+            yield ConversationSession(uow, ctx, call, conversation)
+
+    def _create_quietly(
+        self,
+        uow: UnitOfWork,
+        ref: ConversationRef,
+        caller_phone: str | None,
+        shop_number: str | None,
+        provider: str,
+        direction: str,
+        provider_call_id: str | None,
+        now: datetime,
+    ) -> Conversation:
+        """A new conversation; or, when a concurrent request created it first, theirs (locked)."""
+        try:
+            with uow.session.begin_nested():
+                call, ctx = self._open(uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now)
+                conversation = self._add_conversation(uow, ref, call, now)
+                _keep(uow, conversation, ctx, call)
+                uow.session.flush()
+        except IntegrityError:
+            theirs = self._find(uow, ref, lock=True)
+            if theirs is None:
+                raise
+            return theirs
+        return conversation
+
+
+@dataclass
+class ConversationSession:
+    """A conversation's unit of work: its turn context (state, caller, shop) and call record."""
+
+    uow: UnitOfWork
+    ctx: TurnContext
+    call: Call
+    conversation: Conversation
+
+    @property
+    def ended(self) -> bool:
+        return self.conversation.status == "ended"
+
+    @property
+    def outcome(self) -> str:
+        """The call's outcome so far: the most important one its tools achieved."""
+        return main_outcome(self.ctx.state.get("outcomes", []))
+
+    def achieved(self, outcome: str) -> None:
+        """Something the channel did itself (a provider-side transfer) counts toward the outcome."""
+        self.ctx.state.setdefault("outcomes", []).append(outcome)
+
+    def close(self, ended_at: datetime) -> None:
+        """The call is over: end its record (once) with the outcome, and the conversation."""
+        if self.call.ended_at is None:
+            end_call(self.uow, self.call, ended_at=ended_at, outcome=self.outcome)
+        self.conversation.status = "ended"
+
+    def commit(self) -> None:
+        _keep(self.uow, self.conversation, self.ctx, self.call)
+        self.uow.commit()

@@ -61,11 +61,16 @@ def record_message(
     return message
 
 
-def update_message_status(uow: UnitOfWork, *, provider: str, provider_message_id: str, status: str) -> bool:
-    """A provider's delivery report; False when the message is not ours (nothing changes)."""
-    message = uow.session.execute(
+def find_message(uow: UnitOfWork, *, provider: str, provider_message_id: str) -> Message | None:
+    """A message by the provider's id for it; None when it is not ours."""
+    return uow.session.execute(
         select(Message).where(Message.provider == provider, Message.provider_message_id == provider_message_id)
     ).scalar_one_or_none()
+
+
+def update_message_status(uow: UnitOfWork, *, provider: str, provider_message_id: str, status: str) -> bool:
+    """A provider's delivery report; False when the message is not ours (nothing changes)."""
+    message = find_message(uow, provider=provider, provider_message_id=provider_message_id)
     if message is None:
         return False
     message.status = status

@@ -90,6 +90,45 @@ def end_call(uow: UnitOfWork, call: Call, *, ended_at: datetime, outcome: str | 
     call.outcome = outcome
 
 
+def record_call_report(
+    uow: UnitOfWork,
+    call: Call,
+    *,
+    started_at: datetime,
+    ended_at: datetime,
+    duration_s: int,
+    outcome: str,
+    ended_reason: str | None,
+    cost_cents: int | None,
+    recording_url: str | None,
+    summary: str | None,
+) -> None:
+    """A provider's final report on a call: its figures replace Sera's own estimates."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    call.started_at = started_at
+    call.ended_at = ended_at
+    call.duration_s = max(0, duration_s)
+    call.outcome = outcome
+    call.ended_reason = ended_reason[:60] if ended_reason else None
+    call.cost_cents = cost_cents
+    uow.vault.seal(call, recording_url=recording_url, summary=summary)
+
+
+def attach_recording(uow: UnitOfWork, *, provider: str, provider_call_id: str, reference: str) -> bool:
+    """A provider finished recording this call: keep where the audio is (sealed, it is personal data).
+
+    False when the call is not this merchant's (nothing changes).
+    """
+    call = uow.session.execute(
+        select(Call).where(Call.provider == provider, Call.provider_call_id == provider_call_id)
+    ).scalar_one_or_none()
+    if call is None:
+        return False
+    uow.vault.seal(call, recording_url=reference)
+    return True
+
+
 def link_customer(uow: UnitOfWork, call: Call, customer_id: str) -> None:
     """The caller became known mid-call: the call and its transcript move under their key."""
     uow.vault.assign_customer(call, customer_id)

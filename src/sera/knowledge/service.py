@@ -57,3 +57,11 @@ def shop_index(uow: UnitOfWork) -> KnowledgeIndex:
     with _lock:
         _cache[merchant.id] = (merchant.updated_at, index)
     return index
+
+
+def shop_policies(uow: UnitOfWork) -> list[tuple[str, str]]:
+    """The shop's policies as (topic, text), in the shop file's order."""
+    rows = uow.session.execute(
+        select(KnowledgeEntry).where(KnowledgeEntry.kind == "policy").order_by(KnowledgeEntry.position)
+    ).scalars()
+    return [(row.title, row.body) for row in rows]

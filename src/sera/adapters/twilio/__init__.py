@@ -1,1 +1,1 @@
-"""twilio adapter."""
+"""Twilio: phone calls and texts (signed webhooks in, TwiML out) and its REST API (texts, calls, recordings)."""

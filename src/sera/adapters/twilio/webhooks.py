@@ -1,7 +1,176 @@
-"""Inbound twilio webhooks: verify, parse, hand to the agent, answer in twilio's format."""
+"""Inbound Twilio webhooks: verify, parse, hand to one service function, answer in TwiML.
+
+| route | Twilio sends it | configure it as |
+| --- | --- | --- |
+| ``POST /twilio/voice`` | a call comes in | the number's Voice webhook |
+| ``POST /twilio/voice/turn`` | the caller spoke (``<Gather>`` action) | (Sera's TwiML names it) |
+| ``POST /twilio/voice/no-input`` | nobody spoke (``<Redirect>`` after ``<Gather>``) | (Sera's TwiML names it) |
+| ``POST /twilio/voice/dial-end`` | a transfer's leg ended (``<Dial>`` action) | (Sera's TwiML names it) |
+| ``POST /twilio/voice/status`` | the call's status changed | the number's call status callback |
+| ``POST /twilio/voice/recording`` | a recording is ready | (Sera's REST request names it) |
+| ``POST /twilio/sms`` | a text comes in | the number's Messaging webhook |
+| ``POST /twilio/sms/status`` | a sent text's delivery report | (Sera's REST request names it) |
+| ``POST /twilio/bare`` | never: a constant TwiML answer | the load benchmark's baseline |
+
+Every route but ``/twilio/bare`` refuses (403) a request whose signature does not
+match, before anything is read from or written to the shop's data.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+from collections.abc import Callable, Mapping
+from typing import Annotated, TypeVar
 
-router = APIRouter(include_in_schema=False)
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
+
+from sera.adapters.twilio import sms, voice
+from sera.adapters.twilio.events import (
+    MalformedWebhook,
+    call_event,
+    call_status_event,
+    recording_event,
+    shop_number_of_call,
+    sms_event,
+    sms_status_event,
+)
+from sera.adapters.twilio.signature import TwilioRequest, Verified, read_twilio_request, verify
+from sera.adapters.twilio.twiml import BARE, EMPTY, VoiceUrls, messages, voice_reply
+from sera.agent.service import Agent
+from sera.bootstrap import Sera
+
+log = logging.getLogger("sera.twilio")
+router = APIRouter(prefix="/twilio", include_in_schema=False)
+T = TypeVar("T")
+XML = "text/xml"
+
+
+async def _sera(request: Request) -> Sera:
+    sera: Sera = request.app.state.sera
+    return sera
+
+
+async def _agent(request: Request) -> Agent:
+    """One Agent per app: the brain is built once, conversations live in the database."""
+    agent: Agent | None = getattr(request.app.state, "twilio_agent", None)
+    if agent is None:
+        agent = request.app.state.twilio_agent = Agent(request.app.state.sera)
+    return agent
+
+
+# The dependencies are async and do no I/O, so each request crosses to a worker thread
+# once, for the route itself (verify, one service call), instead of once per dependency.
+SeraDep = Annotated[Sera, Depends(_sera)]
+AgentDep = Annotated[Agent, Depends(_agent)]
+Webhook = Annotated[TwilioRequest, Depends(read_twilio_request)]
+
+
+def _sms_to(params: Mapping[str, str]) -> str | None:
+    return params.get("To")
+
+
+def _sms_from(params: Mapping[str, str]) -> str | None:
+    return params.get("From")
+
+
+def _by_shop_only(_params: Mapping[str, str]) -> str | None:
+    return None  # callbacks whose URL Sera made: routed by ?shop=
+
+
+def _parse(parser: Callable[[Mapping[str, str]], T], hook: Verified) -> T:
+    try:
+        return parser(hook.params)
+    except MalformedWebhook:
+        raise HTTPException(400, "not a Twilio event Sera understands") from None
+
+
+def _xml(twiml: str) -> Response:
+    return Response(twiml, media_type=XML)
+
+
+def _urls(sera: SeraDep) -> VoiceUrls:
+    return VoiceUrls(sera.settings.public_url.rstrip("/"))
+
+
+@router.post("/voice")
+def incoming_call(webhook: Webhook, sera: SeraDep, agent: AgentDep, background: BackgroundTasks) -> Response:
+    hook = verify(sera, webhook, shop_number_of_call)
+    call = _parse(call_event, hook)
+    if hook.merchant_id is None:
+        return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
+    reply = voice.answer(agent, hook.merchant_id, call)
+    background.add_task(voice.start_recording, sera, hook.merchant_id, call.call_sid)
+    return _xml(voice_reply(reply, _urls(sera)))
+
+
+@router.post("/voice/turn")
+def caller_spoke(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
+    hook = verify(sera, webhook, shop_number_of_call)
+    call = _parse(call_event, hook)
+    if hook.merchant_id is None:
+        return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
+    speech = hook.params.get("SpeechResult", "")
+    reply = voice.take_turn(agent, hook.merchant_id, call.call_sid, speech, voice.turn_id(hook.request, call.call_sid))
+    return _xml(voice_reply(reply, _urls(sera)))
+
+
+@router.post("/voice/no-input")
+def nobody_spoke(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
+    hook = verify(sera, webhook, shop_number_of_call)
+    call = _parse(call_event, hook)
+    if hook.merchant_id is None:
+        return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
+    attempt = hook.request.query.get("attempt", "")
+    number = int(attempt) if attempt.isdigit() and len(attempt) < 3 else len(voice.REPROMPTS) + 1
+    reply = voice.no_input(agent, hook.merchant_id, call.call_sid, number)
+    return _xml(voice_reply(reply, _urls(sera), attempt=number + 1))
+
+
+@router.post("/voice/dial-end")
+def transfer_ended(webhook: Webhook, sera: SeraDep) -> Response:
+    hook = verify(sera, webhook, shop_number_of_call)
+    _parse(call_event, hook)
+    return _xml(voice_reply(voice.after_transfer(hook.params.get("DialCallStatus", "")), _urls(sera)))
+
+
+@router.post("/voice/status", status_code=204)
+def call_status(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
+    hook = verify(sera, webhook, shop_number_of_call)
+    event = _parse(call_status_event, hook)
+    if hook.merchant_id is not None:
+        voice.call_ended(sera, agent, hook.merchant_id, event)
+    return Response(status_code=204)
+
+
+@router.post("/voice/recording", status_code=204)
+def recording_status(webhook: Webhook, sera: SeraDep) -> Response:
+    hook = verify(sera, webhook, _by_shop_only)
+    event = _parse(recording_event, hook)
+    if hook.merchant_id is not None:
+        voice.recording_ready(sera, hook.merchant_id, event)
+    return Response(status_code=204)
+
+
+@router.post("/sms")
+def incoming_sms(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
+    hook = verify(sera, webhook, _sms_to)
+    text = _parse(sms_event, hook)
+    if hook.merchant_id is None or text.sender is None or text.shop_number is None:
+        log.warning("twilio text Sera cannot answer", extra={"known_shop": hook.merchant_id is not None})
+        return _xml(EMPTY)
+    return _xml(messages(sms.receive_sms(sera, agent, hook.merchant_id, text, text.sender, text.shop_number)))
+
+
+@router.post("/sms/status", status_code=204)
+def sms_status(webhook: Webhook, sera: SeraDep) -> Response:
+    hook = verify(sera, webhook, _sms_from)
+    event = _parse(sms_status_event, hook)
+    if hook.merchant_id is not None:
+        sms.delivery_report(sera, hook.merchant_id, event)
+    return Response(status_code=204)
+
+
+@router.post("/bare")
+async def bare() -> Response:
+    """The load benchmark's baseline: constant TwiML, no signature, no database. Safe to expose."""
+    return _xml(BARE)

@@ -1,7 +1,156 @@
-"""Inbound vapi webhooks: verify, parse, hand to the agent, answer in vapi's format."""
+"""Inbound Vapi server messages: verify, parse, hand to the events service, answer in Vapi's format.
+
+``POST /vapi/webhook`` is the "Server URL" of a Vapi phone number or assistant. Vapi proves
+who it is with the shared secret, sent as ``X-Vapi-Secret`` (the assistant's ``server``
+headers, or a Vapi credential with that header) or as a Bearer credential. The secret is
+the merchant's own (``sera.merchants.providers``, provider "vapi") or else
+``SERA_VAPI_SECRET``; with neither there is nothing to check against and every request is
+refused. A refused request is a 401 and nothing is stored.
+
+The merchant is the owner of the business number in the message (``message.phoneNumber``):
+it is read before the secret is checked, because the secret depends on it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+import logging
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from sera.adapters.vapi.assistant import WEBHOOK_PATH
+from sera.adapters.vapi.events import Answer, VapiEvents
+from sera.adapters.vapi.payloads import HANDLED, InvalidPayloadError, parse_envelope, parse_message, routing_number
+from sera.bootstrap import Sera
+from sera.merchants.providers import provider_credentials
+from sera.merchants.service import merchant_id_for_number
+from sera.observability import AUTH_FAILURES, register_secret
+
+log = logging.getLogger("sera.vapi")
+MAX_BODY_BYTES = 2 * 1024 * 1024  # a long call's end-of-call-report is a few hundred KB
+UNKNOWN_NUMBER = "This phone number is not connected to a shop on this Sera server."
 
 router = APIRouter(include_in_schema=False)
+
+
+async def _raw_body(request: Request) -> bytes:
+    """The body, refused before it is read in full when it is too large or not JSON."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(415, "send application/json")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise HTTPException(413, "body too large")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise HTTPException(413, "body too large")
+    return bytes(body)
+
+
+async def _events(request: Request) -> VapiEvents:
+    """One events service per app: it holds no state of its own, conversations live in the database.
+
+    Async (it does no I/O) so that FastAPI does not spend a thread-pool hop on it.
+    """
+    events: VapiEvents | None = getattr(request.app.state, "vapi_events", None)
+    if events is None:
+        events = request.app.state.vapi_events = VapiEvents(request.app.state.sera)
+    return events
+
+
+RawBody = Annotated[bytes, Depends(_raw_body)]
+EventsDep = Annotated[VapiEvents, Depends(_events)]
+
+
+@router.post(WEBHOOK_PATH)
+def vapi_webhook(request: Request, body: RawBody, events: EventsDep) -> JSONResponse:
+    """Verify, parse, let the events service act, answer with the JSON Vapi expects."""
+    raw, problem = _envelope(body)
+    merchant_id = _merchant_for(events.sera, raw)
+    secret = authenticate(events.sera, merchant_id, request.headers)
+    if secret is None:
+        return _reply(Answer({"error": "unauthorized"}, 401))
+    if raw is None:
+        return _reply(Answer({"error": problem}, 400))
+    return _reply(_act(events, merchant_id, raw, secret))
+
+
+def _envelope(body: bytes) -> tuple[dict[str, Any] | None, str]:
+    try:
+        return parse_envelope(body), ""
+    except InvalidPayloadError as exc:
+        return None, str(exc)
+
+
+def _merchant_for(sera: Sera, raw: dict[str, Any] | None) -> str | None:
+    """The shop that owns the business number in the message, if any."""
+    number = routing_number(raw) if raw is not None else None
+    return merchant_id_for_number(sera, number) if number else None
+
+
+def _act(events: VapiEvents, merchant_id: str | None, raw: dict[str, Any], secret: str) -> Answer:
+    try:
+        message = parse_message(raw)
+        if message.type not in HANDLED:
+            return Answer()  # informational messages Sera did not ask for: acknowledged
+        if merchant_id is None:
+            return _unknown_number(message.type)
+        return events.handle(merchant_id, message, secret=secret)
+    except InvalidPayloadError as exc:
+        return Answer({"error": str(exc)}, 400)
+
+
+def _reply(answer: Answer) -> JSONResponse:
+    return JSONResponse(answer.body, status_code=answer.status)
+
+
+def _unknown_number(kind: str) -> Answer:
+    """An assistant-request gets Vapi's spoken refusal; anything else a plain 404."""
+    log.warning("vapi message for an unknown number", extra={"type": kind})
+    if kind == "assistant-request":
+        return Answer({"error": UNKNOWN_NUMBER})
+    return Answer({"error": UNKNOWN_NUMBER}, 404)
+
+
+# -- authentication ------------------------------------------------------------------------------
+
+
+def authenticate(sera: Sera, merchant_id: str | None, headers: Mapping[str, str]) -> str | None:
+    """The secret the request proved it knows, or None (compared in constant time)."""
+    expected = expected_secret(sera, merchant_id)
+    presented = presented_secret(headers)
+    reason = "unconfigured" if not expected else "missing" if not presented else None
+    if reason is None and not hmac.compare_digest(str(presented).encode(), str(expected).encode()):
+        reason = "mismatch"
+    if reason is not None:
+        AUTH_FAILURES.labels(f"vapi_{reason}").inc()
+        log.warning("vapi webhook refused", extra={"reason": reason, "merchant": merchant_id})
+        return None
+    return expected
+
+
+def expected_secret(sera: Sera, merchant_id: str | None) -> str | None:
+    """The merchant's own Vapi secret, else Sera's ``SERA_VAPI_SECRET``, else None."""
+    if merchant_id is not None:
+        with sera.uow(merchant_id, readonly=True) as uow:
+            own = provider_credentials(uow, "vapi")
+        if own is not None and own.secret:
+            register_secret(own.secret)
+            return own.secret
+    configured = sera.settings.vapi_secret.get_secret_value() if sera.settings.vapi_secret else None
+    register_secret(configured)
+    return configured or None
+
+
+def presented_secret(headers: Mapping[str, str]) -> str | None:
+    """``X-Vapi-Secret``, or the token of ``Authorization: Bearer``."""
+    secret = headers.get("x-vapi-secret")
+    if secret:
+        return str(secret)
+    scheme, _, token = str(headers.get("authorization") or "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None

@@ -1,0 +1,88 @@
+"""What Sera answers Twilio with: TwiML, written by the SDK's own builders.
+
+Every voice answer either waits for the caller (``<Gather>`` followed by a
+``<Redirect>`` to the no-input handler, which Twilio reaches when nobody spoke),
+connects them (``<Dial>``), or ends the call (``<Hangup/>``): a call left open costs
+the merchant money, so no answer may simply run out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[import-untyped]
+from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
+
+from sera.agent.ports import Reply
+
+EMPTY = str(MessagingResponse())  # "<Response />": nothing to say (Twilio's own auto-replies speak for us)
+BARE = '<?xml version="1.0" encoding="UTF-8"?><Response><Say>ok</Say></Response>'
+DIAL_TIMEOUT_S = 25
+# Characters XML 1.0 cannot carry: left in, they would make the whole answer unreadable to Twilio.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    return _NOT_XML.sub("", text)
+
+
+@dataclass(frozen=True)
+class VoiceUrls:
+    """Where Twilio continues a call; absolute, under SERA_PUBLIC_URL, so signatures match."""
+
+    base: str
+
+    @property
+    def turn(self) -> str:
+        return f"{self.base}/twilio/voice/turn"
+
+    def no_input(self, attempt: int) -> str:
+        return f"{self.base}/twilio/voice/no-input?attempt={attempt}"
+
+    @property
+    def dial_end(self) -> str:
+        return f"{self.base}/twilio/voice/dial-end"
+
+
+def listen(text: str, urls: VoiceUrls, *, attempt: int = 1) -> str:
+    """Say ``text`` and wait for speech; silence falls through to the no-input handler."""
+    response = VoiceResponse()
+    gather = response.gather(input="speech", action=urls.turn, method="POST", speech_timeout="auto")
+    gather.say(xml_safe(text))
+    response.redirect(urls.no_input(attempt), method="POST")
+    return str(response)
+
+
+def hang_up(text: str | None = None) -> str:
+    response = VoiceResponse()
+    if text:
+        response.say(xml_safe(text))
+    response.hangup()
+    return str(response)
+
+
+def transfer(text: str, number: str, urls: VoiceUrls) -> str:
+    """Connect the caller to a person; the dial-end handler decides what happens after."""
+    response = VoiceResponse()
+    response.say(xml_safe(text))
+    response.dial(number, action=urls.dial_end, method="POST", timeout=DIAL_TIMEOUT_S)
+    return str(response)
+
+
+def voice_reply(reply: Reply, urls: VoiceUrls, *, attempt: int = 1) -> str:
+    """The agent's reply as the next step of the call; ``attempt`` counts prompts met by silence."""
+    if reply.transfer_to:
+        return transfer(reply.text, reply.transfer_to, urls)
+    if reply.ended:
+        return hang_up(reply.text)
+    return listen(reply.text, urls, attempt=attempt)
+
+
+def messages(texts: Sequence[str]) -> str:
+    """One ``<Message>`` per text; none at all is an empty ``<Response/>``."""
+    response = MessagingResponse()
+    for text in texts:
+        response.message(xml_safe(text))
+    return str(response)

@@ -1,0 +1,168 @@
+"""Phone calls over Twilio: the agent's conversation, a call's end, its recording.
+
+A call's conversation is keyed by its CallSid. Every step is safe to repeat, because
+Twilio repeats deliveries: the agent answers a retried greeting or turn as it did the
+first time, a call's end is counted once (its receipt commits with the usage it
+guards), and a recording reference is simply written again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from sqlalchemy import select
+
+from sera.adapters.http import OutboundError
+from sera.adapters.receipts import first_delivery, seen_before
+from sera.adapters.twilio.client import client_for, twilio_error_code
+from sera.adapters.twilio.events import CallEvent, CallStatusEvent, RecordingEvent
+from sera.adapters.twilio.signature import TwilioRequest
+from sera.agent.context import load_shop
+from sera.agent.ports import Action, ActionKind, Reply
+from sera.agent.service import Agent, ConversationNotFoundError, ConversationRef
+from sera.billing.usage import billed_minutes, record_usage
+from sera.bootstrap import Sera
+from sera.calls.service import attach_recording
+from sera.storage.database import UnitOfWork
+from sera.storage.models import Call
+
+log = logging.getLogger("sera.twilio.voice")
+PROVIDER = "twilio"
+CHANNEL = "voice"
+REPROMPTS = (
+    "Sorry, I didn't hear anything. How can I help you?",
+    "Are you still there? Tell me what you need, or say goodbye.",
+)
+NO_INPUT_GOODBYE = "I can't hear anything, so I'll end the call now. Please call back any time. Goodbye!"
+UNKNOWN_NUMBER = "Sorry, this number is not taking calls right now. Goodbye."
+LOST_CALL = "Sorry, I lost track of our call. Please call back. Goodbye."
+NOBODY_FREE = "Sorry, nobody could take your call just now. Please try again later. Goodbye."
+ANSWERED = frozenset({"completed", "answered"})
+
+
+def _ref(merchant_id: str, call_sid: str) -> ConversationRef:
+    return ConversationRef(merchant_id, CHANNEL, call_sid)
+
+
+def _ending(text: str) -> Reply:
+    return Reply(text, (Action(ActionKind.HANG_UP),))
+
+
+def unknown_number() -> Reply:
+    """A call to a number no shop answers: say so briefly and hang up."""
+    log.warning("twilio call to a number no shop answers")
+    return _ending(UNKNOWN_NUMBER)
+
+
+def records_calls(uow: UnitOfWork) -> bool:
+    return bool(load_shop(uow).agent.get("record_calls", True))
+
+
+def answer(agent: Agent, merchant_id: str, call: CallEvent) -> Reply:
+    """Greet the caller (a retried delivery hears the same greeting, and no second call is recorded)."""
+    return agent.start(
+        _ref(merchant_id, call.call_sid),
+        caller_phone=call.caller,
+        shop_number=call.shop_number,
+        provider=PROVIDER,
+        direction="outbound" if call.outbound else "inbound",
+        provider_call_id=call.call_sid,
+    )
+
+
+def turn_id(request: TwilioRequest, call_sid: str) -> str:
+    """Twilio's id for this delivery, the same on a retry: its idempotency token, else a hash of the request."""
+    if request.idempotency_token:
+        return request.idempotency_token[:200]
+    fields = "&".join(f"{k}={v}" for k, v in sorted(request.params.multi_items()))
+    return f"{call_sid}:{hashlib.sha256(fields.encode()).hexdigest()[:32]}"
+
+
+def take_turn(agent: Agent, merchant_id: str, call_sid: str, speech: str, turn: str) -> Reply:
+    """The agent's answer to what the caller said."""
+    try:
+        return agent.reply(_ref(merchant_id, call_sid), speech, turn_id=turn)
+    except ConversationNotFoundError:
+        log.warning("twilio turn for a call Sera did not answer")
+        return _ending(LOST_CALL)
+
+
+def no_input(agent: Agent, merchant_id: str, call_sid: str, attempt: int) -> Reply:
+    """Nobody spoke: ask again (twice at most), then end the call politely and close its record."""
+    if 1 <= attempt <= len(REPROMPTS):
+        return Reply(REPROMPTS[attempt - 1])
+    agent.hang_up(_ref(merchant_id, call_sid))
+    return _ending(NO_INPUT_GOODBYE)
+
+
+def after_transfer(dial_status: str) -> Reply:
+    """The transferred leg ended: hang up, with an apology when nobody picked up."""
+    return _ending("") if dial_status in ANSWERED else _ending(NOBODY_FREE)
+
+
+def call_ended(sera: Sera, agent: Agent, merchant_id: str, event: CallStatusEvent) -> None:
+    """Twilio reports the call over: close the record with its duration and count usage, once.
+
+    Once counted, a call's figures are final: a repeated report changes nothing. Closing
+    is repeatable (a second close only restates the duration), so it runs before the
+    usage and its receipt, which commit together: a crash between them leaves the retry
+    something to do and never counts a call twice.
+    """
+    if not event.ended:
+        return
+    receipt = f"call-ended:{event.call_sid}"
+    with sera.uow(merchant_id, readonly=True) as uow:
+        if seen_before(uow, provider=PROVIDER, event_id=receipt):
+            return
+    call_id = agent.hang_up(_ref(merchant_id, event.call_sid), duration_s=event.duration_s)
+    if call_id is None:
+        return  # not a call Sera answered: nothing of ours to close or count
+    with sera.uow(merchant_id) as uow:
+        if not first_delivery(uow, provider=PROVIDER, event_id=receipt, topic="voice.status"):
+            return
+        call = uow.session.execute(select(Call).where(Call.id == call_id)).scalar_one()
+        day = call.started_at.astimezone(load_shop(uow).zone).date()
+        record_usage(uow, day, "outbound_calls" if call.direction == "outbound" else "inbound_calls", 1)
+        record_usage(uow, day, "billed_minutes", billed_minutes(call.duration_s or 0))
+        uow.commit()
+
+
+def recording_url(sera: Sera, merchant_id: str) -> str:
+    return f"{sera.settings.public_url.rstrip('/')}/twilio/voice/recording?shop={merchant_id}"
+
+
+def start_recording(sera: Sera, merchant_id: str, call_sid: str) -> None:
+    """After answering (a background task): record the call when the shop records calls.
+
+    The receipt commits before Twilio is asked, so a repeated greeting never starts a
+    second recording; a failure is logged and the call goes on unrecorded.
+    """
+    with sera.uow(merchant_id) as uow:
+        if not records_calls(uow):
+            return
+        if not first_delivery(uow, provider=PROVIDER, event_id=f"recording-start:{call_sid}", topic="voice.record"):
+            return
+        uow.commit()
+    client = client_for(sera, merchant_id)
+    if client is None:
+        log.warning("twilio recording skipped: no REST credentials")
+        return
+    try:
+        client.start_recording(call_sid, status_callback=recording_url(sera, merchant_id))
+    except OutboundError as exc:
+        log.warning("twilio recording not started", extra={"status": exc.status, "code": twilio_error_code(exc)})
+    finally:
+        client.close()
+
+
+def recording_ready(sera: Sera, merchant_id: str, event: RecordingEvent) -> bool:
+    """Keep the finished recording's reference on the call, only if the shop records calls."""
+    if event.status != "completed" or event.url is None:
+        return False
+    with sera.uow(merchant_id) as uow:
+        if not records_calls(uow):
+            return False
+        kept = attach_recording(uow, provider=PROVIDER, provider_call_id=event.call_sid, reference=event.url)
+        uow.commit()
+    return kept

@@ -1,0 +1,1 @@
+"""Local stand-ins for providers that cannot be reached from the tests."""

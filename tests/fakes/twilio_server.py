@@ -1,0 +1,340 @@
+"""A local stand-in for Twilio's REST API (2010-04-01): Messages create and list, Calls
+create, call Recordings create.
+
+It answers like the real API: form-encoded requests, HTTP basic auth with the account
+SID and auth token, JSON resources with "SM…", "CA…" and "RE…" sids, 201 on create,
+list pages with ``next_page_uri``, and errors as Twilio's error JSON
+``{"code", "message", "more_info", "status"}``. It records every request it received
+so tests can assert what Sera sent, and can be told to fail the next requests (a 500
+or a 429) to exercise retries.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+API = "/2010-04-01/Accounts/"
+_MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
+_CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls\.json$")
+_RECORDINGS = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls/(?P<call>CA[0-9a-f]{32})/Recordings\.json$"
+)
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def new_sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def _rfc2822(moment: datetime) -> str:
+    return format_datetime(moment, usegmt=True)
+
+
+@dataclass
+class Received:
+    """One request as the fake saw it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    form: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+@dataclass
+class FakeTwilio:
+    """The fake's state: accounts it knows, resources created, requests seen."""
+
+    accounts: dict[str, str] = field(default_factory=dict)  # account sid -> auth token
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    recordings: list[dict[str, Any]] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    failures: list[int] = field(default_factory=list)  # statuses to answer next, in order
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        with self.lock:
+            self.failures.extend([status] * times)
+
+    def requests_to(self, suffix: str, method: str = "POST") -> list[Received]:
+        return [r for r in self.received if r.method == method and r.path.endswith(suffix)]
+
+
+def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: tests read ``received`` instead
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _answer(self, status: int, payload: dict[str, Any]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(self, status: int, code: int, message: str) -> None:
+        self._answer(status, twilio_error(status, code, message))
+
+    def _record(self) -> Received:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode() if length else ""
+        split = urlsplit(self.path)
+        seen = Received(
+            method=self.command,
+            path=split.path,
+            query=parse_qs(split.query),
+            form=parse_qs(raw, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+        )
+        with self.server.state.lock:
+            self.server.state.received.append(seen)
+        return seen
+
+    def _authorised(self, account: str) -> bool:
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except ValueError:
+            return False
+        return user == account and self.server.state.accounts.get(account) == password
+
+    def _injected_failure(self) -> int | None:
+        with self.server.state.lock:
+            return self.server.state.failures.pop(0) if self.server.state.failures else None
+
+    def _dispatch(self, routes: dict[re.Pattern[str], Any]) -> None:
+        seen = self._record()
+        for pattern, handler in routes.items():
+            match = pattern.match(seen.path)
+            if match is None:
+                continue
+            if not self._authorised(match["account"]):
+                self._error(401, 20003, "Authenticate")
+                return
+            failure = self._injected_failure()
+            if failure is not None:
+                self._error(failure, 20500 if failure >= 500 else 20429, "Injected failure")
+                return
+            handler(seen, **match.groupdict())
+            return
+        self._error(404, 20404, f"The requested resource {seen.path} was not found")
+
+    def do_POST(self) -> None:
+        self._dispatch({_MESSAGES: self._create_message, _CALLS: self._create_call, _RECORDINGS: self._record_call})
+
+    def do_GET(self) -> None:
+        self._dispatch({_MESSAGES: self._list_messages})
+
+    # -- resources -------------------------------------------------------------------------
+    def _create_message(self, seen: Received, account: str) -> None:
+        form = {k: v[0] for k, v in seen.form.items()}
+        to, sender, body = form.get("To"), form.get("From"), form.get("Body")
+        if not to:
+            self._error(400, 21604, "A 'To' phone number is required.")
+            return
+        if not _E164.match(to):
+            self._error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+            return
+        if not sender and not form.get("MessagingServiceSid"):
+            self._error(400, 21603, "A 'From' phone number is required.")
+            return
+        if not body and not form.get("MediaUrl"):
+            self._error(400, 21602, "Message body is required.")
+            return
+        sid = new_sid("SM")
+        now = _rfc2822(datetime.now(UTC))
+        message = {
+            "account_sid": account,
+            "api_version": "2010-04-01",
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": sender,
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "num_media": "0",
+            "num_segments": "1",
+            "price": None,
+            "price_unit": "USD",
+            "sid": sid,
+            "status": "queued",
+            "subresource_uris": {"media": f"{API}{account}/Messages/{sid}/Media.json"},
+            "to": to,
+            "uri": f"{API}{account}/Messages/{sid}.json",
+        }
+        with self.server.state.lock:
+            self.server.state.messages.append(message)
+        self._answer(201, message)
+
+    def _list_messages(self, seen: Received, account: str) -> None:
+        query = {k: v[0] for k, v in seen.query.items()}
+        try:
+            page_size = max(1, min(int(query.get("PageSize", "50")), 1000))
+            page = max(0, int(query.get("Page", "0")))
+        except ValueError:
+            self._error(400, 20001, "Invalid paging parameters")
+            return
+        with self.server.state.lock:
+            rows = [m for m in reversed(self.server.state.messages) if m["account_sid"] == account]
+        if "To" in query:
+            rows = [m for m in rows if m["to"] == query["To"]]
+        if "From" in query:
+            rows = [m for m in rows if m["from"] == query["From"]]
+        start = page * page_size
+        chunk = rows[start : start + page_size]
+        base = f"{API}{account}/Messages.json"
+        filters = {k: v for k, v in query.items() if k in ("To", "From")}
+
+        def uri(number: int) -> str:
+            return f"{base}?{urlencode({**filters, 'PageSize': page_size, 'Page': number})}"
+
+        more = start + page_size < len(rows)
+        self._answer(
+            200,
+            {
+                "end": start + len(chunk) - 1 if chunk else start,
+                "first_page_uri": uri(0),
+                "messages": chunk,
+                "next_page_uri": f"{uri(page + 1)}&PageToken=PA{chunk[-1]['sid']}" if more and chunk else None,
+                "page": page,
+                "page_size": page_size,
+                "previous_page_uri": uri(page - 1) if page > 0 else None,
+                "start": start,
+                "uri": uri(page),
+            },
+        )
+
+    def _create_call(self, seen: Received, account: str) -> None:
+        form = {k: v[0] for k, v in seen.form.items()}
+        to, sender = form.get("To"), form.get("From")
+        if not to:
+            self._error(400, 21201, "No 'To' number is specified")
+            return
+        if not sender:
+            self._error(400, 21213, "No 'From' number is specified")
+            return
+        if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
+            self._error(400, 21205, "Url parameter is required.")
+            return
+        sid = new_sid("CA")
+        call = {
+            "account_sid": account,
+            "annotation": None,
+            "answered_by": None,
+            "api_version": "2010-04-01",
+            "caller_name": None,
+            "date_created": None,
+            "date_updated": None,
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": sender,
+            "from_formatted": sender,
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": None,
+            "price": None,
+            "price_unit": "USD",
+            "queue_time": "0",
+            "sid": sid,
+            "start_time": None,
+            "status": "queued",
+            "subresource_uris": {"recordings": f"{API}{account}/Calls/{sid}/Recordings.json"},
+            "to": to,
+            "to_formatted": to,
+            "trunk_sid": None,
+            "uri": f"{API}{account}/Calls/{sid}.json",
+        }
+        with self.server.state.lock:
+            self.server.state.calls.append(call)
+        self._answer(201, call)
+
+    def _record_call(self, seen: Received, account: str, call: str) -> None:
+        sid = new_sid("RE")
+        now = _rfc2822(datetime.now(UTC))
+        recording = {
+            "account_sid": account,
+            "api_version": "2010-04-01",
+            "call_sid": call,
+            "channels": 1,
+            "conference_sid": None,
+            "date_created": now,
+            "date_updated": now,
+            "duration": "-1",
+            "error_code": None,
+            "price": None,
+            "price_unit": None,
+            "sid": sid,
+            "source": "StartCallRecordingAPI",
+            "start_time": now,
+            "status": "in-progress",
+            "track": "both",
+            "uri": f"{API}{account}/Calls/{call}/Recordings/{sid}.json",
+        }
+        with self.server.state.lock:
+            self.server.state.recordings.append(recording)
+        self._answer(201, recording)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, state: FakeTwilio) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+
+
+class TwilioServer:
+    """Start with ``with TwilioServer() as fake:``; ``fake.url`` is its API base."""
+
+    def __init__(self) -> None:
+        self.state = FakeTwilio()
+        self._server = _Server(self.state)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def add_account(self, account_sid: str, auth_token: str) -> None:
+        self.state.accounts[account_sid] = auth_token
+
+    def __enter__(self) -> TwilioServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
