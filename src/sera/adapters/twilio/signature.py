@@ -80,6 +80,8 @@ def _form(body: bytes) -> ImmutableMultiDict[str, str]:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError):
         raise HTTPException(400, "malformed form body") from None
+    if any("\x00" in key or "\x00" in value for key, value in pairs):
+        raise HTTPException(400, "malformed form body")  # Twilio never sends NUL; databases refuse it
     return ImmutableMultiDict(pairs)
 
 
@@ -95,7 +97,9 @@ async def read_twilio_request(request: Request) -> TwilioRequest:
     if content_type.split(";")[0].strip().lower() != FORM:
         raise HTTPException(415, f"Twilio webhooks are {FORM}")
     params = _form(await _capped_body(request))
-    query = dict(parse_qsl(request.scope.get("query_string", b"").decode("latin-1")))
+    query = {
+        k: v for k, v in parse_qsl(request.scope.get("query_string", b"").decode("latin-1")) if "\x00" not in k + v
+    }
     sera: Sera = request.app.state.sera
     return TwilioRequest(
         url=public_url(sera.settings.public_url, request),

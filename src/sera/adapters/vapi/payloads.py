@@ -247,6 +247,8 @@ def parse_envelope(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (ValueError, RecursionError):
         raise InvalidPayloadError("the body is not JSON") from None
+    if b"\\u0000" in body:  # a NUL character: Vapi never sends one, and databases refuse it
+        raise InvalidPayloadError("the body contains a NUL character")
     message = document.get("message") if isinstance(document, dict) else None
     if not isinstance(message, dict):
         raise InvalidPayloadError("the body has no 'message' object")
