@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     embedded_workers: int = 2  # job threads inside `sera serve` when there is no Redis
     # An SMS thread idle this long starts a new conversation.
     sms_idle_minutes: int = 30
+    # Shopify app: the client credentials from the Partner Dashboard, the scopes asked for at
+    # install (comma-separated), the Admin API version, and where Admin API calls go: empty
+    # means each shop's own https://{shop}; a base URL (a test fake, a proxy) is used as
+    # {base}/{shop}/admin/..., so one base serves many shops.
+    shopify_api_key: str | None = None
+    shopify_api_secret: SecretStr | None = None
+    shopify_scopes: str = "read_orders,read_customers,read_products"
+    shopify_api_version: str = "2025-10"
+    shopify_admin_base: str = ""
+    # An uninstalled shop's data is deleted this long after the uninstall (a reinstall before
+    # then keeps it). Kept under 48 so the sweep finishes inside Shopify's 48-hour promise.
+    shopify_uninstall_grace_hours: int = Field(default=24, ge=0, le=47)
 
     @property
     def is_production(self) -> bool:

@@ -30,8 +30,8 @@ from sera.booking.service import (
 from sera.booking.slots import Slot, next_open_day
 from sera.customers.service import add_do_not_contact, find_or_create_customer
 from sera.knowledge.service import shop_index
-from sera.orders.local import LocalOrders
-from sera.orders.ports import OrderInfo
+from sera.orders.ports import OrderInfo, OrdersPort, OrdersUnavailableError
+from sera.orders.source import orders_for
 from sera.privacy.service import REQUEST_TYPES, record_privacy_request
 from sera.support.service import create_ticket
 
@@ -331,8 +331,16 @@ def _order_text(order: OrderInfo, today: date) -> str:
 
 
 def lookup_order(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
-    """Order details only for a verified caller: caller id matches, or they know the email."""
-    orders = LocalOrders(ctx.uow)
+    """Order details only for a verified caller: caller id matches, or they know the email.
+
+    Orders come from the shop's store (Shopify) when it is connected, else from Sera's own."""
+    try:
+        return _lookup_order(ctx, args, orders_for(ctx.uow))
+    except OrdersUnavailableError:
+        return ToolResult("I can't reach our order system right now.", {"found": False, "unavailable": True})
+
+
+def _lookup_order(ctx: TurnContext, args: dict[str, Any], orders: OrdersPort) -> ToolResult:
     today = ctx.local_now.date()
     number = (args.get("order_number") or "").lstrip("#").strip()
     if not number:

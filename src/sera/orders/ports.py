@@ -1,5 +1,6 @@
 """The agent's view of orders: a port with a local implementation (orders from the shop
-file) and, later, Shopify's Admin API. Orders are read per call, never cached."""
+file) and Shopify's Admin API (``sera.adapters.shopify.orders``). Orders are read per
+call, never cached."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ class OrderInfo:
     tracking_carrier: str | None = None
     tracking_number: str | None = None
     tracking_eta: date | None = None
+
+
+class OrdersUnavailableError(RuntimeError):
+    """The order system could not be reached; the caller should hear that, not "no such order"."""
 
 
 class OrdersPort(Protocol):

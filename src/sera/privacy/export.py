@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from sera.calls.service import get_call
+from sera.checkouts.service import customer_checkouts
 from sera.customers.service import CustomerNotFoundError, get_customer
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Appointment, Call, Consent, Message, PrivacyRequest, Service, Ticket
@@ -74,6 +75,7 @@ def export_customer_data(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
             {"channel": c.channel, "purpose": c.purpose, "granted": c.granted, "at": _iso(c.recorded_at)}
             for c in consents.scalars()
         ],
+        "checkouts": customer_checkouts(uow, customer_id),
         "privacy_requests": [
             {"type": r.type, "status": r.status, "received_at": _iso(r.received_at)} for r in requests.scalars()
         ],

@@ -13,6 +13,7 @@ Invariants:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,7 +33,8 @@ DEFAULT_DAYS = {
     "audit_logs": 730,
 }
 MIN_AUDIT_DAYS = 730
-BATCH = 1000
+BATCH = 5000
+YIELD_SECONDS = 0.005  # on SQLite, between batches: lets waiting writers (webhooks) take the lock
 
 
 @dataclass
@@ -98,6 +100,12 @@ def _sweep_table(sera: Sera, merchant_id: str, model: Any, ids_before: Select[An
             uow.commit()
         if len(ids) < batch:
             return total
+        _yield_lock(sera)
+
+
+def _yield_lock(sera: Sera) -> None:
+    if sera.db.engine.dialect.name == "sqlite":
+        time.sleep(YIELD_SECONDS)
 
 
 def _sweep_recordings(sera: Sera, merchant_id: str, cutoff: datetime, dry_run: bool, batch: int) -> int:

@@ -155,9 +155,11 @@ class ApiKey(MerchantOwned, Base):
 class Customer(MerchantOwned, Base):
     __tablename__ = "customers"
     __table_args__ = (
-        Index("ix_customers_merchant_phone", "merchant_id", "phone_bidx"),
-        Index("ix_customers_merchant_email", "merchant_id", "email_bidx"),
+        # created_at too: lookups take the oldest match, and one index then serves filter and order
+        Index("ix_customers_merchant_phone", "merchant_id", "phone_bidx", "created_at"),
+        Index("ix_customers_merchant_email", "merchant_id", "email_bidx", "created_at"),
         Index("ix_customers_merchant_created", "merchant_id", "created_at", "id"),
+        Index("ix_customers_merchant_external", "merchant_id", "external_id"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[bytes | None] = mapped_column(Sealed)
@@ -189,7 +191,7 @@ class DoNotContact(MerchantOwned, Base):
     __table_args__ = (UniqueConstraint("merchant_id", "phone_bidx", name="uq_dnc_merchant_phone"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     phone_bidx: Mapped[str] = mapped_column(String(32))
-    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     source: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -225,6 +227,7 @@ class Transcript(MerchantOwned, Base):
     """Its own table: transcripts have their own retention class (2 years)."""
 
     __tablename__ = "transcripts"
+    __table_args__ = (Index("ix_transcripts_merchant_created", "merchant_id", "created_at"),)  # the retention sweep
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
@@ -236,6 +239,7 @@ class Message(MerchantOwned, Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("merchant_id", "provider", "provider_message_id", name="uq_messages_provider_id"),
+        Index("ix_messages_merchant_created", "merchant_id", "created_at"),  # the retention sweep
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
@@ -262,7 +266,7 @@ class Conversation(MerchantOwned, Base):
     channel: Mapped[str] = mapped_column(String(10))
     external_id: Mapped[str] = mapped_column(String(100))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
-    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
     state: Mapped[bytes] = mapped_column(Sealed)
     status: Mapped[str] = mapped_column(String(10), default="active")  # active | ended
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -388,7 +392,7 @@ class Ticket(MerchantOwned, Base):
     __table_args__ = (Index("ix_tickets_merchant_created", "merchant_id", "created_at", "id"),)
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
-    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
     subject: Mapped[str] = mapped_column(String(300))
     description: Mapped[bytes | None] = mapped_column(Sealed)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -396,6 +400,59 @@ class Ticket(MerchantOwned, Base):
     source: Mapped[str] = mapped_column(String(20), default="agent")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Checkout(MerchantOwned, Base):
+    """An online-store checkout (from Shopify), kept so an abandoned one can be recovered.
+
+    Contact fields and the recovery URL are sealed under the customer's key (the merchant's
+    when no customer is known); deleting the customer deletes their checkouts. Line items
+    are product titles and prices, not personal data. ``provider_updated_at`` is the
+    provider's own clock: an update older than it is stale and ignored.
+    """
+
+    __tablename__ = "checkouts"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "source", "external_id", name="uq_checkouts_external"),
+        Index("ix_checkouts_merchant_token", "merchant_id", "token"),
+        Index("ix_checkouts_merchant_created", "merchant_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(20))  # shopify
+    external_id: Mapped[str] = mapped_column(String(64))  # the provider's checkout id
+    token: Mapped[str | None] = mapped_column(String(64))  # the provider's checkout token (orders name it)
+    name: Mapped[bytes | None] = mapped_column(Sealed)
+    phone: Mapped[bytes | None] = mapped_column(Sealed)
+    email: Mapped[bytes | None] = mapped_column(Sealed)
+    recovery_url: Mapped[bytes | None] = mapped_column(Sealed)
+    phone_bidx: Mapped[str | None] = mapped_column(String(32))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    total_cents: Mapped[int | None] = mapped_column(Integer)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    provider_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    order_ref: Mapped[str | None] = mapped_column(String(64))  # the provider's id of the order that completed it
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ShopifyEvent(MerchantOwned, Base):
+    """A verified Shopify webhook between its receipt and its job (an outbox row).
+
+    The payload is sealed under the merchant's key and the row is deleted once processed,
+    so the queue itself only ever carries this row's id. ``request_ids`` records the privacy
+    requests a compliance webhook opened, so a retried job completes them instead of
+    opening new ones.
+    """
+
+    __tablename__ = "shopify_events"
+    __table_args__ = (Index("ix_shopify_events_received", "received_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(80))
+    payload: Mapped[bytes] = mapped_column(Sealed)
+    request_ids: Mapped[list[str] | None] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 # -- privacy, outbound, usage, webhooks, audit -------------------------------------------------

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sera import __version__
+from sera.adapters.shopify.routes import router as shopify_app
 from sera.adapters.twilio.webhooks import router as twilio_webhooks
 from sera.adapters.vapi.webhooks import router as vapi_webhooks
 from sera.bootstrap import Sera
@@ -105,6 +106,7 @@ def create_app(sera: Sera) -> FastAPI:
     app.include_router(api_v1)
     app.include_router(twilio_webhooks)
     app.include_router(vapi_webhooks)
+    app.include_router(shopify_app)
     app.include_router(try_page)
     app.include_router(calendar_feed)
     return app

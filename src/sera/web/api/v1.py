@@ -27,6 +27,7 @@ from sera.customers.service import (
     get_customer,
     list_customers,
 )
+from sera.outbound.report import list_actions, outbound_report
 from sera.privacy.requests import Correction, complete_privacy_request
 from sera.privacy.service import (
     PrivacyRequestError,
@@ -411,3 +412,73 @@ def erase(sera: SeraDep, principal: AdminDep, customer_id: str) -> Response:
         uow.commit()
     complete_privacy_request(sera, principal.merchant_id, request.id, actor=principal.actor)
     return Response(status_code=204)
+
+
+# -- outbound engagement --------------------------------------------------------------------------
+
+
+class RecoveredOut(_Out):
+    action_id: str
+    checkout_id: str
+    amount_cents: int
+    currency: str
+    completed_at: datetime
+
+
+class OutboundReportOut(_Out):
+    sends: int
+    sends_by_kind: dict[str, int]
+    replies: int
+    recoveries: int
+    revenue: dict[str, int] = Field(description="recovered revenue in cents, per currency")
+    skips: dict[str, int] = Field(description="skipped messages by reason")
+    failures: int
+    pending: int
+    recovered: list[RecoveredOut] = Field(description="each recovered checkout and the message it is credited to")
+
+
+class OutboundActionOut(_Out):
+    id: str
+    kind: str
+    channel: str
+    status: str
+    reason: str | None
+    attempt: int
+    customer_id: str | None
+    subject_id: str | None
+    provider_ref: str | None
+    due_at: datetime
+    sent_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@router.get("/outbound", response_model=OutboundReportOut)
+def outbound(
+    uow: ReaderDep,
+    since: Annotated[datetime | None, Query(description="ISO 8601 with offset, inclusive")] = None,
+    until: Annotated[datetime | None, Query(description="ISO 8601 with offset, exclusive")] = None,
+) -> OutboundReportOut:
+    """Sends and replies (by send time), recoveries and their revenue (by order time), skips by reason."""
+    for value, name in ((since, "since"), (until, "until")):
+        if value is not None and value.tzinfo is None:
+            raise HTTPException(422, f"{name} needs a time zone offset")
+    return OutboundReportOut.model_validate(outbound_report(uow, since, until))
+
+
+@router.get("/outbound/actions", response_model=ListOut[OutboundActionOut])
+def outbound_actions(
+    sera: SeraDep,
+    principal: PrincipalDep,
+    uow: ReaderDep,
+    page: PageDep,
+    customer_id: Annotated[str | None, Query(max_length=40, description="one customer's history")] = None,
+) -> ListOut[OutboundActionOut]:
+    """Every intended message with its status and reason (sent, deferred, skipped and why), newest first."""
+    if customer_id is not None:
+        try:
+            get_customer(uow, customer_id)
+        except CustomerNotFoundError:
+            raise HTTPException(404, "customer not found") from None
+    items, cursor = _listing(sera, principal, "outbound_action", lambda: list_actions(uow, page, customer_id))
+    return ListOut(data=[OutboundActionOut.model_validate(v) for v in items], next_cursor=cursor)

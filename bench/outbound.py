@@ -1,0 +1,232 @@
+"""Outbound sending under load: one `sera worker` on Redis against the local fake Twilio.
+
+    .venv/bin/python bench/outbound.py [--sends 10000] [--lag-sends 200] [--threads 4]
+                                       [--redis-url redis://127.0.0.1:6379/15] [--database-url URL]
+
+Seeds the demo shop with ``--sends`` abandoned checkouts (each its own consenting
+shopper, abandoned two hours ago: every recovery text is due), with rate limits off
+(``SERA_OUTBOUND_RATE_LIMITS=false``, no daily cap) and the shop's quiet hours off.
+Starts one ``sera worker --workers THREADS`` process on Redis (warmed up with a first
+batch), runs the dispatcher once (what the periodic job does every minute) and times
+until every text is recorded as sent. Goal: at least 200 sends/s.
+
+Then the dispatcher's pick-up: ``--lag-sends`` checkouts whose texts fall due 3 to 8 s
+ahead, dispatched once; the lag from each text's due time to its send. Goal: p99 under 5 s.
+
+Baseline, same run, same fake: raw ``TwilioClient.send_sms`` calls from one thread.
+The fake Twilio runs in this process; the data in SQLite in a temp directory (or
+``--database-url``, a scratch PostgreSQL database), the key store in SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy import func, select, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.twilio_server import new_sid  # noqa: E402
+from tests.outbound.paced_twilio import PacedTwilioServer  # noqa: E402
+from tests.outbound.shoppers import set_outbound, shopper_checkout  # noqa: E402
+
+from sera.adapters.http import HttpClient  # noqa: E402
+from sera.adapters.shopify.payloads import parse_checkout  # noqa: E402
+from sera.adapters.twilio.client import TwilioClient  # noqa: E402
+from sera.bootstrap import Sera, bootstrap  # noqa: E402
+from sera.checkouts.service import record_checkout  # noqa: E402
+from sera.config import Settings, new_key_text  # noqa: E402
+from sera.jobs import Jobs, make_huey  # noqa: E402
+from sera.merchants.service import import_shop  # noqa: E402
+from sera.merchants.shop_file import load_shop_file  # noqa: E402
+from sera.outbound.dispatch import SEND_BATCH  # noqa: E402
+from sera.outbound.jobs import dispatch_now, register_outbound  # noqa: E402
+from sera.storage.models import OutboundAction  # noqa: E402
+
+DEMO = ROOT / "src" / "sera" / "merchants" / "demo-shop.yaml"
+ACCOUNT, TOKEN = new_sid("AC"), new_sid("")[:32]
+SHOP_NUMBER = "+13125550100"
+QUEUE = "sera"  # the queue `sera worker` consumes
+WARMUP = 100
+
+
+def make_sera(tmp: Path, fake: PacedTwilioServer, database_url: str | None, redis_url: str) -> Sera:
+    settings = Settings(
+        env="test",
+        database_url=database_url or f"sqlite:///{tmp / 'sera.db'}",
+        keystore_url=f"sqlite:///{tmp / 'keys.db'}",
+        master_key=new_key_text(),
+        secret_key=new_key_text(),
+        public_url="https://sera.bench",
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token=SecretStr(TOKEN),
+        twilio_api_base=fake.url,
+        redis_url=redis_url,
+        jobs_path=tmp / "jobs.db",
+    )
+    sera = bootstrap(settings)
+    if database_url:
+        with sera.db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    sera.migrate()
+    return sera
+
+
+def worker_env(settings: Settings, tmp: Path) -> dict[str, str]:
+    assert settings.master_key is not None and settings.secret_key is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERA_")}
+    env.update(
+        PYTHONPATH=str(ROOT / "src"),
+        SERA_ENV="test",
+        SERA_ENV_FILE=str(tmp / "absent.env"),
+        SERA_LOG_LEVEL="WARNING",
+        SERA_DATABASE_URL=settings.database_url,
+        SERA_KEYSTORE_URL=settings.keystore_url,
+        SERA_MASTER_KEY=settings.master_key.get_secret_value(),
+        SERA_SECRET_KEY=settings.secret_key.get_secret_value(),
+        SERA_PUBLIC_URL=settings.public_url,
+        SERA_TWILIO_ACCOUNT_SID=ACCOUNT,
+        SERA_TWILIO_AUTH_TOKEN=TOKEN,
+        SERA_TWILIO_API_BASE=settings.twilio_api_base,
+        SERA_REDIS_URL=settings.redis_url or "",
+        SERA_OUTBOUND_RATE_LIMITS="false",
+        SERA_OUTBOUND_DAILY_CAP="0",
+    )
+    return env
+
+
+def seed(sera: Sera, shop: str, first: int, count: int, updated: datetime) -> None:
+    """``count`` checkouts by shoppers ``first``.. (each its own number, name and consent)."""
+    for start in range(first, first + count, 50):
+        with sera.uow(shop) as uow:  # short transactions: the worker writes to the same database
+            for n in range(start, min(start + 50, first + count)):
+                payload = shopper_checkout(n, f"+1312{5550000 + n:07d}", updated_at=updated.isoformat())
+                record_checkout(uow, parse_checkout(payload), now=sera.clock())
+            uow.commit()
+
+
+def sent_count(sera: Sera, shop: str) -> int:
+    with sera.uow(shop, readonly=True) as uow:
+        return int(
+            uow.session.execute(
+                select(func.count()).select_from(OutboundAction).where(OutboundAction.status == "sent")
+            ).scalar_one()
+        )
+
+
+def wait_for(sera: Sera, shop: str, total: int, limit: float) -> float:
+    started = time.perf_counter()
+    while sent_count(sera, shop) < total:
+        if time.perf_counter() - started > limit:
+            raise SystemExit(f"only {sent_count(sera, shop)} of {total} sent after {limit:.0f} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+def baseline(fake: PacedTwilioServer, count: int) -> float:
+    client = TwilioClient(ACCOUNT, TOKEN, api_base=fake.url, http=HttpClient(retries=0))
+    started = time.perf_counter()
+    for n in range(count):
+        client.send_sms(to=f"+1312{5560000 + n:07d}", from_=SHOP_NUMBER, body="Hi there, you left something.")
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sends", type=int, default=10_000)
+    parser.add_argument("--lag-sends", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=4, help="job threads of the one worker")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--database-url", default=None, help="a scratch PostgreSQL database (default: SQLite)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp_name, PacedTwilioServer() as fake:
+        tmp = Path(tmp_name)
+        fake.add_account(ACCOUNT, TOKEN)
+        sera = make_sera(tmp, fake, args.database_url, args.redis_url)
+        shop = import_shop(sera, load_shop_file(DEMO), actor="bench").merchant_id
+        set_outbound(sera, shop, quiet_hours={"start": "00:00", "end": "00:00"})
+        jobs = Jobs(sera, make_huey(sera.settings, name=QUEUE))
+        register_outbound(jobs)
+        jobs.huey.flush()
+        abandoned = datetime.now(UTC) - timedelta(hours=2)
+        command = [sys.executable, "-m", "sera", "worker", "--workers", str(args.threads)]
+        worker = subprocess.Popen(command, cwd=ROOT, env=worker_env(sera.settings, tmp))
+        try:
+            seed(sera, shop, 0, WARMUP, abandoned)  # the worker's imports, connections and caches
+            dispatch_now(jobs)
+            wait_for(sera, shop, WARMUP, limit=120)
+
+            started = time.perf_counter()
+            set_outbound(sera, shop, abandoned_checkout={"delay_min": 7 * 24 * 60})  # none due while seeding
+            seed(sera, shop, WARMUP, args.sends, abandoned)
+            set_outbound(sera, shop, abandoned_checkout={"delay_min": 60})  # now all of them are
+            print(f"seeded {args.sends} checkouts abandoned 2 hours ago in {time.perf_counter() - started:.1f} s")
+            started = time.perf_counter()
+            dispatched = dispatch_now(jobs)
+            queued = time.perf_counter() - started
+            elapsed = wait_for(sera, shop, WARMUP + args.sends, limit=900) + queued
+            first, last = send_span(sera, shop)
+            print(
+                f"sera: {args.sends} due texts sent in {elapsed:.1f} s ({args.sends / elapsed:.0f} sends/s end to end: "
+                f"planning and queueing {queued:.1f} s, {dispatched.queued} texts in jobs of {SEND_BATCH}); "
+                f"the worker ({args.threads} threads, Redis) sent at {(args.sends - 1) / (last - first):.0f} sends/s"
+            )
+            rate = args.sends / elapsed
+
+            lags = measure_lag(sera, shop, jobs, WARMUP + args.sends, args.lag_sends)
+            print(
+                f"pick-up: {len(lags)} texts due 3-8 s ahead, dispatched once: due -> sent "
+                f"p50 {statistics.median(lags):.2f} s, p99 {percentile(lags, 99):.2f} s, max {max(lags):.2f} s"
+            )
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+            jobs.huey.flush()
+        raw = baseline(fake, 2000)
+        print(
+            f"baseline: raw TwilioClient.send_sms from one thread: {raw:.0f} sends/s (sera / baseline {rate / raw:.2f})"
+        )
+        print("targets: >= 200 sends/s; pick-up p99 < 5 s")
+        sera.close()
+
+
+def send_span(sera: Sera, shop: str) -> tuple[float, float]:
+    """First and last send time of the timed run (after the warm-up), in epoch seconds."""
+    with sera.uow(shop, readonly=True) as uow:
+        sent = sorted(at for at in uow.session.execute(select(OutboundAction.sent_at)).scalars() if at)
+    return sent[WARMUP].timestamp(), sent[-1].timestamp()
+
+
+def measure_lag(sera: Sera, shop: str, jobs: Jobs, seeded: int, count: int) -> list[float]:
+    """Texts due 3-8 s from now, dispatched once (as the minute's run would): how late each went out."""
+    now = datetime.now(UTC)
+    delay = timedelta(minutes=60)  # the demo shop's delay_min
+    for n in range(count):
+        seed(sera, shop, seeded + n, 1, now + timedelta(seconds=3 + 5 * n / max(1, count - 1)) - delay)
+    dispatch_now(jobs)
+    wait_for(sera, shop, seeded + count, limit=120)
+    with sera.uow(shop, readonly=True) as uow:
+        rows = uow.session.execute(
+            select(OutboundAction.due_at, OutboundAction.sent_at).where(OutboundAction.due_at > now)
+        ).all()
+    return [(sent_at - due_at).total_seconds() for due_at, sent_at in rows if sent_at]
+
+
+if __name__ == "__main__":
+    main()

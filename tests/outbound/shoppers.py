@@ -1,0 +1,45 @@
+"""Shopify checkouts as the recorded webhook payload has them, for one shopper or many, and
+the shop's outbound settings changed as the dashboard would. Plain helpers, shared by the
+tests and ``bench/outbound.py``."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from sera.bootstrap import Sera
+from sera.storage.models import Merchant
+
+CHECKOUT = Path(__file__).parents[1] / "adapters" / "shopify" / "fixtures" / "checkouts_create.json"
+_RECORDED: dict[str, Any] = json.loads(CHECKOUT.read_text())
+
+
+def checkout(**changes: Any) -> dict[str, Any]:
+    """Harriet Okonkwo's recorded ``checkouts/create`` payload, with some fields replaced."""
+    payload = copy.deepcopy(_RECORDED)
+    payload.update(changes)
+    return payload
+
+
+def shopper_checkout(n: int, phone: str, **changes: Any) -> dict[str, Any]:
+    """Another shopper's checkout: its own ids, number, name and email."""
+    payload = checkout(id=29817361150000 + n, token=f"{n:032x}", phone=phone, sms_marketing_phone=phone, **changes)
+    payload["customer"] = {**payload["customer"], "id": 7066823500000 + n, "phone": phone, "first_name": f"Rider{n}"}
+    payload["customer"]["email"] = payload["email"] = f"rider{n}@example.com"
+    payload["shipping_address"] = {**payload["shipping_address"], "phone": phone}
+    return payload
+
+
+def set_outbound(sera: Sera, merchant_id: str, **sections: Any) -> None:
+    """Change the shop's outbound settings as the dashboard would (each section merged)."""
+    with sera.uow(merchant_id) as uow:
+        merchant = uow.session.execute(select(Merchant).where(Merchant.id == merchant_id)).scalar_one()
+        outbound = dict(merchant.settings.get("outbound", {}))
+        for name, values in sections.items():
+            outbound[name] = {**outbound.get(name, {}), **values}
+        merchant.settings = {**merchant.settings, "outbound": outbound}
+        uow.commit()

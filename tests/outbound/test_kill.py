@@ -1,0 +1,192 @@
+"""The kill test: 500 recovery texts sent by real worker processes (``build_jobs`` and the
+Huey consumer, as ``sera worker`` runs them) that are SIGKILLed at random moments (seeded)
+and restarted until every text is out. The fake Twilio in this process takes a few
+milliseconds to create each message, before storing it and before answering, so kills
+land between "intent stored" and "provider called", during the call, and between
+"provider took it" and "outcome recorded". Then: every intended text reached Twilio
+exactly once, and every action is ``sent`` with that message's sid.
+
+Runs on the SQLite queue and, where SERA_TEST_REDIS_URL is set, on Redis; on SQLite or
+PostgreSQL as the rest of the suite. Rate limits are off and the shop's quiet hours too.
+The test process also plays the periodic dispatcher, every second instead of every
+minute, with short "lost job" and "stale sending" ages: a sweep racing live workers is
+part of what is tested.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from sera.adapters.shopify.payloads import parse_checkout
+from sera.bootstrap import Sera
+from sera.checkouts.service import record_checkout
+from sera.config import Settings
+from sera.jobs import Jobs
+from sera.jobs.wiring import build_jobs
+from sera.outbound.dispatch import dispatch
+from sera.outbound.jobs import enqueue_send
+from sera.storage.models import OutboundAction
+from tests.adapters.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN
+from tests.conftest import JOB_BACKENDS, REDIS_URL, ROOT, Personas
+from tests.outbound.paced_twilio import Pace, PacedTwilioServer
+from tests.outbound.shoppers import set_outbound, shopper_checkout
+
+SENDS = 500
+WORKERS = 2  # processes, each with THREADS job threads
+THREADS = 2
+SEED = 20261127
+LIFETIME = (1.6, 3.0)  # seconds a worker lives before its SIGKILL (it needs ~1.4 s to start)
+SETTLE = 2  # seconds before a dead worker's send is reconciled: the fake finishes a request within 50 ms
+DEADLINE = 75.0
+WORKER = Path(__file__).with_name("worker.py")
+
+
+@pytest.fixture
+def clock() -> Callable[[], datetime]:
+    """The workers live on the wall clock; so does this test."""
+    return lambda: datetime.now(UTC)
+
+
+@pytest.fixture
+def pace() -> Pace:
+    rng = random.Random(SEED)
+    return Pace(before=lambda: rng.uniform(0, 0.02), after=lambda: rng.uniform(0, 0.05))
+
+
+@pytest.fixture
+def fake_twilio(pace: Pace) -> Iterator[PacedTwilioServer]:
+    with PacedTwilioServer(pace) as fake:
+        fake.add_account(ACCOUNT_SID, AUTH_TOKEN)
+        yield fake
+
+
+@pytest.fixture(params=JOB_BACKENDS)
+def queue(request: pytest.FixtureRequest, sera: Sera, personas: Personas) -> Iterator[Jobs]:
+    if request.param == "redis":
+        sera.settings = sera.settings.model_copy(update={"redis_url": REDIS_URL})
+    jobs = build_jobs(sera, name=f"sera-kill-{uuid.uuid4().hex[:8]}")
+    yield jobs
+    jobs.huey.flush()
+
+
+def _worker_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
+    assert settings.master_key is not None and settings.secret_key is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SERA_")}
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        SERA_ENV="test",
+        SERA_ENV_FILE=str(tmp_path / "absent.env"),
+        SERA_LOG_LEVEL="WARNING",
+        SERA_DATABASE_URL=settings.database_url,
+        SERA_KEYSTORE_URL=settings.keystore_url,
+        SERA_MASTER_KEY=settings.master_key.get_secret_value(),
+        SERA_SECRET_KEY=settings.secret_key.get_secret_value(),
+        SERA_PUBLIC_URL=settings.public_url,
+        SERA_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
+        SERA_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
+        SERA_TWILIO_API_BASE=settings.twilio_api_base,
+        SERA_JOBS_PATH=str(settings.jobs_path),
+        SERA_OUTBOUND_RATE_LIMITS="false",
+        SERA_OUTBOUND_DAILY_CAP="0",
+        SERA_OUTBOUND_SETTLE_SECONDS=str(SETTLE),
+    )
+    if settings.redis_url:
+        env["SERA_REDIS_URL"] = settings.redis_url
+    return env
+
+
+def _checkouts(sera: Sera, shop: str, count: int) -> dict[str, str]:
+    """Abandoned two hours ago, each by its own consenting shopper; returns phone -> first name."""
+    updated = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    shoppers = {}
+    with sera.uow(shop) as uow:
+        for n in range(count):
+            phone = f"+1312555{n:04d}"
+            record_checkout(uow, parse_checkout(shopper_checkout(n, phone, updated_at=updated)), now=sera.clock())
+            shoppers[phone] = f"Rider{n}"
+        uow.commit()
+    return shoppers
+
+
+def _unsent(sera: Sera, shop: str) -> int:
+    with sera.uow(shop, readonly=True) as uow:
+        return int(
+            uow.session.execute(
+                select(func.count()).select_from(OutboundAction).where(OutboundAction.status != "sent")
+            ).scalar_one()
+        )
+
+
+def test_no_text_is_lost_or_sent_twice_when_workers_are_killed(
+    sera: Sera, personas: Personas, queue: Jobs, fake_twilio: PacedTwilioServer, tmp_path: Path
+) -> None:
+    shop = personas.northside_id
+    set_outbound(sera, shop, quiet_hours={"start": "00:00", "end": "00:00"})
+    shoppers = _checkouts(sera, shop, SENDS)
+    env = _worker_env(sera.settings, tmp_path)
+    rng = random.Random(SEED)
+    log = (tmp_path / "workers.log").open("w")
+
+    def spawn() -> tuple[subprocess.Popen[bytes], float]:
+        command = [sys.executable, str(WORKER), queue.huey.name, str(THREADS)]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        return process, time.monotonic() + rng.uniform(*LIFETIME)
+
+    def sweep() -> None:
+        dispatch(
+            sera,
+            lambda merchant_id, action_ids, delay: enqueue_send(queue, merchant_id, action_ids, delay),
+            sera.clock(),
+            requeue_after=timedelta(seconds=2),
+            stale_sending=timedelta(seconds=1),
+        )
+
+    sweep()
+    assert _unsent(sera, shop) == SENDS  # planned and queued
+    started = time.monotonic()
+    workers = [spawn() for _ in range(WORKERS)]
+    kills = 0
+    try:
+        while _unsent(sera, shop) and time.monotonic() - started < DEADLINE:
+            sweep()
+            for _ in range(20):
+                for i, (process, kill_at) in enumerate(workers):
+                    if time.monotonic() >= kill_at:
+                        process.send_signal(signal.SIGKILL)
+                        process.wait()
+                        kills += 1
+                        workers[i] = spawn()
+                time.sleep(0.05)
+    finally:
+        for process, _ in workers:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        log.close()
+    elapsed = time.monotonic() - started
+
+    texts = [m for m in fake_twilio.state.messages if m["direction"] == "outbound-api"]
+    received = Counter(m["to"] for m in texts)
+    with sera.uow(shop, readonly=True) as uow:
+        outcomes = list(uow.session.execute(select(OutboundAction)).scalars())
+    reconciled = sum(1 for a in outcomes if a.reason == "reconciled")
+    print(f"\n{len(texts)} texts, {kills} kills, {reconciled} reconciled, {elapsed:.1f} s")
+    assert kills >= 5, "the workers were hardly killed: the test proved nothing"
+    assert [to for to, n in received.items() if n > 1] == [], "duplicated"
+    assert sorted(set(shoppers) - set(received)) == [], "lost"
+    assert len(texts) == SENDS
+    assert all(f"Hi {shoppers[m['to']]}," in m["body"] for m in texts)
+    assert Counter(a.status for a in outcomes) == {"sent": SENDS}
+    assert {a.provider_ref for a in outcomes} == {m["sid"] for m in texts}
