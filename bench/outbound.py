@@ -14,8 +14,11 @@ Then the dispatcher's pick-up: ``--lag-sends`` checkouts whose texts fall due 3 
 ahead, dispatched once; the lag from each text's due time to its send. Goal: p99 under 5 s.
 
 Baseline, same run, same fake: raw ``TwilioClient.send_sms`` calls from one thread.
-The fake Twilio runs in this process; the data in SQLite in a temp directory (or
-``--database-url``, a scratch PostgreSQL database), the key store in SQLite.
+The fake Twilio runs in this process (``tests/outbound/paced_twilio.py``: the shared fake
+with TCP_NODELAY, whose answers would otherwise wait 40 ms for a delayed ACK); the data
+in SQLite in a temp directory (or ``--database-url``, a scratch PostgreSQL database), the
+key store in SQLite. Seeding 10,000 checkouts through ``record_checkout`` takes about
+two minutes and is not timed.
 """
 
 from __future__ import annotations

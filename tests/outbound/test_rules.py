@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,7 +111,7 @@ def test_the_sending_number_sends_one_text_a_second(
 def throttles(tmp_path: Path) -> list[Throttle]:
     found: list[Throttle] = [FileThrottle(tmp_path / "rates")]
     if REDIS_URL:
-        found.append(RedisThrottle(REDIS_URL, namespace=f"sera-test-{tmp_path.name}"))
+        found.append(RedisThrottle(REDIS_URL, namespace=f"sera-test-{uuid.uuid4().hex[:8]}"))
     return found
 
 

@@ -3,9 +3,9 @@
 - ``outbound.dispatch`` (every minute): plans what each shop's settings call for and
   queues each send for its due time (Huey's scheduler fires it within a second or so),
   and queues again what a lost job or a dead worker left behind.
-- ``outbound.send`` (merchant id, action id): carries out one intended message. When it
-  is told to look again soon (a deferral, a claim still settling), it schedules itself;
-  anything later is the dispatcher's.
+- ``outbound.send`` (a merchant id and up to 25 action ids): carries out those intended
+  messages. What it is told to look at again soon (a deferral, a claim still settling, a
+  message another worker holds) it schedules itself; anything later is the dispatcher's.
 
 There is no usage roll-up job: usage is counted as it happens (the send that goes out
 records its segments in the same transaction).
@@ -122,7 +122,7 @@ def follow_ups(outcomes: dict[str, Outcome], now: datetime) -> dict[float, list[
     longer waits and finished actions are left to the dispatcher or done with."""
     again: dict[float, list[str]] = {}
     for action_id, outcome in outcomes.items():
-        if outcome.due_at is None or outcome.status not in ("scheduled", "sending"):
+        if outcome.due_at is None or outcome.status not in ("scheduled", "sending", "busy"):
             continue
         wait = outcome.due_at - now
         if wait <= SELF_SCHEDULE:

@@ -52,6 +52,7 @@ from sera.storage.models import Merchant, Message, OutboundAction
 log = logging.getLogger("sera.outbound")
 
 LOCK_WAIT = 2.0  # seconds to wait for an action's lock before leaving it to its holder
+BUSY_RETRY = timedelta(seconds=5)
 PROVIDER_BUSY = timedelta(seconds=30)  # after a 429/503 (the provider took nothing), try again this much later
 NOT_ACCEPTED = {429, 503}  # answers that prove the provider did not create the message
 CAP_LOOKBACK = timedelta(days=4)  # bounds the daily-cap count to recently due rows (sends are never later)
@@ -115,7 +116,7 @@ class Outbox:
 class Outcome:
     status: str  # sent | skipped | scheduled (deferred, or not due yet) | sending | failed | noop | busy
     reason: str | None = None
-    due_at: datetime | None = None  # when to look again (scheduled, sending)
+    due_at: datetime | None = None  # when to look again (scheduled, sending, busy)
 
 
 NOOP = Outcome("noop")  # someone else finished it, or it is no longer due for sending
@@ -159,7 +160,8 @@ def send_action(box: Outbox, merchant_id: str, action_id: str) -> Outcome:
 def send_actions(box: Outbox, merchant_id: str, action_ids: Sequence[str]) -> dict[str, Outcome]:
     """Carry out a few intended messages of one shop (one job's worth), each exactly once."""
     with box.locks.hold(action_ids, LOCK_WAIT) as held:
-        outcomes = {a: Outcome("busy") for a in action_ids if a not in held}  # live workers have these
+        busy = Outcome("busy", None, box.sera.clock() + BUSY_RETRY)  # a live worker has it: look once more later
+        outcomes = {a: busy for a in action_ids if a not in held}
         if held:
             outcomes.update(_send_held(box, merchant_id, sorted(held)))
     return outcomes
