@@ -204,10 +204,8 @@ class Agent:
             conversation = self._find(uow, ref, lock=True)
             if conversation is None:
                 raise ConversationNotFoundError(ref.external_id)
-            state = self._state(uow, conversation)
-            call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
-            caller = Caller(state.get("caller_phone"), conversation.customer_id, state.get("caller_name"))
-            ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, call.id)
+            call, ctx = self._resume(uow, ref, conversation, now)
+            state = ctx.state
             if conversation.status == "ended" or (turn_id is not None and state.get("last_turn_id") == turn_id):
                 return _stored_reply(state)
             state["last_turn_id"] = turn_id
@@ -252,6 +250,15 @@ class Agent:
             end_call(uow, call, ended_at=ended_at, outcome=main_outcome(state.get("outcomes", [])))
         conversation.status = "ended"
         return call
+
+    def _resume(
+        self, uow: UnitOfWork, ref: ConversationRef, conversation: Conversation, now: datetime
+    ) -> tuple[Call, TurnContext]:
+        """A stored conversation's call and a turn context with its remembered state."""
+        state = self._state(uow, conversation)
+        call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
+        caller = Caller(state.get("caller_phone"), conversation.customer_id, state.get("caller_name"))
+        return call, TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, call.id)
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -312,10 +319,7 @@ class Agent:
             conversation = self._find(uow, ref, lock=True) or self._create_quietly(
                 uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now
             )
-            state = self._state(uow, conversation)
-            call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
-            caller = Caller(state.get("caller_phone"), conversation.customer_id, state.get("caller_name"))
-            ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, call.id)
+            call, ctx = self._resume(uow, ref, conversation, now)
             yield ConversationSession(uow, ctx, call, conversation)
 
     def _create_quietly(

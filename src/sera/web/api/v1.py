@@ -138,6 +138,16 @@ def _audit_read(sera: SeraDep, principal: Principal, target_type: str, ids: Sequ
         uow.commit()
 
 
+def _read_one(sera: SeraDep, principal: Principal, target: str, load: Callable[[], T], missing: type[LookupError]) -> T:
+    """One record by id: another shop's id (or none) is a 404, and the read is audited."""
+    try:
+        view = load()
+    except missing:
+        raise HTTPException(404, f"{target.replace('_', ' ')} not found") from None
+    _audit_read(sera, principal, target, [getattr(view, "id", "")])
+    return view
+
+
 def _listing(
     sera: SeraDep, principal: Principal, target: str, load: Callable[[], Page[T]]
 ) -> tuple[list[T], str | None]:
@@ -157,22 +167,18 @@ def appointments(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: P
 
 @router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
 def appointment(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: str) -> AppointmentOut:
-    try:
-        view = get_appointment(uow, appointment_id)
-    except AppointmentNotFoundError:
-        raise HTTPException(404, "appointment not found") from None
-    _audit_read(sera, principal, "appointment", [view.id])
+    view = _read_one(
+        sera, principal, "appointment", lambda: get_appointment(uow, appointment_id), AppointmentNotFoundError
+    )
     return AppointmentOut.model_validate(view)
 
 
 @router.get("/appointments/{appointment_id}/invite.ics", response_class=Response)
 def appointment_invite_ics(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: str) -> Response:
     """The appointment as a calendar invite, to send to the customer."""
-    try:
-        view = get_appointment(uow, appointment_id)
-    except AppointmentNotFoundError:
-        raise HTTPException(404, "appointment not found") from None
-    _audit_read(sera, principal, "appointment", [view.id])
+    view = _read_one(
+        sera, principal, "appointment", lambda: get_appointment(uow, appointment_id), AppointmentNotFoundError
+    )
     return Response(appointment_invite(uow, view, sera.clock()), media_type="text/calendar; charset=utf-8")
 
 
@@ -221,11 +227,7 @@ def tickets(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDe
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
 def ticket(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, ticket_id: str) -> TicketOut:
-    try:
-        view = get_ticket(uow, ticket_id)
-    except TicketNotFoundError:
-        raise HTTPException(404, "ticket not found") from None
-    _audit_read(sera, principal, "ticket", [view.id])
+    view = _read_one(sera, principal, "ticket", lambda: get_ticket(uow, ticket_id), TicketNotFoundError)
     return TicketOut.model_validate(view)
 
 
@@ -237,11 +239,7 @@ def calls(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep)
 
 @router.get("/calls/{call_id}", response_model=CallDetailOut, response_model_by_alias=True)
 def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: str) -> CallDetailOut:
-    try:
-        view = get_call(uow, call_id)
-    except CallNotFoundError:
-        raise HTTPException(404, "call not found") from None
-    _audit_read(sera, principal, "call", [view.id])
+    view = _read_one(sera, principal, "call", lambda: get_call(uow, call_id), CallNotFoundError)
     return CallDetailOut.model_validate(view)
 
 
@@ -253,11 +251,7 @@ def customers(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: Page
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
 def customer(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, customer_id: str) -> CustomerOut:
-    try:
-        view = get_customer(uow, customer_id)
-    except CustomerNotFoundError:
-        raise HTTPException(404, "customer not found") from None
-    _audit_read(sera, principal, "customer", [view.id])
+    view = _read_one(sera, principal, "customer", lambda: get_customer(uow, customer_id), CustomerNotFoundError)
     return CustomerOut.model_validate(view)
 
 
