@@ -18,7 +18,7 @@ from sera.calls.service import TranscriptLine, save_transcript, start_call
 from sera.crypto.envelope import DecryptionError
 from sera.customers.service import find_customer, get_customer, is_do_not_contact
 from sera.privacy.erasure import redact_customer
-from sera.privacy.retention import run_retention
+from sera.privacy.retention import run_retention, sweep_merchant
 from sera.storage.models import AuditEntry, Base, Call, Customer, Order, Transcript
 from tests.conftest import FakeClock, Personas
 from tests.seed import CALLER_NAME, CALLER_PHONE, TRANSCRIPT_PHRASE, seed_activity
@@ -233,6 +233,39 @@ def test_retention_deletes_exactly_what_expired(
     assert {kept, transcript_gone} <= calls and outsider not in calls
     assert transcripts == {kept}
     assert len(entries) == 2
+
+
+def test_retention_sweeps_batch_after_batch_and_only_the_shops_own_rows(sera: Sera, personas: Personas) -> None:
+    old = [_call_at(sera, personas.northside_id, 800, f"old call {i}") for i in range(7)]
+    recent = [_call_at(sera, personas.northside_id, 10, f"recent call {i}") for i in range(2)]
+    outsider = [_call_at(sera, personas.southside_id, 800, "other shop, not swept here") for _ in range(3)]
+    with sera.uow(personas.northside_id) as uow:
+        from sera.storage.models import Merchant
+
+        merchant = uow.session.execute(select(Merchant).where(Merchant.id == personas.northside_id)).scalar_one()
+        merchant.settings = {**merchant.settings, "retention": {"call_logs": 1000}}  # logs outlive transcripts
+        for call in uow.session.execute(select(Call).where(Call.id.in_(old + recent))).scalars():
+            uow.vault.seal(call, recording_url=f"https://recordings.example/{call.id}")
+        uow.commit()
+    for other in outsider:
+        with sera.uow(personas.southside_id) as uow:
+            call = uow.session.execute(select(Call).where(Call.id == other)).scalar_one()
+            uow.vault.seal(call, recording_url="https://recordings.example/other")
+            uow.commit()
+
+    counted = sweep_merchant(sera, personas.northside_id, sera.clock(), dry_run=True)
+    swept = sweep_merchant(sera, personas.northside_id, sera.clock(), batch=3)
+
+    expected = {"recordings": 7, "transcripts": 7, "calls": 0}
+    assert {name: counted.deleted[name] for name in expected} == expected
+    assert {name: swept.deleted[name] for name in expected} == expected
+    with sera.uow(readonly=True) as uow:
+        transcribed = set(uow.session.execute(select(Transcript.call_id)).scalars())
+        recorded = set(uow.session.execute(select(Call.id).where(Call.recording_url.is_not(None))).scalars())
+        calls = set(uow.session.execute(select(Call.id)).scalars())
+    assert transcribed == set(recent + outsider)
+    assert recorded == set(recent + outsider)
+    assert calls == set(old + recent + outsider)
 
 
 def test_old_audit_entries_are_pruned_and_the_chain_still_verifies(sera: Sera, clock: FakeClock) -> None:

@@ -1,7 +1,9 @@
 """The one place that wires settings and adapters into a running Sera.
 
 Tests, the demo and benchmarks build their Sera here, swapping a provider (a cipher,
-a clock) without touching the capabilities.
+a clock) without touching the capabilities. Every entry point (the web app, the
+commands, the job workers) gets the same ports: a shop installed from Shopify reads its
+orders from Shopify whichever process answers it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sera.crypto.keystore import KeyStore
 from sera.crypto.vault import Vault
 from sera.observability import register_secret
 from sera.storage import migrate
+from sera.storage.cache import TtlCache
 from sera.storage.database import Database, UnitOfWork, make_engine, restrict_sqlite_file
 from sera.storage.models import utcnow
 
@@ -34,6 +37,7 @@ class Sera:
     vault: Vault
     clock: Clock = field(default=utcnow)
     jobs: Jobs | None = None  # attached by sera.jobs.wiring.build_jobs
+    lookups: TtlCache = field(default_factory=lambda: TtlCache(0))  # number -> shop, webhook secrets
 
     def uow(self, merchant_id: str | None = None, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self.db, merchant_id, readonly=readonly, vault=self.vault)
@@ -57,10 +61,20 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
     if settings.secret_key is not None:
         register_secret(settings.secret_key.get_secret_value())
     keystore = KeyStore(make_engine(settings.keystore_url), keyring)
-    return Sera(
+    sera = Sera(
         settings=settings,
         db=Database(make_engine(settings.database_url)),
         keystore=keystore,
         vault=Vault(keystore, cipher),
         clock=clock or utcnow,
+        lookups=TtlCache(settings.lookup_cache_seconds),
     )
+    _connect_ports(sera)
+    return sera
+
+
+def _connect_ports(sera: Sera) -> None:
+    """The providers the capabilities read through (a source declines shops not connected to it)."""
+    from sera.adapters.shopify import wiring as shopify  # imported here: the adapter imports Sera
+
+    shopify.connect(sera)

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     embedded_workers: int = 2  # job threads inside `sera serve` when there is no Redis
     # An SMS thread idle this long starts a new conversation.
     sms_idle_minutes: int = 30
+    # Which shop answers a number, and its providers' webhook secrets, are cached this long;
+    # a change made in another process (a CLI import) reaches webhooks within it.
+    lookup_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # Shopify app: the client credentials from the Partner Dashboard, the scopes asked for at
     # install (comma-separated), the Admin API version, and where Admin API calls go: empty
     # means each shop's own https://{shop}; a base URL (a test fake, a proxy) is used as

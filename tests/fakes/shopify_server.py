@@ -10,10 +10,20 @@ records every request.
 - ``GET /{shop}/admin/oauth/authorize`` approves at once (as a merchant clicking "Install")
   and redirects to ``redirect_uri`` with ``code, hmac, host, shop, state, timestamp``.
 - ``POST /{shop}/admin/oauth/access_token`` trades a code once for
-  ``{"access_token": "shpat_…", "scope": "…"}``.
+  ``{"access_token": "shpat_…", "scope": "…"}`` (a non-expiring offline token) or, with
+  ``expiring=1``, for an expiring one: ``expires_in`` (an hour), ``refresh_token`` and
+  ``refresh_token_expires_in`` (90 days).
+- The same endpoint with ``grant_type=refresh_token`` trades a refresh token for a new
+  pair, as Shopify does (changelog of 10 December 2025 and 28 August 2026): a shop has one
+  expiring access token at a time, so a new one revokes the ones before; a refresh token
+  can be used again until its replacement is used, then it is refused
+  (``400 {"error": "invalid_grant", …}``), and so is an expired or unknown one.
 - ``POST /{shop}/admin/api/{version}/graphql.json`` with ``X-Shopify-Access-Token``
   answers the ``shop`` query, ``webhookSubscriptionCreate``, ``orders(query: "name:…")``
-  and ``customers(query: "phone:…") { … orders }``.
+  and ``customers(query: "phone:…") { … orders }``; an expired token gets a 401.
+
+Token lifetimes run on the fake's ``clock`` (the tests' clock, so a test can let a token
+expire by moving time on).
 """
 
 from __future__ import annotations
@@ -27,8 +37,9 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -48,6 +59,8 @@ TOPICS = {
     "PRODUCTS_DELETE",
 }
 INVALID_TOKEN = "[API] Invalid API key or access token (unrecognized login or wrong password)"
+ACCESS_TOKEN_SECONDS = 3600
+REFRESH_TOKEN_SECONDS = 90 * 24 * 3600
 PATH = re.compile(r"^/(?P<shop>[^/]+)(?P<rest>/admin/.*)$")
 GRAPHQL = re.compile(r"^/admin/api/(?P<version>[0-9]{4}-[0-9]{2}|unstable)/graphql\.json$")
 
@@ -62,6 +75,13 @@ class RecordedRequest:
 
 
 @dataclass
+class RefreshToken:
+    expires_at: datetime
+    replaces: str | None  # the refresh token this one was issued for: retired once this one is used
+    retired: bool = False
+
+
+@dataclass
 class FakeShop:
     domain: str
     name: str
@@ -70,7 +90,13 @@ class FakeShop:
     shop_id: int
     orders: list[dict[str, Any]] = field(default_factory=list)  # GraphQL Order nodes (+ "_customer_phone")
     subscriptions: list[dict[str, str]] = field(default_factory=list)
-    tokens: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)  # access tokens that work now (unless expired)
+    expiries: dict[str, datetime] = field(default_factory=dict)  # expiring access token -> its end
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    scope: str = ""  # what the merchant granted at install
+
+    def valid(self, token: str | None, now: datetime) -> bool:
+        return token in self.tokens and (token not in self.expiries or now < self.expiries[token])
 
 
 @dataclass
@@ -78,11 +104,13 @@ class FakeShopify:
     api_key: str
     api_secret: str
     api_version: str = "2025-10"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     shops: dict[str, FakeShop] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
     _codes: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (shop, scope)
     _failures: list[int] = field(default_factory=list)
     _throttle: int = 0
+    _token_delay: float = 0.0
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -129,13 +157,28 @@ class FakeShopify:
     def uninstall(self, domain: str) -> None:
         """What Shopify does when the merchant removes the app: tokens and subscriptions go."""
         self.shops[domain].tokens.clear()
+        self.shops[domain].refresh_tokens.clear()
         self.shops[domain].subscriptions.clear()
+
+    def legacy_token(self, domain: str) -> str:
+        """A non-expiring offline token, as installs before expiring tokens got (and still work)."""
+        token = "shpat_" + secrets.token_hex(16)
+        self.shops[domain].tokens.add(token)
+        return token
+
+    def revoke_refresh_tokens(self, domain: str) -> None:
+        """Shopify stops accepting the shop's refresh tokens (revoked on its side)."""
+        self.shops[domain].refresh_tokens.clear()
 
     def fail_next(self, status: int) -> None:
         self._failures.append(status)
 
     def throttle_next(self, times: int = 1) -> None:
         self._throttle += times
+
+    def delay_token_answers(self, seconds: float) -> None:
+        """The token endpoint takes this long to answer (a slow network, a busy Shopify)."""
+        self._token_delay = seconds
 
     def requests_to(self, shop: str, kind: str = "") -> list[RecordedRequest]:
         return [r for r in self.requests if r.shop == shop and kind in r.path]
@@ -202,6 +245,8 @@ class FakeShopify:
         body = _decode(raw, handler.headers.get("Content-Type", ""))
         shop = match["shop"] if match else ""
         rest = match["rest"] if match else url.path
+        if rest == "/admin/oauth/access_token" and self._token_delay:
+            time.sleep(self._token_delay)
         with self._lock:
             self.requests.append(RecordedRequest(method, shop, rest, dict(handler.headers.items()), body))
             status, answer, location = self._answer(method, shop, rest, url.query, handler.headers, body)
@@ -232,8 +277,7 @@ class FakeShopify:
             return (*self._access_token(shop, body), None)
         graphql = GRAPHQL.match(rest)
         if method == "POST" and graphql:
-            token = headers.get("X-Shopify-Access-Token")
-            if token not in shop.tokens:
+            if not shop.valid(headers.get("X-Shopify-Access-Token"), self.clock()):
                 return 401, {"errors": INVALID_TOKEN}, None
             return 200, self._graphql(shop, body if isinstance(body, dict) else {}), None
         return 404, {"errors": "Not Found"}, None
@@ -260,15 +304,47 @@ class FakeShopify:
         fields = body if isinstance(body, dict) else {}
         if fields.get("client_id") != self.api_key or fields.get("client_secret") != self.api_secret:
             return 400, {"error": "invalid_client", "error_description": "Client authentication failed"}
+        if fields.get("grant_type") == "refresh_token":
+            return self._refresh(shop, str(fields.get("refresh_token") or ""))
         grant = self._codes.pop(str(fields.get("code")), None)
         if grant is None or grant[0] != shop.domain:
             return 400, {
                 "error": "invalid_request",
                 "error_description": "The authorization code was not found or was already used",
             }
-        token = "shpat_" + secrets.token_hex(16)
+        if str(fields.get("expiring")) != "1":
+            token = "shpat_" + secrets.token_hex(16)
+            shop.tokens.add(token)
+            return 200, {"access_token": token, "scope": grant[1]}
+        shop.refresh_tokens.clear()  # a new install starts afresh
+        return 200, self._expiring_pair(shop, grant[1], replaces=None)
+
+    def _refresh(self, shop: FakeShop, refresh_token: str) -> tuple[int, Any]:
+        used = shop.refresh_tokens.get(refresh_token)
+        if used is None or used.retired or used.expires_at <= self.clock():
+            return 400, {"error": "invalid_grant", "error_description": "The refresh token is invalid or expired"}
+        if used.replaces is not None and used.replaces in shop.refresh_tokens:
+            shop.refresh_tokens[used.replaces].retired = True
+        return 200, self._expiring_pair(shop, shop.scope, replaces=refresh_token)
+
+    def _expiring_pair(self, shop: FakeShop, scope: str, *, replaces: str | None) -> dict[str, Any]:
+        """A new expiring access token (the shop's only one) and its refresh token."""
+        now = self.clock()
+        for token in list(shop.expiries):
+            shop.tokens.discard(token)
+            del shop.expiries[token]
+        token, refresh_token = "shpat_" + secrets.token_hex(16), "shprt_" + secrets.token_hex(16)
         shop.tokens.add(token)
-        return 200, {"access_token": token, "scope": grant[1]}
+        shop.expiries[token] = now + timedelta(seconds=ACCESS_TOKEN_SECONDS)
+        shop.refresh_tokens[refresh_token] = RefreshToken(now + timedelta(seconds=REFRESH_TOKEN_SECONDS), replaces)
+        shop.scope = scope
+        return {
+            "access_token": token,
+            "scope": scope,
+            "expires_in": ACCESS_TOKEN_SECONDS,
+            "refresh_token": refresh_token,
+            "refresh_token_expires_in": REFRESH_TOKEN_SECONDS,
+        }
 
     def _graphql(self, shop: FakeShop, request: dict[str, Any]) -> dict[str, Any]:
         if self._throttle:

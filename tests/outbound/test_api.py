@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from sera.bootstrap import Sera
 from sera.calls.messages import sms_segments
-from sera.outbound.report import customer_outbound_history
+from sera.privacy.export import export_customer_data
 from sera.web.app import create_app
 from tests.adapters.twilio.conftest import Phone
 from tests.conftest import FakeClock, Personas
@@ -122,9 +122,9 @@ def test_a_send_is_counted_in_the_shops_usage_as_it_happens(
     assert (day["day"], day["sms_segments_outbound"]) == ("2026-11-27", sms_segments(text["body"]))
 
 
-def test_the_customers_outbound_history_is_ready_for_their_access_export(sera: Sera, shop: str, recovered: str) -> None:
+def test_the_customers_access_export_lists_the_texts_sent_to_them(sera: Sera, shop: str, recovered: str) -> None:
     with sera.uow(shop, readonly=True) as uow:
-        [entry] = customer_outbound_history(uow, recovered)
+        [entry] = export_customer_data(uow, recovered)["outbound"]
     assert entry == {
         "kind": "abandoned_checkout",
         "channel": "sms",

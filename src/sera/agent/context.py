@@ -75,11 +75,12 @@ def load_shop(uow: UnitOfWork) -> ShopProfile:
     Invariant: every change to a shop's services, staff, hours, closures or settings
     bumps ``Merchant.updated_at`` (the import does), which invalidates this cache.
     """
-    merchant = uow.session.execute(select(Merchant).where(Merchant.id == uow.merchant_id)).scalar_one()
+    version = uow.session.execute(select(Merchant.updated_at).where(Merchant.id == uow.merchant_id)).scalar_one()
     with _profiles_lock:
-        cached = _profiles.get(merchant.id)
-    if cached is not None and cached[0] == merchant.updated_at:
+        cached = _profiles.get(str(uow.merchant_id))
+    if cached is not None and cached[0] == version:
         return cached[1]
+    merchant = uow.session.execute(select(Merchant).where(Merchant.id == uow.merchant_id)).scalar_one()
     profile = _build_profile(uow, merchant)
     with _profiles_lock:
         _profiles[merchant.id] = (merchant.updated_at, profile)

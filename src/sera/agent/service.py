@@ -23,10 +23,10 @@ from sqlalchemy.exc import IntegrityError
 from sera.agent.context import Caller, TurnContext, load_shop
 from sera.agent.ports import Action, ActionKind, Brain, Reply
 from sera.bootstrap import Sera
-from sera.calls.service import TranscriptLine, end_call, link_customer, load_transcript, save_transcript, start_call
+from sera.calls.service import TranscriptLine, append_transcript, end_call, link_customer, start_call
 from sera.customers.service import find_customer
 from sera.storage.database import UnitOfWork
-from sera.storage.models import Call, Conversation, new_id
+from sera.storage.models import Call, Conversation, Transcript, new_id
 
 OUTCOME_PRIORITY = (
     "booked",
@@ -76,6 +76,26 @@ def _keep(uow: UnitOfWork, conversation: Conversation, ctx: TurnContext, call: C
     uow.vault.seal(conversation, state=json.dumps(ctx.state))
 
 
+@dataclass(frozen=True)
+class CallOpening:
+    """How a new conversation's call record begins."""
+
+    caller_phone: str | None
+    shop_number: str | None = None
+    provider: str = "local"
+    direction: str = "inbound"
+    provider_call_id: str | None = None
+
+
+@dataclass
+class _Stored:
+    """A conversation as one query loads it: its row, its call, the call's transcript (if any yet)."""
+
+    conversation: Conversation
+    call: Call
+    transcript: Transcript | None
+
+
 class Agent:
     def __init__(self, sera: Sera, brain: Brain | None = None) -> None:
         from sera.agent.offline.brain import OfflineBrain
@@ -94,12 +114,13 @@ class Agent:
         provider_call_id: str | None = None,
     ) -> Reply:
         """Open a conversation (or, for a retried delivery, answer as the first time) and greet."""
+        opening = CallOpening(caller_phone, shop_number, provider, direction, provider_call_id)
         now = self.sera.clock()
         with self.sera.uow(ref.merchant_id) as uow:
             existing = self._find(uow, ref)
             if existing is not None:
                 return _stored_reply(self._state(uow, existing))
-            reply = self._begin(uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now)
+            reply = self._begin(uow, ref, opening, now)
             uow.commit()
         return reply
 
@@ -118,6 +139,8 @@ class Agent:
         longer than ``idle_after`` is closed (its call record ends) and begins afresh.
         """
         now = self.sera.clock()
+        call_id = f"{ref.external_id}:{secrets.token_hex(4)}"  # a thread may restart within a second
+        opening = CallOpening(caller_phone, shop_number, provider, "inbound", call_id)
         with self.sera.uow(ref.merchant_id) as uow:
             existing = self._find(uow, ref, lock=True)
             if existing is not None and existing.status == "active" and now - existing.updated_at < idle_after:
@@ -127,56 +150,37 @@ class Agent:
                     self._close(uow, existing, existing.updated_at)
                 uow.session.delete(existing)
                 uow.session.flush()
-            call_id = f"{ref.external_id}:{secrets.token_hex(4)}"  # a thread may restart within a second
-            reply = self._begin(uow, ref, caller_phone, shop_number, provider, "inbound", call_id, now)
+            reply = self._begin(uow, ref, opening, now)
             uow.commit()
         return reply
 
-    def _begin(
-        self,
-        uow: UnitOfWork,
-        ref: ConversationRef,
-        caller_phone: str | None,
-        shop_number: str | None,
-        provider: str,
-        direction: str,
-        provider_call_id: str | None,
-        now: datetime,
-    ) -> Reply:
-        call, ctx = self._open(uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now)
+    def _begin(self, uow: UnitOfWork, ref: ConversationRef, opening: CallOpening, now: datetime) -> Reply:
+        call, ctx = self._open(uow, ref, opening, now)
         reply = self.brain.greet(ctx)
         conversation = self._add_conversation(uow, ref, call, now)
-        self._save(uow, conversation, ctx, call, [TranscriptLine("agent", reply.text)], reply)
+        self._save(uow, _Stored(conversation, call, None), ctx, [TranscriptLine("agent", reply.text)], reply)
         return reply
 
     @staticmethod
-    def _open(
-        uow: UnitOfWork,
-        ref: ConversationRef,
-        caller_phone: str | None,
-        shop_number: str | None,
-        provider: str,
-        direction: str,
-        provider_call_id: str | None,
-        now: datetime,
-    ) -> tuple[Call, TurnContext]:
+    def _open(uow: UnitOfWork, ref: ConversationRef, opening: CallOpening, now: datetime) -> tuple[Call, TurnContext]:
         """The call record and a first turn context (the caller recognised by their number)."""
-        customer = find_customer(uow, phone=caller_phone) if caller_phone else None
-        caller = Caller(caller_phone, customer.id if customer else None)
+        phone = opening.caller_phone
+        customer = find_customer(uow, phone=phone) if phone else None
+        caller = Caller(phone, customer.id if customer else None)
         if customer is not None:
             caller.name = uow.vault.open(customer, "name")
         call = start_call(
             uow,
             channel=ref.channel,
-            direction=direction,
-            provider=provider,
-            from_number=caller_phone,
-            to_number=shop_number,
+            direction=opening.direction,
+            provider=opening.provider,
+            from_number=phone,
+            to_number=opening.shop_number,
             started_at=now,
             customer_id=caller.customer_id,
-            provider_call_id=provider_call_id or ref.external_id,
+            provider_call_id=opening.provider_call_id or ref.external_id,
         )
-        ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, {"caller_phone": caller_phone}, call.id)
+        ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, {"caller_phone": phone}, call.id)
         return call, ctx
 
     @staticmethod
@@ -201,28 +205,21 @@ class Agent:
         now = self.sera.clock()
         line = (text or "")[:MAX_LINE]
         with self.sera.uow(ref.merchant_id) as uow:
-            conversation = self._find(uow, ref, lock=True)
-            if conversation is None:
+            stored = self._load(uow, ref)
+            if stored is None:
                 raise ConversationNotFoundError(ref.external_id)
-            call, ctx = self._resume(uow, ref, conversation, now)
+            ctx = self._resume(uow, ref, stored, now)
             state = ctx.state
-            if conversation.status == "ended" or (turn_id is not None and state.get("last_turn_id") == turn_id):
+            if stored.conversation.status == "ended" or (turn_id is not None and state.get("last_turn_id") == turn_id):
                 return _stored_reply(state)
             state["last_turn_id"] = turn_id
             try:
                 reply = self.brain.respond(ctx, line)
             except Exception:
                 # a defect must not cost the caller the call: nothing of this turn is kept
-                log.exception("brain failed", extra={"conversation": conversation.id})
+                log.exception("brain failed", extra={"conversation": stored.conversation.id})
                 return Reply("Sorry, I had a problem with that. Could you say it another way?")
-            self._save(
-                uow,
-                conversation,
-                ctx,
-                call,
-                [TranscriptLine("caller", line), TranscriptLine("agent", reply.text)],
-                reply,
-            )
+            self._save(uow, stored, ctx, [TranscriptLine("caller", line), TranscriptLine("agent", reply.text)], reply)
             uow.commit()
         return reply
 
@@ -234,14 +231,19 @@ class Agent:
         ``duration_s`` is the provider's own figure when it has one. Returns the call id.
         """
         with self.sera.uow(ref.merchant_id) as uow:
-            conversation = self._find(uow, ref, lock=True)
-            if conversation is None:
-                return None
-            call = self._close(uow, conversation, ended_at or self.sera.clock())
-            if call is not None and duration_s is not None:
-                call.duration_s = duration_s
+            call = self.end(uow, ref, ended_at=ended_at or self.sera.clock(), duration_s=duration_s)
             uow.commit()
-            return conversation.call_id
+        return call.id if call is not None else None
+
+    def end(self, uow: UnitOfWork, ref: ConversationRef, *, ended_at: datetime, duration_s: int | None) -> Call | None:
+        """``hang_up`` inside the caller's unit of work (which commits it): the call, or None if unknown."""
+        conversation = self._find(uow, ref, lock=True)
+        if conversation is None:
+            return None
+        call = self._close(uow, conversation, ended_at)
+        if call is not None and duration_s is not None:
+            call.duration_s = duration_s
+        return call
 
     def _close(self, uow: UnitOfWork, conversation: Conversation, ended_at: datetime) -> Call | None:
         call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one_or_none()
@@ -251,14 +253,11 @@ class Agent:
         conversation.status = "ended"
         return call
 
-    def _resume(
-        self, uow: UnitOfWork, ref: ConversationRef, conversation: Conversation, now: datetime
-    ) -> tuple[Call, TurnContext]:
-        """A stored conversation's call and a turn context with its remembered state."""
-        state = self._state(uow, conversation)
-        call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one()
-        caller = Caller(state.get("caller_phone"), conversation.customer_id, state.get("caller_name"))
-        return call, TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, call.id)
+    def _resume(self, uow: UnitOfWork, ref: ConversationRef, stored: _Stored, now: datetime) -> TurnContext:
+        """A turn context with the stored conversation's remembered state."""
+        state = self._state(uow, stored.conversation)
+        caller = Caller(state.get("caller_phone"), stored.conversation.customer_id, state.get("caller_name"))
+        return TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, stored.call.id)
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -272,28 +271,35 @@ class Agent:
         return uow.session.execute(stmt).scalar_one_or_none()
 
     @staticmethod
+    def _load(uow: UnitOfWork, ref: ConversationRef) -> _Stored | None:
+        """The conversation (locked), its call and transcript in one query; None when either is gone."""
+        stmt = (
+            select(Conversation, Call, Transcript)
+            .join(Call, Call.id == Conversation.call_id)
+            .outerjoin(Transcript, Transcript.call_id == Call.id)
+            .where(Conversation.channel == ref.channel, Conversation.external_id == ref.external_id)
+            .with_for_update(of=Conversation)
+        )
+        row = uow.session.execute(stmt).one_or_none()
+        return _Stored(*row) if row is not None else None
+
+    @staticmethod
     def _state(uow: UnitOfWork, conversation: Conversation) -> dict[str, Any]:
         state: dict[str, Any] = json.loads(uow.vault.open(conversation, "state") or "{}")
         return state
 
     def _save(
-        self,
-        uow: UnitOfWork,
-        conversation: Conversation,
-        ctx: TurnContext,
-        call: Call,
-        lines: list[TranscriptLine],
-        reply: Reply,
+        self, uow: UnitOfWork, stored: _Stored, ctx: TurnContext, lines: list[TranscriptLine], reply: Reply
     ) -> None:
         state = ctx.state
         state["last_reply"] = reply.text
         state["last_actions"] = [{"kind": a.kind.value, "number": a.number, "text": a.text} for a in reply.actions]
-        _keep(uow, conversation, ctx, call)
+        _keep(uow, stored.conversation, ctx, stored.call)
         if ctx.shop.agent.get("record_calls", True):
-            save_transcript(uow, call, load_transcript(uow, call.id) + lines)
+            stored.transcript = append_transcript(uow, stored.call, stored.transcript, lines)
         if reply.ended:
-            end_call(uow, call, ended_at=ctx.now, outcome=main_outcome(state.get("outcomes", [])))
-            conversation.status = "ended"
+            end_call(uow, stored.call, ended_at=ctx.now, outcome=main_outcome(state.get("outcomes", [])))
+            stored.conversation.status = "ended"
 
     # -- sessions: a channel whose own model runs the dialogue and calls Sera's tools -----------
 
@@ -314,38 +320,27 @@ class Agent:
         and keeps the record: the conversation row is locked for the session, and nothing
         is kept unless ``ConversationSession.commit()`` is called.
         """
+        opening = CallOpening(caller_phone, shop_number, provider, direction, provider_call_id)
         now = self.sera.clock()
         with self.sera.uow(ref.merchant_id) as uow:
-            conversation = self._find(uow, ref, lock=True) or self._create_quietly(
-                uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now
-            )
-            call, ctx = self._resume(uow, ref, conversation, now)
-            yield ConversationSession(uow, ctx, call, conversation)
+            stored = self._load(uow, ref) or self._create_quietly(uow, ref, opening, now)
+            ctx = self._resume(uow, ref, stored, now)
+            yield ConversationSession(uow, ctx, stored.call, stored.conversation)
 
-    def _create_quietly(
-        self,
-        uow: UnitOfWork,
-        ref: ConversationRef,
-        caller_phone: str | None,
-        shop_number: str | None,
-        provider: str,
-        direction: str,
-        provider_call_id: str | None,
-        now: datetime,
-    ) -> Conversation:
+    def _create_quietly(self, uow: UnitOfWork, ref: ConversationRef, opening: CallOpening, now: datetime) -> _Stored:
         """A new conversation; or, when a concurrent request created it first, theirs (locked)."""
         try:
             with uow.session.begin_nested():
-                call, ctx = self._open(uow, ref, caller_phone, shop_number, provider, direction, provider_call_id, now)
+                call, ctx = self._open(uow, ref, opening, now)
                 conversation = self._add_conversation(uow, ref, call, now)
                 _keep(uow, conversation, ctx, call)
                 uow.session.flush()
         except IntegrityError:
-            theirs = self._find(uow, ref, lock=True)
+            theirs = self._load(uow, ref)
             if theirs is None:
                 raise
             return theirs
-        return conversation
+        return _Stored(conversation, call, None)
 
 
 @dataclass

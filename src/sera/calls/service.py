@@ -137,26 +137,26 @@ def link_customer(uow: UnitOfWork, call: Call, customer_id: str) -> None:
         uow.vault.assign_customer(transcript, customer_id)
 
 
-def save_transcript(uow: UnitOfWork, call: Call, lines: list[TranscriptLine]) -> Transcript:
-    transcript = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
-    if transcript is None:
-        transcript = Transcript(
-            id=new_id("trn"),
-            merchant_id=call.merchant_id,
-            call_id=call.id,
-            customer_id=call.customer_id,
-        )
-        uow.session.add(transcript)
-    payload = json.dumps([{"role": line.role, "text": line.text} for line in lines])
-    uow.vault.seal(transcript, content=payload)
-    uow.session.flush()
-    return transcript
-
-
-def load_transcript(uow: UnitOfWork, call_id: str) -> list[TranscriptLine]:
-    row = uow.session.execute(select(Transcript).where(Transcript.call_id == call_id)).scalar_one_or_none()
+def save_transcript(
+    uow: UnitOfWork, call: Call, lines: list[TranscriptLine], *, row: Transcript | None = None
+) -> Transcript:
+    """Write the call's whole transcript (``row``: its transcript row when the caller has it loaded)."""
     if row is None:
-        return []
+        row = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
+    if row is None:
+        row = Transcript(id=new_id("trn"), merchant_id=call.merchant_id, call_id=call.id, customer_id=call.customer_id)
+        uow.session.add(row)
+    payload = json.dumps([{"role": line.role, "text": line.text} for line in lines])
+    uow.vault.seal(row, content=payload)
+    return row
+
+
+def append_transcript(uow: UnitOfWork, call: Call, row: Transcript | None, lines: list[TranscriptLine]) -> Transcript:
+    """Add lines to a call's transcript; ``row`` is its transcript row, None when it has none yet."""
+    return save_transcript(uow, call, (read_transcript(uow, row) if row else []) + lines, row=row)
+
+
+def read_transcript(uow: UnitOfWork, row: Transcript) -> list[TranscriptLine]:
     raw: list[dict[str, Any]] = json.loads(uow.vault.open(row, "content") or "[]")
     return [TranscriptLine(role=item["role"], text=item["text"]) for item in raw]
 
@@ -190,9 +190,5 @@ def get_call(uow: UnitOfWork, call_id: str) -> CallView:
     call = uow.session.execute(select(Call).where(Call.id == call_id)).scalar_one_or_none()
     if call is None:
         raise CallNotFoundError(call_id)
-    transcript_row = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
-    lines: list[TranscriptLine] = []
-    if transcript_row is not None:
-        raw: list[dict[str, Any]] = json.loads(uow.vault.open(transcript_row, "content") or "[]")
-        lines = [TranscriptLine(role=item["role"], text=item["text"]) for item in raw]
-    return _view(uow, call, lines)
+    row = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
+    return _view(uow, call, read_transcript(uow, row) if row is not None else [])

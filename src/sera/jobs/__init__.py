@@ -32,6 +32,12 @@ def make_huey(settings: Settings, *, name: str = "sera") -> Huey:
     return SqliteHuey(name, filename=str(settings.jobs_path), utc=True)
 
 
+def _consumer_options(workers: int) -> dict[str, Any]:
+    # An idle worker polls a SQLite queue with a growing pause; Huey's default ceiling (10 s)
+    # would delay a job queued after a quiet spell by up to that long. Redis blocks instead.
+    return {"workers": workers, "worker_type": "thread", "periodic": True, "max_delay": 1.0}
+
+
 class _EmbeddedConsumer(Consumer):  # type: ignore[misc]
     """A consumer inside the web process: the web server owns the signal handlers."""
 
@@ -85,7 +91,7 @@ class Jobs:
 
     def start_embedded(self, workers: int) -> None:
         """Run the queue's workers and scheduler as threads of this process."""
-        self._consumer = _EmbeddedConsumer(self.huey, workers=workers, worker_type="thread", periodic=True)
+        self._consumer = _EmbeddedConsumer(self.huey, **_consumer_options(workers))
         self._consumer.start()
         log.info("embedded job workers started", extra={"workers": workers})
 
@@ -96,4 +102,4 @@ class Jobs:
 
     def consumer(self, workers: int) -> Consumer:
         """A consumer for `sera worker` (owns this process's signals)."""
-        return Consumer(self.huey, workers=workers, worker_type="thread", periodic=True)
+        return Consumer(self.huey, **_consumer_options(workers))

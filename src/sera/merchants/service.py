@@ -2,7 +2,8 @@
 
 Import is atomic (one transaction: a failure changes nothing) and idempotent (each
 collection is synced by its natural key, and unchanged rows are left untouched, so
-importing the same file twice writes nothing the second time).
+importing the same file twice writes nothing the second time). Products synced from
+Shopify stay Shopify's: an import replaces only the products files define.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ from sera.storage.models import (
     new_id,
 )
 
+# The shop file requires phone numbers (spec/shop-config.md); a shop installed from Shopify
+# has none until its file sets them, so its export says what to add before it can be imported.
+NUMBERS_MISSING = "required before this file can be imported: the E.164 numbers the agent answers"
+
 
 class MerchantNotFoundError(LookupError):
     pass
@@ -63,11 +68,15 @@ def require_merchant_id(sera: Sera, domain: str) -> str:
 
 
 def merchant_id_for_number(sera: Sera, number: str) -> str | None:
-    """The merchant that answers this business number (inbound routing by To)."""
-    with sera.uow(readonly=True) as uow:
-        return uow.session.execute(
-            select(MerchantPhoneNumber.merchant_id).where(MerchantPhoneNumber.number == number)
-        ).scalar_one_or_none()
+    """The merchant that answers this business number (inbound routing by To); cached briefly."""
+
+    def load() -> str | None:
+        with sera.uow(readonly=True) as uow:
+            return uow.session.execute(
+                select(MerchantPhoneNumber.merchant_id).where(MerchantPhoneNumber.number == number)
+            ).scalar_one_or_none()
+
+    return sera.lookups.get(("number", number), load)
 
 
 def import_shop(sera: Sera, shop: ShopFile, *, actor: str) -> ImportResult:
@@ -98,6 +107,7 @@ def import_shop(sera: Sera, shop: ShopFile, *, actor: str) -> ImportResult:
                 details={"changes": changes, "created": existing_id is None},
             )
         uow.commit()
+    sera.lookups.clear()  # its numbers may have changed
     return ImportResult(merchant_id, existing_id is None, changes)
 
 
@@ -276,6 +286,11 @@ def _sync_catalogue(session: Session, merchant_id: str, shop: ShopFile) -> int:
         (("policy", topic), {"kind": "policy", "title": topic, "body": text, "position": i})
         for i, (topic, text) in enumerate(shop.policies.items())
     ]
+    # Products synced from Shopify (they carry its id) are Shopify's: a file neither changes
+    # nor deletes them, and one it lists (an exported file lists them) is not a second copy.
+    rows = _rows(session, Product)
+    synced = {(r.sku, r.title) for r in rows if r.external_id is not None}
+    own = [p for p in shop.products if (p.sku, p.title) not in synced]
     products = [
         (
             (p.sku, p.title),
@@ -288,7 +303,7 @@ def _sync_catalogue(session: Session, merchant_id: str, shop: ShopFile) -> int:
                 "position": i,
             },
         )
-        for i, p in enumerate(shop.products)
+        for i, p in enumerate(own)
     ]
     return (
         _sync(
@@ -307,7 +322,7 @@ def _sync_catalogue(session: Session, merchant_id: str, shop: ShopFile) -> int:
         )
         + _sync(
             session,
-            _rows(session, Product),
+            [r for r in rows if r.external_id is None],
             lambda r: (r.sku, r.title),
             products,
             lambda v: Product(id=new_id("prd"), merchant_id=merchant_id, **v),
@@ -446,7 +461,7 @@ def export_shop(sera: Sera, domain: str, *, actor: str) -> str:
                     "description": p.description,
                 }
             )
-            for p in sorted(_rows(session, Product), key=lambda r: r.position)
+            for p in sorted(_rows(session, Product), key=lambda r: (r.position, r.external_id is not None, r.id))
         ]
         orders = sorted(_rows(session, Order), key=lambda r: r.position)
         uow.vault.prefetch(merchant_id, [o.customer_id for o in orders])
@@ -464,7 +479,10 @@ def export_shop(sera: Sera, domain: str, *, actor: str) -> str:
             details={"orders": len(orders)},
         )
         uow.commit()
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if not document["shop"]["phone_numbers"]:  # a shop installed from Shopify, before it set any
+        text = text.replace("\n  phone_numbers: []\n", f"\n  # {NUMBERS_MISSING}\n  phone_numbers: []\n", 1)
+    return text
 
 
 def _export_order(uow: UnitOfWork, order: Order) -> dict[str, Any]:

@@ -77,6 +77,16 @@ def _timezone(value: str) -> str:
     return value
 
 
+NUMBERS_REQUIRED = "at least one number is required: the E.164 numbers the agent answers, like +13125550100"
+
+
+def _some_numbers(numbers: list[str]) -> list[str]:
+    """The spec makes ``shop.phone_numbers`` required: calls and texts are routed by them."""
+    if not numbers:
+        raise ValueError(NUMBERS_REQUIRED)
+    return numbers
+
+
 def _text_id(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
@@ -131,7 +141,7 @@ class ShopInfo(_Model):
     timezone: Annotated[str, AfterValidator(_timezone)]
     locale: str = "en-US"
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    phone_numbers: Annotated[list[Phone], Field(min_length=1)]
+    phone_numbers: Annotated[list[Phone], AfterValidator(_some_numbers)]
     handoff_number: Phone | None = None
     email: Email | None = None
     address: str | None = None

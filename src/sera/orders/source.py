@@ -1,8 +1,10 @@
 """Where a shop's orders come from: a connected store (Shopify) when there is one, else
 the orders Sera keeps itself (from the shop file).
 
-Connected sources are wired in at start-up (``connect_source``): the orders capability
-knows nothing of any provider, only that a source may answer for a shop or decline.
+Connected sources are wired in by ``sera.bootstrap`` (``connect_source``), so every
+process chooses a shop's orders the same way: the orders capability knows nothing of any
+provider, only that a source may answer for a shop or decline. The registry is the
+process's: the sources of the Sera bootstrapped last are the ones that answer.
 """
 
 from __future__ import annotations

@@ -130,6 +130,7 @@ def delete_shop(sera: Sera, merchant_id: str, *, actor: str) -> ShopDeletion:
             at=sera.clock(),
         )
         uow.commit()
+    sera.lookups.clear()  # its numbers answer no shop now
     return ShopDeletion(merchant_id, deleted)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sera.calls.service import get_call
 from sera.checkouts.service import customer_checkouts
 from sera.customers.service import CustomerNotFoundError, get_customer
+from sera.outbound.report import customer_outbound_history
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Appointment, Call, Consent, Message, PrivacyRequest, Service, Ticket
 
@@ -20,7 +21,7 @@ def _iso(value: Any) -> Any:
 
 def export_customer_data(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
     """Customer record, calls with transcripts, messages, appointments, tickets, consents,
-    requests. Raises CustomerNotFoundError for an unknown (or erased) customer."""
+    checkouts, outbound messages, requests. Raises CustomerNotFoundError for an unknown (or erased) customer."""
     customer = get_customer(uow, customer_id)
     session, vault = uow.session, uow.vault
     calls = [
@@ -76,6 +77,7 @@ def export_customer_data(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
             for c in consents.scalars()
         ],
         "checkouts": customer_checkouts(uow, customer_id),
+        "outbound": customer_outbound_history(uow, customer_id),
         "privacy_requests": [
             {"type": r.type, "status": r.status, "received_at": _iso(r.received_at)} for r in requests.scalars()
         ],

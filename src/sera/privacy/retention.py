@@ -6,6 +6,9 @@ Invariants:
   refuses less, and this module enforces it again).
 - Expired data is deleted permanently, in bounded batches, each batch its own
   transaction, so a sweep never holds long locks and a crash loses nothing but time.
+  On SQLite, where one writer at a time holds the whole database, a batch holds the
+  write lock for about ``HOLD_SECONDS`` and the sweep then leaves the database to other
+  writers (webhooks) for longer than that.
 - Each merchant's sweep is recorded in its audit log with counts only.
 - Customer records themselves are kept while the merchant's account is active; they
   leave with the shop (shop/redact) or by erasure.
@@ -17,13 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import ColumnClause, ColumnElement, and_, any_, delete, func, literal_column, select, update
 
 from sera import audit
 from sera.bootstrap import Sera
-from sera.storage.database import UnitOfWork, rows
+from sera.storage.database import is_sqlite, rows
 from sera.storage.models import Call, Conversation, Merchant, Message, OutboundAction, Transcript, UsageRecord
 
 DEFAULT_DAYS = {
@@ -33,8 +36,15 @@ DEFAULT_DAYS = {
     "audit_logs": 730,
 }
 MIN_AUDIT_DAYS = 730
-BATCH = 5000
-YIELD_SECONDS = 0.005  # on SQLite, between batches: lets waiting writers (webhooks) take the lock
+BATCH = 5000  # rows per transaction, at most
+# SQLite: a batch is sized to hold the write lock for about HOLD_SECONDS (timed on the
+# batches before it, starting from FIRST_BATCH rows per table); after it the sweep waits
+# PAUSE_FACTOR times as long. A writer that finds the database busy polls for it with
+# growing sleeps (1, 2, 5, 10, 15, 20, 25 ms ...), so a short hold and a longer pause let
+# a waiting webhook in at its next poll.
+HOLD_SECONDS = 0.01
+PAUSE_FACTOR = 2.0
+FIRST_BATCH = 100
 
 
 @dataclass
@@ -54,86 +64,124 @@ def retention_days(settings: dict[str, Any]) -> dict[str, int]:
     return days
 
 
-Target = Callable[[datetime], Select[Any]]
+Expired = Callable[[datetime], ColumnElement[bool]]
 
 
-def _targets() -> dict[str, tuple[Any, Target, str]]:
-    """Per data class: the table, the ids that expire before a cutoff, the class name."""
+def _targets() -> dict[str, tuple[Any, Expired, str]]:
+    """Per data class: the table, which of its rows expire before a cutoff, the class name."""
     return {
-        "transcripts": (
-            Transcript,
-            lambda cut: select(Transcript.id).where(Transcript.created_at < cut),
-            "recordings_transcripts",
-        ),
-        "messages": (Message, lambda cut: select(Message.id).where(Message.created_at < cut), "recordings_transcripts"),
-        "conversations": (
-            Conversation,
-            lambda cut: select(Conversation.id).where(Conversation.updated_at < cut),
-            "recordings_transcripts",
-        ),
-        "calls": (Call, lambda cut: select(Call.id).where(Call.started_at < cut), "call_logs"),
-        "usage_records": (
-            UsageRecord,
-            lambda cut: select(UsageRecord.id).where(UsageRecord.day < cut.date()),
-            "call_logs",
-        ),
+        "transcripts": (Transcript, lambda cut: Transcript.created_at < cut, "recordings_transcripts"),
+        "messages": (Message, lambda cut: Message.created_at < cut, "recordings_transcripts"),
+        "conversations": (Conversation, lambda cut: Conversation.updated_at < cut, "recordings_transcripts"),
+        "calls": (Call, lambda cut: Call.started_at < cut, "call_logs"),
+        "usage_records": (UsageRecord, lambda cut: UsageRecord.day < cut.date(), "call_logs"),
         "abandoned_checkouts": (
             OutboundAction,
-            lambda cut: select(OutboundAction.id).where(
-                OutboundAction.kind == "abandoned_checkout", OutboundAction.created_at < cut
-            ),
+            lambda cut: and_(OutboundAction.kind == "abandoned_checkout", OutboundAction.created_at < cut),
             "abandoned_checkouts",
         ),
     }
 
 
-def _sweep_table(sera: Sera, merchant_id: str, model: Any, ids_before: Select[Any], dry_run: bool, batch: int) -> int:
-    total = 0
+class _Pace:
+    """How many rows the next batch takes and, on SQLite, how long the sweep waits after it."""
+
+    def __init__(self, sera: Sera, batch: int) -> None:
+        self.sqlite = is_sqlite(sera.db.engine)
+        self.limit = batch
+        self.size = min(batch, FIRST_BATCH) if self.sqlite else batch
+
+    def after(self, count: int, held: float, since: float) -> None:
+        """``held``: seconds the batch's statement ran; ``since``: seconds since it ended."""
+        if not self.sqlite:
+            return
+        fitting = int(count * HOLD_SECONDS / held) if held > 0 else self.limit
+        self.size = max(1, min(fitting, 2 * self.size, self.limit))
+        time.sleep(max(0.0, PAUSE_FACTOR * held - since))
+
+
+def _first(sera: Sera, model: Any, expired: ColumnElement[bool], size: int) -> ColumnElement[bool]:
+    """Picks up to ``size`` expired rows inside the statement that deletes (or updates) them,
+    in the form each database's planner runs as lookups by key. SQLite gets rowids: given a
+    list of ids, its planner (no statistics) scans the merchant's whole table for them.
+    PostgreSQL gets an array of ids computed once: given ``IN (subquery)``, its planner may
+    hash-join the whole table."""
+    if is_sqlite(sera.db.engine):
+        rowid: ColumnClause[Any] = literal_column("rowid")
+        return rowid.in_(select(rowid).select_from(model).where(expired).limit(size))
+    return cast(
+        ColumnElement[bool],
+        model.id == any_(func.array(select(model.id).where(expired).limit(size).scalar_subquery())),
+    )
+
+
+def _run_batches(sera: Sera, merchant_id: str, batch: int, statement: Callable[[int], Any]) -> int:
+    """``statement(size)`` in a transaction of its own, again, until it touches fewer rows."""
+    pace, total = _Pace(sera, batch), 0
     while True:
+        size = pace.size
         with sera.uow(merchant_id) as uow:
-            if dry_run:
-                return len(uow.session.execute(ids_before).all())
-            ids = list(uow.session.execute(ids_before.limit(batch)).scalars())
-            if not ids:
-                return total
-            total += rows(uow.session.execute(delete(model).where(model.id.in_(ids))))
+            uow.session.connection()  # takes the write lock first: the clock measures the statement
+            started = time.perf_counter()
+            count = rows(uow.session.execute(statement(size), execution_options={"synchronize_session": False}))
+            ended = time.perf_counter()
             uow.commit()
-        if len(ids) < batch:
+        if pace.sqlite and count:
+            _checkpoint(sera)
+        total += count
+        if count < size:
             return total
-        _yield_lock(sera)
+        pace.after(count, ended - started, time.perf_counter() - ended)
 
 
-def _yield_lock(sera: Sera) -> None:
-    if sera.db.engine.dialect.name == "sqlite":
-        time.sleep(YIELD_SECONDS)
+def _checkpoint(sera: Sera) -> None:
+    """Copy SQLite's write-ahead log into the database now: otherwise the next writer to
+    commit (a webhook) finds the log past its threshold and copies the sweep's pages itself.
+    PASSIVE waits for no one."""
+    connection = sera.db.engine.raw_connection()  # outside a transaction, as a checkpoint must be
+    try:
+        connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        connection.close()
+
+
+def _count(sera: Sera, merchant_id: str, model: Any, where: ColumnElement[bool]) -> int:
+    with sera.uow(merchant_id, readonly=True) as uow:
+        return int(uow.session.execute(select(func.count()).select_from(model).where(where)).scalar_one())
+
+
+def _sweep_table(
+    sera: Sera, merchant_id: str, model: Any, expired: ColumnElement[bool], dry_run: bool, batch: int
+) -> int:
+    if dry_run:
+        return _count(sera, merchant_id, model, expired)
+    return _run_batches(sera, merchant_id, batch, lambda size: delete(model).where(_first(sera, model, expired, size)))
 
 
 def _sweep_recordings(sera: Sera, merchant_id: str, cutoff: datetime, dry_run: bool, batch: int) -> int:
     """Recordings and summaries go with the transcripts; the call log itself stays longer."""
-    stmt = select(Call.id).where(Call.started_at < cutoff, Call.recording_url.is_not(None))
-    total = 0
-    while True:
-        with sera.uow(merchant_id) as uow:
-            if dry_run:
-                return len(uow.session.execute(stmt).all())
-            ids = list(uow.session.execute(stmt.limit(batch)).scalars())
-            if ids:
-                total += rows(
-                    uow.session.execute(update(Call).where(Call.id.in_(ids)).values(recording_url=None, summary=None))
-                )
-                uow.commit()
-        if len(ids) < batch:
-            return total
+    expired = and_(Call.started_at < cutoff, Call.recording_url.is_not(None))
+    if dry_run:
+        return _count(sera, merchant_id, Call, expired)
+    return _run_batches(
+        sera,
+        merchant_id,
+        batch,
+        lambda size: update(Call).where(_first(sera, Call, expired, size)).values(recording_url=None, summary=None),
+    )
 
 
-def _sweep_audit(uow: UnitOfWork, merchant_id: str, cutoff: datetime, dry_run: bool, batch: int) -> int:
+def _sweep_audit(sera: Sera, merchant_id: str, cutoff: datetime, dry_run: bool, batch: int) -> int:
     if dry_run:
         return 0
     total = 0
-    while count := audit.prune(uow.session, merchant_id, cutoff, batch):
+    while True:
+        with sera.uow(merchant_id) as uow:
+            count = audit.prune(uow.session, merchant_id, cutoff, batch)
+            uow.commit()
         total += count
-        uow.session.flush()
-    return total
+        if not count:
+            return total
 
 
 def sweep_merchant(
@@ -145,14 +193,13 @@ def sweep_merchant(
     report = SweepReport(merchant_id)
     recordings_cutoff = now - timedelta(days=days["recordings_transcripts"])
     report.deleted["recordings"] = _sweep_recordings(sera, merchant_id, recordings_cutoff, dry_run, batch)
-    for name, (model, ids_before, data_class) in _targets().items():
+    for name, (model, expired, data_class) in _targets().items():
         cutoff = now - timedelta(days=days[data_class])
-        report.deleted[name] = _sweep_table(sera, merchant_id, model, ids_before(cutoff), dry_run, batch)
-    with sera.uow(merchant_id) as uow:
-        report.deleted["audit_entries"] = _sweep_audit(
-            uow, merchant_id, now - timedelta(days=days["audit_logs"]), dry_run, batch
-        )
-        if not dry_run:
+        report.deleted[name] = _sweep_table(sera, merchant_id, model, expired(cutoff), dry_run, batch)
+    audit_cutoff = now - timedelta(days=days["audit_logs"])
+    report.deleted["audit_entries"] = _sweep_audit(sera, merchant_id, audit_cutoff, dry_run, batch)
+    if not dry_run:
+        with sera.uow(merchant_id) as uow:
             audit.record(
                 uow.session,
                 merchant_id=merchant_id,

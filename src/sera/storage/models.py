@@ -125,7 +125,13 @@ class StaffUser(MerchantOwned, Base):
 
 
 class ProviderAccount(MerchantOwned, Base):
-    """A merchant's own account at a provider (Twilio, Vapi); the secret is sealed."""
+    """A merchant's account at a provider (Twilio, Vapi, their Shopify shop); secrets are sealed.
+
+    An OAuth credential that expires (Shopify's expiring offline token) also keeps its
+    refresh token, sealed, and both expiry times; they are not secret, and they are what
+    decides a refresh. ``refused_at`` is set when the provider refused the refresh: the
+    merchant has to connect (install) again.
+    """
 
     __tablename__ = "provider_accounts"
     __table_args__ = (UniqueConstraint("merchant_id", "provider", name="uq_provider_accounts_provider"),)
@@ -133,6 +139,10 @@ class ProviderAccount(MerchantOwned, Base):
     provider: Mapped[str] = mapped_column(String(20))
     account_id: Mapped[str | None] = mapped_column(String(100))  # e.g. a Twilio AccountSid: not secret
     secret: Mapped[bytes] = mapped_column(Sealed)
+    secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None: does not expire
+    refresh_secret: Mapped[bytes | None] = mapped_column(Sealed)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    refused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -24,6 +24,7 @@ from sera.bootstrap import Sera
 from sera.merchants.service import merchant_id_for_domain
 from sera.storage.models import Base
 from sera.web.app import create_app
+from tests.conftest import FakeClock
 from tests.fakes.shopify_server import FakeShopify
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -44,8 +45,9 @@ def load(topic: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def fake_shopify() -> Iterator[FakeShopify]:
-    fake = FakeShopify(api_key=API_KEY, api_secret=API_SECRET).start()
+def fake_shopify(clock: FakeClock) -> Iterator[FakeShopify]:
+    """Shopify on the tests' clock: its tokens expire when the test moves time on."""
+    fake = FakeShopify(api_key=API_KEY, api_secret=API_SECRET, clock=clock).start()
     fake.add_shop(SHOP, "Lakeside Bikes", timezone="America/Chicago", currency="USD")
     yield fake
     fake.stop()

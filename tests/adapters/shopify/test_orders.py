@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from sera.adapters.shopify.app import shopify_app
 from sera.adapters.shopify.client import ShopifyAdmin
 from sera.adapters.shopify.orders import ShopifyOrders
+from sera.adapters.shopify.tokens import ShopAccess
 from sera.agent.context import Caller, TurnContext, load_shop
 from sera.agent.service import Agent, ConversationRef
 from sera.agent.tools import ToolRegistry
@@ -61,7 +62,7 @@ def order_node(name: str, **changes: Any) -> dict[str, Any]:
 @pytest.fixture
 def orders(fake_shopify: FakeShopify, installed: str, shopify_sera: Sera) -> ShopifyOrders:
     token = next(iter(fake_shopify.shops[SHOP].tokens))
-    return ShopifyOrders(ShopifyAdmin(shopify_app(shopify_sera.settings)), SHOP, token)
+    return ShopifyOrders(ShopifyAdmin(shopify_app(shopify_sera.settings)), lambda: ShopAccess(SHOP, token))
 
 
 def test_an_order_by_its_number(fake_shopify: FakeShopify, orders: ShopifyOrders) -> None:

@@ -1,8 +1,9 @@
 """Installing, uninstalling and forgetting a Shopify shop.
 
 Invariants:
-- The offline access token is stored only sealed, as the shop's "shopify" provider
-  account (account id = the shop domain); an uninstall deletes it (Shopify revokes it).
+- Install asks for an expiring offline token; the pair is stored only sealed, as the
+  shop's "shopify" provider account (account id = the shop domain; see ``tokens``). A
+  reinstall replaces it; an uninstall deletes it (Shopify revokes it).
 - The OAuth ``state`` is signed for one shop, expires, and is spent once: the callback
   records it as a receipt, so a replayed callback is refused in every process.
 - An uninstalled shop's data stays for ``SERA_SHOPIFY_UNINSTALL_GRACE_HOURS`` (under 48),
@@ -27,15 +28,14 @@ from sera.adapters.receipts import first_delivery
 from sera.adapters.shopify.app import ShopifyApp
 from sera.adapters.shopify.client import AccessGrant, ShopifyAdmin, ShopProfile
 from sera.adapters.shopify.signatures import InvalidStateError, make_state, read_state
+from sera.adapters.shopify.tokens import PROVIDER, ShopifyAccessError, save_grant, shop_access
 from sera.bootstrap import Sera
-from sera.merchants.providers import provider_credentials, set_provider_account
 from sera.merchants.service import merchant_id_for_domain
 from sera.privacy.erasure import delete_shop
 from sera.storage.models import Merchant, ProviderAccount, new_id
 
 log = logging.getLogger("sera.shopify")
 
-PROVIDER = "shopify"
 STATE_RECEIPTS = "shopify:oauth-state"
 REGISTER_WEBHOOKS_JOB = "shopify.register_webhooks"
 # Registered per shop through the Admin API (all to the one webhook URL).
@@ -83,9 +83,10 @@ class Installed:
 
 def complete_install(sera: Sera, admin: ShopifyAdmin, shop: str, code: str) -> Installed:
     """Exchange the code for the offline token, read the shop, create or reactivate the merchant."""
+    requested_at = sera.clock()
     grant = admin.exchange_code(shop, code)
     profile = admin.shop_profile(shop, grant.token)
-    installed = install_shop(sera, shop, profile, grant)
+    installed = install_shop(sera, shop, profile, grant, granted_at=requested_at)
     missing = set(admin.app.scopes) - set(grant.scopes)
     if missing:
         log.warning("shopify granted fewer scopes than asked", extra={"merchant": installed.merchant_id})
@@ -100,9 +101,9 @@ def _zone(name: str) -> str:
     return name
 
 
-def install_shop(sera: Sera, shop: str, profile: ShopProfile, grant: AccessGrant) -> Installed:
+def install_shop(sera: Sera, shop: str, profile: ShopProfile, grant: AccessGrant, *, granted_at: datetime) -> Installed:
     """Create the merchant (a minimal shop: no phone numbers until the shop file sets them)
-    or make an uninstalled one active again; then store the token, sealed."""
+    or make an uninstalled one active again; then store the tokens, sealed."""
     existing = merchant_id_for_domain(sera, shop)
     merchant_id = existing or new_id("mer")
     sera.keystore.create_merchant_key(merchant_id)
@@ -134,7 +135,7 @@ def install_shop(sera: Sera, shop: str, profile: ShopProfile, grant: AccessGrant
             at=now,
         )
         uow.commit()
-    set_provider_account(sera, merchant_id, PROVIDER, account_id=shop, secret=grant.token, actor="shopify:install")
+    save_grant(sera, merchant_id, shop, grant, requested_at=granted_at)
     return Installed(merchant_id, existing is None)
 
 
@@ -146,29 +147,24 @@ def installed_merchant(sera: Sera, shop: str) -> str | None:
         ).scalar_one_or_none()
 
 
-def shop_token(sera: Sera, merchant_id: str) -> tuple[str, str] | None:
-    """(shop domain, offline token) of an installed shop, or None."""
-    with sera.uow(merchant_id, readonly=True) as uow:
-        credentials = provider_credentials(uow, PROVIDER)
-    if credentials is None or not credentials.account_id or not credentials.secret:
-        return None
-    return credentials.account_id, credentials.secret
-
-
 def register_webhooks(sera: Sera, admin: ShopifyAdmin, merchant_id: str) -> int:
     """Subscribe every topic to Sera's webhook URL; returns how many were new.
 
-    A topic Shopify refuses (a scope the merchant did not grant) is logged and skipped;
-    an unreachable Shopify raises RetryableError so the job runs again.
+    A topic Shopify refuses (a scope the merchant did not grant) is logged and skipped,
+    and so is a shop whose token Shopify refused (it must install again); an unreachable
+    Shopify raises RetryableError so the job runs again.
     """
-    installed = shop_token(sera, merchant_id)
-    if installed is None:
+    try:
+        access = shop_access(sera, admin, merchant_id)
+    except ShopifyAccessError:
+        log.warning("shopify webhooks not registered: no usable token", extra={"merchant": merchant_id})
         return 0
-    shop, token = installed
+    if access is None:
+        return 0
     created = 0
     for topic in WEBHOOK_TOPICS:
         try:
-            created += admin.subscribe(shop, token, topic)
+            created += admin.subscribe(access.shop, access.token, topic)
         except PermanentError:
             log.warning("shopify webhook topic refused", extra={"merchant": merchant_id, "topic": topic})
     with sera.uow(merchant_id) as uow:

@@ -2,18 +2,21 @@
 
 By number: ``orders(query: "name:#1042")``. By the caller's phone: Shopify cannot search
 orders by phone, so the customers with that phone are found first and their latest
-orders read in the same query.
+orders read in the same query. The shop's token is asked for right before each request
+(``access``), so an expiring token is refreshed first when due.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sera.adapters.http import OutboundError
 from sera.adapters.shopify.client import ShopifyAdmin
+from sera.adapters.shopify.tokens import ShopAccess
 from sera.customers.phones import try_normalize_phone
 from sera.orders.ports import OrderInfo, OrderItemInfo, OrdersUnavailableError
 
@@ -38,12 +41,15 @@ PROCESSING = {"IN_PROGRESS", "PENDING_FULFILLMENT", "SCHEDULED", "ON_HOLD"}
 
 
 class ShopifyOrders:
-    """One shop's orders; every call is one Admin API request."""
+    """One shop's orders; every call is one Admin API request.
 
-    def __init__(self, admin: ShopifyAdmin, shop: str, token: str, region: str = "US") -> None:
+    ``access`` gives the shop and a token good for a request now; it raises an
+    OutboundError (a PermanentError when the shop has no usable token) otherwise.
+    """
+
+    def __init__(self, admin: ShopifyAdmin, access: Callable[[], ShopAccess], region: str = "US") -> None:
         self._admin = admin
-        self._shop = shop
-        self._token = token
+        self._access = access
         self._region = region
 
     def by_number(self, number: str) -> OrderInfo | None:
@@ -59,7 +65,8 @@ class ShopifyOrders:
 
     def _query(self, query: str, search: str) -> dict[str, Any]:
         try:
-            return self._admin.graphql(self._shop, self._token, query, {"query": search})
+            access = self._access()
+            return self._admin.graphql(access.shop, access.token, query, {"query": search})
         except OutboundError as exc:
             log.warning("shopify orders unavailable", extra={"status": exc.status})
             raise OrdersUnavailableError("Shopify could not be reached") from None

@@ -11,16 +11,15 @@ import hashlib
 import html
 import json
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 
 from sera.adapters.http import OutboundError, PermanentError
-from sera.adapters.shopify import wiring
 from sera.adapters.shopify.app import APP_PATH, CALLBACK_PATH, WEBHOOK_PATH, ShopifyApp, ShopifyNotConfiguredError
 from sera.adapters.shopify.app import shopify_app as configured_app
 from sera.adapters.shopify.client import admin_client
@@ -35,6 +34,7 @@ from sera.adapters.shopify.installs import (
 )
 from sera.adapters.shopify.session_tokens import InvalidSessionTokenError, verify_session_token
 from sera.adapters.shopify.signatures import InvalidStateError, is_shop_domain, verify_query, verify_webhook
+from sera.adapters.shopify.tokens import reinstall_needed
 from sera.bootstrap import Sera
 from sera.observability import AUTH_FAILURES
 from sera.web.api.deps import SeraDep
@@ -43,15 +43,7 @@ log = logging.getLogger("sera.shopify")
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """While the web app runs, shops with a Shopify token read their orders from Shopify."""
-    wiring.connect(app.state.sera)
-    yield
-    wiring.disconnect()
-
-
-router = APIRouter(include_in_schema=False, lifespan=_lifespan)
+router = APIRouter(include_in_schema=False)  # live orders are wired in sera.bootstrap, for every process
 
 
 def _unauthorized(reason: str) -> HTTPException:
@@ -181,17 +173,28 @@ PAGE = """<!doctype html>
 <script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script></head>
 <body><main><h1>Sera is answering for {shop}</h1>
 <p>Your AI voice agent is installed. Calls, messages and privacy requests are in the Sera dashboard.</p>
-<p id="status"></p></main>
+{notice}<p id="status"></p></main>
 <script>fetch("{session_path}").then(r => r.json()).then(s => {{
   document.getElementById("status").textContent = "Connected to " + s.shop; }});</script>
 </body></html>"""
 
 
+REINSTALL = """<p id="reinstall">Shopify no longer accepts Sera's access to this store, so callers cannot
+hear about their orders. <a href="{install}" target="_top">Install Sera again</a> to reconnect it.</p>
+"""
+
+
 @router.get(APP_PATH, response_class=HTMLResponse)
-def embedded_app(session: Annotated[ShopSession, Depends(_page_session)], app: AppDep) -> HTMLResponse:
+def embedded_app(session: Annotated[ShopSession, Depends(_page_session)], sera: SeraDep, app: AppDep) -> HTMLResponse:
     """The app inside the Shopify admin; only the shop's own admin (and Shopify's) may frame it."""
+    notice = ""
+    if reinstall_needed(sera, session.merchant_id):  # Shopify refused to refresh the shop's token
+        notice = REINSTALL.format(install=html.escape(f"/shopify/install?{urlencode({'shop': session.shop})}"))
     page = PAGE.format(
-        api_key=html.escape(app.api_key), shop=html.escape(session.shop), session_path=f"{APP_PATH}/session"
+        api_key=html.escape(app.api_key),
+        shop=html.escape(session.shop),
+        session_path=f"{APP_PATH}/session",
+        notice=notice,
     )
     ancestors = f"frame-ancestors https://{session.shop} https://admin.shopify.com;"
     return HTMLResponse(page, headers={"Content-Security-Policy": ancestors})

@@ -6,7 +6,7 @@ that owns the number. So:
 
 - the URL is rebuilt from ``SERA_PUBLIC_URL`` + path + query, never from the Host
   header (behind a proxy the Host is the proxy's, and an attacker controls it);
-- the token is the merchant's own Twilio account's (``provider_credentials``), else
+- the token is the merchant's own Twilio account's (``own_secret``), else
   ``SERA_TWILIO_AUTH_TOKEN``; with neither, every request is refused: an endpoint
   that accepts unsigned requests would let anyone book, cancel and read as a caller;
 - verification uses the SDK's ``RequestValidator``, not a re-implementation.
@@ -27,7 +27,7 @@ from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
 from sera.bootstrap import Sera
-from sera.merchants.providers import provider_credentials
+from sera.merchants.providers import own_secret
 from sera.merchants.service import merchant_id_for_number
 from sera.storage.models import Merchant
 
@@ -113,11 +113,9 @@ async def read_twilio_request(request: Request) -> TwilioRequest:
 
 def auth_token(sera: Sera, merchant_id: str | None) -> str | None:
     """The token Twilio signs this merchant's webhooks with: their own account's, else Sera's."""
-    if merchant_id is not None:
-        with sera.uow(merchant_id, readonly=True) as uow:
-            own = provider_credentials(uow, "twilio")
-        if own is not None and own.secret:
-            return own.secret
+    own = own_secret(sera, merchant_id, "twilio") if merchant_id is not None else None
+    if own:
+        return own
     default = sera.settings.twilio_auth_token
     return default.get_secret_value() if default else None
 

@@ -11,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from sqlalchemy import select
-
 from sera.adapters.http import OutboundError
-from sera.adapters.receipts import first_delivery, seen_before
+from sera.adapters.receipts import first_delivery
 from sera.adapters.twilio.client import client_for, twilio_error_code
 from sera.adapters.twilio.events import CallEvent, CallStatusEvent, RecordingEvent
 from sera.adapters.twilio.signature import TwilioRequest
@@ -25,7 +23,6 @@ from sera.billing.usage import billed_minutes, record_usage
 from sera.bootstrap import Sera
 from sera.calls.service import attach_recording
 from sera.storage.database import UnitOfWork
-from sera.storage.models import Call
 
 log = logging.getLogger("sera.twilio.voice")
 PROVIDER = "twilio"
@@ -104,24 +101,17 @@ def after_transfer(dial_status: str) -> Reply:
 def call_ended(sera: Sera, agent: Agent, merchant_id: str, event: CallStatusEvent) -> None:
     """Twilio reports the call over: close the record with its duration and count usage, once.
 
-    Once counted, a call's figures are final: a repeated report changes nothing. Closing
-    is repeatable (a second close only restates the duration), so it runs before the
-    usage and its receipt, which commit together: a crash between them leaves the retry
-    something to do and never counts a call twice.
+    The receipt, the closed record and the usage commit together: a repeated report
+    changes nothing, and a crash half-way leaves the retry all of it to do.
     """
     if not event.ended:
         return
-    receipt = f"call-ended:{event.call_sid}"
-    with sera.uow(merchant_id, readonly=True) as uow:
-        if seen_before(uow, provider=PROVIDER, event_id=receipt):
-            return
-    call_id = agent.hang_up(_ref(merchant_id, event.call_sid), duration_s=event.duration_s)
-    if call_id is None:
-        return  # not a call Sera answered: nothing of ours to close or count
     with sera.uow(merchant_id) as uow:
-        if not first_delivery(uow, provider=PROVIDER, event_id=receipt, topic="voice.status"):
+        if not first_delivery(uow, provider=PROVIDER, event_id=f"call-ended:{event.call_sid}", topic="voice.status"):
             return
-        call = uow.session.execute(select(Call).where(Call.id == call_id)).scalar_one()
+        call = agent.end(uow, _ref(merchant_id, event.call_sid), ended_at=sera.clock(), duration_s=event.duration_s)
+        if call is None:
+            return  # not a call Sera answered: nothing of ours to close or count
         day = call.started_at.astimezone(load_shop(uow).zone).date()
         record_usage(uow, day, "outbound_calls" if call.direction == "outbound" else "inbound_calls", 1)
         record_usage(uow, day, "billed_minutes", billed_minutes(call.duration_s or 0))

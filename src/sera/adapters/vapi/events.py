@@ -13,9 +13,8 @@ Conversations are keyed (merchant, "voice", Vapi call id): an id, never personal
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -42,7 +41,7 @@ from sera.bootstrap import Sera
 from sera.calls.service import TranscriptLine, record_call_report, save_transcript
 from sera.customers.service import find_customer
 from sera.knowledge.service import shop_policies
-from sera.storage.database import UnitOfWork, is_sqlite
+from sera.storage.database import UnitOfWork
 
 log = logging.getLogger("sera.vapi")
 PROVIDER = "vapi"
@@ -68,11 +67,6 @@ class VapiEvents:
     def __init__(self, sera: Sera) -> None:
         self.sera = sera
         self.agent = Agent(sera)
-        # SQLite has one writer at a time, and a thread waiting for it inside SQLite polls with
-        # growing sleeps (up to 100 ms each): under load, seconds of tail latency. Queueing this
-        # process's writers on a lock first hands the database over the moment it is free.
-        # PostgreSQL locks rows and needs nothing of the kind.
-        self._writers: AbstractContextManager[Any] = threading.Lock() if is_sqlite(sera.db.engine) else nullcontext()
 
     def handle(self, merchant_id: str, message: ServerMessage, *, secret: str) -> Answer:
         log.info("vapi message", extra={"type": message.type, "merchant": merchant_id, "call": _call_id(message)})
@@ -207,17 +201,14 @@ class VapiEvents:
     def _session(self, merchant_id: str, message: ServerMessage) -> Iterator[ConversationSession]:
         """The conversation for this Vapi call, created on first use with the caller's number."""
         call = message.require_call()
-        with (
-            self._writers,
-            self.agent.session(
-                ConversationRef(merchant_id, CHANNEL, call.id),
-                caller_phone=message.caller_number,
-                shop_number=message.shop_number,
-                provider=PROVIDER,
-                direction=message.direction,
-                provider_call_id=call.id,
-            ) as session,
-        ):
+        with self.agent.session(
+            ConversationRef(merchant_id, CHANNEL, call.id),
+            caller_phone=message.caller_number,
+            shop_number=message.shop_number,
+            provider=PROVIDER,
+            direction=message.direction,
+            provider_call_id=call.id,
+        ) as session:
             yield session
 
 

@@ -25,7 +25,7 @@ from sera.adapters.vapi.assistant import WEBHOOK_PATH
 from sera.adapters.vapi.events import Answer, VapiEvents
 from sera.adapters.vapi.payloads import HANDLED, InvalidPayloadError, parse_envelope, parse_message, routing_number
 from sera.bootstrap import Sera
-from sera.merchants.providers import provider_credentials
+from sera.merchants.providers import own_secret
 from sera.merchants.service import merchant_id_for_number
 from sera.observability import AUTH_FAILURES, register_secret
 
@@ -136,12 +136,10 @@ def authenticate(sera: Sera, merchant_id: str | None, headers: Mapping[str, str]
 
 def expected_secret(sera: Sera, merchant_id: str | None) -> str | None:
     """The merchant's own Vapi secret, else Sera's ``SERA_VAPI_SECRET``, else None."""
-    if merchant_id is not None:
-        with sera.uow(merchant_id, readonly=True) as uow:
-            own = provider_credentials(uow, "vapi")
-        if own is not None and own.secret:
-            register_secret(own.secret)
-            return own.secret
+    own = own_secret(sera, merchant_id, "vapi") if merchant_id is not None else None
+    if own:
+        register_secret(own)
+        return own
     configured = sera.settings.vapi_secret.get_secret_value() if sera.settings.vapi_secret else None
     register_secret(configured)
     return configured or None

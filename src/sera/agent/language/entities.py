@@ -7,6 +7,7 @@ record.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -595,22 +596,23 @@ def match_option(text: str, options: Mapping[str, Sequence[str]]) -> str | None:
     words = [_stem(w) for w in raw]
     if not words:
         return None
-    aliases = _aliases(options)
+    aliases = _aliases(tuple((key, tuple(extra)) for key, extra in options.items()))
     best = _best_phrase_match(raw, words, aliases)
     if best is not None:
         return best
     return _best_word_match(words, aliases)
 
 
-def _aliases(options: Mapping[str, Sequence[str]]) -> list[_Alias]:
+@functools.lru_cache(maxsize=256)  # a shop's services and staff: the same few option sets, turn after turn
+def _aliases(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[_Alias, ...]:
     out: list[_Alias] = []
-    for key, extra in options.items():
+    for key, extra in options:
         for phrase in (key, *extra):
             raw = tokens(phrase)
             if raw:
                 stems = tuple(_stem(w) for w in raw)
                 out.append(_Alias(key, stems, _stem("".join(raw))))
-    return out
+    return tuple(out)
 
 
 def _best_phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias]) -> str | None:
