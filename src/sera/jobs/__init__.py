@@ -81,7 +81,7 @@ class Jobs:
     def run_pending(self, limit: int = 1000) -> int:
         """Run what is queued now, in this thread (for the CLI and tests). Returns how many ran."""
         ran = 0
-        while ran < limit:
+        while ran < limit and self.huey.pending_count():  # on Redis, dequeue() waits a second when empty
             task: Task | None = self.huey.dequeue()
             if task is None:
                 return ran
