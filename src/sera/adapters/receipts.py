@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from sera.storage.database import UnitOfWork
@@ -29,11 +28,3 @@ def first_delivery(uow: UnitOfWork, *, provider: str, event_id: str, topic: str 
         return True
     except IntegrityError:
         return False
-
-
-def seen_before(uow: UnitOfWork, *, provider: str, event_id: str) -> bool:
-    """Whether this delivery was recorded already (a read: it records nothing)."""
-    receipt = select(WebhookReceipt.id).where(
-        WebhookReceipt.provider == provider, WebhookReceipt.event_id == event_id[:200]
-    )
-    return uow.session.execute(receipt).first() is not None

@@ -3,8 +3,8 @@
 Invariants:
 - The period is the shop's (``retention.abandoned_checkouts`` in the shop file, default
   90 days), counted from when Sera first saw the checkout.
-- Rows go in bounded batches, each its own transaction, so a sweep never holds long
-  locks; a crash loses nothing but time.
+- Rows go in bounded batches, each its own transaction, paced as the retention sweep's
+  (``sera.privacy.retention.delete_expired``); a crash loses nothing but time.
 - Each shop's sweep is audited with a count only.
 """
 
@@ -12,45 +12,34 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from sera import audit
 from sera.bootstrap import Sera
-from sera.privacy.retention import retention_days
-from sera.storage.database import rows
+from sera.privacy.retention import delete_expired, retention_days
 from sera.storage.models import Checkout, Merchant
 
-BATCH = 1000
 
-
-def sweep_checkouts(sera: Sera, merchant_id: str, now: datetime, *, batch: int = BATCH) -> int:
+def sweep_checkouts(sera: Sera, merchant_id: str, now: datetime) -> int:
     """Delete one shop's checkouts older than its period; returns how many went."""
     with sera.uow(merchant_id, readonly=True) as uow:
         settings = uow.session.execute(select(Merchant.settings).where(Merchant.id == merchant_id)).scalar_one()
     cutoff = now - timedelta(days=retention_days(settings or {})["abandoned_checkouts"])
-    total = 0
-    while True:
+    total = delete_expired(sera, merchant_id, Checkout, Checkout.created_at < cutoff)
+    if total:
         with sera.uow(merchant_id) as uow:
-            ids = list(
-                uow.session.execute(select(Checkout.id).where(Checkout.created_at < cutoff).limit(batch)).scalars()
+            audit.record(
+                uow.session,
+                merchant_id=merchant_id,
+                actor="system:retention",
+                action="checkouts.expired",
+                target_type="merchant",
+                target_id=merchant_id,
+                details={"deleted": total},
+                at=now,
             )
-            if ids:
-                total += rows(uow.session.execute(delete(Checkout).where(Checkout.id.in_(ids))))
-            if len(ids) < batch:
-                if total:
-                    audit.record(
-                        uow.session,
-                        merchant_id=merchant_id,
-                        actor="system:retention",
-                        action="checkouts.expired",
-                        target_type="merchant",
-                        target_id=merchant_id,
-                        details={"deleted": total},
-                        at=now,
-                    )
-                uow.commit()
-                return total
             uow.commit()
+    return total
 
 
 def sweep_all_checkouts(sera: Sera, now: datetime) -> dict[str, int]:

@@ -150,12 +150,17 @@ def _count(sera: Sera, merchant_id: str, model: Any, where: ColumnElement[bool])
         return int(uow.session.execute(select(func.count()).select_from(model).where(where)).scalar_one())
 
 
+def delete_expired(sera: Sera, merchant_id: str, model: Any, expired: ColumnElement[bool], batch: int = BATCH) -> int:
+    """Delete a shop's ``model`` rows matching ``expired``, in paced batches; returns how many went."""
+    return _run_batches(sera, merchant_id, batch, lambda size: delete(model).where(_first(sera, model, expired, size)))
+
+
 def _sweep_table(
     sera: Sera, merchant_id: str, model: Any, expired: ColumnElement[bool], dry_run: bool, batch: int
 ) -> int:
     if dry_run:
         return _count(sera, merchant_id, model, expired)
-    return _run_batches(sera, merchant_id, batch, lambda size: delete(model).where(_first(sera, model, expired, size)))
+    return delete_expired(sera, merchant_id, model, expired, batch)
 
 
 def _sweep_recordings(sera: Sera, merchant_id: str, cutoff: datetime, dry_run: bool, batch: int) -> int:
