@@ -10,6 +10,7 @@ from sera.adapters.shopify.app import ShopifyNotConfiguredError, shopify_app
 from sera.adapters.shopify.client import admin_client
 from sera.adapters.shopify.events import PROCESS_JOB, process_event, requeue_stale_events
 from sera.adapters.shopify.installs import REGISTER_WEBHOOKS_JOB, delete_uninstalled_shops, register_webhooks
+from sera.adapters.shopify.tokens import refresh_expiring_tokens
 from sera.bootstrap import Sera
 from sera.checkouts.retention import sweep_all_checkouts
 from sera.jobs import Jobs, make_huey
@@ -41,6 +42,14 @@ def _shopify_register_webhooks(sera: Sera, merchant_id: str) -> None:
     register_webhooks(sera, admin_client(app), merchant_id)
 
 
+def _shopify_tokens(sera: Sera) -> None:
+    try:
+        app = shopify_app(sera.settings)
+    except ShopifyNotConfiguredError:
+        return
+    refresh_expiring_tokens(sera, admin_client(app))
+
+
 def _shopify_pending_events(sera: Sera) -> None:
     requeue_stale_events(sera, sera.clock())
 
@@ -61,6 +70,7 @@ def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs.register(PROCESS_JOB, _shopify_event)
     jobs.register(REGISTER_WEBHOOKS_JOB, _shopify_register_webhooks, retries=8, retry_delay=30)
     jobs.periodic("shopify.pending_events", crontab(minute="*/5"), _shopify_pending_events)
+    jobs.periodic("shopify.tokens", crontab(minute="30", hour="4"), _shopify_tokens)
     jobs.periodic("shops.pending_deletion", crontab(minute="*/10"), _shops_pending_deletion)
     jobs.periodic("checkouts.retention", crontab(minute="45", hour="3"), _checkout_retention)
     register_outbound(jobs)

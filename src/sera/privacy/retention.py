@@ -37,13 +37,13 @@ DEFAULT_DAYS = {
 }
 MIN_AUDIT_DAYS = 730
 BATCH = 5000  # rows per transaction, at most
-# SQLite: a batch is sized to hold the write lock for about HOLD_SECONDS (timed on the
-# batches before it, starting from FIRST_BATCH rows per table); after it the sweep waits
-# PAUSE_FACTOR times as long. A writer that finds the database busy polls for it with
-# growing sleeps (1, 2, 5, 10, 15, 20, 25 ms ...), so a short hold and a longer pause let
-# a waiting webhook in at its next poll.
+# SQLite: a batch is sized to hold the write lock (statement and commit) for about
+# HOLD_SECONDS, timed on the batches before it, starting from FIRST_BATCH rows per table;
+# after it the sweep leaves the database to other writers for PAUSE_FACTOR times as long.
+# A writer waiting for the lock tries again every half millisecond (sera.storage.database),
+# so it gets in at the start of the pause and never waits much longer than one hold.
 HOLD_SECONDS = 0.01
-PAUSE_FACTOR = 2.0
+PAUSE_FACTOR = 1.0
 FIRST_BATCH = 100
 
 
@@ -92,7 +92,7 @@ class _Pace:
         self.size = min(batch, FIRST_BATCH) if self.sqlite else batch
 
     def after(self, count: int, held: float, since: float) -> None:
-        """``held``: seconds the batch's statement ran; ``since``: seconds since it ended."""
+        """``held``: seconds the batch held the write lock; ``since``: seconds since it let go."""
         if not self.sqlite:
             return
         fitting = int(count * HOLD_SECONDS / held) if held > 0 else self.limit
@@ -121,11 +121,11 @@ def _run_batches(sera: Sera, merchant_id: str, batch: int, statement: Callable[[
     while True:
         size = pace.size
         with sera.uow(merchant_id) as uow:
-            uow.session.connection()  # takes the write lock first: the clock measures the statement
+            uow.session.connection()  # takes the write lock first: the clock measures holding it
             started = time.perf_counter()
             count = rows(uow.session.execute(statement(size), execution_options={"synchronize_session": False}))
+            uow.commit()  # writes the batch's pages to the log: the lock is held until it returns
             ended = time.perf_counter()
-            uow.commit()
         if pace.sqlite and count:
             _checkpoint(sera)
         total += count

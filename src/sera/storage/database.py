@@ -8,14 +8,17 @@ Invariants:
 - On SQLite a writing unit of work starts with ``BEGIN IMMEDIATE``, so concurrent
   writers queue instead of failing half-way; PostgreSQL uses row locks.
 - On SQLite the writing units of work of one process also queue on a lock of their own
-  first. A thread that waits for SQLite's write lock inside SQLite polls with growing
-  sleeps (up to 100 ms each), so under load the tail latency grows to seconds; a
-  Python lock hands the database to the next writer the moment it is free.
+  first, which hands the database to the next writer the moment it is free. Between
+  processes, a writer asks for SQLite's lock again every half millisecond. (SQLite's own
+  busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ms ... up to 100 ms between tries, so under
+  load a writer waits long past the moment the lock was freed.)
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -39,6 +42,10 @@ class CrossMerchantWriteError(RuntimeError):
     """A session scoped to one merchant tried to write another merchant's row."""
 
 
+BUSY_TIMEOUT_SECONDS = 30  # a writer waiting longer than this for SQLite's lock fails
+BUSY_POLL_SECONDS = 0.0005
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -50,7 +57,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_SECONDS}, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -58,16 +65,35 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.connection.driver_connection.execute(f"BEGIN {mode}")  # straight to sqlite3: no statement overhead
+        driver = conn.connection.driver_connection  # straight to sqlite3: no statement overhead
+        if conn.get_execution_options().get("sqlite_begin", "IMMEDIATE") == "IMMEDIATE":
+            _begin_immediate(driver)
+        else:
+            driver.execute("BEGIN DEFERRED")
 
     return engine
+
+
+def _begin_immediate(driver: sqlite3.Connection) -> None:
+    """Take SQLite's write lock, asking again every BUSY_POLL_SECONDS while another process holds it."""
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        while True:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if not error.sqlite_errorname.startswith("SQLITE_BUSY") or time.monotonic() > deadline:
+                    raise
+            time.sleep(BUSY_POLL_SECONDS)
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -104,11 +130,8 @@ def _check_writes(session: Session, _context: Any, _instances: Any) -> None:
             raise CrossMerchantWriteError(f"{type(obj).__name__} belongs to another merchant")
 
 
-WRITER_WAIT_SECONDS = 30  # as long as SQLite's own busy timeout, then the same kind of error
-
-
 class DatabaseBusyError(RuntimeError):
-    """Another writer held the (SQLite) database for longer than WRITER_WAIT_SECONDS."""
+    """Another writer held the (SQLite) database for longer than BUSY_TIMEOUT_SECONDS."""
 
 
 class Database:
@@ -152,7 +175,7 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self._writer = None if self.readonly else self._db.writer_lock
-        if self._writer is not None and not self._writer.acquire(timeout=WRITER_WAIT_SECONDS):
+        if self._writer is not None and not self._writer.acquire(timeout=BUSY_TIMEOUT_SECONDS):
             raise DatabaseBusyError("the database stayed busy; try again")
         self.session = self._db.session(self.merchant_id, readonly=self.readonly)
         return self

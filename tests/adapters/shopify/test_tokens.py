@@ -18,7 +18,7 @@ from sera.adapters.http import PermanentError
 from sera.adapters.shopify.app import shopify_app
 from sera.adapters.shopify.client import RefreshRefusedError, ShopifyAdmin
 from sera.adapters.shopify.installs import register_webhooks
-from sera.adapters.shopify.tokens import ShopAccess, shop_access
+from sera.adapters.shopify.tokens import ShopAccess, refresh_expiring_tokens, shop_access
 from sera.agent.context import Caller, TurnContext, load_shop
 from sera.agent.tools import ToolRegistry
 from sera.bootstrap import Sera, bootstrap
@@ -276,3 +276,34 @@ def test_an_expired_access_token_is_refused_by_shopify(
     with pytest.raises(PermanentError) as refused:
         _admin(shopify_sera).shop_profile(SHOP, token)
     assert refused.value.status == 401
+
+
+def test_the_daily_job_refreshes_a_quiet_shop_before_its_refresh_token_runs_out(
+    fake_shopify: FakeShopify, installed: str, shopify_sera: Sera, clock: FakeClock
+) -> None:
+    first = _stored(shopify_sera, installed)
+    clock.advance(days=80)  # no Admin API call for 80 days: the access token long expired
+    assert refresh_expiring_tokens(shopify_sera, _admin(shopify_sera)) == 0  # ten days left: not yet
+    assert _refreshes(fake_shopify) == []
+
+    clock.advance(days=4)
+    assert refresh_expiring_tokens(shopify_sera, _admin(shopify_sera)) == 1
+    (refresh,) = _refreshes(fake_shopify)
+    assert refresh.body["refresh_token"] == first.refresh_secret
+    stored = _stored(shopify_sera, installed)
+    assert stored.refresh_expires_at == clock.now + timedelta(seconds=NINETY_DAYS)
+    assert fake_shopify.shops[SHOP].valid(stored.secret, clock())
+
+    clock.advance(days=1)
+    assert refresh_expiring_tokens(shopify_sera, _admin(shopify_sera)) == 0
+
+
+def test_the_daily_job_marks_a_refused_shop_once_and_goes_on(
+    fake_shopify: FakeShopify, installed: str, shopify_sera: Sera, clock: FakeClock
+) -> None:
+    fake_shopify.revoke_refresh_tokens(SHOP)
+    clock.advance(days=85)
+    assert refresh_expiring_tokens(shopify_sera, _admin(shopify_sera)) == 1
+    assert _stored(shopify_sera, installed).refused_at == clock.now
+    assert refresh_expiring_tokens(shopify_sera, _admin(shopify_sera)) == 0  # waits for a reinstall
+    assert len(_refreshes(fake_shopify)) == 1

@@ -8,7 +8,10 @@ Invariants:
 - A token without an expiry (a non-expiring offline token stored before Sera asked for
   expiring ones) is used as it is, never refreshed.
 - An access token that has expired, or expires within ``REFRESH_MARGIN``, is refreshed
-  before the Admin API call, and the new pair is saved before that call is made.
+  before the Admin API call, and the new pair is saved before that call is made. So is
+  one whose refresh token expires within ``REFRESH_TOKEN_MARGIN``; a daily job refreshes
+  those of shops that made no Admin API call meanwhile, so a quiet shop keeps its
+  connection instead of needing a reinstall after 90 days.
 - One refresh at a time per shop: it runs in a transaction holding the account's row
   lock (PostgreSQL) or the database's write lock (SQLite) and reads the row again under
   it, so a process that waited uses the pair the first one saved instead of spending the
@@ -48,6 +51,7 @@ log = logging.getLogger("sera.shopify")
 
 PROVIDER = "shopify"
 REFRESH_MARGIN = timedelta(minutes=5)
+REFRESH_TOKEN_MARGIN = timedelta(days=7)
 ACTOR = "shopify:token"
 
 
@@ -133,7 +137,34 @@ def _account(uow: UnitOfWork, *, lock: bool) -> ProviderAccount | None:
 
 
 def _due(row: ProviderAccount, now: datetime) -> bool:
-    return row.secret_expires_at is not None and row.secret_expires_at - REFRESH_MARGIN <= now
+    return (row.secret_expires_at is not None and row.secret_expires_at - REFRESH_MARGIN <= now) or (
+        row.refresh_expires_at is not None and row.refresh_expires_at - REFRESH_TOKEN_MARGIN <= now
+    )
+
+
+def refresh_expiring_tokens(sera: Sera, admin: ShopifyAdmin) -> int:
+    """The daily job: refresh each shop's pair whose refresh token runs out within
+    REFRESH_TOKEN_MARGIN; returns how many shops were due. A shop Shopify refuses is marked
+    for a reinstall (as on any refresh); one it cannot reach now is tried again tomorrow."""
+    now = sera.clock()
+    with sera.uow(readonly=True) as uow:
+        due = (
+            uow.session.execute(
+                select(ProviderAccount.merchant_id).where(
+                    ProviderAccount.provider == PROVIDER,
+                    ProviderAccount.refused_at.is_(None),
+                    ProviderAccount.refresh_expires_at <= now + REFRESH_TOKEN_MARGIN,
+                )
+            )
+            .scalars()
+            .all()
+        )
+    for merchant_id in due:
+        try:
+            shop_access(sera, admin, merchant_id)
+        except (ShopifyAccessError, RetryableError):
+            continue  # logged where it happened
+    return len(due)
 
 
 def _stored(uow: UnitOfWork, now: datetime) -> tuple[ShopAccess, bool] | None:
