@@ -42,8 +42,8 @@ BATCH = 5000  # rows per transaction, at most
 # after it the sweep leaves the database to other writers for PAUSE_FACTOR times as long.
 # A writer waiting for the lock tries again every half millisecond (sera.storage.database),
 # so it gets in at the start of the pause and never waits much longer than one hold.
-HOLD_SECONDS = 0.01
-PAUSE_FACTOR = 1.0
+HOLD_SECONDS = 0.015
+PAUSE_FACTOR = 0.75
 FIRST_BATCH = 100
 
 

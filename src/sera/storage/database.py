@@ -93,7 +93,7 @@ def _begin_immediate(driver: sqlite3.Connection) -> None:
                     raise
             time.sleep(BUSY_POLL_SECONDS)
     finally:
-        driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+        driver.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
 
 
 def is_sqlite(engine: Engine) -> bool:
