@@ -52,8 +52,7 @@ def test_a_writer_gives_up_after_the_busy_timeout(tmp_path: Path, monkeypatch: p
     holder = threading.Thread(target=_hold_lock, args=(first, 0.5, held))
     holder.start()
     held.wait()
-    with pytest.raises(Exception) as raised, second.begin() as conn:
+    with pytest.raises(sqlite3.OperationalError, match="database is locked") as raised, second.begin() as conn:
         conn.execute(text("INSERT INTO t VALUES (2)"))
     holder.join()
-    cause = raised.value.__cause__ or raised.value
-    assert isinstance(cause, sqlite3.OperationalError) and cause.sqlite_errorname == "SQLITE_BUSY"
+    assert raised.value.sqlite_errorname == "SQLITE_BUSY"
