@@ -44,6 +44,7 @@ class CrossMerchantWriteError(RuntimeError):
 
 BUSY_TIMEOUT_SECONDS = 30  # a writer waiting longer than this for SQLite's lock fails
 BUSY_POLL_SECONDS = 0.0005
+BUSY_POLL_PATIENCE = 0.1
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -80,18 +81,20 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def _begin_immediate(driver: sqlite3.Connection) -> None:
-    """Take SQLite's write lock, asking again every BUSY_POLL_SECONDS while another process holds it."""
+    """Take SQLite's write lock, asking again every BUSY_POLL_SECONDS while another process
+    holds it (every 10x as long once it has held it for BUSY_POLL_PATIENCE: a long write)."""
     driver.execute("PRAGMA busy_timeout=0")
     try:
-        deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+        started = time.monotonic()
         while True:
             try:
                 driver.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as error:
-                if not error.sqlite_errorname.startswith("SQLITE_BUSY") or time.monotonic() > deadline:
+                waited = time.monotonic() - started
+                if not error.sqlite_errorname.startswith("SQLITE_BUSY") or waited > BUSY_TIMEOUT_SECONDS:
                     raise
-            time.sleep(BUSY_POLL_SECONDS)
+            time.sleep(BUSY_POLL_SECONDS * (1 if waited < BUSY_POLL_PATIENCE else 10))
     finally:
         driver.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
 
