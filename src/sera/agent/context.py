@@ -69,13 +69,16 @@ _profiles: dict[str, tuple[datetime, ShopProfile]] = {}
 _profiles_lock = threading.Lock()
 
 
-def load_shop(uow: UnitOfWork) -> ShopProfile:
+def load_shop(uow: UnitOfWork, version: datetime | None = None) -> ShopProfile:
     """The shop as the agent sees it, cached per shop version.
 
     Invariant: every change to a shop's services, staff, hours, closures or settings
     bumps ``Merchant.updated_at`` (the import does), which invalidates this cache.
+    ``version``: the shop's ``updated_at`` when the caller has just read it in this
+    unit of work (as the agent's turn does, in the query that loads the conversation).
     """
-    version = uow.session.execute(select(Merchant.updated_at).where(Merchant.id == uow.merchant_id)).scalar_one()
+    if version is None:
+        version = uow.session.execute(select(Merchant.updated_at).where(Merchant.id == uow.merchant_id)).scalar_one()
     with _profiles_lock:
         cached = _profiles.get(str(uow.merchant_id))
     if cached is not None and cached[0] == version:

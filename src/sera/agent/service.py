@@ -26,7 +26,7 @@ from sera.bootstrap import Sera
 from sera.calls.service import TranscriptLine, append_transcript, end_call, link_customer, start_call
 from sera.customers.service import find_customer
 from sera.storage.database import UnitOfWork
-from sera.storage.models import Call, Conversation, Transcript, new_id
+from sera.storage.models import Call, Conversation, Merchant, Transcript, new_id
 
 OUTCOME_PRIORITY = (
     "booked",
@@ -89,11 +89,13 @@ class CallOpening:
 
 @dataclass
 class _Stored:
-    """A conversation as one query loads it: its row, its call, the call's transcript (if any yet)."""
+    """A conversation as one query loads it: its row, its call, the call's transcript (if any
+    yet), and the version of the shop's settings."""
 
     conversation: Conversation
     call: Call
     transcript: Transcript | None
+    shop_version: datetime | None = None  # None: load_shop reads it
 
 
 class Agent:
@@ -257,7 +259,8 @@ class Agent:
         """A turn context with the stored conversation's remembered state."""
         state = self._state(uow, stored.conversation)
         caller = Caller(state.get("caller_phone"), stored.conversation.customer_id, state.get("caller_name"))
-        return TurnContext(uow, load_shop(uow), caller, ref.channel, now, state, stored.call.id)
+        shop = load_shop(uow, stored.shop_version)
+        return TurnContext(uow, shop, caller, ref.channel, now, state, stored.call.id)
 
     # -- persistence -----------------------------------------------------------------------------
 
@@ -272,11 +275,13 @@ class Agent:
 
     @staticmethod
     def _load(uow: UnitOfWork, ref: ConversationRef) -> _Stored | None:
-        """The conversation (locked), its call and transcript in one query; None when either is gone."""
+        """The conversation (locked), its call and transcript, and the shop's version, in one
+        query; None when the conversation or its call is gone."""
         stmt = (
-            select(Conversation, Call, Transcript)
+            select(Conversation, Call, Transcript, Merchant.updated_at)
             .join(Call, Call.id == Conversation.call_id)
             .outerjoin(Transcript, Transcript.call_id == Call.id)
+            .join(Merchant, Merchant.id == Conversation.merchant_id)
             .where(Conversation.channel == ref.channel, Conversation.external_id == ref.external_id)
             .with_for_update(of=Conversation)
         )
