@@ -24,7 +24,6 @@ two minutes and is not timed.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -41,13 +40,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.fakes.twilio_server import new_sid  # noqa: E402
 from tests.outbound.paced_twilio import PacedTwilioServer  # noqa: E402
-from tests.outbound.shoppers import set_outbound, shopper_checkout  # noqa: E402
+from tests.outbound.shoppers import record_shopper_checkouts, set_outbound  # noqa: E402
+from tests.outbound.worker import worker_env  # noqa: E402
 
 from sera.adapters.http import HttpClient  # noqa: E402
-from sera.adapters.shopify.payloads import parse_checkout  # noqa: E402
 from sera.adapters.twilio.client import TwilioClient  # noqa: E402
 from sera.bootstrap import Sera, bootstrap  # noqa: E402
-from sera.checkouts.service import record_checkout  # noqa: E402
 from sera.config import Settings, new_key_text  # noqa: E402
 from sera.jobs import Jobs, make_huey  # noqa: E402
 from sera.merchants.service import import_shop  # noqa: E402
@@ -83,39 +81,6 @@ def make_sera(tmp: Path, fake: PacedTwilioServer, database_url: str | None, redi
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     sera.migrate()
     return sera
-
-
-def worker_env(settings: Settings, tmp: Path) -> dict[str, str]:
-    assert settings.master_key is not None and settings.secret_key is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SERA_")}
-    env.update(
-        PYTHONPATH=str(ROOT / "src"),
-        SERA_ENV="test",
-        SERA_ENV_FILE=str(tmp / "absent.env"),
-        SERA_LOG_LEVEL="WARNING",
-        SERA_DATABASE_URL=settings.database_url,
-        SERA_KEYSTORE_URL=settings.keystore_url,
-        SERA_MASTER_KEY=settings.master_key.get_secret_value(),
-        SERA_SECRET_KEY=settings.secret_key.get_secret_value(),
-        SERA_PUBLIC_URL=settings.public_url,
-        SERA_TWILIO_ACCOUNT_SID=ACCOUNT,
-        SERA_TWILIO_AUTH_TOKEN=TOKEN,
-        SERA_TWILIO_API_BASE=settings.twilio_api_base,
-        SERA_REDIS_URL=settings.redis_url or "",
-        SERA_OUTBOUND_RATE_LIMITS="false",
-        SERA_OUTBOUND_DAILY_CAP="0",
-    )
-    return env
-
-
-def seed(sera: Sera, shop: str, first: int, count: int, updated: datetime) -> None:
-    """``count`` checkouts by shoppers ``first``.. (each its own number, name and consent)."""
-    for start in range(first, first + count, 50):
-        with sera.uow(shop) as uow:  # short transactions: the worker writes to the same database
-            for n in range(start, min(start + 50, first + count)):
-                payload = shopper_checkout(n, f"+1312{5550000 + n:07d}", updated_at=updated.isoformat())
-                record_checkout(uow, parse_checkout(payload), now=sera.clock())
-            uow.commit()
 
 
 def sent_count(sera: Sera, shop: str) -> int:
@@ -171,13 +136,13 @@ def main() -> None:
         command = [sys.executable, "-m", "sera", "worker", "--workers", str(args.threads)]
         worker = subprocess.Popen(command, cwd=ROOT, env=worker_env(sera.settings, tmp))
         try:
-            seed(sera, shop, 0, WARMUP, abandoned)  # the worker's imports, connections and caches
+            record_shopper_checkouts(sera, shop, 0, WARMUP, abandoned)  # the worker's imports, connections and caches
             dispatch_now(jobs)
             wait_for(sera, shop, WARMUP, limit=120)
 
             started = time.perf_counter()
             set_outbound(sera, shop, abandoned_checkout={"delay_min": 7 * 24 * 60})  # none due while seeding
-            seed(sera, shop, WARMUP, args.sends, abandoned)
+            record_shopper_checkouts(sera, shop, WARMUP, args.sends, abandoned)
             set_outbound(sera, shop, abandoned_checkout={"delay_min": 60})  # now all of them are
             print(f"seeded {args.sends} checkouts abandoned 2 hours ago in {time.perf_counter() - started:.1f} s")
             started = time.perf_counter()
@@ -221,7 +186,8 @@ def measure_lag(sera: Sera, shop: str, jobs: Jobs, seeded: int, count: int) -> l
     now = datetime.now(UTC)
     delay = timedelta(minutes=60)  # the demo shop's delay_min
     for n in range(count):
-        seed(sera, shop, seeded + n, 1, now + timedelta(seconds=3 + 5 * n / max(1, count - 1)) - delay)
+        due = now + timedelta(seconds=3 + 5 * n / max(1, count - 1))
+        record_shopper_checkouts(sera, shop, seeded + n, 1, due - delay)
     dispatch_now(jobs)
     wait_for(sera, shop, seeded + count, limit=120)
     with sera.uow(shop, readonly=True) as uow:

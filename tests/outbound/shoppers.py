@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from sera.adapters.shopify.payloads import parse_checkout
 from sera.bootstrap import Sera
+from sera.checkouts.service import record_checkout
 from sera.storage.models import Merchant
 
 CHECKOUT = Path(__file__).parents[1] / "adapters" / "shopify" / "fixtures" / "checkouts_create.json"
@@ -32,6 +35,23 @@ def shopper_checkout(n: int, phone: str, **changes: Any) -> dict[str, Any]:
     payload["customer"]["email"] = payload["email"] = f"rider{n}@example.com"
     payload["shipping_address"] = {**payload["shipping_address"], "phone": phone}
     return payload
+
+
+def record_shopper_checkouts(
+    sera: Sera, merchant_id: str, first: int, count: int, updated_at: datetime
+) -> dict[str, str]:
+    """``count`` checkouts by shoppers ``first``.. (each its own number, name and consent), in
+    transactions of 50 (a worker may be writing to the same database); phone -> first name."""
+    shoppers = {}
+    for start in range(first, first + count, 50):
+        with sera.uow(merchant_id) as uow:
+            for n in range(start, min(start + 50, first + count)):
+                phone = f"+1312{5550000 + n:07d}"
+                payload = shopper_checkout(n, phone, updated_at=updated_at.isoformat())
+                record_checkout(uow, parse_checkout(payload), now=sera.clock())
+                shoppers[phone] = f"Rider{n}"
+            uow.commit()
+    return shoppers
 
 
 def set_outbound(sera: Sera, merchant_id: str, **sections: Any) -> None:

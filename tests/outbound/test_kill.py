@@ -17,7 +17,6 @@ what is tested.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -33,10 +32,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from sera.adapters.shopify.payloads import parse_checkout
 from sera.bootstrap import Sera
-from sera.checkouts.service import record_checkout
-from sera.config import Settings
 from sera.jobs import Jobs
 from sera.jobs.wiring import build_jobs
 from sera.outbound.dispatch import dispatch
@@ -45,7 +41,8 @@ from sera.storage.models import OutboundAction
 from tests.adapters.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.conftest import JOB_BACKENDS, REDIS_URL, ROOT, Personas
 from tests.outbound.paced_twilio import Pace, PacedTwilioServer
-from tests.outbound.shoppers import set_outbound, shopper_checkout
+from tests.outbound.shoppers import record_shopper_checkouts, set_outbound
+from tests.outbound.worker import worker_env
 
 SENDS = 500
 WORKERS = 2  # processes, each with THREADS job threads
@@ -102,45 +99,6 @@ class Worker:
         self.process.wait()
 
 
-def _worker_env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    assert settings.master_key is not None and settings.secret_key is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SERA_")}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
-        SERA_ENV="test",
-        SERA_ENV_FILE=str(tmp_path / "absent.env"),
-        SERA_LOG_LEVEL="WARNING",
-        SERA_DATABASE_URL=settings.database_url,
-        SERA_KEYSTORE_URL=settings.keystore_url,
-        SERA_MASTER_KEY=settings.master_key.get_secret_value(),
-        SERA_SECRET_KEY=settings.secret_key.get_secret_value(),
-        SERA_PUBLIC_URL=settings.public_url,
-        SERA_TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        SERA_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        SERA_TWILIO_API_BASE=settings.twilio_api_base,
-        SERA_JOBS_PATH=str(settings.jobs_path),
-        SERA_OUTBOUND_RATE_LIMITS="false",
-        SERA_OUTBOUND_DAILY_CAP="0",
-        SERA_OUTBOUND_SETTLE_SECONDS=str(SETTLE),
-    )
-    if settings.redis_url:
-        env["SERA_REDIS_URL"] = settings.redis_url
-    return env
-
-
-def _checkouts(sera: Sera, shop: str, count: int) -> dict[str, str]:
-    """Abandoned two hours ago, each by its own consenting shopper; returns phone -> first name."""
-    updated = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
-    shoppers = {}
-    with sera.uow(shop) as uow:
-        for n in range(count):
-            phone = f"+1312555{n:04d}"
-            record_checkout(uow, parse_checkout(shopper_checkout(n, phone, updated_at=updated)), now=sera.clock())
-            shoppers[phone] = f"Rider{n}"
-        uow.commit()
-    return shoppers
-
-
 def _unsent(sera: Sera, shop: str) -> int:
     with sera.uow(shop, readonly=True) as uow:
         return int(
@@ -155,8 +113,8 @@ def test_no_text_is_lost_or_sent_twice_when_workers_are_killed(
 ) -> None:
     shop = personas.northside_id
     set_outbound(sera, shop, quiet_hours={"start": "00:00", "end": "00:00"})
-    shoppers = _checkouts(sera, shop, SENDS)
-    env = _worker_env(sera.settings, tmp_path)
+    shoppers = record_shopper_checkouts(sera, shop, 0, SENDS, datetime.now(UTC) - timedelta(hours=2))
+    env = worker_env(sera.settings, tmp_path, SERA_OUTBOUND_SETTLE_SECONDS=str(SETTLE))
     rng = random.Random(SEED)
     log = (tmp_path / "workers.log").open("w")
 
