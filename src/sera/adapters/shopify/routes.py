@@ -38,6 +38,7 @@ from sera.adapters.shopify.tokens import reinstall_needed
 from sera.bootstrap import Sera
 from sera.observability import AUTH_FAILURES
 from sera.web.api.deps import SeraDep
+from sera.web.bodies import read_capped
 
 log = logging.getLogger("sera.shopify")
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -211,15 +212,7 @@ def app_session(session: ShopSessionDep) -> ShopSession:
 
 async def _raw_body(request: Request) -> bytes:
     """The exact bytes Shopify signed, refused early when too large."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise HTTPException(413, "body too large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, "body too large")
-    return bytes(body)
+    return await read_capped(request, MAX_BODY_BYTES)
 
 
 RawBody = Annotated[bytes, Depends(_raw_body)]

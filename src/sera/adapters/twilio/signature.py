@@ -30,6 +30,7 @@ from sera.bootstrap import Sera
 from sera.merchants.providers import own_secret
 from sera.merchants.service import merchant_id_for_number
 from sera.storage.models import Merchant
+from sera.web.bodies import read_capped
 
 log = logging.getLogger("sera.twilio")
 MAX_BODY = 256 * 1024  # Twilio's own webhooks are a few kilobytes; this bounds what a stranger can make us read
@@ -61,20 +62,6 @@ class Verified:
         return self.request.params
 
 
-async def _capped_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise HTTPException(413, "request body too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise HTTPException(413, "request body too large")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _form(body: bytes) -> ImmutableMultiDict[str, str]:
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
@@ -96,7 +83,7 @@ async def read_twilio_request(request: Request) -> TwilioRequest:
     content_type = request.headers.get("content-type", "")
     if content_type.split(";")[0].strip().lower() != FORM:
         raise HTTPException(415, f"Twilio webhooks are {FORM}")
-    params = _form(await _capped_body(request))
+    params = _form(await read_capped(request, MAX_BODY))
     query = {
         k: v for k, v in parse_qsl(request.scope.get("query_string", b"").decode("latin-1")) if "\x00" not in k + v
     }

@@ -28,6 +28,7 @@ from sera.bootstrap import Sera
 from sera.merchants.providers import own_secret
 from sera.merchants.service import merchant_id_for_number
 from sera.observability import AUTH_FAILURES, register_secret
+from sera.web.bodies import read_capped
 
 log = logging.getLogger("sera.vapi")
 MAX_BODY_BYTES = 2 * 1024 * 1024  # a long call's end-of-call-report is a few hundred KB
@@ -37,19 +38,11 @@ router = APIRouter(include_in_schema=False)
 
 
 async def _raw_body(request: Request) -> bytes:
-    """The body, refused before it is read in full when it is too large or not JSON."""
+    """The body, refused before it is read when it is not JSON, or in full when too large."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise HTTPException(415, "send application/json")
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise HTTPException(413, "body too large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise HTTPException(413, "body too large")
-    return bytes(body)
+    return await read_capped(request, MAX_BODY_BYTES)
 
 
 async def _events(request: Request) -> VapiEvents:
