@@ -1,4 +1,4 @@
-"""The short-lived cache of what every webhook looks up (a number's shop, a webhook secret)."""
+"""The short-lived cache of look-ups (a number's shop, a webhook secret, an unwrapped key)."""
 
 from __future__ import annotations
 
@@ -41,3 +41,14 @@ def test_a_zero_ttl_caches_nothing() -> None:
     cache = TtlCache(0, Clock())
     assert cache.get("k", lambda: 1) == 1
     assert cache.get("k", lambda: 2) == 2
+
+
+def test_past_its_bound_the_least_recently_used_entry_goes_first() -> None:
+    cache = TtlCache(5, Clock(), max_entries=2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.cached("a") == 1  # "a" was used last: "b" is the one to go
+    cache.put("c", 3)
+    assert (cache.cached("a"), cache.cached("b"), cache.cached("c")) == (1, None, 3)
+    cache.drop("a")
+    assert cache.get("a", lambda: 9) == 9

@@ -11,9 +11,6 @@ Invariants:
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -37,6 +34,7 @@ from sera.crypto.envelope import (
     open_bytes,
     seal_bytes,
 )
+from sera.storage.cache import TtlCache
 
 metadata = MetaData()
 
@@ -74,43 +72,13 @@ def _customer_aad(merchant_id: str, customer_id: str) -> bytes:
     return f"customer-key:{merchant_id}:{customer_id}".encode()
 
 
-class _TtlCache:
-    """A small LRU of unwrapped keys; entries expire so other processes' erasures apply."""
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            item = self._items.get(key)
-            if item is None or item[0] < time.monotonic():
-                self._items.pop(key, None)
-                return None
-            self._items.move_to_end(key)
-            return item[1]
-
-    def put(self, key: str, value: bytes) -> None:
-        with self._lock:
-            self._items[key] = (time.monotonic() + CACHE_SECONDS, value)
-            self._items.move_to_end(key)
-            while len(self._items) > CACHE_ENTRIES:
-                self._items.popitem(last=False)
-
-    def drop(self, key: str) -> None:
-        with self._lock:
-            self._items.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
 class KeyStore:
     def __init__(self, engine: Engine, keyring: MasterKeyring) -> None:
         self.engine = engine
         self.keyring = keyring
-        self._cache = _TtlCache()
+        self._cache = TtlCache(
+            CACHE_SECONDS, max_entries=CACHE_ENTRIES
+        )  # unwrapped keys; expiry lets other processes' erasures apply
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
@@ -141,7 +109,7 @@ class KeyStore:
         return key
 
     def _load_merchant_key(self, merchant_id: str) -> bytes | None:
-        cached = self._cache.get(f"m:{merchant_id}")
+        cached: bytes | None = self._cache.cached(f"m:{merchant_id}")
         if cached is not None:
             return cached
         with self.engine.connect() as conn:
@@ -193,7 +161,7 @@ class KeyStore:
         found: dict[str, bytes] = {}
         missing: list[str] = []
         for customer_id in set(customer_ids):
-            cached = self._cache.get(f"c:{customer_id}")
+            cached = self._cache.cached(f"c:{customer_id}")
             if cached is None:
                 missing.append(customer_id)
             else:
