@@ -16,15 +16,13 @@ from sqlalchemy import select
 
 from sera import audit
 from sera.bootstrap import Sera
-from sera.privacy.retention import delete_expired, retention_days
-from sera.storage.models import Checkout, Merchant
+from sera.privacy.retention import delete_expired, merchant_retention_days
+from sera.storage.models import Checkout
 
 
 def sweep_checkouts(sera: Sera, merchant_id: str, now: datetime) -> int:
     """Delete one shop's checkouts older than its period; returns how many went."""
-    with sera.uow(merchant_id, readonly=True) as uow:
-        settings = uow.session.execute(select(Merchant.settings).where(Merchant.id == merchant_id)).scalar_one()
-    cutoff = now - timedelta(days=retention_days(settings or {})["abandoned_checkouts"])
+    cutoff = now - timedelta(days=merchant_retention_days(sera, merchant_id)["abandoned_checkouts"])
     total = delete_expired(sera, merchant_id, Checkout, Checkout.created_at < cutoff)
     if total:
         with sera.uow(merchant_id) as uow:

@@ -64,6 +64,13 @@ def retention_days(settings: dict[str, Any]) -> dict[str, int]:
     return days
 
 
+def merchant_retention_days(sera: Sera, merchant_id: str) -> dict[str, int]:
+    """``retention_days`` of the merchant's own settings."""
+    with sera.uow(merchant_id, readonly=True) as uow:
+        settings = uow.session.execute(select(Merchant.settings).where(Merchant.id == merchant_id)).scalar_one()
+    return retention_days(settings or {})
+
+
 Expired = Callable[[datetime], ColumnElement[bool]]
 
 
@@ -192,9 +199,7 @@ def _sweep_audit(sera: Sera, merchant_id: str, cutoff: datetime, dry_run: bool, 
 def sweep_merchant(
     sera: Sera, merchant_id: str, now: datetime, *, dry_run: bool = False, batch: int = BATCH
 ) -> SweepReport:
-    with sera.uow(merchant_id, readonly=True) as uow:
-        settings = uow.session.execute(select(Merchant.settings).where(Merchant.id == merchant_id)).scalar_one()
-    days = retention_days(settings or {})
+    days = merchant_retention_days(sera, merchant_id)
     report = SweepReport(merchant_id)
     recordings_cutoff = now - timedelta(days=days["recordings_transcripts"])
     report.deleted["recordings"] = _sweep_recordings(sera, merchant_id, recordings_cutoff, dry_run, batch)
