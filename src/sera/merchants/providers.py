@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from sera import audit
 from sera.bootstrap import Sera
+from sera.observability import register_secret
 from sera.storage.database import UnitOfWork
 from sera.storage.models import ProviderAccount, new_id
 
@@ -47,12 +48,15 @@ def provider_credentials(uow: UnitOfWork, provider: str) -> ProviderCredentials 
 
 
 def own_secret(sera: Sera, merchant_id: str, provider: str) -> str | None:
-    """The merchant's own secret for a provider (its webhooks are signed with it); cached briefly."""
+    """The merchant's own secret for a provider (its webhooks are signed with it); cached
+    briefly, and never printed in a log line."""
 
     def load() -> str | None:
         with sera.uow(merchant_id, readonly=True) as uow:
             own = provider_credentials(uow, provider)
-        return own.secret if own is not None and own.secret else None
+        secret = own.secret if own is not None and own.secret else None
+        register_secret(secret)
+        return secret
 
     return sera.lookups.get(("secret", merchant_id, provider), load)
 

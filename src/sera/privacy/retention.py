@@ -8,7 +8,7 @@ Invariants:
   transaction, so a sweep never holds long locks and a crash loses nothing but time.
   On SQLite, where one writer at a time holds the whole database, a batch holds the
   write lock for about ``HOLD_SECONDS`` and the sweep then leaves the database to other
-  writers (webhooks) for longer than that.
+  writers (webhooks) for ``PAUSE_FACTOR`` times as long.
 - Each merchant's sweep is recorded in its audit log with counts only.
 - Customer records themselves are kept while the merchant's account is active; they
   leave with the shop (shop/redact) or by erasure.

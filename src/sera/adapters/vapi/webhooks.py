@@ -131,7 +131,6 @@ def expected_secret(sera: Sera, merchant_id: str | None) -> str | None:
     """The merchant's own Vapi secret, else Sera's ``SERA_VAPI_SECRET``, else None."""
     own = own_secret(sera, merchant_id, "vapi") if merchant_id is not None else None
     if own:
-        register_secret(own)
         return own
     configured = sera.settings.vapi_secret.get_secret_value() if sera.settings.vapi_secret else None
     register_secret(configured)
