@@ -4,7 +4,7 @@
 
 Starts `sera serve` as a subprocess (one process, SQLite in a temp dir, the demo shop
 imported, SERA_TWILIO_AUTH_TOKEN set, SERA_PUBLIC_URL = the server's own URL, the REST
-API pointed at the local fake so recordings start without the internet), then drives
+API pointed at a local fake, so nothing reaches the internet), then drives
 ``--calls`` concurrent calls, each: the incoming-call webhook, ``--turns`` speech
 turns, the completed status callback, all signed with the SDK's RequestValidator.
 

@@ -7,8 +7,8 @@ from sqlalchemy import func, select, update
 
 from sera.bootstrap import Sera
 from sera.customers.service import find_customer
-from sera.storage.database import CrossMerchantWriteError
-from sera.storage.models import Base, Customer, MerchantOwned, Order
+from sera.storage.database import MERCHANT, CrossMerchantWriteError, prescoped
+from sera.storage.models import Base, Call, Customer, MerchantOwned, Order, Transcript
 from tests.conftest import Personas
 from tests.seed import seed_activity
 
@@ -59,3 +59,25 @@ def test_writing_another_merchants_row_is_refused(sera: Sera, personas: Personas
         uow.session.add(Customer(id="cus_forged", merchant_id=personas.northside_id))
         with pytest.raises(CrossMerchantWriteError):
             uow.flush()
+
+
+def test_a_prescoped_statement_must_filter_every_merchant_table_it_reads() -> None:
+    with pytest.raises(ValueError, match="customers"):
+        prescoped(select(Customer).where(Customer.external_id == "x"))
+    with pytest.raises(ValueError, match="transcripts"):
+        prescoped(select(Call, Transcript).outerjoin(Transcript).where(Call.merchant_id == MERCHANT))
+    prescoped(
+        select(Call, Transcript)
+        .outerjoin(Transcript, (Transcript.call_id == Call.id) & (Transcript.merchant_id == MERCHANT))
+        .where(Call.merchant_id == MERCHANT)
+    )
+
+
+def test_a_prescoped_statement_reads_its_unit_of_works_merchant_only(sera: Sera, personas: Personas) -> None:
+    customers = prescoped(select(Customer.merchant_id).where(Customer.merchant_id == MERCHANT))
+    seed_activity(sera, personas.northside_id)
+    seed_activity(sera, personas.southside_id)
+    with sera.uow(personas.southside_id, readonly=True) as uow:
+        assert set(uow.run(customers).scalars()) == {personas.southside_id}
+        with pytest.raises(RuntimeError, match="own merchant"):
+            uow.session.execute(customers, {MERCHANT.key: personas.northside_id})

@@ -1,8 +1,8 @@
 """A local stand-in for Twilio's REST API (2010-04-01): Messages create and list, Calls
-create, call Recordings create.
+create.
 
 It answers like the real API: form-encoded requests, HTTP basic auth with the account
-SID and auth token, JSON resources with "SM…", "CA…" and "RE…" sids, 201 on create,
+SID and auth token, JSON resources with "SM…" and "CA…" sids, 201 on create,
 list pages with ``next_page_uri``, and errors as Twilio's error JSON
 ``{"code", "message", "more_info", "status"}``. It records every request it received
 so tests can assert what Sera sent, and can be told to fail the next requests (a 500
@@ -26,9 +26,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 API = "/2010-04-01/Accounts/"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
 _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls\.json$")
-_RECORDINGS = re.compile(
-    r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls/(?P<call>CA[0-9a-f]{32})/Recordings\.json$"
-)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -58,7 +55,6 @@ class FakeTwilio:
     accounts: dict[str, str] = field(default_factory=dict)  # account sid -> auth token
     messages: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
-    recordings: list[dict[str, Any]] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # statuses to answer next, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -146,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(404, 20404, f"The requested resource {seen.path} was not found")
 
     def do_POST(self) -> None:
-        self._dispatch({_MESSAGES: self._create_message, _CALLS: self._create_call, _RECORDINGS: self._record_call})
+        self._dispatch({_MESSAGES: self._create_message, _CALLS: self._create_call})
 
     def do_GET(self) -> None:
         self._dispatch({_MESSAGES: self._list_messages})
@@ -278,32 +274,6 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.state.lock:
             self.server.state.calls.append(call)
         self._answer(201, call)
-
-    def _record_call(self, seen: Received, account: str, call: str) -> None:
-        sid = new_sid("RE")
-        now = _rfc2822(datetime.now(UTC))
-        recording = {
-            "account_sid": account,
-            "api_version": "2010-04-01",
-            "call_sid": call,
-            "channels": 1,
-            "conference_sid": None,
-            "date_created": now,
-            "date_updated": now,
-            "duration": "-1",
-            "error_code": None,
-            "price": None,
-            "price_unit": None,
-            "sid": sid,
-            "source": "StartCallRecordingAPI",
-            "start_time": now,
-            "status": "in-progress",
-            "track": "both",
-            "uri": f"{API}{account}/Calls/{call}/Recordings/{sid}.json",
-        }
-        with self.server.state.lock:
-            self.server.state.recordings.append(recording)
-        self._answer(201, recording)
 
 
 class _Server(ThreadingHTTPServer):

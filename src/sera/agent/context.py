@@ -78,7 +78,7 @@ def load_shop(uow: UnitOfWork, version: datetime | None = None) -> ShopProfile:
     unit of work (as the agent's turn does, in the query that loads the conversation).
     """
     if version is None:
-        version = uow.session.execute(select(Merchant.updated_at).where(Merchant.id == uow.merchant_id)).scalar_one()
+        version = uow.merchant_version()
     with _profiles_lock:
         cached = _profiles.get(str(uow.merchant_id))
     if cached is not None and cached[0] == version:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from sera.agent.context import Caller, TurnContext, load_shop
@@ -25,7 +25,7 @@ from sera.agent.ports import Action, ActionKind, Brain, Reply
 from sera.bootstrap import Sera
 from sera.calls.service import TranscriptLine, append_transcript, end_call, link_customer, start_call
 from sera.customers.service import find_customer
-from sera.storage.database import UnitOfWork
+from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Call, Conversation, Merchant, Transcript, new_id
 
 OUTCOME_PRIORITY = (
@@ -41,6 +41,24 @@ OUTCOME_PRIORITY = (
 )
 log = logging.getLogger("sera.agent")
 MAX_LINE = 2000  # characters of one caller line that reach the brain and the transcript
+
+
+_BY_REF = (
+    Conversation.merchant_id == MERCHANT,
+    Conversation.channel == bindparam("channel"),
+    Conversation.external_id == bindparam("external_id"),
+)
+_FIND = prescoped(select(Conversation).where(*_BY_REF))
+_FIND_LOCKED = prescoped(select(Conversation).where(*_BY_REF).with_for_update())
+# A turn's one query: the conversation (locked), its call and transcript, the shop's version.
+_LOAD = prescoped(
+    select(Conversation, Call, Transcript, Merchant.updated_at)
+    .join(Call, (Call.id == Conversation.call_id) & (Call.merchant_id == MERCHANT))
+    .outerjoin(Transcript, (Transcript.call_id == Call.id) & (Transcript.merchant_id == MERCHANT))
+    .join(Merchant, Merchant.id == Conversation.merchant_id)
+    .where(*_BY_REF)
+    .with_for_update(of=Conversation)
+)
 
 
 class ConversationNotFoundError(LookupError):
@@ -266,26 +284,14 @@ class Agent:
 
     @staticmethod
     def _find(uow: UnitOfWork, ref: ConversationRef, *, lock: bool = False) -> Conversation | None:
-        stmt = select(Conversation).where(
-            Conversation.channel == ref.channel, Conversation.external_id == ref.external_id
-        )
-        if lock:
-            stmt = stmt.with_for_update()
-        return uow.session.execute(stmt).scalar_one_or_none()
+        statement = _FIND_LOCKED if lock else _FIND
+        return uow.run(statement, channel=ref.channel, external_id=ref.external_id).scalar_one_or_none()
 
     @staticmethod
     def _load(uow: UnitOfWork, ref: ConversationRef) -> _Stored | None:
         """The conversation (locked), its call and transcript, and the shop's version, in one
         query; None when the conversation or its call is gone."""
-        stmt = (
-            select(Conversation, Call, Transcript, Merchant.updated_at)
-            .join(Call, Call.id == Conversation.call_id)
-            .outerjoin(Transcript, Transcript.call_id == Call.id)
-            .join(Merchant, Merchant.id == Conversation.merchant_id)
-            .where(Conversation.channel == ref.channel, Conversation.external_id == ref.external_id)
-            .with_for_update(of=Conversation)
-        )
-        row = uow.session.execute(stmt).one_or_none()
+        row = uow.run(_LOAD, channel=ref.channel, external_id=ref.external_id).one_or_none()
         return _Stored(*row) if row is not None else None
 
     @staticmethod

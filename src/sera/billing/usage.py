@@ -6,10 +6,10 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from sera.storage.database import UnitOfWork
+from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import UsageRecord, new_id
 
 METRICS = ("inbound_calls", "outbound_calls", "billed_minutes", "sms_segments_inbound", "sms_segments_outbound")
@@ -18,6 +18,17 @@ METRICS = ("inbound_calls", "outbound_calls", "billed_minutes", "sms_segments_in
 def billed_minutes(duration_s: int) -> int:
     """Calls are billed per started minute."""
     return max(1, math.ceil(duration_s / 60)) if duration_s > 0 else 0
+
+
+_DAY_ROW = prescoped(
+    select(UsageRecord)
+    .where(
+        UsageRecord.merchant_id == MERCHANT,
+        UsageRecord.day == bindparam("day"),
+        UsageRecord.metric == bindparam("metric"),
+    )
+    .with_for_update()
+)
 
 
 def record_usage(uow: UnitOfWork, day: date, metric: str, quantity: int) -> None:
@@ -29,9 +40,7 @@ def record_usage(uow: UnitOfWork, day: date, metric: str, quantity: int) -> None
     if uow.merchant_id is None:
         raise RuntimeError("usage needs a merchant-scoped unit of work")
     for _ in range(2):
-        row = uow.session.execute(
-            select(UsageRecord).where(UsageRecord.day == day, UsageRecord.metric == metric).with_for_update()
-        ).scalar_one_or_none()
+        row = uow.run(_DAY_ROW, day=day, metric=metric).scalar_one_or_none()
         if row is not None:
             row.quantity += quantity
             uow.session.flush()

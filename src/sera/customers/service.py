@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from sera.storage.database import UnitOfWork
+from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Customer, DoNotContact, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
 
@@ -50,16 +50,19 @@ def _merchant(uow: UnitOfWork) -> str:
     return uow.merchant_id
 
 
+_BY_PHONE = prescoped(
+    select(Customer)
+    .where(Customer.merchant_id == MERCHANT, Customer.phone_bidx == bindparam("index"))
+    .order_by(Customer.created_at)
+    .limit(1)
+)
+
+
 def find_customer(uow: UnitOfWork, *, phone: str | None = None, email: str | None = None) -> Customer | None:
     """Find by E.164 phone first, then by email (blind-index lookups)."""
     merchant_id = _merchant(uow)
     if phone:
-        found = uow.session.execute(
-            select(Customer)
-            .where(Customer.phone_bidx == uow.vault.phone_index(merchant_id, phone))
-            .order_by(Customer.created_at)
-            .limit(1)
-        ).scalar_one_or_none()
+        found = uow.run(_BY_PHONE, index=uow.vault.phone_index(merchant_id, phone)).scalar_one_or_none()
         if found is not None:
             return found
     if email:

@@ -48,11 +48,12 @@ def _documents(uow: UnitOfWork, merchant: Merchant) -> list[Document]:
 
 
 def shop_index(uow: UnitOfWork) -> KnowledgeIndex:
-    merchant = uow.session.execute(select(Merchant).where(Merchant.id == uow.merchant_id)).scalar_one()
+    version = uow.merchant_version()
     with _lock:
-        cached = _cache.get(merchant.id)
-        if cached is not None and cached[0] == merchant.updated_at:
+        cached = _cache.get(str(uow.merchant_id))
+        if cached is not None and cached[0] == version:
             return cached[1]
+    merchant = uow.session.execute(select(Merchant).where(Merchant.id == uow.merchant_id)).scalar_one()
     index = KnowledgeIndex.build(_documents(uow, merchant))
     with _lock:
         _cache[merchant.id] = (merchant.updated_at, index)

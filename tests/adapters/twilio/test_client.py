@@ -57,13 +57,6 @@ def test_place_call_asks_twilio_to_fetch_sera_twiml(twilio: TwilioClient, fake_t
     assert request.form["Url"] == [f"{PUBLIC}/twilio/voice"] and request.form["StatusCallbackEvent"] == ["completed"]
 
 
-def test_start_recording_names_the_callback(twilio: TwilioClient, fake_twilio: TwilioServer) -> None:
-    call = new_sid("CA")
-    assert twilio.start_recording(call, status_callback=f"{PUBLIC}/rec").startswith("RE")
-    [request] = fake_twilio.state.requests_to(f"/Calls/{call}/Recordings.json")
-    assert request.form["RecordingStatusCallback"] == [f"{PUBLIC}/rec"]
-
-
 def test_wrong_credentials_are_a_permanent_error(fake_twilio: TwilioServer) -> None:
     client = TwilioClient(ACCOUNT_SID, "wrong", api_base=fake_twilio.url, http=HttpClient(backoff=0.001))
     with pytest.raises(PermanentError) as raised:

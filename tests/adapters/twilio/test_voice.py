@@ -44,7 +44,13 @@ def test_a_call_books_a_tune_up_end_to_end(
 ) -> None:
     sid = new_sid("CA")
     greeting = twiml(phone.call(sid))
-    assert verbs(greeting) == ["Gather", "Redirect"]
+    assert verbs(greeting) == ["Start", "Gather", "Redirect"]
+    recording = greeting.find("Start/Recording")
+    assert recording is not None and recording.attrib == {
+        "recordingStatusCallback": f"{PUBLIC}/twilio/voice/recording?shop={personas.northside_id}",
+        "recordingStatusCallbackMethod": "POST",
+        "recordingStatusCallbackEvent": "completed",
+    }
     gather = greeting.find("Gather")
     assert gather is not None
     assert gather.attrib == {
@@ -82,11 +88,7 @@ def test_a_call_books_a_tune_up_end_to_end(
     assert said[-1] == ("agent", "Thanks for contacting Northside Cycles. Goodbye!")
     [day] = api(http, personas.owner_key, "/usage")["data"]
     assert (day["day"], day["inbound_calls"], day["billed_minutes"]) == ("2026-11-27", 1, 2)
-
-    [started] = fake_twilio.state.requests_to("/Recordings.json")
-    assert started.path.endswith(f"/Calls/{sid}/Recordings.json")
-    callback = started.form["RecordingStatusCallback"][0]
-    assert callback == f"{PUBLIC}/twilio/voice/recording?shop={personas.northside_id}"
+    assert fake_twilio.state.received == []  # the whole call needed no request to Twilio's API
 
 
 def test_a_transfer_dials_the_handoff_number(phone: Phone) -> None:
@@ -226,14 +228,13 @@ def test_recording_completed_keeps_a_sealed_reference_on_the_call(phone: Phone, 
 
 
 def test_a_shop_that_does_not_record_keeps_no_recording_and_starts_none(
-    phone: Phone, sera: Sera, personas: Personas, fake_twilio: TwilioServer
+    phone: Phone, sera: Sera, personas: Personas
 ) -> None:
     shop = yaml.safe_load(DEMO_SHOP.read_text())
     shop["agent"]["record_calls"] = False
     import_shop_text(sera, yaml.safe_dump(shop), source="test", actor="test")
     sid = new_sid("CA")
-    phone.call(sid)
-    assert fake_twilio.state.requests_to("/Recordings.json") == []
+    assert verbs(twiml(phone.call(sid))) == ["Gather", "Redirect"]  # no <Start><Recording>
     path = f"/twilio/voice/recording?shop={personas.northside_id}"
     assert phone.post(path, payload("voice_recording_completed", CallSid=sid)).status_code == 204
     assert _call_row(sera, personas.northside_id, sid).recording_url is None

@@ -1,1 +1,1 @@
-"""Twilio: phone calls and texts (signed webhooks in, TwiML out) and its REST API (texts, calls, recordings)."""
+"""Twilio: phone calls and texts (signed webhooks in, TwiML out) and its REST API (texts, calls)."""

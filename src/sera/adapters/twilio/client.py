@@ -1,4 +1,4 @@
-"""Twilio's REST API (send an SMS, place a call, list messages, record a call) through the SDK.
+"""Twilio's REST API (send an SMS, place a call, list messages) through the SDK.
 
 The SDK builds the requests and reads the answers; every byte still goes through
 ``sera.adapters.http.HttpClient``, the one outbound wrapper (timeouts, retries, the
@@ -130,15 +130,6 @@ class TwilioClient:
             options = {"status_callback": status_callback, "status_callback_event": ["completed"]}
         call = self._call(self._sdk.calls.create, to=to, from_=from_, url=url, method="POST", **options)
         return str(call.sid)
-
-    def start_recording(self, call_sid: str, *, status_callback: str) -> str:
-        """Record a call in progress; Twilio calls ``status_callback`` when the file is ready."""
-        recording = self._call(
-            self._sdk.calls(call_sid).recordings.create,
-            recording_status_callback=status_callback,
-            recording_status_callback_event=["completed"],
-        )
-        return str(recording.sid)
 
     def list_messages(self, *, to: str | None = None, from_: str | None = None, limit: int = 50) -> list[MessageRecord]:
         """Messages newest first, following Twilio's pages up to ``limit``."""

@@ -3,7 +3,9 @@
 Every voice answer either waits for the caller (``<Gather>`` followed by a
 ``<Redirect>`` to the no-input handler, which Twilio reaches when nobody spoke),
 connects them (``<Dial>``), or ends the call (``<Hangup/>``): a call left open costs
-the merchant money, so no answer may simply run out.
+the merchant money, so no answer may simply run out. The greeting of a call the shop
+records begins with ``<Start><Recording>``: Twilio records from that moment, the
+greeting included, and reports the finished file to the callback it names.
 """
 
 from __future__ import annotations
@@ -46,38 +48,51 @@ class VoiceUrls:
         return f"{self.base}/twilio/voice/dial-end"
 
 
-def listen(text: str, urls: VoiceUrls, *, attempt: int = 1) -> str:
-    """Say ``text`` and wait for speech; silence falls through to the no-input handler."""
+def _response(recording_callback: str | None) -> VoiceResponse:
+    """A TwiML document; one that first starts recording the call when given where to report it."""
     response = VoiceResponse()
+    if recording_callback:
+        response.start().recording(
+            recording_status_callback=recording_callback,
+            recording_status_callback_method="POST",
+            recording_status_callback_event="completed",
+        )
+    return response
+
+
+def listen(text: str, urls: VoiceUrls, *, attempt: int = 1, recording_callback: str | None = None) -> str:
+    """Say ``text`` and wait for speech; silence falls through to the no-input handler."""
+    response = _response(recording_callback)
     gather = response.gather(input="speech", action=urls.turn, method="POST", speech_timeout="auto")
     gather.say(xml_safe(text))
     response.redirect(urls.no_input(attempt), method="POST")
     return str(response)
 
 
-def hang_up(text: str | None = None) -> str:
-    response = VoiceResponse()
+def hang_up(text: str | None = None, *, recording_callback: str | None = None) -> str:
+    response = _response(recording_callback)
     if text:
         response.say(xml_safe(text))
     response.hangup()
     return str(response)
 
 
-def transfer(text: str, number: str, urls: VoiceUrls) -> str:
+def transfer(text: str, number: str, urls: VoiceUrls, *, recording_callback: str | None = None) -> str:
     """Connect the caller to a person; the dial-end handler decides what happens after."""
-    response = VoiceResponse()
+    response = _response(recording_callback)
     response.say(xml_safe(text))
     response.dial(number, action=urls.dial_end, method="POST", timeout=DIAL_TIMEOUT_S)
     return str(response)
 
 
-def voice_reply(reply: Reply, urls: VoiceUrls, *, attempt: int = 1) -> str:
-    """The agent's reply as the next step of the call; ``attempt`` counts prompts met by silence."""
+def voice_reply(reply: Reply, urls: VoiceUrls, *, attempt: int = 1, recording_callback: str | None = None) -> str:
+    """The agent's reply as the next step of the call; ``attempt`` counts prompts met by silence,
+    ``recording_callback`` (a greeting's) starts recording the call."""
     if reply.transfer_to:
-        return transfer(reply.text, reply.transfer_to, urls)
+        return transfer(reply.text, reply.transfer_to, urls, recording_callback=recording_callback)
     if reply.ended:
-        return hang_up(reply.text)
-    return listen(reply.text, urls, attempt=attempt)
+        return hang_up(reply.text, recording_callback=recording_callback)
+    return listen(reply.text, urls, attempt=attempt, recording_callback=recording_callback)
 
 
 def messages(texts: Sequence[str]) -> str:

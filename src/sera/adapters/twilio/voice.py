@@ -3,7 +3,8 @@
 A call's conversation is keyed by its CallSid. Every step is safe to repeat, because
 Twilio repeats deliveries: the agent answers a retried greeting or turn as it did the
 first time, a call's end is counted once (its receipt commits with the usage it
-guards), and a recording reference is simply written again.
+guards), and a recording reference is simply written again. Recording starts with the
+greeting's own TwiML (``<Start><Recording>``), so no REST request delays or races it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from sera.adapters.http import OutboundError
 from sera.adapters.receipts import first_delivery
-from sera.adapters.twilio.client import client_for, twilio_error_code
 from sera.adapters.twilio.events import CallEvent, CallStatusEvent, RecordingEvent
 from sera.adapters.twilio.signature import TwilioRequest
 from sera.agent.context import load_shop
@@ -118,32 +117,12 @@ def call_ended(sera: Sera, agent: Agent, merchant_id: str, event: CallStatusEven
         uow.commit()
 
 
-def recording_url(sera: Sera, merchant_id: str) -> str:
-    return f"{sera.settings.public_url.rstrip('/')}/twilio/voice/recording?shop={merchant_id}"
-
-
-def start_recording(sera: Sera, merchant_id: str, call_sid: str) -> None:
-    """After answering (a background task): record the call when the shop records calls.
-
-    The receipt commits before Twilio is asked, so a repeated greeting never starts a
-    second recording; a failure is logged and the call goes on unrecorded.
-    """
-    with sera.uow(merchant_id) as uow:
+def recording_callback(sera: Sera, merchant_id: str) -> str | None:
+    """Where Twilio reports a call's finished recording; None when the shop does not record calls."""
+    with sera.uow(merchant_id, readonly=True) as uow:
         if not records_calls(uow):
-            return
-        if not first_delivery(uow, provider=PROVIDER, event_id=f"recording-start:{call_sid}", topic="voice.record"):
-            return
-        uow.commit()
-    client = client_for(sera, merchant_id)
-    if client is None:
-        log.warning("twilio recording skipped: no REST credentials")
-        return
-    try:
-        client.start_recording(call_sid, status_callback=recording_url(sera, merchant_id))
-    except OutboundError as exc:
-        log.warning("twilio recording not started", extra={"status": exc.status, "code": twilio_error_code(exc)})
-    finally:
-        client.close()
+            return None
+    return f"{sera.settings.public_url.rstrip('/')}/twilio/voice/recording?shop={merchant_id}"
 
 
 def recording_ready(sera: Sera, merchant_id: str, event: RecordingEvent) -> bool:

@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 
 from sera.adapters.twilio import sms, voice
 from sera.adapters.twilio.events import (
@@ -93,14 +93,14 @@ def _urls(sera: SeraDep) -> VoiceUrls:
 
 
 @router.post("/voice")
-def incoming_call(webhook: Webhook, sera: SeraDep, agent: AgentDep, background: BackgroundTasks) -> Response:
+def incoming_call(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
     hook = verify(sera, webhook, shop_number_of_call)
     call = _parse(call_event, hook)
     if hook.merchant_id is None:
         return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
     reply = voice.answer(agent, hook.merchant_id, call)
-    background.add_task(voice.start_recording, sera, hook.merchant_id, call.call_sid)
-    return _xml(voice_reply(reply, _urls(sera)))
+    recording = voice.recording_callback(sera, hook.merchant_id)
+    return _xml(voice_reply(reply, _urls(sera), recording_callback=recording))
 
 
 @router.post("/voice/turn")
