@@ -50,6 +50,7 @@ _BY_REF = (
 )
 _FIND = prescoped(select(Conversation).where(*_BY_REF))
 _FIND_LOCKED = prescoped(select(Conversation).where(*_BY_REF).with_for_update())
+_CALL = prescoped(select(Call).where(Call.merchant_id == MERCHANT, Call.id == bindparam("id")))
 # A turn's one query: the conversation (locked), its call and transcript, the shop's version.
 _LOAD = prescoped(
     select(Conversation, Call, Transcript, Merchant.updated_at)
@@ -266,7 +267,7 @@ class Agent:
         return call
 
     def _close(self, uow: UnitOfWork, conversation: Conversation, ended_at: datetime) -> Call | None:
-        call = uow.session.execute(select(Call).where(Call.id == conversation.call_id)).scalar_one_or_none()
+        call = uow.run(_CALL, id=conversation.call_id).scalar_one_or_none()
         if call is not None and call.ended_at is None:
             state = self._state(uow, conversation)
             end_call(uow, call, ended_at=ended_at, outcome=main_outcome(state.get("outcomes", [])))

@@ -55,11 +55,16 @@ def shop_number_of_call(params: Mapping[str, str]) -> str | None:
     return params.get("From") if outbound else params.get("To")
 
 
+def call_sid(params: Mapping[str, str]) -> str:
+    """Which call a step of it is about (a turn, a silence, a transfer's end): no numbers parsed."""
+    return _sid(params, "CallSid", ("CA",))
+
+
 def call_event(params: Mapping[str, str]) -> CallEvent:
     outbound = params.get("Direction", "inbound").startswith("outbound")
     other = params.get("To") if outbound else params.get("From")
     return CallEvent(
-        call_sid=_sid(params, "CallSid", ("CA",)),
+        call_sid=call_sid(params),
         outbound=outbound,
         caller=try_normalize_phone(other),
         shop_number=try_normalize_phone(shop_number_of_call(params)),
@@ -82,7 +87,7 @@ def call_status_event(params: Mapping[str, str]) -> CallStatusEvent:
     if not status or len(status) > 20:
         raise MalformedWebhook("CallStatus is missing")
     return CallStatusEvent(
-        call_sid=_sid(params, "CallSid", ("CA",)),
+        call_sid=call_sid(params),
         status=status,
         duration_s=_bounded_int(params.get("CallDuration"), MAX_CALL_SECONDS),
     )
@@ -99,7 +104,7 @@ class RecordingEvent:
 def recording_event(params: Mapping[str, str]) -> RecordingEvent:
     url = params.get("RecordingUrl", "")
     return RecordingEvent(
-        call_sid=_sid(params, "CallSid", ("CA",)),
+        call_sid=call_sid(params),
         recording_sid=_sid(params, "RecordingSid", ("RE",)),
         status=params.get("RecordingStatus", "")[:20],
         url=url if url.startswith("https://") and len(url) <= 500 else None,

@@ -28,6 +28,7 @@ from sera.adapters.twilio import sms, voice
 from sera.adapters.twilio.events import (
     MalformedWebhook,
     call_event,
+    call_sid,
     call_status_event,
     recording_event,
     shop_number_of_call,
@@ -106,30 +107,30 @@ def incoming_call(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
 @router.post("/voice/turn")
 def caller_spoke(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
     hook = verify(sera, webhook, shop_number_of_call)
-    call = _parse(call_event, hook)
+    sid = _parse(call_sid, hook)
     if hook.merchant_id is None:
         return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
     speech = hook.params.get("SpeechResult", "")
-    reply = voice.take_turn(agent, hook.merchant_id, call.call_sid, speech, voice.turn_id(hook.request, call.call_sid))
+    reply = voice.take_turn(agent, hook.merchant_id, sid, speech, voice.turn_id(hook.request, sid))
     return _xml(voice_reply(reply, _urls(sera)))
 
 
 @router.post("/voice/no-input")
 def nobody_spoke(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
     hook = verify(sera, webhook, shop_number_of_call)
-    call = _parse(call_event, hook)
+    sid = _parse(call_sid, hook)
     if hook.merchant_id is None:
         return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
     attempt = hook.request.query.get("attempt", "")
     number = int(attempt) if attempt.isdigit() and len(attempt) < 3 else len(voice.REPROMPTS) + 1
-    reply = voice.no_input(agent, hook.merchant_id, call.call_sid, number)
+    reply = voice.no_input(agent, hook.merchant_id, sid, number)
     return _xml(voice_reply(reply, _urls(sera), attempt=number + 1))
 
 
 @router.post("/voice/dial-end")
 def transfer_ended(webhook: Webhook, sera: SeraDep) -> Response:
     hook = verify(sera, webhook, shop_number_of_call)
-    _parse(call_event, hook)
+    _parse(call_sid, hook)
     return _xml(voice_reply(voice.after_transfer(hook.params.get("DialCallStatus", "")), _urls(sera)))
 
 
