@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from sera.storage.database import UnitOfWork
+from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Call, Transcript, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
 
@@ -129,10 +129,19 @@ def attach_recording(uow: UnitOfWork, *, provider: str, provider_call_id: str, r
     return True
 
 
+_TRANSCRIPT = prescoped(
+    select(Transcript).where(Transcript.merchant_id == MERCHANT, Transcript.call_id == bindparam("call_id"))
+)
+
+
+def transcript_of(uow: UnitOfWork, call: Call) -> Transcript | None:
+    return uow.run(_TRANSCRIPT, call_id=call.id).scalar_one_or_none()
+
+
 def link_customer(uow: UnitOfWork, call: Call, customer_id: str) -> None:
     """The caller became known mid-call: the call and its transcript move under their key."""
     uow.vault.assign_customer(call, customer_id)
-    transcript = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
+    transcript = transcript_of(uow, call)
     if transcript is not None:
         uow.vault.assign_customer(transcript, customer_id)
 
@@ -142,7 +151,7 @@ def save_transcript(
 ) -> Transcript:
     """Write the call's whole transcript (``row``: its transcript row when the caller has it loaded)."""
     if row is None:
-        row = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
+        row = transcript_of(uow, call)
     if row is None:
         row = Transcript(id=new_id("trn"), merchant_id=call.merchant_id, call_id=call.id, customer_id=call.customer_id)
         uow.session.add(row)
@@ -190,5 +199,5 @@ def get_call(uow: UnitOfWork, call_id: str) -> CallView:
     call = uow.session.execute(select(Call).where(Call.id == call_id)).scalar_one_or_none()
     if call is None:
         raise CallNotFoundError(call_id)
-    row = uow.session.execute(select(Transcript).where(Transcript.call_id == call.id)).scalar_one_or_none()
+    row = transcript_of(uow, call)
     return _view(uow, call, read_transcript(uow, row) if row is not None else [])
