@@ -12,7 +12,12 @@ The baseline, in the same run and under the same concurrency, sends the same num
 of requests per call to ``POST /twilio/bare`` on the same server: constant TwiML, no
 signature, no database. It measures what the web stack itself costs.
 
-Prints per-turn p50/p99 latency and turns per second for both, and the ratio.
+A second reference, ``signed``: the same signed requests to ``/twilio/voice/dial-end``
+(a transfer's end: signature checked, no database), which is what every Twilio route
+costs before Sera's own work (the worker thread a blocking route runs on, the form, the
+signature, the TwiML).
+
+Prints per-turn p50/p99 latency and turns per second for each, and the ratios.
 Goal: Sera's p99 under 100 ms and its turns/s at least 30% of the baseline's.
 """
 
@@ -244,6 +249,19 @@ def bare_call(phone: Phone, call: int, args: argparse.Namespace, run: Run, pause
     phone.post("/twilio/bare", {}, signed=False)
 
 
+def signed_call(phone: Phone, call: int, args: argparse.Namespace, run: Run, pause_s: float) -> None:
+    """The same number of signed requests to a Twilio route that needs no database (a transfer's
+    end): the web stack plus what every Twilio route costs before Sera's own work."""
+    sid = new_sid("CA")
+    think(pause_s, call, -1)
+    ended = call_params(sid, call, DialCallStatus="completed")
+    phone.post("/twilio/voice/dial-end", ended)
+    for turn in range(args.turns):
+        think(pause_s, call, turn)
+        timed(run, partial(phone.post, "/twilio/voice/dial-end", ended))
+    phone.post("/twilio/voice/dial-end", ended)
+
+
 CallDriver = Callable[[Phone, int, argparse.Namespace, Run, float], None]
 
 
@@ -265,16 +283,21 @@ def drive(server: Server, name: str, one_call: CallDriver, args: argparse.Namesp
     return run
 
 
-def report(sera: Run, bare: Run, paced: Run | None, args: argparse.Namespace) -> None:
+def report(sera: Run, bare: Run, signed: Run, paced: Run | None, args: argparse.Namespace) -> None:
     print(f"{args.calls} concurrent calls x {args.turns} turns x {args.rounds} rounds, one `sera serve`, SQLite")
     print(f"{'':<8}{'turns':>7}{'p50 ms':>9}{'p99 ms':>9}{'turns/s':>10}{'errors':>8}")
-    for run in (sera, bare):
+    for run in (sera, bare, signed):
         print(
             f"{run.name:<8}{run.turns:>7}{run.pct(0.50):>9.1f}{run.pct(0.99):>9.1f}"
             f"{run.per_second:>10.0f}{run.errors:>8}"
         )
     ratio = sera.per_second / bare.per_second if bare.per_second else float("nan")
     print(f"Sera's turns/s are {ratio:.0%} of the bare endpoint's (goal: at least 30%)")
+    ceiling = signed.per_second / bare.per_second if bare.per_second else float("nan")
+    print(
+        f"A signed Twilio request that needs no database (worker thread, form, signature, TwiML) "
+        f"runs at {ceiling:.0%} of the bare endpoint's rate: the ceiling of any Twilio route here"
+    )
     mean = statistics.fmean(sera.turn_ms)
     print(f"Sera's p99 per turn: {sera.pct(0.99):.1f} ms (goal: under 100 ms); mean {mean:.1f} ms")
     if paced is not None:
@@ -297,9 +320,10 @@ def main() -> None:
         with Server(Path(tmp), fake.url) as server:
             sera = drive(server, "sera", sera_call, args)
             bare = drive(server, "bare", bare_call, args)
+            signed = drive(server, "signed", signed_call, args)
             paced = drive(server, "paced", sera_call, args, pause_s=args.pause_ms / 1000) if args.pause_ms else None
             solo = drive(server, "solo", sera_call, argparse.Namespace(**{**vars(args), "calls": 1, "rounds": 10}))
-    report(sera, bare, paced, args)
+    report(sera, bare, signed, paced, args)
     print(f"One call at a time (what a turn costs the server): p50 {solo.pct(0.5):.1f} ms, p99 {solo.pct(0.99):.1f} ms")
 
 
