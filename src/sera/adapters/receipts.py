@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
-from sera.storage.database import UnitOfWork
+from sera.storage.database import UnitOfWork, rows
 from sera.storage.models import WebhookReceipt, new_id
 
 
@@ -12,19 +12,15 @@ def first_delivery(uow: UnitOfWork, *, provider: str, event_id: str, topic: str 
     """Record this delivery in the caller's transaction; False if it was seen already.
 
     The receipt commits (or rolls back) together with the work it guards, so a crash
-    half-way leaves no receipt and the provider's retry does the work again.
+    half-way leaves no receipt and the provider's retry does the work again. One
+    ``INSERT ... ON CONFLICT DO NOTHING`` (no savepoint): a concurrent delivery of the
+    same event waits for the first transaction and then finds its receipt.
     """
-    try:
-        with uow.session.begin_nested():
-            uow.session.add(
-                WebhookReceipt(
-                    id=new_id("whr"),
-                    provider=provider,
-                    event_id=event_id[:200],
-                    merchant_id=uow.merchant_id,
-                    topic=topic,
-                )
-            )
-        return True
-    except IntegrityError:
-        return False
+    connection = uow.session.connection()
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(WebhookReceipt)
+        .values(id=new_id("whr"), provider=provider, event_id=event_id[:200], merchant_id=uow.merchant_id, topic=topic)
+        .on_conflict_do_nothing(index_elements=["provider", "event_id"])
+    )
+    return rows(connection.execute(statement, execution_options={"preserve_rowcount": True})) == 1
