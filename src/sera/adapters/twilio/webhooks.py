@@ -7,7 +7,7 @@
 | ``POST /twilio/voice/no-input`` | nobody spoke (``<Redirect>`` after ``<Gather>``) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/dial-end`` | a transfer's leg ended (``<Dial>`` action) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/status`` | the call's status changed | the number's call status callback |
-| ``POST /twilio/voice/recording`` | a recording is ready | (Sera's REST request names it) |
+| ``POST /twilio/voice/recording`` | a recording is ready | (the greeting's ``<Start><Recording>`` names it) |
 | ``POST /twilio/sms`` | a text comes in | the number's Messaging webhook |
 | ``POST /twilio/sms/status`` | a sent text's delivery report | (Sera's REST request names it) |
 | ``POST /twilio/bare`` | never: a constant TwiML answer | the load benchmark's baseline |
