@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select, update
 
+from sera.billing.usage import record_usage
 from sera.bootstrap import Sera
 from sera.customers.service import find_customer
 from sera.storage.database import MERCHANT, CrossMerchantWriteError, prescoped
-from sera.storage.models import Base, Call, Customer, MerchantOwned, Order, Transcript
+from sera.storage.models import Base, Call, Customer, MerchantOwned, Order, Transcript, UsageRecord
 from tests.conftest import Personas
 from tests.seed import seed_activity
 
@@ -81,3 +84,15 @@ def test_a_prescoped_statement_reads_its_unit_of_works_merchant_only(sera: Sera,
         assert set(uow.run(customers).scalars()) == {personas.southside_id}
         with pytest.raises(RuntimeError, match="own merchant"):
             uow.session.execute(customers, {MERCHANT.key: personas.northside_id})
+
+
+def test_usage_counters_add_up_per_shop_without_the_orm(sera: Sera, personas: Personas) -> None:
+    day = date(2026, 11, 27)
+    for merchant_id, minutes in ((personas.northside_id, (2, 3)), (personas.southside_id, (5,))):
+        for quantity in minutes:
+            with sera.uow(merchant_id) as uow:
+                record_usage(uow, day, "billed_minutes", quantity)
+                uow.commit()
+    with sera.uow(readonly=True) as uow:
+        counted = uow.session.execute(select(UsageRecord.merchant_id, UsageRecord.quantity)).all()
+    assert sorted(counted) == sorted([(personas.northside_id, 5), (personas.southside_id, 5)])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects import postgresql, sqlite
-
-from sera.storage.database import UnitOfWork, rows
+from sera.storage.database import UnitOfWork, conflict_insert, rows
 from sera.storage.models import WebhookReceipt, new_id
 
 
@@ -17,9 +15,8 @@ def first_delivery(uow: UnitOfWork, *, provider: str, event_id: str, topic: str 
     same event waits for the first transaction and then finds its receipt.
     """
     connection = uow.session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = (
-        insert(WebhookReceipt)
+        conflict_insert(connection)(WebhookReceipt)
         .values(id=new_id("whr"), provider=provider, event_id=event_id[:200], merchant_id=uow.merchant_id, topic=topic)
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
     )

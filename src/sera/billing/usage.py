@@ -6,10 +6,9 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from sera.storage.database import MERCHANT, UnitOfWork, prescoped
+from sera.storage.database import UnitOfWork, conflict_insert
 from sera.storage.models import UsageRecord, new_id
 
 METRICS = ("inbound_calls", "outbound_calls", "billed_minutes", "sms_segments_inbound", "sms_segments_outbound")
@@ -20,42 +19,25 @@ def billed_minutes(duration_s: int) -> int:
     return max(1, math.ceil(duration_s / 60)) if duration_s > 0 else 0
 
 
-_DAY_ROW = prescoped(
-    select(UsageRecord)
-    .where(
-        UsageRecord.merchant_id == MERCHANT,
-        UsageRecord.day == bindparam("day"),
-        UsageRecord.metric == bindparam("metric"),
-    )
-    .with_for_update()
-)
-
-
 def record_usage(uow: UnitOfWork, day: date, metric: str, quantity: int) -> None:
-    """Add to a day's counter (created on first use; safe against a concurrent first use)."""
+    """Add to a day's counter: one ``INSERT ... ON CONFLICT DO UPDATE``, so the first use
+    creates the row and a concurrent first use adds to it."""
     if metric not in METRICS:
         raise ValueError(f"unknown usage metric {metric!r}")
     if quantity == 0:
         return
     if uow.merchant_id is None:
         raise RuntimeError("usage needs a merchant-scoped unit of work")
-    for _ in range(2):
-        row = uow.run(_DAY_ROW, day=day, metric=metric).scalar_one_or_none()
-        if row is not None:
-            row.quantity += quantity
-            uow.session.flush()
-            return
-        try:
-            with uow.session.begin_nested():
-                uow.session.add(
-                    UsageRecord(
-                        id=new_id("use"), merchant_id=uow.merchant_id, day=day, metric=metric, quantity=quantity
-                    )
-                )
-            return
-        except IntegrityError:
-            continue  # someone else created the row first: add to theirs
-    raise RuntimeError("could not record usage")
+    connection = uow.session.connection()
+    insert = conflict_insert(connection)(UsageRecord).values(
+        id=new_id("use"), merchant_id=uow.merchant_id, day=day, metric=metric, quantity=quantity
+    )
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=["merchant_id", "day", "metric"],
+            set_={"quantity": UsageRecord.__table__.c.quantity + insert.excluded.quantity},
+        )
+    )
 
 
 @dataclass(frozen=True)

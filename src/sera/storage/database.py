@@ -21,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -40,7 +40,8 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker, with_loader_criteria
 from sqlalchemy.sql import operators, visitors
 from sqlalchemy.sql.elements import BinaryExpression, ClauseElement, ColumnElement
@@ -96,6 +97,12 @@ def prescoped(statement: Statement) -> Statement:
 BUSY_TIMEOUT_SECONDS = 30  # a writer waiting longer than this for SQLite's lock fails
 BUSY_POLL_SECONDS = 0.0005
 BUSY_POLL_PATIENCE = 0.1
+
+
+def conflict_insert(connection: Connection) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
+    """The connection's dialect's ``insert``, which can say what happens ON CONFLICT (one
+    statement instead of a savepoint, an insert and a caught IntegrityError)."""
+    return postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
