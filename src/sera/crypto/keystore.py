@@ -76,9 +76,8 @@ class KeyStore:
     def __init__(self, engine: Engine, keyring: MasterKeyring) -> None:
         self.engine = engine
         self.keyring = keyring
-        self._cache = TtlCache(
-            CACHE_SECONDS, max_entries=CACHE_ENTRIES
-        )  # unwrapped keys; expiry lets other processes' erasures apply
+        # unwrapped keys; their expiry lets other processes' erasures apply here
+        self._cache = TtlCache(CACHE_SECONDS, max_entries=CACHE_ENTRIES)
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
