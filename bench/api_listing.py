@@ -28,7 +28,7 @@ from sera.config import Settings, new_key_text  # noqa: E402
 from sera.crypto.envelope import FieldCipher  # noqa: E402
 from sera.merchants.service import import_shop  # noqa: E402
 from sera.merchants.shop_file import load_shop_file  # noqa: E402
-from sera.storage.models import Customer, new_id, utcnow  # noqa: E402
+from sera.storage.models import Customer, new_id  # noqa: E402
 from sera.web.app import create_app  # noqa: E402
 
 DEMO = ROOT / "src" / "sera" / "merchants" / "demo-shop.yaml"
@@ -63,7 +63,7 @@ def seed_customers(sera: Sera, merchant_id: str, count: int) -> None:
         ids = [new_id("cus") for _ in range(min(batch, count - start))]
         sera.keystore.create_customer_keys(merchant_id, ids)
         with sera.uow(merchant_id) as uow:
-            now = utcnow()
+            now = sera.clock()
             for offset, customer_id in enumerate(ids):
                 n = start + offset
                 row = Customer(id=customer_id, merchant_id=merchant_id, created_at=now, updated_at=now)

@@ -8,11 +8,10 @@ orders from Shopify whichever process answers it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sera.clock import Clock, system_clock
 from sera.config import Settings
 from sera.crypto.envelope import FieldCipher, MasterKeyring
 from sera.crypto.keystore import KeyStore
@@ -21,13 +20,9 @@ from sera.observability import register_secret
 from sera.storage import migrate
 from sera.storage.cache import TtlCache
 from sera.storage.database import Database, UnitOfWork, make_engine, restrict_sqlite_file
-from sera.storage.models import utcnow
 
 if TYPE_CHECKING:
     from sera.jobs import Jobs
-
-Clock = Callable[[], datetime]
-
 
 @dataclass
 class Sera:
@@ -35,7 +30,7 @@ class Sera:
     db: Database
     keystore: KeyStore
     vault: Vault
-    clock: Clock = field(default=utcnow)
+    clock: Clock = field(default=system_clock)  # the one clock: every timestamp comes from it
     jobs: Jobs | None = None  # attached by sera.jobs.wiring.build_jobs
     lookups: TtlCache = field(default_factory=lambda: TtlCache(0))  # number -> shop, webhook secrets
 
@@ -60,13 +55,14 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
             register_secret(part.strip())
     if settings.secret_key is not None:
         register_secret(settings.secret_key.get_secret_value())
-    keystore = KeyStore(make_engine(settings.keystore_url), keyring)
+    clock = clock or system_clock
+    keystore = KeyStore(make_engine(settings.keystore_url), keyring, clock)
     sera = Sera(
         settings=settings,
-        db=Database(make_engine(settings.database_url)),
+        db=Database(make_engine(settings.database_url), clock),
         keystore=keystore,
         vault=Vault(keystore, cipher),
-        clock=clock or utcnow,
+        clock=clock,
         lookups=TtlCache(settings.lookup_cache_seconds),
     )
     _connect_ports(sera)

@@ -17,7 +17,14 @@ def first_delivery(uow: UnitOfWork, *, provider: str, event_id: str, topic: str 
     connection = uow.session.connection()
     statement = (
         conflict_insert(connection)(WebhookReceipt)
-        .values(id=new_id("whr"), provider=provider, event_id=event_id[:200], merchant_id=uow.merchant_id, topic=topic)
+        .values(
+            id=new_id("whr"),
+            provider=provider,
+            event_id=event_id[:200],
+            merchant_id=uow.merchant_id,
+            topic=topic,
+            received_at=uow.now(),
+        )
         .on_conflict_do_nothing(index_elements=["provider", "event_id"])
     )
     return rows(connection.execute(statement, execution_options={"preserve_rowcount": True})) == 1

@@ -22,7 +22,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sera.observability import current_request_id
-from sera.storage.models import AuditEntry, AuditHead, utcnow
+from sera.storage.database import clock_of
+from sera.storage.models import AuditEntry, AuditHead
 
 SYSTEM_CHAIN = "system"
 GENESIS = "0" * 64
@@ -70,7 +71,7 @@ def record(
         chain=chain,
         position=head.position + 1,
         merchant_id=merchant_id,
-        at=at or utcnow(),
+        at=at or clock_of(session),
         actor=actor,
         action=action,
         target_type=target_type,

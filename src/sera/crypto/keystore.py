@@ -12,7 +12,6 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 from sqlalchemy import (
     Column,
@@ -27,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 
+from sera.clock import Clock
 from sera.crypto.envelope import (
     DecryptionError,
     MasterKeyring,
@@ -73,9 +73,10 @@ def _customer_aad(merchant_id: str, customer_id: str) -> bytes:
 
 
 class KeyStore:
-    def __init__(self, engine: Engine, keyring: MasterKeyring) -> None:
+    def __init__(self, engine: Engine, keyring: MasterKeyring, clock: Clock) -> None:
         self.engine = engine
         self.keyring = keyring
+        self.clock = clock
         # unwrapped keys; their expiry lets other processes' erasures apply here
         self._cache = TtlCache(CACHE_SECONDS, max_entries=CACHE_ENTRIES)
 
@@ -95,7 +96,7 @@ class KeyStore:
                     merchant_id=merchant_id,
                     wrapping_key_id=wrapping_id,
                     wrapped_key=wrapped,
-                    created_at=datetime.now(UTC),
+                    created_at=self.clock(),
                 )
             )
         self._cache.put(f"m:{merchant_id}", key)
@@ -139,7 +140,7 @@ class KeyStore:
         """New data keys for customers, written in one transaction."""
         merchant_key = self.merchant_key(merchant_id)
         keys = {customer_id: new_data_key() for customer_id in customer_ids}
-        now = datetime.now(UTC)
+        now = self.clock()
         rows = [
             {
                 "customer_id": customer_id,

@@ -7,6 +7,8 @@ Invariants:
   busiest paths (a caller's turn) are built once with that filter written in
   (``prescoped``), which is checked when they are built and bound on every run.
 - A unit of work rolls back unless ``commit()`` is called.
+- A new row's timestamps (``stamped()`` columns) the code left empty are set at flush from
+  the database's clock, the one clock of its ``Sera``: never the machine's own time.
 - On SQLite a writing unit of work starts with ``BEGIN IMMEDIATE``, so concurrent
   writers queue instead of failing half-way; PostgreSQL uses row locks.
 - On SQLite the writing units of work of one process also queue on a lock of their own
@@ -18,6 +20,7 @@ Invariants:
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 import time
@@ -37,6 +40,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    inspect,
     select,
     text,
 )
@@ -48,7 +52,8 @@ from sqlalchemy.sql.elements import BinaryExpression, ClauseElement, ColumnEleme
 from sqlalchemy.sql.selectable import TypedReturnsRows
 from sqlalchemy.sql.util import find_tables
 
-from sera.storage.models import Base, Merchant, MerchantOwned
+from sera.clock import Clock
+from sera.storage.models import STAMPED, Base, Merchant, MerchantOwned
 
 if TYPE_CHECKING:
     from sera.crypto.vault import Vault
@@ -196,6 +201,26 @@ def _check_writes(session: Session, _context: Any, _instances: Any) -> None:
             raise CrossMerchantWriteError(f"{type(obj).__name__} belongs to another merchant")
 
 
+def clock_of(session: Session) -> datetime:
+    """The time now, as the session's Sera says it is."""
+    clock: Clock = session.info["clock"]
+    return clock()
+
+
+@functools.cache
+def _stamped_columns(cls: type[Any]) -> tuple[str, ...]:
+    return tuple(c.key for c in inspect(cls).column_attrs if c.columns[0].info.get(STAMPED))
+
+
+def _stamp_new_rows(session: Session, _context: Any, _instances: Any) -> None:
+    now: datetime | None = None
+    for obj in session.new:
+        for key in _stamped_columns(type(obj)):
+            if getattr(obj, key) is None:
+                now = now or clock_of(session)
+                setattr(obj, key, now)
+
+
 _MERCHANT_VERSION = prescoped(select(Merchant.updated_at).where(Merchant.id == MERCHANT))
 
 
@@ -204,8 +229,9 @@ class DatabaseBusyError(RuntimeError):
 
 
 class Database:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock) -> None:
         self.engine = engine
+        self.clock = clock
         # re-entrant: a thread that opens a second writing unit of work inside a first behaves as
         # it would without this lock (SQLite itself decides)
         self.writer_lock: threading.RLock | None = threading.RLock() if is_sqlite(engine) else None
@@ -214,13 +240,15 @@ class Database:
         self._readonly_sessions = sessionmaker(bind=self._readonly_engine, expire_on_commit=False)
         event.listen(self._sessions, "do_orm_execute", _scope_statements)
         event.listen(self._readonly_sessions, "do_orm_execute", _scope_statements)
-        event.listen(self._sessions, "before_flush", _check_writes)
-        event.listen(self._readonly_sessions, "before_flush", _check_writes)
+        for factory in (self._sessions, self._readonly_sessions):
+            event.listen(factory, "before_flush", _check_writes)
+            event.listen(factory, "before_flush", _stamp_new_rows)
 
     def session(self, merchant_id: str | None = None, *, readonly: bool = False) -> Session:
         factory = self._readonly_sessions if readonly else self._sessions
         session = factory()
         session.info["merchant_id"] = merchant_id
+        session.info["clock"] = self.clock
         return session
 
     def ping(self) -> None:
@@ -275,6 +303,9 @@ class UnitOfWork:
         if self.readonly:
             raise RuntimeError("read-only unit of work")
         self.session.commit()
+
+    def now(self) -> datetime:
+        return clock_of(self.session)
 
     def flush(self) -> None:
         self.session.flush()

@@ -45,9 +45,6 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes stored as UTC on every backend (SQLite drops the zone)."""
@@ -67,6 +64,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def stamped() -> Any:
+    """A timestamp column set when its row is first flushed, from the unit of work's clock (the
+    one clock, ``Sera.clock``; see ``sera.storage.database``), unless the code set it: never
+    from the machine's clock, so tests and a moved clock see the same time everywhere."""
+    return mapped_column(UtcDateTime, info={STAMPED: True})
+
+
+STAMPED = "sera_stamped"
 
 
 Sealed = LargeBinary  # a personal-data column: AES-GCM ciphertext, see sera.crypto
@@ -102,8 +109,8 @@ class Merchant(Base):
     # agent persona, workflows, outbound and retention settings, as in the shop file
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="active")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
     uninstalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -124,7 +131,7 @@ class StaffUser(MerchantOwned, Base):
     name: Mapped[bytes | None] = mapped_column(Sealed)
     role: Mapped[str] = mapped_column(String(10))  # owner | admin | agent | viewer
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -147,8 +154,8 @@ class ProviderAccount(MerchantOwned, Base):
     refresh_secret: Mapped[bytes | None] = mapped_column(Sealed)
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     refused_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
 
 
 class ApiKey(MerchantOwned, Base):
@@ -158,7 +165,7 @@ class ApiKey(MerchantOwned, Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(10))  # admin | viewer
     label: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
@@ -182,8 +189,8 @@ class Customer(MerchantOwned, Base):
     phone_bidx: Mapped[str | None] = mapped_column(String(32))
     email_bidx: Mapped[str | None] = mapped_column(String(32))
     external_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
     last_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -195,7 +202,7 @@ class Consent(MerchantOwned, Base):
     purpose: Mapped[str] = mapped_column(String(20))  # marketing | transactional
     granted: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(40))
-    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    recorded_at: Mapped[datetime] = stamped()
 
 
 class DoNotContact(MerchantOwned, Base):
@@ -207,7 +214,7 @@ class DoNotContact(MerchantOwned, Base):
     phone_bidx: Mapped[str] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     source: Mapped[str] = mapped_column(String(40))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
 
 # -- conversations -------------------------------------------------------------------------
@@ -246,7 +253,7 @@ class Transcript(MerchantOwned, Base):
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
     content: Mapped[bytes] = mapped_column(Sealed)  # JSON list of {role, text, at}
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
 
 class Message(MerchantOwned, Base):
@@ -264,7 +271,7 @@ class Message(MerchantOwned, Base):
     body: Mapped[bytes] = mapped_column(Sealed)
     status: Mapped[str] = mapped_column(String(20))
     segments: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
 
 
 class Conversation(MerchantOwned, Base):
@@ -283,8 +290,8 @@ class Conversation(MerchantOwned, Base):
     call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
     state: Mapped[bytes] = mapped_column(Sealed)
     status: Mapped[str] = mapped_column(String(10), default="active")  # active | ended
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
 
 
 # -- the shop's business data ----------------------------------------------------------------
@@ -351,8 +358,8 @@ class Appointment(MerchantOwned, Base):
     status: Mapped[str] = mapped_column(String(12), default="booked")  # booked | cancelled
     notes: Mapped[bytes | None] = mapped_column(Sealed)
     source: Mapped[str] = mapped_column(String(20), default="agent")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -412,8 +419,8 @@ class Ticket(MerchantOwned, Base):
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(12), default="open")  # open | closed
     source: Mapped[str] = mapped_column(String(20), default="agent")
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
 
 
 class Checkout(MerchantOwned, Base):
@@ -447,8 +454,8 @@ class Checkout(MerchantOwned, Base):
     provider_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     order_ref: Mapped[str | None] = mapped_column(String(64))  # the provider's id of the order that completed it
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
 
 
 class ShopifyEvent(MerchantOwned, Base):
@@ -466,7 +473,7 @@ class ShopifyEvent(MerchantOwned, Base):
     topic: Mapped[str] = mapped_column(String(80))
     payload: Mapped[bytes] = mapped_column(Sealed)
     request_ids: Mapped[list[str] | None] = mapped_column(JSON)
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    received_at: Mapped[datetime] = stamped()
 
 
 # -- privacy, outbound, usage, webhooks, audit -------------------------------------------------
@@ -500,8 +507,8 @@ class OutboundAction(MerchantOwned, Base):
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     provider_ref: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
@@ -524,7 +531,7 @@ class WebhookReceipt(Base):
     event_id: Mapped[str] = mapped_column(String(200))
     merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id", ondelete="CASCADE"), index=True)
     topic: Mapped[str | None] = mapped_column(String(80))
-    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    received_at: Mapped[datetime] = stamped()
 
 
 class AuditEntry(Base):
