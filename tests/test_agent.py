@@ -19,7 +19,7 @@ from sera.bootstrap import Sera, bootstrap
 from sera.calls.service import get_call
 from sera.config import Settings
 from sera.storage.models import Conversation, Ticket
-from tests.conftest import FakeClock, Personas
+from tests.conftest import DEMO_SHOP, FakeClock, Personas
 
 STRANGER = "+13125550170"
 OTHER_CUSTOMERS = ["Priya", "Marcus", "Elena", "Tom Becker", "priya.shah", "1Z999AA10123456784", "794699999999"]
@@ -38,6 +38,27 @@ def test_a_known_caller_is_greeted_by_first_name(sera: Sera, personas: Personas)
     assert replies[0].text.startswith("Hi Priya,")
     _, replies = converse(Agent(sera), personas.northside_id, [])
     assert "Priya" not in replies[0].text and "Thanks for calling Northside Cycles" in replies[0].text
+
+
+def test_a_text_thread_is_greeted_in_its_own_words(sera: Sera, personas: Personas) -> None:
+    _, replies = converse(Agent(sera), personas.northside_id, [], channel="sms")
+    assert "calling" not in replies[0].text.lower() and "Northside Cycles" in replies[0].text
+    _, replies = converse(Agent(sera), personas.northside_id, [], phone="+13125550142", channel="sms")
+    assert replies[0].text.startswith("Hi Priya,") and "calling" not in replies[0].text.lower()
+
+
+def test_the_shop_files_sms_greeting_opens_a_text_thread(sera: Sera, personas: Personas) -> None:
+    from sera.merchants.service import export_shop, import_shop_text
+
+    text = DEMO_SHOP.read_text().replace(
+        "agent:\n", 'agent:\n  greeting_sms: "Northside Cycles here, text us anything about your bike."\n', 1
+    )
+    import_shop_text(sera, text, source="test", actor="test")
+    _, replies = converse(Agent(sera), personas.northside_id, [], channel="sms")
+    assert replies[0].text == "Northside Cycles here, text us anything about your bike."
+    _, replies = converse(Agent(sera), personas.northside_id, [])
+    assert "Thanks for calling Northside Cycles" in replies[0].text  # a call keeps the spoken greeting
+    assert "greeting_sms: Northside Cycles here" in export_shop(sera, "northside-cycles.myshopify.com", actor="test")
 
 
 def test_a_conversation_continues_in_another_process(settings: Settings, sera: Sera, personas: Personas) -> None:
@@ -255,3 +276,35 @@ def test_asking_for_someone_who_does_not_do_the_service(sera: Sera, personas: Pe
 def test_earliest_slot_tomorrow(sera: Sera, personas: Personas) -> None:
     _, replies = converse(Agent(sera), personas.northside_id, ["what's the earliest you can do a tune up tomorrow"])
     assert "On Saturday, November 28 I have 9 am" in replies[1].text
+
+
+def _caller_record(sera: Sera, merchant_id: str, phone: str) -> dict[str, object]:
+    from sera.customers.service import find_customer, view
+
+    with sera.uow(merchant_id, readonly=True) as uow:
+        customer = find_customer(uow, phone=phone)
+        assert customer is not None
+        shown = view(uow, customer)
+        return {"name": shown.name, "email": shown.email, "sources": shown.sources}
+
+
+def test_what_a_caller_tells_the_agent_lands_on_their_record(sera: Sera, personas: Personas) -> None:
+    agent = Agent(sera)
+    converse(agent, personas.northside_id, ["sign me up for the group ride", "Dana Whitfield", "beginner"])
+    record = _caller_record(sera, personas.northside_id, STRANGER)
+    assert record["name"] == "Dana Whitfield" and record["sources"] == {"name": "agent:voice", "phone": "agent:voice"}
+
+    texter = "+13125550171"
+    lines = ["please delete all the data you hold about me", "Noor Haddad", "noor.haddad@example.com", "yes"]
+    converse(agent, personas.northside_id, lines, phone=texter, channel="sms")
+    record = _caller_record(sera, personas.northside_id, texter)
+    assert record["email"] == "noor.haddad@example.com" and record["sources"]["email"] == "agent:sms"
+
+
+def test_another_customers_email_stays_off_the_callers_record(sera: Sera, personas: Personas) -> None:
+    lines = ["I want a copy of the data you have on me", "Sam Rivera", "priya.shah@example.com", "yes"]
+    converse(Agent(sera), personas.northside_id, lines)
+    record = _caller_record(sera, personas.northside_id, STRANGER)
+    assert record["name"] == "Sam Rivera" and record["email"] is None
+    priya = _caller_record(sera, personas.northside_id, "+13125550142")
+    assert priya["name"] == "Priya Shah"  # untouched

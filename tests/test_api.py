@@ -72,6 +72,7 @@ def test_customers_have_the_contract_fields(client: TestClient, personas: Person
         "email": "bart.quigley@example.com",
         "do_not_contact": False,
         "created_at": caller["created_at"],
+        "sources": {},
     }
     names = {c["name"] for c in body["data"]}
     assert {"Priya Shah", "Marcus Lee", "Elena Rossi", "Tom Becker", CALLER_NAME} == names

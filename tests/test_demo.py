@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import signal
@@ -9,11 +11,19 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
 
+from sera import cli
+from sera.access.api_keys import InvalidApiKeyError, authenticate, create_api_key, list_api_keys
+from sera.bootstrap import Sera
+from sera.storage.models import AuditEntry
 from tests.conftest import PG_URL
 
 
@@ -52,7 +62,7 @@ def test_demo_serves_the_demo_shop_from_an_empty_folder(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
     assert f"{base}/docs" in output
-    key = re.search(r"Demo API key: (\S+)", output)
+    key = re.search(r"Demo API key \(the only valid demo key\): (\S+)", output)
     assert key is not None
     assert (tmp_path / "var" / "sera.env").stat().st_mode & 0o077 == 0
     assert (tmp_path / "var" / "sera.db").stat().st_mode & 0o077 == 0
@@ -83,3 +93,84 @@ def test_demo_serves_the_demo_shop_from_an_empty_folder(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_running_the_demo_set_up_again_leaves_only_the_newest_demo_key_valid(sera: Sera) -> None:
+    first = cli.set_up_demo(sera)
+    other = create_api_key(sera, first.merchant_id, role="viewer", label="reporting", actor="test")
+    second = cli.set_up_demo(sera)
+
+    assert second.merchant_id == first.merchant_id
+    assert (first.revoked_keys, second.revoked_keys) == (0, 1)
+    assert authenticate(sera, second.api_key).merchant_id == second.merchant_id
+    with pytest.raises(InvalidApiKeyError) as rejected:
+        authenticate(sera, first.api_key)
+    assert rejected.value.reason == "revoked"
+    assert authenticate(sera, other).role == "viewer"  # a key with another label is left alone
+    demo_keys = [key for key in list_api_keys(sera, second.merchant_id) if key.label == cli.DEMO_KEY_LABEL]
+    assert len(demo_keys) == 2
+    assert len([key for key in demo_keys if key.revoked_at is None]) == 1
+
+    with sera.uow(readonly=True) as uow:
+        revoked = uow.session.execute(
+            select(AuditEntry.target_id).where(
+                AuditEntry.chain == second.merchant_id, AuditEntry.action == "api_key.revoked"
+            )
+        ).all()
+    first_prefix = first.api_key.split("_")[1]
+    assert [row.target_id for row in revoked] == [key.id for key in demo_keys if key.prefix == first_prefix]
+
+
+@pytest.fixture
+def cli_in_empty_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """The CLI run in an empty folder without SERA_ variables; serving is skipped (the Sera it
+    would serve is collected), and the logging set-up is put back afterwards."""
+    for name in list(os.environ):
+        if name.startswith("SERA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    served: list[Any] = []
+    monkeypatch.setattr(cli, "_serve", lambda sera, host, port: served.append(sera))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield served
+    for sera in served:
+        sera.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def _log_line(message: str, *args: object) -> str:
+    """A record formatted as the configured root handler writes it."""
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, message, args, None)
+    return logging.getLogger().handlers[0].format(record)
+
+
+def test_the_demo_logs_text_and_serve_logs_json_by_default(cli_in_empty_folder: list[Any]) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli.main, ["demo", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert "Start here:   http://127.0.0.1:8123/\n" in result.output
+    assert "/redoc" in result.output
+    line = _log_line("Uvicorn running on %s://%s:%d", "http", "127.0.0.1", 8123)
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO    uvicorn\.error: Uvicorn running on http://127\.0\.0\.1:8123",
+        line,
+    ), line
+
+    assert runner.invoke(cli.main, ["serve"]).exit_code == 0
+    assert json.loads(_log_line("Started server process [%d]", 12345))["event"] == "Started server process [12345]"
+    assert len(cli_in_empty_folder) == 2
+
+
+def test_sera_log_format_overrides_the_demos_default(
+    cli_in_empty_folder: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERA_LOG_FORMAT", "json")
+    assert CliRunner().invoke(cli.main, ["demo"]).exit_code == 0
+    assert json.loads(_log_line("Application startup complete."))["level"] == "info"
+
+    monkeypatch.setenv("SERA_LOG_FORMAT", "xml")
+    result = CliRunner().invoke(cli.main, ["demo"])
+    assert result.exit_code != 0
+    assert "SERA_LOG_FORMAT" in result.output

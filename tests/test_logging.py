@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from sera import cli
 from sera.bootstrap import Sera
-from sera.observability import RedactingFilter, configure_logging, redact
+from sera.observability import RedactingFilter, configure_logging, redact, register_secret
 from tests.conftest import NORTHSIDE, Personas
 from tests.seed import CALLER_EMAIL, CALLER_NAME, CALLER_PHONE, TRANSCRIPT_PHRASE, seed_activity
 
@@ -83,3 +85,64 @@ def test_the_filter_masks_what_slips_through(captured: io.StringIO) -> None:
 def test_redact_keeps_ids_and_numbers_that_are_not_personal() -> None:
     assert redact("call call_0a1b2c3d took 182 ms") == "call call_0a1b2c3d took 182 ms"
     assert isinstance(RedactingFilter(), logging.Filter)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Uvicorn running on http://127.0.0.1:8000 (Press CTRL+C to quit)",
+        "Started server process [12345]",
+        "Huey consumer started with 2 thread, PID 23249 at 2026-12-02 04:41:12.971859",
+        "job job_01923456789012ab3f4c5d6e7f8a9b0c queued",
+        "at 2026-11-27T16:00:00.123+00:00 in 1764259200123 ms",
+        "postgresql+psycopg://sera@10.0.0.12:5432/sera ready",
+        "Executing sera.jobs.outbound.dispatch: 47711227-8fc3-49f7-9596-9e8d9ca0f92e",
+        "GET /api/v1/customers?limit=100 status=200 ms=226.27",
+        "order 5623418519745 of Shopify, API version 2025-10, metric sera_http_requests_total",
+    ],
+)
+def test_the_filter_leaves_lines_without_personal_data_intact(line: str) -> None:
+    assert redact(line) == line
+
+
+@pytest.mark.parametrize(
+    ("line", "personal"),
+    [
+        ("caller +1 312 555 0142 rang", "555 0142"),
+        ("caller (312) 555-0142 rang", "555-0142"),
+        ("caller 3125550142 rang", "3125550142"),
+        ("from +44 20 7946 0018 via SMS", "7946 0018"),
+        ("reply to priya@example.com please", "priya@example.com"),
+        ("card 4111 1111 1111 1111 declined", "4111 1111"),
+    ],
+)
+def test_the_filter_masks_phone_numbers_emails_and_cards(line: str, personal: str) -> None:
+    masked = redact(line)
+    assert personal not in masked
+    assert "[redacted]" in masked
+    assert masked.split()[0] == line.split()[0]  # the rest of the line stays
+
+
+def test_the_filter_masks_registered_secrets(captured: io.StringIO) -> None:
+    register_secret("tok-7f3a9c2e5b1d")
+    logging.getLogger("sera.test").info("connected", extra={"token": "tok-7f3a9c2e5b1d", "port": 8000})
+    entry = json.loads(captured.getvalue())
+    assert (entry["token"], entry["port"]) == ("[secret]", 8000)
+
+
+def test_text_logs_show_time_level_logger_message_and_fields() -> None:
+    configure_logging("INFO", "text")
+    handler = logging.getLogger().handlers[0]
+    handler.setStream(stream := io.StringIO())
+    try:
+        logging.getLogger("sera.http").info(
+            "request",
+            extra={"method": "GET", "route": "/api/v1/customers", "note": "two words", "phone": "+13125550142"},
+        )
+    finally:
+        logging.getLogger().handlers.clear()
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO    sera\.http: request "
+        r'method=GET route=/api/v1/customers note="two words" phone=\[redacted\]\n',
+        stream.getvalue(),
+    ), stream.getvalue()

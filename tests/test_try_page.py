@@ -7,15 +7,10 @@ Chromium through a whole booking: book a tune-up, move it, cancel it.
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from sera.booking.service import AppointmentView, list_appointments
@@ -28,17 +23,6 @@ from tests.conftest import NORTHSIDE, SOUTHSIDE, Personas
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HANDOFF = "+13125550199"  # the demo shop's handoff number
 
 
@@ -137,44 +121,6 @@ def test_try_does_not_exist_in_production(sera: Sera, personas: Personas) -> Non
 
 
 # -- the page in a browser ------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def server(sera: Sera, personas: Personas) -> Iterator[str]:
-    """The app on a free local port, in a thread, sharing the test's Sera (and its clock)."""
-    port = _free_port()
-    config = uvicorn.Config(create_app(sera), host="127.0.0.1", port=port, log_config=None, access_log=False)
-    instance = uvicorn.Server(config)
-    thread = threading.Thread(target=instance.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not instance.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the web app did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def page(server: str) -> Iterator[Page]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (`make test` installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
 
 
 def _agent_turns(page: Page) -> Locator:

@@ -24,6 +24,7 @@ from sera.storage.database import Database, UnitOfWork, make_engine, restrict_sq
 if TYPE_CHECKING:
     from sera.jobs import Jobs
 
+
 @dataclass
 class Sera:
     settings: Settings

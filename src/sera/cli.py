@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import gc
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from sera.config import ConfigError, load_settings, new_key_text
+from sera.config import ConfigError, LogFormat, env_file_path, load_settings, new_key_text
 from sera.observability import configure_logging
 
+if TYPE_CHECKING:
+    from sera.bootstrap import Sera
+    from sera.merchants.shop_file import ShopFile
+
 DEMO_SHOP = Path(__file__).parent / "merchants" / "demo-shop.yaml"
+DEMO_KEY_LABEL = "demo"
 
 
-def _sera(generate_secrets: bool = False):  # type: ignore[no-untyped-def]
+def _sera(generate_secrets: bool = False, log_format: LogFormat = LogFormat.JSON):  # type: ignore[no-untyped-def]
+    """Sera as configured; logs in SERA_LOG_FORMAT, or else in this command's ``log_format``."""
     from sera.bootstrap import bootstrap
 
     try:
         settings = load_settings(generate_secrets=generate_secrets)
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(settings.log_level, settings.log_format or log_format)
         return bootstrap(settings)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
@@ -95,33 +102,66 @@ def worker(workers: int) -> None:
     consumer.run()
 
 
-@main.command()
-@click.option("--host", default=None)
-@click.option("--port", default=None, type=int)
-def demo(host: str | None, port: int | None) -> None:
-    """Migrate, load the demo shop and serve, printing the URLs to try."""
-    from sera.access.api_keys import create_api_key
+@dataclass(frozen=True)
+class DemoSetup:
+    shop: ShopFile
+    merchant_id: str
+    api_key: str  # the only valid demo key of the shop
+    revoked_keys: int  # earlier demo keys this set-up revoked
+
+
+def set_up_demo(sera: Sera) -> DemoSetup:
+    """Migrate, load the demo shop and give it one valid demo API key, revoking earlier ones.
+
+    Run again (each `make demo`), it leaves the same shop and still exactly one demo key.
+    """
+    from sera.access.api_keys import replace_api_key
     from sera.merchants.service import import_shop
     from sera.merchants.shop_file import load_shop_file
 
-    sera = _sera(generate_secrets=True)
     sera.migrate()
-    shop_path = sera.settings.demo_shop_file or DEMO_SHOP
-    shop = load_shop_file(shop_path)
-    result = import_shop(sera, shop, actor="cli:demo")
-    key = create_api_key(sera, result.merchant_id, role="admin", label="demo", actor="cli:demo")
-    base = f"http://{host or sera.settings.host}:{port or sera.settings.port}"
-    click.echo(
-        f"\nSera demo: {shop.shop.name} ({shop.shop.domain})\n"
+    shop = load_shop_file(sera.settings.demo_shop_file or DEMO_SHOP)
+    merchant_id = import_shop(sera, shop, actor="cli:demo").merchant_id
+    key = replace_api_key(sera, merchant_id, role="admin", label=DEMO_KEY_LABEL, actor="cli:demo")
+    return DemoSetup(shop, merchant_id, key.key, key.revoked)
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default SERA_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default SERA_PORT).")
+def demo(host: str | None, port: int | None) -> None:
+    """Migrate, load the demo shop and serve, printing the URLs to try.
+
+    Logs are text unless SERA_LOG_FORMAT says otherwise.
+    """
+    sera = _sera(generate_secrets=True, log_format=LogFormat.TEXT)
+    setup = set_up_demo(sera)
+    click.echo(_demo_summary(sera, setup, host or sera.settings.host, port or sera.settings.port))
+    _serve(sera, host, port)
+
+
+def _demo_summary(sera: Sera, setup: DemoSetup, host: str, port: int) -> str:
+    from sqlalchemy.engine import make_url
+
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - only compared: a wildcard host is shown as this machine
+        host = "127.0.0.1"
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    key = setup.api_key
+    which = "the only valid demo key; earlier ones were revoked" if setup.revoked_keys else "the only valid demo key"
+    database = make_url(sera.settings.database_url).render_as_string(hide_password=True)
+    keystore = make_url(sera.settings.keystore_url).render_as_string(hide_password=True)
+    secrets_file = f", secrets in {env_file_path()}" if env_file_path().exists() else ""
+    return (
+        f"\nSera demo: {setup.shop.shop.name} ({setup.shop.shop.domain})\n"
+        f"  Start here:   {base}/\n"
         f"  Talk to it:   {base}/try\n"
-        f"  API docs:     {base}/docs\n"
+        f"  API docs:     {base}/docs (to try) and {base}/redoc (to read)\n"
         f"  Health:       {base}/healthz\n"
         f"  Metrics:      {base}/metrics\n"
-        f"  Demo API key: {key}\n"
+        f"  Demo API key ({which}): {key}\n"
         f"  Try it:       curl -H 'Authorization: Bearer {key}' {base}/api/v1/customers\n"
-        f"  Data:         {sera.settings.database_url} (keys in {sera.settings.keystore_url})\n"
+        f"  Data:         {database} (keys in {keystore}{secrets_file})\n"
     )
-    _serve(sera, host, port)
 
 
 @main.group()
@@ -199,7 +239,7 @@ def eval_scenarios(path: Path, shop_files: tuple[Path, ...], as_json: bool) -> N
     from sera.scenarios.model import ScenarioError, load_scenarios
     from sera.scenarios.runner import UnknownShopError, json_report, run_scenarios, text_report
 
-    configure_logging("WARNING", "console")  # stderr: stdout carries only the report
+    configure_logging("WARNING", LogFormat.TEXT)  # stderr: stdout carries only the report
     try:
         scenarios = load_scenarios(path)
         shops = [load_shop_file(file) for file in shop_files]

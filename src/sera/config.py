@@ -11,10 +11,11 @@ import base64
 import binascii
 import os
 import secrets
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
@@ -24,6 +25,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
     DEVELOPMENT = "development"
     TEST = "test"
+
+
+class LogFormat(StrEnum):
+    JSON = "json"  # one JSON object a line, for log shippers
+    TEXT = "text"  # time, level, logger, message, key=value: for a person at a terminal
 
 
 class ConfigError(Exception):
@@ -45,7 +51,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"
-    log_format: str = "json"  # json | console
+    # Unset: text for `sera demo` (a person reads it), json for every other command.
+    log_format: LogFormat | None = None
     demo_shop_file: Path | None = None
     # Twilio: the account used when a merchant has not connected their own.
     twilio_account_sid: str | None = None
@@ -63,8 +70,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     jobs_path: Path = DEFAULT_VAR_DIR / "jobs.db"
     embedded_workers: int = 2  # job threads inside `sera serve` when there is no Redis
-    # An SMS thread idle this long starts a new conversation.
-    sms_idle_minutes: int = 30
+    # A conversation quiet this long is over, per channel: the idle sweep (every 5 minutes)
+    # closes its record, and a caller who writes again starts a new conversation. Voice: a
+    # call whose end Twilio or Vapi never reported.
+    web_idle_minutes: int = Field(default=30, ge=1)
+    sms_idle_minutes: int = Field(default=24 * 60, ge=1)
+    voice_idle_minutes: int = Field(default=120, ge=1)
     # Which shop answers a number, and its providers' webhook secrets, are cached this long;
     # a change made in another process (a CLI import) reaches webhooks within it.
     lookup_cache_seconds: float = Field(default=5.0, ge=0, le=300)
@@ -81,9 +92,23 @@ class Settings(BaseSettings):
     # then keeps it). Kept under 48 so the sweep finishes inside Shopify's 48-hour promise.
     shopify_uninstall_grace_hours: int = Field(default=24, ge=0, le=47)
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _old_log_format_name(cls, value: object) -> object:
+        """``console`` was the text format's first name; ``SERA_LOG_FORMAT=`` (empty) means unset."""
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return {"console": LogFormat.TEXT.value, "": None}.get(value, value)
+        return value
+
     @property
     def is_production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    def idle_timeout(self, channel: str) -> timedelta:
+        """How long a conversation on ``channel`` (web, sms, voice) may stay quiet before it is over."""
+        minutes = {"web": self.web_idle_minutes, "sms": self.sms_idle_minutes, "voice": self.voice_idle_minutes}
+        return timedelta(minutes=minutes[channel])
 
     def master_keys(self) -> list[bytes]:
         """The decoded master keyring, primary first."""
@@ -147,6 +172,10 @@ def load_settings(*, generate_secrets: bool = False) -> Settings:
     env = os.environ.get("SERA_ENV", Environment.DEVELOPMENT.value)
     if generate_secrets and env != Environment.PRODUCTION.value:
         ensure_local_secrets(path)
-    settings = Settings(_env_file=path if path.exists() else None)
+    try:
+        settings = Settings(_env_file=path if path.exists() else None)
+    except ValidationError as exc:
+        problems = "; ".join(f"SERA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(problems) from None
     check_secrets(settings)
     return settings

@@ -1,10 +1,17 @@
 """Structured logs with a request id, a personal-data filter, and Prometheus metrics.
 
 Invariant: no log line carries personal data or a secret. Code logs ids and event
-names only; the ``RedactingFilter`` is the safety net underneath: it masks anything
-shaped like an email, a phone number, a card or an API key, every configured secret,
-and drops exception messages (which may quote values) while keeping their type and
-stack.
+names only; the ``RedactingFilter`` is the safety net underneath: it masks every
+registered secret, Sera API keys and bearer tokens, email addresses, text that parses as
+a valid phone number (``phonenumbers``' own matcher) and Luhn-valid card numbers, and drops
+exception messages (which may quote values) while keeping their type and stack.
+
+The filter is precise on purpose: addresses, ports, process ids, ids, timestamps and URLs
+stay readable, because a log that masks every digit run cannot be used to debug anything.
+
+Two formats: ``json`` (one object a line, for log shippers; what ``sera serve`` writes
+unless told otherwise) and ``text`` (time, level, logger, message, then the structured
+fields as key=value; what ``sera demo`` writes for a person at a terminal).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+import phonenumbers
 from prometheus_client import Counter, Gauge, Histogram
 
 _request_id: ContextVar[str | None] = ContextVar("sera_request_id", default=None)
@@ -41,12 +49,20 @@ def set_request_id(value: str | None = None) -> str:
 
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
-_PATTERNS = [
-    re.compile(r"sera_[A-Za-z0-9]+_[A-Za-z0-9_-]+"),  # API keys
+_SECRET_PATTERNS = [
+    re.compile(r"sera_[0-9a-f]{12}_[A-Za-z0-9_-]+"),  # Sera API keys (sera.access.api_keys)
     re.compile(r"(?i)bearer\s+[A-Za-z0-9._~+/=-]+"),
-    re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # emails
-    re.compile(r"\+?\d[\d\s().-]{6,}\d"),  # phone- and card-like digit runs
 ]
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+# Six digits close together: the least any phone number has. Text without them (most log
+# lines) skips the phone matcher, which costs about 0.15 ms a line.
+_MAYBE_PHONE = re.compile(r"\d(?:\W{0,3}\d){5}")
+# National numbers ("(312) 555-0142") are read as US numbers, the region Sera assumes when a
+# shop names none (sera.customers.phones); international ones ("+44 20 ...") in any region.
+_PHONE_REGION = "US"
+# 15 to 19 digits, grouped or not, starting as card numbers do; masked only if Luhn-valid,
+# so that long numeric ids (13-digit Shopify order ids, epoch milliseconds) stay readable.
+_CARD = re.compile(r"(?<![\w.])[2-6]\d{3}(?:[ -]?\d){11,15}(?!\w|\.\d)")
 _secrets: set[str] = set()
 
 
@@ -57,11 +73,30 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
+    """Mask the secrets and personal data in ``text``; leave everything else as it was."""
     for secret in _secrets:
         text = text.replace(secret, "[secret]")
-    for pattern in _PATTERNS:
-        text = pattern.sub("[redacted]", text)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub("[secret]", text)
+    text = _EMAIL.sub("[redacted]", text)
+    text = _mask_phone_numbers(text)
+    return _CARD.sub(_mask_card, text)
+
+
+def _mask_phone_numbers(text: str) -> str:
+    if not _MAYBE_PHONE.search(text):
+        return text
+    # VALID: the number must be a real one for its region, not any run of digits
+    matches = list(phonenumbers.PhoneNumberMatcher(text, _PHONE_REGION, leniency=phonenumbers.Leniency.VALID))
+    for match in reversed(matches):
+        text = text[: match.start] + "[redacted]" + text[match.end :]
     return text
+
+
+def _mask_card(match: re.Match[str]) -> str:
+    digits = [int(ch) for ch in match.group() if ch.isdigit()]
+    checksum = sum(digits[-1::-2]) + sum(sum(divmod(2 * d, 10)) for d in digits[-2::-2])
+    return "[redacted]" if checksum % 10 == 0 else match.group()
 
 
 class RedactingFilter(logging.Filter):
@@ -97,6 +132,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
     "message",
     "sera_exception",
     "asctime",
+    "color_message",  # uvicorn's copy of the message with terminal colour codes
 }
 
 
@@ -118,20 +154,35 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
-class ConsoleFormatter(logging.Formatter):
+class TextFormatter(logging.Formatter):
+    """``2026-11-27 10:00:00.123 INFO    sera.web: request method=GET status=200 ...``"""
+
     def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(
-            f"{k}={v}" for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
-        )
-        line = f"{record.levelname:<7} {record.name}: {record.getMessage()} {extras}".rstrip()
+        at = datetime.fromtimestamp(record.created, UTC).astimezone()  # the reader's local time
+        fields: dict[str, Any] = {"request_id": current_request_id()}
+        fields.update((k, v) for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_"))
+        extras = " ".join(f"{key}={_text_value(value)}" for key, value in fields.items() if value is not None)
+        line = (
+            f"{at:%Y-%m-%d %H:%M:%S}.{at.microsecond // 1000:03d} {record.levelname:<7} "
+            f"{record.name}: {record.getMessage()} {extras}"
+        ).rstrip()
         exception = getattr(record, "sera_exception", None)
         return f"{line}\n{exception}" if exception else line
 
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+def _text_value(value: Any) -> str:
+    """A value as key=value shows it: quoted when it has a space, a quote or an = in it."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if not text or any(ch.isspace() or ch in '"=' for ch in text):
+        return json.dumps(text)
+    return text
+
+
+def configure_logging(level: str = "INFO", fmt: str | None = "json") -> None:
+    """Log to stderr through the personal-data filter, as ``json`` (also for None) or ``text``."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(RedactingFilter())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else ConsoleFormatter())
+    handler.setFormatter(TextFormatter() if fmt in ("text", "console") else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

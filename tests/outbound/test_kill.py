@@ -108,6 +108,7 @@ def _unsent(sera: Sera, shop: str) -> int:
         )
 
 
+@pytest.mark.slow
 def test_no_text_is_lost_or_sent_twice_when_workers_are_killed(
     sera: Sera, personas: Personas, queue: Jobs, fake_twilio: PacedTwilioServer, tmp_path: Path
 ) -> None:

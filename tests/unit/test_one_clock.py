@@ -11,11 +11,12 @@ import ast
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tests.conftest import DEMO_SHOP, FakeClock
+
 from sera.bootstrap import Sera
 from sera.merchants.service import import_shop
 from sera.merchants.shop_file import load_shop_file
 from sera.storage.models import Customer
-from tests.conftest import DEMO_SHOP, FakeClock
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "sera"
 
@@ -39,9 +40,13 @@ def _wall_clock_reads(path: Path) -> list[str]:
     def visit(node: ast.AST, function: str) -> None:
         for child in ast.iter_child_nodes(node):
             inside = child.name if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) else function
-            if isinstance(child, ast.Attribute) and isinstance(child.value, ast.Name):
-                if child.attr in WALL_CLOCK.get(child.value.id, set()) and (relative, function) not in ALLOWED:
-                    found.append(f"{relative}:{child.lineno} {child.value.id}.{child.attr} in {function or 'module'}")
+            if (
+                isinstance(child, ast.Attribute)
+                and isinstance(child.value, ast.Name)
+                and child.attr in WALL_CLOCK.get(child.value.id, set())
+                and (relative, function) not in ALLOWED
+            ):
+                found.append(f"{relative}:{child.lineno} {child.value.id}.{child.attr} in {function or 'module'}")
             if isinstance(child, ast.Call) and ast.unparse(child.func) in {"mapped_column", "Column", "sa.Column"}:
                 for keyword in child.keywords:
                     source = ast.unparse(keyword.value).lower()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from sera import audit
 from sera.bootstrap import Sera
@@ -45,32 +46,73 @@ def _hash(secret: str) -> str:
 
 def create_api_key(sera: Sera, merchant_id: str, *, role: str, label: str | None = None, actor: str) -> str:
     """Create a key and return it in full: the only time it is ever visible."""
+    with sera.uow(merchant_id) as uow:
+        key, _ = _add_key(uow.session, sera, merchant_id, role=role, label=label, actor=actor)
+        uow.commit()
+    return key
+
+
+@dataclass(frozen=True)
+class ReplacedApiKey:
+    key: str  # in full: the only time it is ever visible
+    revoked: int  # how many earlier keys with the label were revoked
+
+
+def replace_api_key(sera: Sera, merchant_id: str, *, role: str, label: str, actor: str) -> ReplacedApiKey:
+    """Create a key and revoke the merchant's other active keys with this label, in one transaction.
+
+    Afterwards the new key is the only valid one with the label (each step audited as
+    ``create_api_key`` and ``revoke_api_key`` audit theirs).
+    """
+    with sera.uow(merchant_id) as uow:
+        active = select(ApiKey).where(
+            ApiKey.merchant_id == merchant_id, ApiKey.label == label, ApiKey.revoked_at.is_(None)
+        )
+        earlier = uow.session.execute(active).scalars().all()
+        key, key_id = _add_key(uow.session, sera, merchant_id, role=role, label=label, actor=actor)
+        for old in earlier:
+            old.revoked_at = sera.clock()
+            audit.record(
+                uow.session,
+                merchant_id=merchant_id,
+                actor=actor,
+                action="api_key.revoked",
+                target_type="api_key",
+                target_id=old.id,
+                details={"replaced_by": key_id},
+            )
+        uow.commit()
+    return ReplacedApiKey(key=key, revoked=len(earlier))
+
+
+def _add_key(
+    session: Session, sera: Sera, merchant_id: str, *, role: str, label: str | None, actor: str
+) -> tuple[str, str]:
+    """Add a key to the session (audited); return the full key and the key's id."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    with sera.uow(merchant_id) as uow:
-        key = ApiKey(
-            id=new_id("key"),
-            merchant_id=merchant_id,
-            prefix=prefix,
-            secret_hash=_hash(secret),
-            role=role,
-            label=label,
-            created_at=sera.clock(),
-        )
-        uow.session.add(key)
-        audit.record(
-            uow.session,
-            merchant_id=merchant_id,
-            actor=actor,
-            action="api_key.created",
-            target_type="api_key",
-            target_id=key.id,
-            details={"role": role},
-        )
-        uow.commit()
-    return f"{KEY_PREFIX}_{prefix}_{secret}"
+    key = ApiKey(
+        id=new_id("key"),
+        merchant_id=merchant_id,
+        prefix=prefix,
+        secret_hash=_hash(secret),
+        role=role,
+        label=label,
+        created_at=sera.clock(),
+    )
+    session.add(key)
+    audit.record(
+        session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action="api_key.created",
+        target_type="api_key",
+        target_id=key.id,
+        details={"role": role},
+    )
+    return f"{KEY_PREFIX}_{prefix}_{secret}", key.id
 
 
 def authenticate(sera: Sera, presented: str | None) -> Principal:

@@ -4,6 +4,10 @@ Every turn is one unit of work: the conversation's state is loaded (and locked),
 the brain answers using the tools, the transcript and state are sealed and saved,
 and the call record is closed when the conversation ends. Nothing is kept in
 process memory, so any web process can serve the next turn.
+
+A conversation that goes quiet is over after its channel's idle timeout
+(``Settings.idle_timeout``): ``sera.agent.idle`` closes it, and a caller who writes
+again on a thread (SMS) or a page (/try) that keeps the same id starts a new one.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ OUTCOME_PRIORITY = (
 )
 log = logging.getLogger("sera.agent")
 MAX_LINE = 2000  # characters of one caller line that reach the brain and the transcript
+IDLE = "idle-timeout"  # a call's ended_reason when it ended because its conversation went quiet
 
 
 _BY_REF = (
@@ -83,6 +88,27 @@ def _stored_reply(state: dict[str, Any]) -> Reply:
 
 def main_outcome(outcomes: list[str]) -> str:
     return next((o for o in OUTCOME_PRIORITY if o in outcomes), "abandoned")
+
+
+def conversation_state(uow: UnitOfWork, conversation: Conversation) -> dict[str, Any]:
+    state: dict[str, Any] = json.loads(uow.vault.open(conversation, "state") or "{}")
+    return state
+
+
+def close_conversation(
+    uow: UnitOfWork, conversation: Conversation, call: Call | None, *, ended_at: datetime, reason: str | None = None
+) -> None:
+    """End the conversation and, once, its call record, with the most important outcome its
+    tools achieved (``abandoned`` when none)."""
+    if call is not None and call.ended_at is None:
+        outcome = main_outcome(conversation_state(uow, conversation).get("outcomes", []))
+        end_call(uow, call, ended_at=ended_at, outcome=outcome, reason=reason)
+    conversation.status = "ended"
+
+
+def is_over(conversation: Conversation, now: datetime, idle_after: timedelta) -> bool:
+    """Ended, or quiet for ``idle_after``: the caller's next line begins a new conversation."""
+    return conversation.status != "active" or now - conversation.updated_at >= idle_after
 
 
 def _keep(uow: UnitOfWork, conversation: Conversation, ctx: TurnContext, call: Call) -> None:
@@ -141,7 +167,7 @@ class Agent:
             existing = self._find(uow, ref)
             if existing is not None:
                 return _stored_reply(self._state(uow, existing))
-            reply = self._begin(uow, ref, opening, now)
+            _, reply = self._begin(uow, ref, opening, now)
             uow.commit()
         return reply
 
@@ -164,23 +190,44 @@ class Agent:
         opening = CallOpening(caller_phone, shop_number, provider, "inbound", call_id)
         with self.sera.uow(ref.merchant_id) as uow:
             existing = self._find(uow, ref, lock=True)
-            if existing is not None and existing.status == "active" and now - existing.updated_at < idle_after:
+            if existing is not None and not is_over(existing, now, idle_after):
                 return None
             if existing is not None:
-                if existing.status == "active":
-                    self._close(uow, existing, existing.updated_at)
-                uow.session.delete(existing)
-                uow.session.flush()
-            reply = self._begin(uow, ref, opening, now)
+                self._retire(uow, existing)
+            _, reply = self._begin(uow, ref, opening, now)
             uow.commit()
         return reply
 
-    def _begin(self, uow: UnitOfWork, ref: ConversationRef, opening: CallOpening, now: datetime) -> Reply:
+    def _begin(
+        self, uow: UnitOfWork, ref: ConversationRef, opening: CallOpening, now: datetime
+    ) -> tuple[_Stored, Reply]:
         call, ctx = self._open(uow, ref, opening, now)
         reply = self.brain.greet(ctx)
-        conversation = self._add_conversation(uow, ref, call, now)
-        self._save(uow, _Stored(conversation, call, None), ctx, [TranscriptLine("agent", reply.text)], reply)
-        return reply
+        stored = _Stored(self._add_conversation(uow, ref, call, now), call, None)
+        self._save(uow, stored, ctx, [TranscriptLine("agent", reply.text)], reply)
+        return stored, reply
+
+    def _retire(self, uow: UnitOfWork, conversation: Conversation) -> None:
+        """Make way for a new conversation under the same id: this one ends (a quiet one at its
+        last activity) and its state goes; its call record and transcript stay."""
+        if conversation.status == "active":
+            self._close(uow, conversation, conversation.updated_at, reason=IDLE)
+        uow.session.delete(conversation)
+        uow.session.flush()
+
+    def _renew(self, uow: UnitOfWork, ref: ConversationRef, old: _Stored, now: datetime) -> _Stored:
+        """A new conversation under ``old``'s id, for the same caller on the same line, greeted."""
+        numbers = uow.vault.open_many(old.call, "from_number", "to_number")
+        opening = CallOpening(
+            caller_phone=numbers["from_number"],
+            shop_number=numbers["to_number"],
+            provider=old.call.provider,
+            direction=old.call.direction,
+            provider_call_id=f"{ref.external_id}:{secrets.token_hex(4)}",  # the old call keeps its own
+        )
+        self._retire(uow, old.conversation)
+        stored, _ = self._begin(uow, ref, opening, now)
+        return stored
 
     @staticmethod
     def _open(uow: UnitOfWork, ref: ConversationRef, opening: CallOpening, now: datetime) -> tuple[Call, TurnContext]:
@@ -217,11 +264,16 @@ class Agent:
         uow.session.add(conversation)
         return conversation
 
-    def reply(self, ref: ConversationRef, text: str, *, turn_id: str | None = None) -> Reply:
+    def reply(
+        self, ref: ConversationRef, text: str, *, turn_id: str | None = None, renew_after: timedelta | None = None
+    ) -> Reply:
         """The agent's answer to one caller line.
 
         ``turn_id`` is the channel's id for this delivery: a retried delivery with the
-        same id gets the same answer and is not a second turn.
+        same id gets the same answer and is not a second turn. ``renew_after``, for a
+        channel whose caller keeps the conversation's id (the /try page): when the
+        conversation is over (ended, or quiet this long), the line begins a new one under
+        the same id, for the same caller; the old call record keeps its end.
         """
         now = self.sera.clock()
         line = (text or "")[:MAX_LINE]
@@ -229,6 +281,8 @@ class Agent:
             stored = self._load(uow, ref)
             if stored is None:
                 raise ConversationNotFoundError(ref.external_id)
+            if renew_after is not None and is_over(stored.conversation, now, renew_after):
+                stored = self._renew(uow, ref, stored, now)
             ctx = self._resume(uow, ref, stored, now)
             state = ctx.state
             if stored.conversation.status == "ended" or (turn_id is not None and state.get("last_turn_id") == turn_id):
@@ -266,12 +320,12 @@ class Agent:
             call.duration_s = duration_s
         return call
 
-    def _close(self, uow: UnitOfWork, conversation: Conversation, ended_at: datetime) -> Call | None:
+    @staticmethod
+    def _close(
+        uow: UnitOfWork, conversation: Conversation, ended_at: datetime, *, reason: str | None = None
+    ) -> Call | None:
         call = uow.run(_CALL, id=conversation.call_id).scalar_one_or_none()
-        if call is not None and call.ended_at is None:
-            state = self._state(uow, conversation)
-            end_call(uow, call, ended_at=ended_at, outcome=main_outcome(state.get("outcomes", [])))
-        conversation.status = "ended"
+        close_conversation(uow, conversation, call, ended_at=ended_at, reason=reason)
         return call
 
     def _resume(self, uow: UnitOfWork, ref: ConversationRef, stored: _Stored, now: datetime) -> TurnContext:
@@ -297,8 +351,7 @@ class Agent:
 
     @staticmethod
     def _state(uow: UnitOfWork, conversation: Conversation) -> dict[str, Any]:
-        state: dict[str, Any] = json.loads(uow.vault.open(conversation, "state") or "{}")
-        return state
+        return conversation_state(uow, conversation)
 
     def _save(
         self, uow: UnitOfWork, stored: _Stored, ctx: TurnContext, lines: list[TranscriptLine], reply: Reply

@@ -16,6 +16,7 @@ from sera.agent.context import TurnContext
 from sera.agent.language import match_option
 from sera.agent.phrasing import say_day, say_hours, say_list, say_money, say_time, say_when
 from sera.agent.ports import Action, ActionKind
+from sera.agent.understanding.embedding import embedder
 from sera.booking.service import (
     AppointmentView,
     BookingError,
@@ -28,7 +29,7 @@ from sera.booking.service import (
     upcoming_appointments,
 )
 from sera.booking.slots import Slot, next_open_day
-from sera.customers.service import add_do_not_contact, find_or_create_customer
+from sera.customers.service import add_customer_email, add_do_not_contact, find_or_create_customer
 from sera.knowledge.service import shop_index
 from sera.orders.ports import OrderInfo, OrdersPort, OrdersUnavailableError
 from sera.orders.source import orders_for
@@ -135,13 +136,21 @@ def _parse_start(ctx: TurnContext, value: str) -> datetime:
     return moment.replace(tzinfo=ctx.shop.zone) if moment.tzinfo is None else moment.astimezone(ctx.shop.zone)
 
 
-def _ensure_customer(ctx: TurnContext, name: str | None = None) -> str | None:
-    """The caller as a customer record (created on first need), so records link to them."""
-    if ctx.caller.customer_id and not name:
+def _ensure_customer(ctx: TurnContext, name: str | None = None, email: str | None = None) -> str | None:
+    """The caller as a customer record (created on first need), so records link to them.
+
+    What the caller tells the agent about themselves (the name for a booking, a message or a
+    workflow, the email for a privacy request) lands on their record, sealed, with the channel
+    as its source; an email that is another known customer's stays off it.
+    """
+    if ctx.caller.customer_id and not name and not email:
         return ctx.caller.customer_id
     if not ctx.caller.phone and not name:
         return None
-    customer = find_or_create_customer(ctx.uow, name=name, phone=ctx.caller.phone)
+    source = f"agent:{ctx.channel}"
+    customer = find_or_create_customer(ctx.uow, name=name, phone=ctx.caller.phone, source=source)
+    if email:  # never a look-up key: an email said on a call proves nothing about who calls
+        add_customer_email(ctx.uow, customer, email, source=source)
     ctx.caller.customer_id = customer.id
     if name and not ctx.caller.name:
         ctx.caller.name = name
@@ -375,7 +384,7 @@ def _lookup_order(ctx: TurnContext, args: dict[str, Any], orders: OrdersPort) ->
 
 
 def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
-    hits = shop_index(ctx.uow).search(args["query"], limit=3)
+    hits = shop_index(ctx.uow, embedder()).search(args["query"], limit=3)
     if not hits or hits[0].confidence < KNOWLEDGE_CONFIDENCE:
         return ToolResult("I don't know that.", {"found": False})
     doc = hits[0].document
@@ -392,7 +401,8 @@ def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         text = f"We're at {doc.text}."
     else:
         text = doc.text
-    return ToolResult(text, {"found": True, "kind": doc.kind, "title": doc.title}, outcome="knowledge")
+    found = {"found": True, "kind": doc.kind, "title": doc.title, "confidence": round(hits[0].confidence, 3)}
+    return ToolResult(text, found, outcome="knowledge")
 
 
 def ticket(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
@@ -452,7 +462,7 @@ def opt_out(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
 
 
 def privacy_request(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
-    customer_id = _ensure_customer(ctx, args.get("customer_name"))
+    customer_id = _ensure_customer(ctx, args.get("customer_name"), email=args.get("email"))
     request = record_privacy_request(
         ctx.uow,
         request_type=args["type"],
@@ -507,6 +517,9 @@ def workflow_tool(workflow: dict[str, Any]) -> Tool:
 
     def run(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         action = workflow["action"]["create_ticket"]
+        given = {slot["type"]: args.get(slot["slot"]) for slot in slots if slot["type"] in ("name", "email")}
+        if given.get("name") or given.get("email"):
+            _ensure_customer(ctx, given.get("name"), email=given.get("email"))
         lines = [f"{slot['slot'].replace('_', ' ')}: {args.get(slot['slot'], '')}" for slot in slots]
         result = ticket(
             ctx,
@@ -623,6 +636,7 @@ TOOLS: tuple[Tool, ...] = (
             type={"type": "string", "enum": list(REQUEST_TYPES)},
             details=STRING,
             customer_name=STRING,
+            email=STRING,
         ),
         privacy_request,
     ),

@@ -20,6 +20,7 @@ from sera.booking.slots import (
     is_bookable,
 )
 from sera.customers.service import PersonRef, person_refs
+from sera.outbound.confirmations import BOOKED, CANCELLED, MOVED, record_confirmation
 from sera.storage.database import UnitOfWork
 from sera.storage.models import (
     Appointment,
@@ -294,7 +295,8 @@ def book_appointment(
     staff_name: str | None = None,
     source: str = "agent",
 ) -> Appointment:
-    """Book one appointment; two callers can never get the same slot."""
+    """Book one appointment; two callers can never get the same slot. The shop's confirmation
+    text, if it sends them, is recorded with it."""
     if uow.merchant_id is None:
         raise RuntimeError("booking needs a merchant-scoped unit of work")
     schedule = load_schedule(uow)
@@ -316,6 +318,7 @@ def book_appointment(
     )
     uow.session.add(appointment)
     uow.session.flush()
+    record_confirmation(uow, appointment, BOOKED, now)
     return appointment
 
 
@@ -346,6 +349,7 @@ def reschedule_appointment(
     appointment.staff_id = slot.staff_id or None
     appointment.updated_at = now
     uow.session.flush()
+    record_confirmation(uow, appointment, MOVED, now)
     return appointment
 
 
@@ -354,6 +358,7 @@ def cancel_appointment(uow: UnitOfWork, appointment_id: str, *, now: datetime) -
     appointment.status = "cancelled"
     appointment.cancelled_at = appointment.updated_at = now
     uow.session.flush()
+    record_confirmation(uow, appointment, CANCELLED, now)
     return appointment
 
 

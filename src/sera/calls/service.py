@@ -82,12 +82,17 @@ def start_call(
     return call
 
 
-def end_call(uow: UnitOfWork, call: Call, *, ended_at: datetime, outcome: str | None) -> None:
+def end_call(
+    uow: UnitOfWork, call: Call, *, ended_at: datetime, outcome: str | None, reason: str | None = None
+) -> None:
+    """``reason``: why it ended, when Sera knows better than "the conversation finished" (``idle-timeout``)."""
     if outcome is not None and outcome not in OUTCOMES:
         raise ValueError(f"unknown outcome {outcome!r}")
     call.ended_at = ended_at
     call.duration_s = max(0, round((ended_at - call.started_at).total_seconds()))
     call.outcome = outcome
+    if reason is not None:
+        call.ended_reason = reason[:60]
 
 
 def record_call_report(

@@ -1,4 +1,12 @@
-"""End customers: identity by blind index, personal fields sealed under their own key."""
+"""End customers: identity by blind index, personal fields sealed under their own key.
+
+The do-not-contact list (the right to object) lives here too. Invariants of an entry:
+- It is found by the number's blind index, the one every table shares, so an objection
+  made by text stops calls and texts alike, and it outlives the erasure of its customer.
+- The number itself and the reason are sealed: under the customer's key when the entry
+  has a customer (erasing them clears both), otherwise under the merchant's key.
+- Adding a listed number again changes nothing; changes through the API are audited.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +15,18 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, select
 
+from sera import audit
+from sera.customers.phones import normalize_phone, region_of_locale
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
-from sera.storage.models import Customer, DoNotContact, new_id
+from sera.storage.models import Customer, DoNotContact, Merchant, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
 
 
 class CustomerNotFoundError(LookupError):
+    pass
+
+
+class DoNotContactNotFoundError(LookupError):
     pass
 
 
@@ -24,6 +38,7 @@ class CustomerView:
     email: str | None
     do_not_contact: bool
     created_at: datetime
+    sources: dict[str, str]  # field -> where it came from ("import", "agent:voice", ...)
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,7 @@ def create_customer(
     phone: str | None = None,
     email: str | None = None,
     now: datetime | None = None,
+    source: str | None = None,
 ) -> Customer:
     merchant_id = _merchant(uow)
     customer = Customer(id=new_id("cus"), merchant_id=merchant_id)
@@ -89,18 +105,31 @@ def create_customer(
         customer.created_at = customer.updated_at = now
     uow.vault.keystore.create_customer_key(merchant_id, customer.id)
     _set_fields(uow, customer, name=name, phone=phone, email=email)
+    if source:
+        customer.sources = {
+            field: source for field, value in (("name", name), ("phone", phone), ("email", email)) if value
+        }
     uow.session.add(customer)
     uow.session.flush()
     return customer
 
 
 def find_or_create_customer(
-    uow: UnitOfWork, *, name: str | None = None, phone: str | None = None, email: str | None = None
+    uow: UnitOfWork,
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+    source: str | None = None,
 ) -> Customer:
-    """The customer with this phone or email; fills in fields they did not have yet."""
+    """The customer with this phone or email; fills in fields they did not have yet (and
+    notes where each came from). An email that is another customer's is not taken: two
+    records never share one."""
     customer = find_customer(uow, phone=phone, email=email)
     if customer is None:
-        return create_customer(uow, name=name, phone=phone, email=email)
+        return create_customer(uow, name=name, phone=phone, email=email, source=source)
+    if email and (owner := find_customer(uow, email=email)) is not None and owner.id != customer.id:
+        email = None
     current = uow.vault.open_many(customer, "name", "phone", "email")
     missing = {
         field: value
@@ -109,7 +138,20 @@ def find_or_create_customer(
     }
     if missing:
         _set_fields(uow, customer, **{**current, **missing})
+        if source:
+            customer.sources = {**(customer.sources or {}), **dict.fromkeys(missing, source)}
     return customer
+
+
+def add_customer_email(uow: UnitOfWork, customer: Customer, email: str, *, source: str) -> bool:
+    """Give a customer without an email this one, unless it is another customer's."""
+    current = uow.vault.open_many(customer, "name", "phone", "email")
+    owner = find_customer(uow, email=email)
+    if current["email"] or (owner is not None and owner.id != customer.id):
+        return False
+    _set_fields(uow, customer, **{**current, "email": email})
+    customer.sources = {**(customer.sources or {}), "email": source}
+    return True
 
 
 def _set_fields(uow: UnitOfWork, customer: Customer, **fields: str | None) -> None:
@@ -140,6 +182,7 @@ def view(uow: UnitOfWork, customer: Customer, do_not_contact: bool | None = None
         email=fields["email"],
         do_not_contact=do_not_contact,
         created_at=customer.created_at,
+        sources=dict(customer.sources or {}),
     )
 
 
@@ -150,6 +193,13 @@ def _dnc_indexes(uow: UnitOfWork, indexes: list[str]) -> set[str]:
     return set(rows.scalars())
 
 
+def shop_phone(uow: UnitOfWork, text: str) -> str:
+    """A number as the shop's customers write it, in E.164 (the region is the shop's locale's).
+    Raises ``InvalidPhoneError``."""
+    locale = uow.session.execute(select(Merchant.locale).where(Merchant.id == _merchant(uow))).scalar_one()
+    return normalize_phone(text, region_of_locale(locale or "en-US"))
+
+
 def get_customer(uow: UnitOfWork, customer_id: str) -> CustomerView:
     customer = uow.session.execute(select(Customer).where(Customer.id == customer_id)).scalar_one_or_none()
     if customer is None:
@@ -157,33 +207,70 @@ def get_customer(uow: UnitOfWork, customer_id: str) -> CustomerView:
     return view(uow, customer)
 
 
-def list_customers(uow: UnitOfWork, request: PageRequest) -> Page[CustomerView]:
+def list_customers(uow: UnitOfWork, request: PageRequest, *, phone: str | None = None) -> Page[CustomerView]:
+    """Newest first; ``phone`` (as written in the shop's country) keeps only that number's
+    customers, found by blind index. Raises ``InvalidPhoneError`` for a phone that is none."""
     merchant_id = _merchant(uow)
-    rows = uow.session.execute(keyset(select(Customer), Customer.created_at, Customer.id, request)).scalars().all()
+    query = select(Customer)
+    if phone is not None:
+        query = query.where(Customer.phone_bidx == uow.vault.phone_index(merchant_id, shop_phone(uow, phone)))
+    rows = uow.session.execute(keyset(query, Customer.created_at, Customer.id, request)).scalars().all()
     kept, cursor = page_of(rows, request, lambda c: (c.created_at, c.id))
     uow.vault.prefetch(merchant_id, [c.id for c in kept])
     dnc = _dnc_indexes(uow, [c.phone_bidx for c in kept if c.phone_bidx])
     return Page([view(uow, c, c.phone_bidx in dnc) for c in kept], cursor)
 
 
-def add_do_not_contact(uow: UnitOfWork, phone: str, *, source: str, now: datetime) -> bool:
-    """Honour an objection: this number is never contacted again. True if newly added."""
+@dataclass(frozen=True)
+class DoNotContactView:
+    id: str
+    phone: str | None  # None once its customer is erased (the blind index keeps the objection)
+    source: str
+    reason: str | None
+    customer_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Objection:
+    entry: DoNotContactView
+    created: bool  # False: the number was already listed, nothing changed
+
+
+def _dnc_entry(uow: UnitOfWork, index: str) -> DoNotContact | None:
+    return uow.session.execute(select(DoNotContact).where(DoNotContact.phone_bidx == index)).scalar_one_or_none()
+
+
+def add_do_not_contact(uow: UnitOfWork, phone: str, *, source: str, now: datetime, reason: str | None = None) -> bool:
+    """Honour an objection: this number (E.164) is never contacted again. True if newly added."""
+    return _listed(uow, phone, source=source, now=now, reason=reason)[1]
+
+
+def _listed(
+    uow: UnitOfWork, phone: str, *, source: str, now: datetime, reason: str | None
+) -> tuple[DoNotContact, bool]:
+    """The number's entry, made if it had none (and whether it was)."""
     merchant_id = _merchant(uow)
-    if is_do_not_contact(uow, phone):
-        return False
+    index = uow.vault.phone_index(merchant_id, phone)
+    existing = _dnc_entry(uow, index)
+    if existing is not None:
+        if existing.phone is None:  # listed before numbers were kept, or its customer was erased
+            uow.vault.seal(existing, phone=phone)
+            uow.session.flush()
+        return existing, False
     customer = find_customer(uow, phone=phone)
-    uow.session.add(
-        DoNotContact(
-            id=new_id("dnc"),
-            merchant_id=merchant_id,
-            phone_bidx=uow.vault.phone_index(merchant_id, phone),
-            customer_id=customer.id if customer else None,
-            source=source,
-            created_at=now,
-        )
+    entry = DoNotContact(
+        id=new_id("dnc"),
+        merchant_id=merchant_id,
+        phone_bidx=index,
+        customer_id=customer.id if customer else None,
+        source=source,
+        created_at=now,
     )
+    uow.vault.seal(entry, phone=phone, reason=reason)
+    uow.session.add(entry)
     uow.session.flush()
-    return True
+    return entry, True
 
 
 def remove_do_not_contact(uow: UnitOfWork, phone: str) -> bool:
@@ -193,6 +280,84 @@ def remove_do_not_contact(uow: UnitOfWork, phone: str) -> bool:
         uow.session.delete(row)
     uow.session.flush()
     return bool(rows)
+
+
+def _dnc_views(uow: UnitOfWork, entries: list[DoNotContact]) -> list[DoNotContactView]:
+    uow.vault.prefetch(_merchant(uow), [e.customer_id for e in entries])
+    # Entries made before numbers were kept show their customer's number, if it is still the same one.
+    unsealed = {e.customer_id for e in entries if e.phone is None and e.customer_id}
+    customers = (
+        {c.id: c for c in uow.session.execute(select(Customer).where(Customer.id.in_(unsealed))).scalars()}
+        if unsealed
+        else {}
+    )
+    views = []
+    for entry in entries:
+        phone = uow.vault.open(entry, "phone")
+        customer = customers.get(entry.customer_id or "")
+        if phone is None and customer is not None and customer.phone_bidx == entry.phone_bidx:
+            phone = uow.vault.open(customer, "phone")
+        views.append(
+            DoNotContactView(
+                id=entry.id,
+                phone=phone,
+                source=entry.source,
+                reason=uow.vault.open(entry, "reason"),
+                customer_id=entry.customer_id,
+                created_at=entry.created_at,
+            )
+        )
+    return views
+
+
+def list_do_not_contact(uow: UnitOfWork, request: PageRequest) -> Page[DoNotContactView]:
+    """The shop's do-not-contact list, newest first."""
+    query = keyset(select(DoNotContact), DoNotContact.created_at, DoNotContact.id, request)
+    kept, cursor = page_of(uow.session.execute(query).scalars().all(), request, lambda e: (e.created_at, e.id))
+    return Page(_dnc_views(uow, kept), cursor)
+
+
+def record_objection(
+    uow: UnitOfWork, phone: str, *, source: str, reason: str | None, actor: str, now: datetime
+) -> Objection:
+    """Put a number (as written in the shop's country) on the list for ``actor``, audited.
+    Raises ``InvalidPhoneError``."""
+    merchant_id = _merchant(uow)
+    entry, created = _listed(uow, shop_phone(uow, phone), source=source, now=now, reason=reason)
+    audit.record(
+        uow.session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action="do_not_contact.added",
+        target_type="do_not_contact",
+        target_id=entry.id,
+        details={"source": source, "created": created},
+    )
+    return Objection(_dnc_views(uow, [entry])[0], created)
+
+
+def withdraw_objection(uow: UnitOfWork, number_or_id: str, *, actor: str) -> None:
+    """Take an entry off the list, by its id (``dnc_...``) or its number, audited.
+    Raises ``DoNotContactNotFoundError``, and ``InvalidPhoneError`` for a number that is none."""
+    merchant_id = _merchant(uow)
+    if number_or_id.startswith("dnc_"):
+        query = select(DoNotContact).where(DoNotContact.id == number_or_id)
+        entry = uow.session.execute(query).scalar_one_or_none()
+    else:
+        entry = _dnc_entry(uow, uow.vault.phone_index(merchant_id, shop_phone(uow, number_or_id)))
+    if entry is None:
+        raise DoNotContactNotFoundError(number_or_id)
+    uow.session.delete(entry)
+    audit.record(
+        uow.session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action="do_not_contact.removed",
+        target_type="do_not_contact",
+        target_id=entry.id,
+        details={"source": entry.source},
+    )
+    uow.session.flush()
 
 
 def correct_customer(

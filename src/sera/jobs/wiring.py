@@ -11,6 +11,7 @@ from sera.adapters.shopify.client import admin_client
 from sera.adapters.shopify.events import PROCESS_JOB, process_event, requeue_stale_events
 from sera.adapters.shopify.installs import REGISTER_WEBHOOKS_JOB, delete_uninstalled_shops, register_webhooks
 from sera.adapters.shopify.tokens import refresh_expiring_tokens
+from sera.agent.idle import close_idle_conversations
 from sera.bootstrap import Sera
 from sera.checkouts.retention import sweep_all_checkouts
 from sera.jobs import Jobs, make_huey
@@ -23,6 +24,10 @@ log = logging.getLogger("sera.jobs")
 
 def _retention_sweep(sera: Sera) -> None:
     run_retention(sera, sera.clock())
+
+
+def _idle_conversations(sera: Sera) -> None:
+    close_idle_conversations(sera, sera.clock())
 
 
 def _privacy_deadlines(sera: Sera) -> None:
@@ -67,6 +72,7 @@ def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs = Jobs(sera, make_huey(sera.settings, name=name))
     jobs.periodic("retention.sweep", crontab(minute="15", hour="3"), _retention_sweep)
     jobs.periodic("privacy.deadlines", crontab(minute="*/10"), _privacy_deadlines)
+    jobs.periodic("conversations.idle", crontab(minute="*/5"), _idle_conversations)
     jobs.register(PROCESS_JOB, _shopify_event)
     jobs.register(REGISTER_WEBHOOKS_JOB, _shopify_register_webhooks, retries=8, retry_delay=30)
     jobs.periodic("shopify.pending_events", crontab(minute="*/5"), _shopify_pending_events)

@@ -22,12 +22,27 @@ below a threshold (0.35 works for the demo shop)::
     margin     = (top score - second score) / top score   for the first hit (1 when it is
                  the only one), 0 for the others
     confidence = coverage * (1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin),  MARGIN_WEIGHT = 0.3
+DENSE_WEIGHT = 1.0
+DENSE_Z_FLOOR = 1.5
+LEXICAL_SURE = 0.5  # the words alone decide above this: meaning only helps where they fall short
 
 Coverage answers "did this entry address everything that was asked"; margin answers
 "is it clearly the one", so the best of two equally good entries keeps 70% of its
 coverage. A query with no content words (only stop words) has no hits at all.
 Compound forms ("tuneup" from "tune up") add score but are not counted as query
 terms, so a split word is not counted twice.
+
+Hybrid (when built with an ``Encoder``, the agent's sentence-embedding model): callers ask in
+their own words ("do you do instalments" for a FAQ about financing), so when the words alone
+find no entry with at least LEXICAL_SURE confidence, each entry is also compared by meaning.
+The query's cosine similarity to every entry becomes a z-score within the shop (static
+embeddings give unrelated sentences similarities of 0.3-0.5, so only an entry that stands out
+from the shop's others counts), and an entry's confidence is::
+
+    confidence = lexical confidence + DENSE_WEIGHT * max(0, z - DENSE_Z_FLOOR) / 2
+
+Both constants were chosen on the development set (answers found versus other shops'
+questions wrongly answered), never on the held-out one.
 """
 
 from __future__ import annotations
@@ -39,6 +54,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 K1 = 1.2
 B = 0.75
@@ -47,6 +66,9 @@ ALIAS_WEIGHT = 2
 KIND_WEIGHT = 1
 TEXT_WEIGHT = 1
 MARGIN_WEIGHT = 0.3
+DENSE_WEIGHT = 1.0
+DENSE_Z_FLOOR = 1.5
+LEXICAL_SURE = 0.5  # the words alone decide above this: meaning only helps where they fall short
 
 # Words that say nothing about which entry answers a call, grouped by why.
 _STOP_WORD_GROUPS = (
@@ -95,6 +117,12 @@ _TRAILING_ZERO_CENTS = re.compile(r"(\d)\.0+\b")
 _THOUSANDS = re.compile(r"(\d),(\d{3})\b")
 _NEVER_UNDOUBLED = "lszaeiou"
 _ENGLISH_ONE_LETTER_WORDS = frozenset("ai")
+
+
+class Encoder(Protocol):
+    """Sentences to unit vectors (``sera.agent.understanding.embedding.Embedder``)."""
+
+    def encode(self, sentences: Sequence[str]) -> NDArray[np.float32]: ...
 
 
 @dataclass(frozen=True)
@@ -227,14 +255,18 @@ class KnowledgeIndex:
         postings: dict[str, dict[int, float]],
         idf: dict[str, float],
         unseen_idf: float,
+        encoder: Encoder | None = None,
+        vectors: NDArray[np.float32] | None = None,
     ) -> None:
         self._documents = documents
         self._postings = postings
         self._idf = idf
         self._unseen_idf = unseen_idf
+        self._encoder = encoder
+        self._vectors = vectors
 
     @classmethod
-    def build(cls, documents: Iterable[Document]) -> KnowledgeIndex:
+    def build(cls, documents: Iterable[Document], encoder: Encoder | None = None) -> KnowledgeIndex:
         """Precompute every posting's BM25 contribution so a search is only additions."""
         docs = tuple(documents)
         _reject_duplicate_ids(docs)
@@ -249,16 +281,39 @@ class KnowledgeIndex:
             for term, tf in bag.items():
                 weight = idf[term] * tf * (K1 + 1) / (tf + norm)
                 postings.setdefault(term, {})[index] = weight
-        return cls(docs, postings, idf, _idf(max(len(docs), 1), 1))
+        vectors = encoder.encode([_meaning_text(doc) for doc in docs]) if encoder and len(docs) > 1 else None
+        return cls(docs, postings, idf, _idf(max(len(docs), 1), 1), encoder if vectors is not None else None, vectors)
 
     def __len__(self) -> int:
         return len(self._documents)
 
     def search(self, query: str, limit: int = 3) -> list[Hit]:
         """Best documents for a caller's words, best first; [] when nothing matches."""
-        query_terms, scoring_terms = self._query_terms(query)
+        query_terms, _ = self._query_terms(query)
         if not query_terms or limit <= 0:
             return []
+        lexical = self._lexical(query, len(self._documents) if self._vectors is not None else limit)
+        if self._encoder is None or self._vectors is None or (lexical and lexical[0].confidence >= LEXICAL_SURE):
+            return lexical[:limit]
+        similarity = self._vectors @ self._encoder.encode([query])[0]
+        spread = float(similarity.std()) or 1.0
+        z = (similarity - similarity.mean()) / spread
+        confidence = {hit.document.id: hit.confidence for hit in lexical}
+        score = {hit.document.id: hit.score for hit in lexical}
+        combined = [
+            (confidence.get(doc.id, 0.0) + DENSE_WEIGHT * max(0.0, float(z[i]) - DENSE_Z_FLOOR) / 2, i)
+            for i, doc in enumerate(self._documents)
+        ]
+        ranked = heapq.nlargest(limit, combined)
+        return [
+            Hit(self._documents[i], score.get(self._documents[i].id, 0.0), min(1.0, value))
+            for value, i in ranked
+            if value > 0
+        ]
+
+    def _lexical(self, query: str, limit: int) -> list[Hit]:
+        """BM25 hits with their lexical confidence (module doc)."""
+        query_terms, scoring_terms = self._query_terms(query)
         scores = self._scores(scoring_terms)
         # key=scores.__getitem__ keeps the comparison in C; equal scores keep the
         # order documents were first reached, which is deterministic for a query.
@@ -306,6 +361,11 @@ class KnowledgeIndex:
 def _idf(document_count: int, document_frequency: int) -> float:
     """BM25 idf in its always-positive (Lucene) form."""
     return math.log(1 + (document_count - document_frequency + 0.5) / (document_frequency + 0.5))
+
+
+def _meaning_text(doc: Document) -> str:
+    """What an entry is about, for the embedding: its title, other names and text."""
+    return " ".join([doc.title, *doc.aliases, doc.text])
 
 
 def _weighted_terms(doc: Document) -> Counter[str]:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from sera.knowledge.retrieval import Document, KnowledgeIndex
+from sera.knowledge.retrieval import Document, Encoder, KnowledgeIndex
 from sera.storage.database import UnitOfWork
 from sera.storage.models import KnowledgeEntry, Merchant, Product, Service
 
@@ -47,14 +47,16 @@ def _documents(uow: UnitOfWork, merchant: Merchant) -> list[Document]:
     return docs
 
 
-def shop_index(uow: UnitOfWork) -> KnowledgeIndex:
+def shop_index(uow: UnitOfWork, encoder: Encoder | None = None) -> KnowledgeIndex:
+    """The shop's index; with an ``encoder`` (the agent's embedding model) it also matches by
+    meaning. One encoder serves a process, so the cache keeps one index per shop."""
     version = uow.merchant_version()
     with _lock:
         cached = _cache.get(str(uow.merchant_id))
         if cached is not None and cached[0] == version:
             return cached[1]
     merchant = uow.session.execute(select(Merchant).where(Merchant.id == uow.merchant_id)).scalar_one()
-    index = KnowledgeIndex.build(_documents(uow, merchant))
+    index = KnowledgeIndex.build(_documents(uow, merchant), encoder)
     with _lock:
         _cache[merchant.id] = (merchant.updated_at, index)
     return index

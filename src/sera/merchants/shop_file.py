@@ -159,6 +159,7 @@ class AgentSettings(_Model):
     name: str | None = None
     greeting: str | None = None
     greeting_known_caller: str | None = None
+    greeting_sms: str | None = None  # a text thread's first reply ({customer_first_name} allowed)
     record_calls: bool = True
 
 

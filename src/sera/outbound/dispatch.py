@@ -10,6 +10,8 @@ Invariants:
   the job away). A job queued twice is harmless: the action's lock and status decide.
 - Two dispatchers (one per worker process) never plan the same message: planning holds
   the shop's planning lock, and idempotency keys are unique anyway.
+- Booking confirmations, recorded with the change they confirm, are queued on the first
+  run after it (``unqueued_confirmations``), not after ``REQUEUE_AFTER``.
 - Work is bounded per run: ``PLAN_ROUNDS`` transactions of at most ``PLAN_BATCH`` per
   kind, and ``ENQUEUE_BATCH`` rows per query.
 """
@@ -24,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from sera.bootstrap import Sera
+from sera.outbound.confirmations import unqueued_confirmations
 from sera.outbound.locks import one_at_a_time
 from sera.outbound.planning import PLAN_BATCH, cancel_for_completed_checkouts, plan_merchant
 from sera.outbound.settings import ShopOutbound
@@ -87,6 +90,7 @@ def dispatch_merchant(
     stale_sending: timedelta = STALE_SENDING,
 ) -> Dispatched:
     planned: list[tuple[str, datetime]] = []
+    recorded: list[tuple[str, datetime]] = []
     cancelled = 0
     for round_ in range(PLAN_ROUNDS):  # each round one transaction
         with sera.uow(merchant_id) as uow:
@@ -96,11 +100,12 @@ def dispatch_merchant(
             chunk = plan_merchant(uow, shop, now, now + lookahead) if shop.anything_enabled else []
             if round_ == 0:
                 cancelled = cancel_for_completed_checkouts(uow, now)
+                recorded = unqueued_confirmations(uow, now, now + lookahead, limit=ENQUEUE_BATCH)
             uow.commit()
         planned += chunk
         if len(chunk) < PLAN_BATCH:
             break
-    queue = list(planned)
+    queue = planned + recorded
     while batch := _take_waiting(sera, merchant_id, now, lookahead, requeue_after):
         queue += batch
         if len(batch) < ENQUEUE_BATCH:

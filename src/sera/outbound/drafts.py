@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from sera.agent.phrasing import say_when
+from sera.outbound.confirmations import BOOKED, CANCELLED, MOVED
 from sera.outbound.settings import ShopOutbound
 from sera.storage.database import UnitOfWork
 from sera.storage.models import (
@@ -34,7 +35,6 @@ from sera.storage.models import (
 
 RECOVERY = "abandoned_checkout"
 REMINDER = "reminder"
-BOOKED, MOVED, CANCELLED = "confirmation_booked", "confirmation_moved", "confirmation_cancelled"
 OPT_OUT = "Reply STOP to opt out."
 
 
@@ -65,11 +65,6 @@ def recovery_key(checkout_id: str, attempt: int) -> str:
 
 def reminder_key(appointment_id: str, start: datetime) -> str:
     return f"reminder:{appointment_id}:{int(start.timestamp())}"
-
-
-def confirmation_key(appointment_id: str, start: datetime | None) -> str:
-    """Per appointment and start time (booked or moved), or once for its cancellation."""
-    return f"confirm:{appointment_id}:{'cancelled' if start is None else int(start.timestamp())}"
 
 
 def shop_number(uow: UnitOfWork) -> str | None:

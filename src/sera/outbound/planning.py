@@ -5,9 +5,9 @@ created once (its idempotency key is unique) shortly before it is due.
   update; attempt n+1 a day after attempt n was sent (and never before ``delay_min``
   after the last update), up to ``max_attempts`` per checkout. A checkout more than a
   day past its moment is not chased (Sera was down, or recovery was switched on later).
-- Confirmations: one per appointment and start time (booked, then each move), one for
-  its cancellation; only for appointments changed within the last hour that are still
-  ahead.
+- Confirmations are not planned here: the booking service records each one with the
+  change it confirms (``sera.outbound.confirmations``), so a quick second change cannot
+  erase the first one's message.
 - Reminders: ``hours_before`` the start, for appointments booked before that moment (a
   later booking got its confirmation instead).
 
@@ -23,23 +23,13 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import literal, select, update
 
-from sera.outbound.drafts import (
-    BOOKED,
-    CANCELLED,
-    MOVED,
-    RECOVERY,
-    REMINDER,
-    confirmation_key,
-    recovery_key,
-    reminder_key,
-)
+from sera.outbound.drafts import RECOVERY, REMINDER, recovery_key, reminder_key
 from sera.outbound.settings import Recovery, Reminders, ShopOutbound
 from sera.storage.database import UnitOfWork, rows
 from sera.storage.models import Appointment, Checkout, OutboundAction, new_id
 
 RECOVERY_GAP = timedelta(hours=24)  # between recovery attempts
 NOT_CHASED_AFTER = timedelta(hours=24)  # a recovery this late is not sent at all
-CONFIRM_WINDOW = timedelta(hours=1)  # appointments changed this recently get a confirmation
 PLAN_BATCH = 2000
 
 
@@ -49,8 +39,6 @@ def plan_merchant(uow: UnitOfWork, shop: ShopOutbound, now: datetime, horizon: d
     if shop.recovery.enabled:
         created += _plan_first_recoveries(uow, shop.recovery, now, horizon)
         created += _plan_next_recoveries(uow, shop.recovery, now, horizon)
-    if shop.confirmations:
-        created += _plan_confirmations(uow, now)
     if shop.reminders.enabled:
         created += _plan_reminders(uow, shop.reminders, now, horizon)
     return created
@@ -192,59 +180,6 @@ def _plan_next_recoveries(
             )
         )
     return created
-
-
-def _plan_confirmations(uow: UnitOfWork, now: datetime) -> list[tuple[str, datetime]]:
-    changed = (
-        uow.session.execute(
-            select(Appointment)
-            .where(
-                Appointment.updated_at > now - CONFIRM_WINDOW,
-                Appointment.updated_at <= now,
-                Appointment.start_at > now,
-            )
-            .order_by(Appointment.updated_at)
-            .limit(PLAN_BATCH)
-        )
-        .scalars()
-        .all()
-    )
-    keys = {a.id: confirmation_key(a.id, a.start_at if a.status == "booked" else None) for a in changed}
-    existing = _existing_keys(uow, keys.values())
-    confirmed_before = _confirmed(uow, [a.id for a in changed if keys[a.id] not in existing])
-    created = []
-    for appointment in changed:
-        key = keys[appointment.id]
-        if key in existing:
-            continue
-        if appointment.status == "booked":
-            kind = MOVED if appointment.id in confirmed_before else BOOKED
-        else:
-            kind = CANCELLED
-        created.append(
-            _intend(
-                uow,
-                kind=kind,
-                key=key,
-                subject_id=appointment.id,
-                customer_id=appointment.customer_id,
-                due=max(appointment.updated_at, now - CONFIRM_WINDOW),
-                now=now,
-            )
-        )
-    return created
-
-
-def _confirmed(uow: UnitOfWork, appointment_ids: list[str]) -> set[str]:
-    """Appointments that already had a booking or move confirmation planned."""
-    if not appointment_ids:
-        return set()
-    found = uow.session.execute(
-        select(OutboundAction.subject_id).where(
-            OutboundAction.kind.in_((BOOKED, MOVED)), OutboundAction.subject_id.in_(appointment_ids)
-        )
-    ).scalars()
-    return {subject_id for subject_id in found if subject_id}
 
 
 def _plan_reminders(

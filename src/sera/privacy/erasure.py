@@ -8,8 +8,9 @@ Invariants:
   are deleted (customer, transcripts, messages, conversations, consents); rows that
   count for the business (calls, appointments, tickets, orders, privacy requests) lose
   their sealed fields and their link to the person, so aggregates keep anonymous counts.
-- The do-not-contact entry (a keyed hash of the number) stays: an objection must
-  outlive erasure, or the number could be contacted again.
+- The do-not-contact entry stays as a keyed hash of the number (its sealed number and
+  reason are cleared): an objection must outlive erasure, or the number could be
+  contacted again.
 - The audit entry records ids and counts only.
 """
 
@@ -53,7 +54,9 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
     anonymised: dict[str, int] = {}
     with sera.uow(merchant_id) as uow:
         session = uow.session
-        found = session.execute(select(Customer.id).where(Customer.id == customer_id)).first() is not None
+        person = session.execute(select(Customer.phone_bidx).where(Customer.id == customer_id)).first()
+        found = person is not None
+        phone_bidx = person.phone_bidx if person is not None else None
         removable: tuple[type[Any], ...] = (Transcript, Message, Conversation, Consent)
         for model in removable:
             deleted[model.__tablename__] = rows(session.execute(delete(model).where(model.customer_id == customer_id)))
@@ -63,13 +66,17 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
             Ticket: {"description": None},
             Order: {"customer_name": None, "customer_phone": None, "customer_email": None},
             PrivacyRequest: {"details": None, "result": None},
-            DoNotContact: {},
+            DoNotContact: {"phone": None, "reason": None},
         }
         for model, fields in scrub.items():
             anonymised[model.__tablename__] = rows(
                 session.execute(
                     update(model).where(model.customer_id == customer_id).values(customer_id=None, **fields)
                 )
+            )
+        if phone_bidx is not None:  # an entry made before they were a customer holds their number too
+            session.execute(
+                update(DoNotContact).where(DoNotContact.phone_bidx == phone_bidx).values(phone=None, reason=None)
             )
         deleted["customers"] = rows(session.execute(delete(Customer).where(Customer.id == customer_id)))
         audit.record(

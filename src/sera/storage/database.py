@@ -20,7 +20,6 @@ Invariants:
 
 from __future__ import annotations
 
-import functools
 import sqlite3
 import threading
 import time
@@ -40,7 +39,6 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
-    inspect,
     select,
     text,
 )
@@ -207,9 +205,15 @@ def clock_of(session: Session) -> datetime:
     return clock()
 
 
-@functools.cache
-def _stamped_columns(cls: type[Any]) -> tuple[str, ...]:
-    return tuple(c.key for c in inspect(cls).column_attrs if c.columns[0].info.get(STAMPED))
+def _stamped_columns(cls: type[Base]) -> tuple[str, ...]:
+    return _STAMPED_COLUMNS.get(cls) or ()
+
+
+# each model's stamped() columns, known once every model is mapped
+_STAMPED_COLUMNS: dict[type[Base], tuple[str, ...]] = {
+    mapper.class_: tuple(c.key for c in mapper.column_attrs if c.columns[0].info.get(STAMPED))
+    for mapper in Base.registry.mappers
+}
 
 
 def _stamp_new_rows(session: Session, _context: Any, _instances: Any) -> None:

@@ -45,7 +45,6 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
-
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware datetimes stored as UTC on every backend (SQLite drops the zone)."""
 
@@ -189,6 +188,8 @@ class Customer(MerchantOwned, Base):
     phone_bidx: Mapped[str | None] = mapped_column(String(32))
     email_bidx: Mapped[str | None] = mapped_column(String(32))
     external_id: Mapped[str | None] = mapped_column(String(64))
+    # where each personal field came from ({"email": "agent:sms"}): no personal data itself
+    sources: Mapped[dict[str, str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = stamped()
     updated_at: Mapped[datetime] = stamped()
     last_contact_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -209,10 +210,17 @@ class DoNotContact(MerchantOwned, Base):
     """The right to object: a number Sera must never contact for this merchant."""
 
     __tablename__ = "do_not_contact"
-    __table_args__ = (UniqueConstraint("merchant_id", "phone_bidx", name="uq_dnc_merchant_phone"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "phone_bidx", name="uq_dnc_merchant_phone"),
+        Index("ix_dnc_merchant_created", "merchant_id", "created_at", "id"),
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     phone_bidx: Mapped[str] = mapped_column(String(32))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    # The number itself, so the merchant can see the list: sealed, under the customer's key when
+    # the entry has one (erasing them clears it; the blind index alone keeps the objection).
+    phone: Mapped[bytes | None] = mapped_column(Sealed)
+    reason: Mapped[bytes | None] = mapped_column(Sealed)
     source: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = stamped()
 
@@ -282,7 +290,10 @@ class Conversation(MerchantOwned, Base):
     """
 
     __tablename__ = "conversations"
-    __table_args__ = (UniqueConstraint("merchant_id", "channel", "external_id", name="uq_conversations_external"),)
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "channel", "external_id", name="uq_conversations_external"),
+        Index("ix_conversations_idle", "status", "channel", "updated_at"),  # the idle sweep
+    )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     channel: Mapped[str] = mapped_column(String(10))
     external_id: Mapped[str] = mapped_column(String(100))

@@ -18,6 +18,8 @@ from sera.bootstrap import Sera
 from sera.observability import LATENCY, REQUESTS, set_request_id
 from sera.web.api.v1 import router as api_v1
 from sera.web.calendar import router as calendar_feed
+from sera.web.home import router as home
+from sera.web.home import static_files
 from sera.web.try_page import router as try_page
 
 log = logging.getLogger("sera.http")
@@ -81,6 +83,8 @@ def create_app(sera: Sera) -> FastAPI:
         title="Sera",
         version=__version__,
         description="Sera's merchant API. Authenticate with `Authorization: Bearer <api key>`.",
+        docs_url=None,  # served by sera.web.home from vendored assets: no CDN
+        redoc_url=None,
     )
     app.state.sera = sera
 
@@ -103,6 +107,8 @@ def create_app(sera: Sera) -> FastAPI:
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    app.include_router(home)
+    app.mount("/static", static_files, name="static")
     app.include_router(api_v1)
     app.include_router(twilio_webhooks)
     app.include_router(vapi_webhooks)

@@ -127,10 +127,11 @@ def start_conversation(body: StartConversation, sera: SeraDep, agent: AgentDep) 
 
 
 @router.post("/conversations/{conversation_id}/messages")
-def send_message(conversation_id: str, body: CallerMessage, agent: AgentDep) -> AgentReply:
+def send_message(conversation_id: str, body: CallerMessage, sera: SeraDep, agent: AgentDep) -> AgentReply:
+    """A line from the page; after the conversation ended or went quiet, it begins a new one (same id)."""
     ref = _conversation_ref(conversation_id)
     try:
-        reply = agent.reply(ref, body.text)
+        reply = agent.reply(ref, body.text, renew_after=sera.settings.idle_timeout(CHANNEL))
     except ConversationNotFoundError:
         raise HTTPException(404, "no such conversation") from None
     return AgentReply(reply=reply.text, ended=reply.ended, transfer_to=reply.transfer_to)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 import httpx
 import pytest
@@ -42,7 +43,7 @@ def usage(sera: Sera, merchant_id: str) -> dict[str, int]:
 
 def test_a_booking_over_sms(phone: Phone, http: TestClient, sera: Sera, personas: Personas) -> None:
     first = replies(phone.text("I'd like to book a tune up next tuesday"))
-    assert first[0].startswith("Thanks for calling Northside Cycles")  # a new thread is greeted first
+    assert first[0].startswith("Hi, this is Sam at Northside Cycles")  # a new thread is greeted first
     assert first[1] == "What time works for you on Tuesday, December 1? We're open 10 am to 6 pm."
     assert replies(phone.text("2 pm")) == ["What name should I put the booking under?"]
     assert replies(phone.text("Jordan Miles")) == [
@@ -68,10 +69,10 @@ def test_an_idle_thread_starts_a_new_conversation(
     phone: Phone, clock: FakeClock, sera: Sera, personas: Personas
 ) -> None:
     assert len(replies(phone.text("hi"))) == 2  # greeting and answer
-    clock.advance(minutes=10)
+    clock.advance(hours=5)  # a text thread stays one conversation for a day (SERA_SMS_IDLE_MINUTES)
     assert len(replies(phone.text("what time do you close on thursday"))) == 1
-    clock.advance(minutes=31)
-    assert replies(phone.text("hi"))[0].startswith("Thanks for calling Northside Cycles")
+    clock.advance(hours=24)
+    assert replies(phone.text("hi"))[0].startswith("Hi, this is Sam at Northside Cycles")
     with sera.uow(personas.northside_id, readonly=True) as uow:
         threads = uow.session.execute(select(Call.ended_at).order_by(Call.started_at)).scalars().all()
     assert len(threads) == 2 and threads[0] is not None  # the idle thread was closed, its record kept
@@ -96,6 +97,18 @@ def test_a_listed_number_gets_no_answers_until_start(phone: Phone, sera: Sera, p
     assert replies(phone.text("what time do you close on thursday")) != []
 
 
+def test_a_stop_shows_on_the_merchants_do_not_contact_list(
+    phone: Phone, http: TestClient, clock: FakeClock, personas: Personas
+) -> None:
+    phone.text("STOP")  # CALLER is no customer of the shop: the API shows the number only here
+    [entry] = api(http, personas.teammate_key, "/do-not-contact")["data"]
+    assert (entry["phone"], entry["source"], entry["customer_id"]) == (CALLER, "sms", None)
+    assert datetime.fromisoformat(entry["created_at"]) == clock()
+    assert api(http, personas.owner_key, "/customers", phone=CALLER)["data"] == []
+    phone.text("START")
+    assert api(http, personas.owner_key, "/do-not-contact")["data"] == []
+
+
 def test_unstop_also_opts_back_in(phone: Phone, sera: Sera, personas: Personas) -> None:
     phone.text("STOP")
     assert replies(phone.text("unstop")) == []
@@ -104,7 +117,7 @@ def test_unstop_also_opts_back_in(phone: Phone, sera: Sera, personas: Personas) 
 
 def test_yes_opts_back_in_only_a_listed_number(phone: Phone, sera: Sera, personas: Personas) -> None:
     [greeting, answer] = replies(phone.text("yes"))  # not listed: an ordinary answer
-    assert greeting.startswith("Thanks for calling") and answer
+    assert greeting.startswith("Hi, this is Sam at") and answer
     assert not listed(sera, personas.northside_id)
     phone.text("QUIT")
     assert listed(sera, personas.northside_id)
@@ -205,7 +218,7 @@ def test_a_thread_that_ended_starts_afresh_on_the_next_text_in_the_same_second(p
     phone.text("Do you have parking?")
     assert replies(phone.text("no that's all")) == ["Thanks for contacting Northside Cycles. Goodbye!"]
     again = replies(phone.text("hi"))  # the clock has not moved: a new thread all the same
-    assert again[0].startswith("Thanks for calling Northside Cycles")
+    assert again[0].startswith("Hi, this is Sam at Northside Cycles")
     with sera.uow(readonly=True) as uow:
         assert uow.session.execute(select(func.count()).select_from(Call)).scalar_one() == 2
 

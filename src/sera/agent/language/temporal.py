@@ -80,19 +80,19 @@ _WEEKDAYS: dict[str, int] = {
     "weds": 2,
     "thurs": 3,
     "thur": 3,
+    "tue": 1,
+    "thu": 3,
+    "fri": 4,  # abbreviations that are no ordinary word
 }
 # Abbreviations that are also ordinary words ("sat", "sun", "wed") only count
 # after a word that introduces a day.
 _RISKY_WEEKDAYS: dict[str, int] = {
     "mon": 0,
-    "tue": 1,
     "wed": 2,
-    "thu": 3,
-    "fri": 4,
     "sat": 5,
     "sun": 6,
 }
-_DAY_INTRO = frozenset({"on", "this", "next", "by", "until", "till", "coming", "for"})
+_DAY_INTRO = frozenset({"on", "this", "next", "by", "until", "till", "coming", "for", "to", "from"})
 _ORDINAL_WORDS: dict[str, int] = {
     "first": 1,
     "second": 2,

@@ -16,7 +16,6 @@ from typing import Any
 from sera.agent.context import TurnContext
 from sera.agent.language import (
     Intent,
-    detect_intents,
     extract_email,
     extract_name,
     extract_order_number,
@@ -33,18 +32,45 @@ from sera.agent.language import (
 from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when
 from sera.agent.ports import Action, ActionKind, Reply
 from sera.agent.tools import ToolRegistry, ToolResult
+from sera.agent.understanding.meaning import understand
 
 MAX_MISSES = 3
-INTERRUPTS = {Intent.HUMAN, Intent.OPT_OUT, Intent.PRIVACY_ERASURE, Intent.PRIVACY_ACCESS, Intent.PRIVACY_CORRECTION}
+# what a caller asks the agent to do; a question-shaped line is taken as one of these only when
+# the classifier is at least SURE_OF_REQUEST of it ("can I book a trim friday" is a request)
+REQUESTS = frozenset(
+    {
+        Intent.BOOK,
+        Intent.RESCHEDULE,
+        Intent.CANCEL,
+        Intent.ORDER_STATUS,
+        Intent.HUMAN,
+        Intent.MESSAGE,
+        Intent.OPT_OUT,
+        Intent.PRIVACY_ERASURE,
+        Intent.PRIVACY_ACCESS,
+        Intent.PRIVACY_CORRECTION,
+        Intent.PRIVACY_OBJECTION,
+        Intent.GOODBYE,
+    }
+)
+SURE_OF_REQUEST = 0.9
+CLOSE_MATCH = 0.6  # a knowledge entry's confidence at which a likely request is read as a question
+QUESTION_OPENERS = re.compile(
+    r"^(?:so |and |but |hi |hey |hello |ok |okay |yeah |also |just )*"
+    r"(?:what|whats|what's|how|hows|how's|do|does|did|is|isn't|are|aren't|can|could|will|would|have|has|should"
+    r"|when|where|who|why|which|if|any)\b"
+)
 PRIVACY_TYPES = {
     Intent.PRIVACY_ERASURE: "erasure",
     Intent.PRIVACY_ACCESS: "access",
     Intent.PRIVACY_CORRECTION: "correction",
+    Intent.PRIVACY_OBJECTION: "objection",
 }
 PRIVACY_WORDS = {
     "erasure": "delete the personal data they hold about you",
     "access": "send you a copy of the personal data they hold about you",
     "correction": "correct the personal data they hold about you",
+    "objection": "stop using your personal data for anything but serving you",
 }
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
 MOVE_WORDS = re.compile(r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\bmy\b.*\b(move|moved)\b")
@@ -52,13 +78,25 @@ BOOKING_WORDS = re.compile(r"\b(earliest|available|availability|opening|openings
 NO_MORE = re.compile(r"\b(no|nope|nothing|that'?s (all|it)|all set|i'?m good|i'?m done)\b")
 
 
+def asks_question(raw: str) -> bool:
+    """Shaped like a question: a question mark, or a question word or auxiliary first."""
+    return "?" in raw or bool(QUESTION_OPENERS.search(normalize(raw)))
+
+
 class OfflineBrain:
     """A deterministic dialogue manager over the shared tools."""
 
     def greet(self, ctx: TurnContext) -> Reply:
-        agent = ctx.shop.agent
-        if ctx.caller.first_name and agent.get("greeting_known_caller"):
-            text = str(agent["greeting_known_caller"]).replace("{customer_first_name}", ctx.caller.first_name)
+        """The shop's greeting in the channel's own words: a text thread is not a call."""
+        agent, first_name = ctx.shop.agent, ctx.caller.first_name
+        if ctx.channel == "sms":
+            default = f"Hi, this is {ctx.shop.agent_name} at {ctx.shop.name}. How can I help?"
+            if first_name:
+                default = f"Hi {first_name}, this is {ctx.shop.agent_name} at {ctx.shop.name}. How can I help?"
+            text = str(agent.get("greeting_sms") or default).replace("{customer_first_name}", first_name or "there")
+            return Reply(text + (self.upcoming_note(ctx) if first_name else ""))
+        if first_name and agent.get("greeting_known_caller"):
+            text = str(agent["greeting_known_caller"]).replace("{customer_first_name}", first_name)
             text += self.upcoming_note(ctx)
         else:
             default = f"Thanks for contacting {ctx.shop.name}, this is {ctx.shop.agent_name}. How can I help?"
@@ -92,9 +130,9 @@ class _Turn:
         self.state = ctx.state
         self.slots: dict[str, Any] = self.state.setdefault("slots", {})
         self.pending: str | None = self.state.get("pending")
-        ranked = detect_intents(text) if self.text else []
-        self.intent = ranked[0].intent if ranked and ranked[0].score >= 0.5 else None
-        self.intents = {r.intent for r in ranked if r.score >= 0.5}
+        self.meaning = understand(text, answering=bool(self.pending)) if self.text else None
+        self.intent = self.meaning.intent if self.meaning else None
+        self.intents = self.meaning.intents if self.meaning else frozenset()
         self.today = ctx.local_now.date()
 
     # -- flow ----------------------------------------------------------------------------------
@@ -106,6 +144,9 @@ class _Turn:
             answer = yes_no(self.raw)
             if answer is not None:
                 return self.confirmed() if answer else self.declined()
+        answered = self.answer_if_asked()
+        if answered is not None:
+            return answered
         interrupt = self.interrupt()
         if interrupt is not None:
             return interrupt
@@ -132,6 +173,38 @@ class _Turn:
             return self.goodbye()
         return None
 
+    def answer_if_asked(self) -> Reply | None:
+        """A question the shop's own knowledge answers is answered, not acted on.
+
+        "What happens if I cancel the morning of?" mentions cancelling and "how much is the
+        Halden three seater" sounds like nothing the classifier knows, but both are questions
+        the shop file answers. A line shaped like a question goes to the knowledge first,
+        unless it asks about the hours, or it is a likely request that carries what the request
+        needs (a day, a time, an order number: "can I book a tune-up tuesday at 10"), or the
+        classifier is sure it is a request. Another likely request is answered only when an
+        entry matches it closely, and a booking request that names a service is a booking, not a
+        question about the service.
+        """
+        if self.pending not in (None, "anything_else") or not asks_question(self.raw):
+            return None
+        meaning, intent = self.meaning, self.intent
+        if meaning is None or intent is Intent.HOURS:
+            return None
+        request = intent in REQUESTS
+        if request and (meaning.confidence >= SURE_OF_REQUEST or self.gives_details()):
+            return None
+        result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
+        data = result.data
+        if not data.get("found") or (request and data.get("confidence", 0.0) < CLOSE_MATCH):
+            return None
+        if intent is Intent.BOOK and data.get("kind") == "service":
+            return None
+        return self.run_done(result)
+
+    def gives_details(self) -> bool:
+        """The line carries a day, a time or an order number: what a request acts on."""
+        return bool(parse_date(self.raw, self.ctx.local_now) or parse_time(self.raw) or extract_order_number(self.raw))
+
     def says_no_more(self) -> bool:
         return yes_no(self.raw) is False or bool(NO_MORE.search(self.text))
 
@@ -144,7 +217,7 @@ class _Turn:
         intent = self.intent
         if intent is Intent.RESCHEDULE or (intent in (Intent.BOOK, Intent.QUESTION, None) and self.sounds_like_move()):
             return self.start_change("reschedule")
-        if intent is Intent.BOOK or (intent in (Intent.QUESTION, None) and self.sounds_like_booking()):
+        if intent is Intent.BOOK or (intent in (Intent.QUESTION, Intent.HOURS, None) and self.sounds_like_booking()):
             return self.start_booking()
         if intent is Intent.CANCEL:
             return self.start_change("cancel")
@@ -652,6 +725,8 @@ class _Turn:
         args = {"type": request_type, "details": details}
         if self.slots.get("name"):
             args["customer_name"] = self.slots["name"]
+        if "@" in self.slots["email"]:
+            args["email"] = self.slots["email"]
         self.state["proposal"] = {"tool": "record_privacy_request", "args": args}
         question = f"Shall I record your request for {self.ctx.shop.name} to {PRIVACY_WORDS[request_type]}?"
         return self.ask(question, "confirm", preface)

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from sera import audit
@@ -22,10 +23,14 @@ from sera.calls.service import CallNotFoundError, get_call, list_calls
 from sera.customers.phones import InvalidPhoneError, normalize_phone
 from sera.customers.service import (
     CustomerNotFoundError,
+    DoNotContactNotFoundError,
     correct_customer,
     find_customer,
     get_customer,
     list_customers,
+    list_do_not_contact,
+    record_objection,
+    withdraw_objection,
 )
 from sera.outbound.report import list_actions, outbound_report
 from sera.privacy.requests import Correction, complete_privacy_request
@@ -106,6 +111,9 @@ class CustomerOut(_Out):
     email: str | None
     do_not_contact: bool
     created_at: datetime
+    sources: dict[str, str] = Field(
+        default_factory=dict, description='where each field came from, e.g. {"email": "agent:sms"}'
+    )
 
 
 class PrivacyRequestOut(_Out):
@@ -146,6 +154,11 @@ def _read_one(sera: SeraDep, principal: Principal, target: str, load: Callable[[
         raise HTTPException(404, f"{target.replace('_', ' ')} not found") from None
     _audit_read(sera, principal, target, [getattr(view, "id", "")])
     return view
+
+
+def _invalid_phone(*loc: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the field; the number is not echoed back."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": "not a valid phone number"}])
 
 
 def _listing(
@@ -244,8 +257,20 @@ def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: str) -
 
 
 @router.get("/customers", response_model=ListOut[CustomerOut])
-def customers(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[CustomerOut]:
-    items, cursor = _listing(sera, principal, "customer", lambda: list_customers(uow, page))
+def customers(
+    sera: SeraDep,
+    principal: PrincipalDep,
+    uow: ReaderDep,
+    page: PageDep,
+    phone: Annotated[
+        str | None,
+        Query(min_length=1, max_length=32, description="only this number's customers (E.164, or as written locally)"),
+    ] = None,
+) -> ListOut[CustomerOut]:
+    try:
+        items, cursor = _listing(sera, principal, "customer", lambda: list_customers(uow, page, phone=phone))
+    except InvalidPhoneError:
+        raise _invalid_phone("query", "phone") from None
     return ListOut(data=[CustomerOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
@@ -405,6 +430,73 @@ def erase(sera: SeraDep, principal: AdminDep, customer_id: str) -> Response:
         )
         uow.commit()
     complete_privacy_request(sera, principal.merchant_id, request.id, actor=principal.actor)
+    return Response(status_code=204)
+
+
+# -- the do-not-contact list (the right to object) --------------------------------------------------
+
+
+class DoNotContactOut(_Out):
+    id: str
+    phone: str | None = Field(
+        description="E.164; null once the customer it belonged to is erased (the number stays blocked)"
+    )
+    source: str = Field(
+        description="how it got on the list: `sms` (a STOP text), `agent:voice`, `agent:sms` or `agent:web` "
+        "(asked Sera), `carrier` (the carrier reported an opt-out), `privacy_request` (an objection), `api`"
+    )
+    reason: str | None
+    customer_id: str | None
+    created_at: datetime
+
+
+class DoNotContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone: str = Field(min_length=1, max_length=32, description="E.164, or as written in the shop's country")
+    reason: str | None = Field(default=None, max_length=500, description="why (kept sealed, like the number)")
+
+
+@router.get("/do-not-contact", response_model=ListOut[DoNotContactOut])
+def do_not_contact(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[DoNotContactOut]:
+    """Numbers Sera never calls or texts, customers or not, with how and when they were listed."""
+    items, cursor = _listing(sera, principal, "do_not_contact", lambda: list_do_not_contact(uow, page))
+    return ListOut(data=[DoNotContactOut.model_validate(v) for v in items], next_cursor=cursor)
+
+
+@router.post(
+    "/do-not-contact",
+    response_model=DoNotContactOut,
+    status_code=201,
+    responses={200: {"model": DoNotContactOut, "description": "Already on the list: nothing changed"}},
+)
+def add_to_do_not_contact(
+    sera: SeraDep, principal: AdminDep, body: DoNotContactIn, response: Response
+) -> DoNotContactOut:
+    """Put a number on the list (201), or confirm it is there (200)."""
+    with sera.uow(principal.merchant_id) as uow:
+        try:
+            objection = record_objection(
+                uow, body.phone, source="api", reason=body.reason, actor=principal.actor, now=sera.clock()
+            )
+        except InvalidPhoneError:
+            raise _invalid_phone("body", "phone") from None
+        uow.commit()
+    if not objection.created:
+        response.status_code = 200
+    return DoNotContactOut.model_validate(objection.entry)
+
+
+@router.delete("/do-not-contact/{phone}", status_code=204, response_class=Response)
+def remove_from_do_not_contact(sera: SeraDep, principal: AdminDep, phone: str) -> Response:
+    """Take a number off the list (the number, or the entry's id to keep numbers out of URLs)."""
+    with sera.uow(principal.merchant_id) as uow:
+        try:
+            withdraw_objection(uow, phone, actor=principal.actor)
+        except InvalidPhoneError:
+            raise _invalid_phone("path", "phone") from None
+        except DoNotContactNotFoundError:
+            raise HTTPException(404, "not on the do-not-contact list") from None
+        uow.commit()
     return Response(status_code=204)
 
 

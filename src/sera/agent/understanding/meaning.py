@@ -1,0 +1,68 @@
+"""What a caller's line means: the learned classifier, with the rules where they are sure.
+
+The classifier (``intents``) reads any wording; the phrase rules (``sera.agent.language.
+intents``) are exact about the phrasings they were written for. The classifier decides,
+except that a rule at full confidence wins when the classifier also finds its intent
+plausible (it knows, say, that "cancel my 3 pm" is a cancellation however the bank is worded),
+and a line the classifier is unsure of, or calls ``other``, falls back to a rule that matched.
+A line the classifier calls ``other`` (unrelated, nonsense, an instruction to the agent, a
+bare name) that no rule reads has no intent: the brain offers what it can help with, and
+never acts on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sera.agent.language import Intent, detect_intents
+from sera.agent.understanding.intents import OTHER, IntentGuess, intent_classifier
+
+CONFIDENT = 0.5  # the classifier's probability at which its best intent stands alone
+# while the agent waits for an answer (a name, a day), a line changes the subject only when
+# the classifier is this sure: a bare name or date is no request, whatever its nearest intent
+CHANGES_SUBJECT = 0.85
+ANSWERS = frozenset({"greeting", "affirm", "deny", "other"})
+NAMES_PEOPLE = frozenset({"human", "message"})
+PLAUSIBLE = 0.15  # a certain rule's intent needs at least this much from the classifier
+ALSO = 0.25  # other intents the line may carry (a request for a person among a question)
+GUESS = 0.3  # below this, with no rule either, the line is not understood
+RULE_CERTAIN = 0.9
+RULE_MATCHED = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    intent: Intent | None  # what the caller wants, or None when not understood
+    intents: frozenset[Intent]  # every intent the line plausibly carries
+    confidence: float  # the classifier's probability of its best guess
+    guesses: tuple[IntentGuess, ...]
+
+
+def understand(text: str, *, answering: bool = False) -> Meaning:
+    """``answering``: the agent asked the caller something, and this line may be the answer."""
+    guesses = tuple(intent_classifier().classify(text))
+    probability = {g.label: g.probability for g in guesses}
+    rules = [r for r in detect_intents(text) if r.score >= RULE_MATCHED]
+    best = guesses[0]
+    intent: Intent | None
+    if answering:
+        # a bare name sounds like "is Priya there?" to the classifier: asking for a person while
+        # answering takes the rules' word for it too
+        sure = best.probability >= CHANGES_SUBJECT and best.label not in ANSWERS and best.label not in NAMES_PEOPLE
+        intent = Intent(best.label) if sure else (rules[0].intent if rules else None)
+        return Meaning(
+            intent, frozenset({r.intent for r in rules} | ({intent} if intent else set())), best.probability, guesses
+        )
+    if rules and rules[0].score >= RULE_CERTAIN and probability.get(rules[0].intent.value, 0.0) >= PLAUSIBLE:
+        intent = rules[0].intent
+    elif best.probability >= CONFIDENT and best.label != OTHER:
+        intent = Intent(best.label)
+    elif rules:  # the classifier is unsure, or calls it "other" where a rule read a request
+        intent = rules[0].intent
+    else:
+        intent = None if best.label == OTHER or best.probability < GUESS else Intent(best.label)
+    plausible = {Intent(g.label) for g in guesses if g.probability >= ALSO and g.label != OTHER}
+    plausible |= {r.intent for r in rules}
+    if intent is not None:
+        plausible.add(intent)
+    return Meaning(intent, frozenset(plausible), best.probability, guesses)

@@ -1,0 +1,102 @@
+"""The landing page and the API docs: they render with nothing but this server.
+
+The browser tests refuse every request that leaves the server (as on a machine without
+internet) and check what a newcomer sees.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sera.bootstrap import Sera
+from sera.config import Environment
+from sera.web.app import create_app
+from sera.web.home import STATIC
+from tests.conftest import Personas
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Route
+
+
+@pytest.fixture
+def client(sera: Sera, personas: Personas) -> Iterator[TestClient]:
+    with TestClient(create_app(sera)) as test_client:
+        yield test_client
+
+
+def test_the_landing_page_says_what_this_server_is_and_links_its_pages(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    for href in ('href="/try"', 'href="/docs"', 'href="/redoc"', 'href="/healthz"', 'href="/readyz"'):
+        assert href in response.text
+    assert "AI voice agent" in response.text
+
+
+def test_production_does_not_link_the_try_page(sera: Sera, personas: Personas) -> None:
+    production = dataclasses.replace(sera, settings=sera.settings.model_copy(update={"env": Environment.PRODUCTION}))
+    with TestClient(create_app(production)) as prod:
+        page = prod.get("/").text
+    assert 'href="/docs"' in page and 'href="/try"' not in page
+
+
+def test_the_docs_load_their_scripts_from_this_server(client: TestClient) -> None:
+    for path in ("/docs", "/redoc"):
+        page = client.get(path).text
+        assert "cdn." not in page and "https://" not in page, path
+        for asset in (
+            "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js",
+            "/static/vendor/redoc/redoc.standalone.js",
+        ):
+            if asset.split("/")[3] in page:
+                assert client.get(asset).status_code == 200
+
+
+def test_vendored_assets_are_the_pinned_packages_files() -> None:
+    """scripts/vendor-assets wrote them from the npm registry; nobody edited them since."""
+    manifest = json.loads((STATIC / "vendor" / "assets.json").read_text())
+    assert set(manifest) == {"swagger-ui-dist", "redoc"}
+    for package, entry in manifest.items():
+        for name, digest in entry["files"].items():
+            assert hashlib.sha256((STATIC / "vendor" / package / name).read_bytes()).hexdigest() == digest
+
+
+def _offline(page: Page, server: str) -> list[str]:
+    """Refuse every request to another origin, as a machine without internet would; return them."""
+    refused: list[str] = []
+
+    def route(route: Route) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    return refused
+
+
+@pytest.mark.browser
+def test_landing_and_api_docs_render_offline_in_chromium(page: Page, server: str) -> None:
+    from playwright.sync_api import expect
+
+    refused = _offline(page, server)
+    page.goto(f"{server}/")
+    expect(page.get_by_role("heading", name="Sera", exact=True)).to_be_visible()
+    page.get_by_role("link", name="API reference", exact=True).click()
+
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Sera")
+    expect(page.locator(".opblock-summary-path", has_text="/api/v1/customers").first).to_be_visible()
+
+    page.goto(f"{server}/redoc")
+    expect(page.get_by_role("heading", name="Sera", level=1)).to_be_visible()
+    expect(page.get_by_text("/api/v1/customers").first).to_be_attached()
+    assert refused == []
