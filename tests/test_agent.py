@@ -18,7 +18,9 @@ from sera.agent.tools import ToolError, ToolRegistry
 from sera.bootstrap import Sera, bootstrap
 from sera.calls.service import get_call
 from sera.config import Settings
-from sera.storage.models import Conversation, Ticket
+from sera.storage.models import Conversation
+from sera.storage.paging import PageRequest
+from sera.support.service import TicketView, list_tickets
 from tests.conftest import DEMO_SHOP, FakeClock, Personas
 
 STRANGER = "+13125550170"
@@ -104,26 +106,44 @@ def test_order_details_need_verification(sera: Sera, personas: Personas) -> None
         assert secret not in refused
 
 
+def _outcome(sera: Sera, ref: ConversationRef) -> str | None:
+    with sera.uow(ref.merchant_id, readonly=True) as uow:
+        call_id = uow.session.execute(
+            select(Conversation.call_id).where(Conversation.external_id == ref.external_id)
+        ).scalar_one()
+        return get_call(uow, call_id).outcome
+
+
+def _tickets(sera: Sera, merchant_id: str) -> list[TicketView]:
+    with sera.uow(merchant_id, readonly=True) as uow:
+        return list_tickets(uow, PageRequest(limit=10)).items
+
+
 def test_three_misunderstandings_offer_a_person_or_a_message(sera: Sera, personas: Personas) -> None:
     _, replies = converse(
         Agent(sera),
         personas.northside_id,
-        ["blorf", "zzzk qwv", "mmmph grr", "take a message", "call me back about my wheel"],
+        ["blorf", "zzzk qwv", "mmmph grr", "take a message", "call me back about my wheel", "Sam Rivera", "yes"],
     )
     assert "connect you with someone" in replies[3].text and "take a message" in replies[3].text
-    assert "What message" in replies[4].text
-    with sera.uow(personas.northside_id, readonly=True) as uow:
-        assert uow.session.execute(select(Ticket.subject)).scalar_one() == "Message for the team"
+    assert "What would you like me to pass on" in replies[4].text
+    assert "name" in replies[5].text and f"Is {STRANGER} the best number" in replies[6].text
+    assert "passed your message to the team" in replies[7].text
+    (ticket,) = _tickets(sera, personas.northside_id)
+    assert ticket.subject == "Message for the team"
+    assert ticket.description == f"From: Sam Rivera\nCall back on: {STRANGER}\n\ncall me back about my wheel"
 
 
 def test_asking_for_a_person_when_closed_takes_a_message(sera: Sera, personas: Personas, clock: FakeClock) -> None:
     clock.now = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)  # Sunday noon in Chicago: closed
-    _, replies = converse(Agent(sera), personas.northside_id, ["can I talk to a real person"])
-    reply = replies[1]
-    assert reply.transfer_to is None
-    assert "taken a message" in reply.text and "Monday, November 30 at 10 am" in reply.text
-    with sera.uow(personas.northside_id, readonly=True) as uow:
-        assert uow.session.execute(select(Ticket.tags)).scalar_one() == ["callback"]
+    lines = ["can I talk to a real person", "ask them to ring me about my wheel", "Sam Rivera", "+1 312 555 0133"]
+    ref, replies = converse(Agent(sera), personas.northside_id, [*lines, "bye"])
+    assert all(reply.transfer_to is None for reply in replies)
+    assert _outcome(sera, ref) == "message"  # not "transferred": nobody was put through
+    assert "isn't available right now" in replies[1].text and "pass on" in replies[1].text
+    assert "passed your message" in replies[4].text and "Monday, November 30 at 10 am" in replies[4].text
+    (ticket,) = _tickets(sera, personas.northside_id)
+    assert ticket.tags == ["callback"] and "Call back on: +13125550133" in (ticket.description or "")
 
 
 def test_transfer_goes_to_the_handoff_number_while_open(sera: Sera, personas: Personas) -> None:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from sera.booking.service import ShopSchedule, load_schedule
+from sera.customers.phones import region_of_locale
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Merchant, Service
 
@@ -33,6 +34,7 @@ class ShopProfile:
     name: str
     zone: ZoneInfo
     currency: str
+    region: str  # for phone numbers said without a country code ("020 7946 0421")
     handoff_number: str | None
     address: str | None
     website: str | None
@@ -102,6 +104,7 @@ def _build_profile(uow: UnitOfWork, merchant: Merchant) -> ShopProfile:
         name=merchant.name,
         zone=ZoneInfo(merchant.timezone),
         currency=merchant.currency,
+        region=region_of_locale(merchant.locale),
         handoff_number=merchant.handoff_number,
         address=merchant.address,
         website=merchant.website,

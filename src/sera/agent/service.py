@@ -37,6 +37,7 @@ OUTCOME_PRIORITY = (
     "rescheduled",
     "cancelled",
     "transferred",
+    "message",
     "opted_out",
     "privacy_request",
     "ticket",

@@ -318,7 +318,7 @@ def cancel(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
 # -- orders, knowledge, tickets ------------------------------------------------------------------
 
 STATUS_TEXT = {
-    "unfulfilled": "has been received and is waiting to be packed",
+    "unfulfilled": "hasn't shipped yet: it has been received and is waiting to be packed",
     "processing": "is processing and hasn't shipped yet",
     "shipped": "has shipped",
     "delivered": "was delivered",
@@ -447,10 +447,28 @@ def transfer(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         )
     reason = args.get("reason") or "Caller asked to speak to a person"
     ticket(ctx, {"subject": "Callback request", "description": reason, "tags": ["callback"]})
-    opening = next_opening(ctx)
-    when = f" We open again {say_when(opening, ctx.local_now.date())}." if opening else ""
-    text = f"The team isn't available right now, so I've taken a message and someone will call you back.{when}"
-    return ToolResult(text, {"transferred": False, "message_taken": True}, outcome="transferred")
+    text = f"The team isn't available right now, so I've taken a message and someone will call you back.{_reopens(ctx)}"
+    return ToolResult(text, {"transferred": False, "message_taken": True}, outcome="message")
+
+
+def _reopens(ctx: TurnContext) -> str:
+    opening = next_opening(ctx) if not ctx.shop.is_open(ctx.now) else None
+    return f" We open again {say_when(opening, ctx.local_now.date())}." if opening else ""
+
+
+def take_message(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+    """A message for the team (or one of them): who called, how to call them back, what about."""
+    _ensure_customer(ctx, args.get("customer_name"))
+    recipient = args.get("for") or "the team"
+    lines = [
+        f"From: {args.get('customer_name') or ctx.caller.name or 'not given'}",
+        f"Call back on: {args.get('callback_number') or 'not given'}",
+        "",
+        str(args["message"]),
+    ]
+    ticket(ctx, {"subject": f"Message for {recipient}", "description": "\n".join(lines), "tags": ["callback"]})
+    text = f"Thanks, I've passed your message to {recipient} and they'll call you back.{_reopens(ctx)}"
+    return ToolResult(text, {"message_taken": True}, outcome="message")
 
 
 def opt_out(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
@@ -626,6 +644,18 @@ TOOLS: tuple[Tool, ...] = (
         "Hand the caller to a person (or take a message when closed).",
         _schema(reason=STRING),
         transfer,
+    ),
+    Tool(
+        "take_message",
+        "Take a message for the team or a named staff member: who is calling, the number to call back, the message.",
+        _schema(
+            ["message"],
+            message=STRING,
+            callback_number=STRING,
+            customer_name=STRING,
+            **{"for": {"type": "string", "description": "a staff member's name, if the message is for them"}},
+        ),
+        take_message,
     ),
     Tool("opt_out", "The caller never wants to be called or texted again.", _schema(), opt_out),
     Tool(

@@ -21,6 +21,7 @@ OUTCOMES = (
     "knowledge",
     "ticket",
     "transferred",
+    "message",  # a message was taken for the team (instead of a transfer)
     "opted_out",
     "privacy_request",
     "abandoned",

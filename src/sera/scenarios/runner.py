@@ -606,7 +606,7 @@ class Judge:
             return None
         calls = _all_pages(lambda request: list_calls(self.uow, request))
         outcomes = [call.outcome for call in calls]
-        if "transferred" in outcomes:  # the tools record a message taken when closed this way too
+        if "transferred" in outcomes or "message" in outcomes:  # a message taken when closed counts
             return None
         if self.during_call and any(CALLBACK_TAG in ticket.tags for ticket in self.tickets):
             # A call's outcome is written only when it ends, so while it lasts the message

@@ -73,8 +73,16 @@ PRIVACY_WORDS = {
     "objection": "stop using your personal data for anything but serving you",
 }
 ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "last": -1}
+# "the later one", "the earliest": a choice among offered times by their order in the day
+EARLIEST = re.compile(r"\b(earliest|earlier|soonest|sooner|first available)\b")
+LATEST = re.compile(r"\b(latest|later|last one)\b")
 MOVE_WORDS = re.compile(r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\bmy\b.*\b(move|moved)\b")
 BOOKING_WORDS = re.compile(r"\b(earliest|available|availability|opening|openings|slot|appointment|fit me in|come in)\b")
+# a complaint about something bought (not a service) is filed with its order number
+ABOUT_AN_ORDER = re.compile(r"\b(order|ordered|delivery|delivered|parcel|package|shipment|arrived|purchase|bought)\b")
+IDENTITY_TRIES = 2  # a caller whose appointment two name-and-day answers do not find is offered a person
+MESSAGE_IN_REQUEST = 8  # words: a request to leave a message this long carries the message itself
+SAME_TIME = re.compile(r"\b(same time|same slot|same hour)\b")
 NO_MORE = re.compile(r"\b(no|nope|nothing|that'?s (all|it)|all set|i'?m good|i'?m done)\b")
 
 
@@ -161,8 +169,10 @@ class _Turn:
 
     def interrupt(self) -> Reply | None:
         """Requests that win over whatever the conversation was doing."""
-        if Intent.HUMAN in self.intents and self.intent in (Intent.HUMAN, Intent.QUESTION, None):
-            return self.run_tool("transfer_call", {"reason": "Caller asked for a person"}, end_on_action=True)
+        if self.intent is Intent.MESSAGE or (
+            Intent.HUMAN in self.intents and self.intent in (Intent.HUMAN, Intent.QUESTION, None)
+        ):
+            return self.reach_a_person()
         if self.intent is Intent.OPT_OUT:
             self.reset()
             result = self.tools.run(self.ctx, "opt_out", {})
@@ -185,7 +195,7 @@ class _Turn:
         entry matches it closely, and a booking request that names a service is a booking, not a
         question about the service.
         """
-        if self.pending not in (None, "anything_else") or not asks_question(self.raw):
+        if self.pending not in (None, "anything_else") or not asks_question(self.raw) or self.names_an_order():
             return None
         meaning, intent = self.meaning, self.intent
         if meaning is None or intent is Intent.HOURS:
@@ -201,9 +211,29 @@ class _Turn:
             return None
         return self.run_done(result)
 
+    def names_an_order(self) -> bool:
+        """ "order fifty five oh one": an order number said with the word order."""
+        return bool(re.search(r"\b(order|ord)\b", self.text) and extract_order_number(self.raw))
+
     def gives_details(self) -> bool:
         """The line carries a day, a time or an order number: what a request acts on."""
         return bool(parse_date(self.raw, self.ctx.local_now) or parse_time(self.raw) or extract_order_number(self.raw))
+
+    def reach_a_person(self) -> Reply:
+        """A transfer while someone can answer (to the handoff number, saying whom the caller
+        asked for), otherwise, or when the caller asked to leave one, a message."""
+        staff = self.named_staff()
+        shop = self.ctx.shop
+        if self.intent is Intent.MESSAGE or not (shop.handoff_number and shop.is_open(self.ctx.now)):
+            return self.start_message(for_whom=staff)
+        reason = f"Caller asked for {staff}" if staff else "Caller asked for a person"
+        return self.run_tool("transfer_call", {"reason": reason}, end_on_action=True)
+
+    def named_staff(self) -> str | None:
+        """The staff member the caller named ("could I talk to Sam"), if any."""
+        options = self.ctx.shop.staff_options()
+        staff = match_option(self.raw, options) if options else None
+        return staff if staff and re.search(rf"\b{re.escape(staff.lower())}\b", self.text) else None
 
     def says_no_more(self) -> bool:
         return yes_no(self.raw) is False or bool(NO_MORE.search(self.text))
@@ -221,7 +251,7 @@ class _Turn:
             return self.start_booking()
         if intent is Intent.CANCEL:
             return self.start_change("cancel")
-        if intent is Intent.ORDER_STATUS:
+        if intent is Intent.ORDER_STATUS or (intent in (Intent.QUESTION, None) and self.names_an_order()):
             return self.start_order()
         if intent is Intent.SUPPORT:
             return self.start_support()
@@ -317,13 +347,10 @@ class _Turn:
             return self.answer_fallback_offer()
         if pending == "take_message":
             if yes_no(self.raw) is True:
-                return self.asking("Sure. What message should I pass on?", "message")
+                return self.start_message(with_this_line=False)
             if yes_no(self.raw) is False:
                 return self.reply("No problem.")
             return None
-        if pending == "message":
-            description = self.raw.strip()
-            return self.run_tool("create_ticket", {"subject": "Message for the team", "description": description})
         if pending.startswith("wf:"):
             return self.answer_workflow_slot(pending[3:])
         task = self.state.get("task")
@@ -337,11 +364,13 @@ class _Turn:
             return self.continue_support()
         if task == "privacy":
             return self.continue_privacy()
+        if task == "message":
+            return self.continue_message()
         return None
 
     def answer_fallback_offer(self) -> Reply | None:
-        if re.search(r"\b(message|note|call me back|callback)\b", self.text):
-            return self.asking("Sure. What message should I pass on?", "message")
+        if self.intent is Intent.MESSAGE or re.search(r"\b(message|note|call me back|callback)\b", self.text):
+            return self.start_message(with_this_line=False)
         if yes_no(self.raw) is True or Intent.HUMAN in self.intents or re.search(r"\b(connect|person)\b", self.text):
             return self.run_tool("transfer_call", {"reason": "Caller was not understood"}, end_on_action=True)
         return None
@@ -433,12 +462,17 @@ class _Turn:
         offered = [datetime.fromisoformat(o) for o in self.state.get("offered", [])]
         if not offered:
             return None
+        if EARLIEST.search(self.text):
+            return min(offered)
+        if LATEST.search(self.text):
+            return max(offered)
         for word, index in ORDINALS.items():
             if re.search(rf"\b{word}\b", self.text):
                 return offered[index] if -len(offered) <= index < len(offered) else None
+        day = parse_date(self.raw, self.ctx.local_now)
         when = parse_time(self.raw, expect_time=True)
-        if when is not None and when.at is not None:
-            return next((o for o in offered if o.time() == when.at), None)
+        if when is not None and when.at is not None:  # "Friday at 1:30 then", "the 2 o'clock"
+            return next((o for o in offered if o.time() == when.at and (day is None or o.date() == day.day)), None)
         if yes_no(self.raw) is True and len(offered) == 1:
             return offered[0]
         return None
@@ -525,6 +559,9 @@ class _Turn:
     def start_change(self, task: str) -> Reply:
         self.reset()
         self.state["task"] = task
+        said = find_dates(self.raw, self.ctx.local_now)
+        if said and task == "cancel":  # "cancel the nail clip I've got on Friday": the day it is on
+            self.slots["mentioned_date"] = said[0].day.isoformat()
         return self.find_appointment_to_change()
 
     def find_appointment_to_change(self) -> Reply:
@@ -562,15 +599,31 @@ class _Turn:
             return self.ask(question, "confirm")
         self.take_booking_entities()
         self.slots["service"] = target["service"]
+        if SAME_TIME.search(self.text):  # "can we make it Thursday, same time"
+            self.slots["time"] = start.strftime("%H:%M")
         if self.slots.get("day") == start.date().isoformat() and not self.slots.get("time"):
             self.slots.pop("day")
         return self.advance_booking()
 
     def identify_caller(self) -> Reply:
-        """No appointment for this number: ask the name and the date it is booked for."""
+        """No appointment for this number: ask the name and the date it is booked for (a day the
+        caller already said counts). After two tries that find nothing, offer a person or a message."""
+        if self.slots.get("customer_name") and not self.slots.get("date") and self.slots.get("mentioned_date"):
+            self.slots["date"] = self.slots["mentioned_date"]
         if self.slots.get("customer_name") and self.slots.get("date"):
-            self.reset()
-            return self.reply("I couldn't find an appointment under that name on that day.")
+            tries = int(self.slots.get("identity_tries", 0)) + 1
+            if tries >= IDENTITY_TRIES:
+                self.reset()
+                self.state["pending"] = "fallback_offer"
+                return Reply(
+                    "I couldn't find an appointment under that name on that day. Would you like me to connect "
+                    "you with someone from the team, or take a message?"
+                )
+            self.slots["identity_tries"] = tries
+            for key in ("customer_name", "date", "mentioned_date"):
+                self.slots.pop(key, None)
+            preface = "I couldn't find an appointment under that name on that day."
+            return self.asking("What name is the appointment under?", "change_name", preface)
         if not self.slots.get("customer_name"):
             preface = "I couldn't find an appointment for the number you're calling from."
             return self.asking("What name is the appointment under?", "change_name", preface)
@@ -678,9 +731,9 @@ class _Turn:
     def advance_support(self, preface: str = "") -> Reply:
         if not self.ctx.caller.name and not self.slots.get("name"):
             return self.asking("What's your name?", "name", preface)
-        if not self.slots.get("order_number"):
+        if not self.slots.get("order_number") and ABOUT_AN_ORDER.search(normalize(self.slots["problem"])):
             return self.asking("Which order is this about? What's the order number?", "order_number", preface)
-        number = self.slots["order_number"]
+        number = self.slots.get("order_number") or "unknown"
         description = self.slots["problem"] + (f"\nOrder: {number}" if number != "unknown" else "")
         subject = f"Problem with order {number}" if number != "unknown" else "Customer problem"
         self.state["proposal"] = {
@@ -689,6 +742,55 @@ class _Turn:
             | ({"customer_name": self.slots["name"]} if self.slots.get("name") else {}),
         }
         return self.ask("I'll open a ticket so the team can sort this out. Shall I submit it?", "confirm", preface)
+
+    # -- messages --------------------------------------------------------------------------------
+
+    def start_message(self, *, for_whom: str | None = None, with_this_line: bool = True) -> Reply:
+        """Take a message: what it is about, who is calling, the number to call them back on."""
+        self.reset()
+        self.state["task"] = "message"
+        if for_whom:
+            self.slots["for"] = for_whom
+        if with_this_line and len(self.text.split()) >= MESSAGE_IN_REQUEST:
+            self.slots["message"] = self.raw.strip()[:1000]  # "...can someone call me about my delivery"
+        preface = "" if self.ctx.shop.is_open(self.ctx.now) else "The team isn't available right now."
+        return self.advance_message(preface)
+
+    def advance_message(self, preface: str = "") -> Reply:
+        recipient = self.slots.get("for") or "the team"
+        if not self.slots.get("message"):
+            return self.asking(
+                f"I can take a message for {recipient}. What would you like me to pass on?", "message", preface
+            )
+        if not self.ctx.caller.name and not self.slots.get("name"):
+            return self.asking("And who's calling, please? What's your name?", "name", preface)
+        if not self.slots.get("callback"):
+            phone = self.ctx.caller.phone
+            if phone and not self.slots.get("callback_offered"):
+                self.slots["callback_offered"] = True
+                return self.asking(f"Is {phone} the best number to reach you on?", "callback", preface)
+            return self.asking("What number should they call you back on?", "callback", preface)
+        args = {"message": self.slots["message"], "callback_number": self.slots["callback"]}
+        args |= {k: v for k, v in (("customer_name", self.slots.get("name")), ("for", self.slots.get("for"))) if v}
+        return self.run_tool("take_message", args)
+
+    def continue_message(self) -> Reply | None:
+        if self.pending == "message":
+            self.slots["message"] = self.raw.strip()[:1000]
+        elif self.pending == "name":
+            name = extract_name(self.raw, expect_name=True)
+            if not name:
+                return self.miss("Sorry, I didn't get your name.")
+            self.slots["name"] = name
+        elif self.pending == "callback":
+            phone, answer = extract_phone(self.raw, self.ctx.shop.region), yes_no(self.raw)
+            if phone:
+                self.slots["callback"] = phone
+            elif answer is True and self.ctx.caller.phone:
+                self.slots["callback"] = self.ctx.caller.phone
+            elif answer is not False:
+                return self.miss("Sorry, I didn't get the number.")
+        return self.advance_message()
 
     # -- privacy requests ------------------------------------------------------------------------
 
@@ -776,7 +878,7 @@ class _Turn:
         if kind == "phone":
             if re.search(r"\b(this|same|my) (number|phone)\b", self.text) and self.ctx.caller.phone:
                 return self.ctx.caller.phone
-            return extract_phone(raw)
+            return extract_phone(raw, self.ctx.shop.region)
         if kind == "email":
             return extract_email(raw)
         if kind == "number":
@@ -799,9 +901,14 @@ class _Turn:
     # -- questions -------------------------------------------------------------------------------
 
     def answer_hours(self) -> Reply:
-        match = parse_date(self.raw, self.ctx.local_now)
-        args = {"date": match.day.isoformat()} if match else {}
-        return self.run_tool("get_hours", args)
+        """Every day the caller asked about ("do you shut late Thursdays, and Sundays?"), or the
+        week; an ordinary open day is answered from the hours like any other."""
+        days = list(dict.fromkeys(match.day for match in find_dates(self.raw, self.ctx.local_now)))
+        if not days:
+            return self.run_tool("get_hours", {})
+        answers = [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days[:4]]
+        self.reset()
+        return self.reply(" ".join(answers))
 
     def answer_question(self) -> Reply | None:
         result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})

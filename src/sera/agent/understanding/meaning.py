@@ -23,6 +23,8 @@ CONFIDENT = 0.5  # the classifier's probability at which its best intent stands 
 CHANGES_SUBJECT = 0.85
 ANSWERS = frozenset({"greeting", "affirm", "deny", "other"})
 NAMES_PEOPLE = frozenset({"human", "message"})
+COURTESIES = frozenset({"greeting", "goodbye", "affirm", "deny"})
+SHORT_ANSWER_WORDS = 6
 PLAUSIBLE = 0.15  # a certain rule's intent needs at least this much from the classifier
 ALSO = 0.25  # other intents the line may carry (a request for a person among a question)
 GUESS = 0.3  # below this, with no rule either, the line is not understood
@@ -36,6 +38,12 @@ class Meaning:
     intents: frozenset[Intent]  # every intent the line plausibly carries
     confidence: float  # the classifier's probability of its best guess
     guesses: tuple[IntentGuess, ...]
+
+
+def _courtesy_in_a_request(best: IntentGuess, text: str) -> bool:
+    """ "hi, I'm just checking on order fifty five oh one" is no greeting: a hello, a thanks or a
+    yes at the start of a longer line is a courtesy before the request a rule found."""
+    return best.label in COURTESIES and len(text.split()) > SHORT_ANSWER_WORDS
 
 
 def understand(text: str, *, answering: bool = False) -> Meaning:
@@ -55,7 +63,7 @@ def understand(text: str, *, answering: bool = False) -> Meaning:
         )
     if rules and rules[0].score >= RULE_CERTAIN and probability.get(rules[0].intent.value, 0.0) >= PLAUSIBLE:
         intent = rules[0].intent
-    elif best.probability >= CONFIDENT and best.label != OTHER:
+    elif best.probability >= CONFIDENT and best.label != OTHER and not (rules and _courtesy_in_a_request(best, text)):
         intent = Intent(best.label)
     elif rules:  # the classifier is unsure, or calls it "other" where a rule read a request
         intent = rules[0].intent
