@@ -202,6 +202,44 @@ def test_eval_fails_a_failing_scenario_and_ends_with_the_count(tmp_path: Path) -
     assert any(line.startswith("agent time per turn: median ") and "p95" in line for line in lines)
 
 
+def test_eval_reports_pass_rates_by_goal_and_the_lines_it_did_not_understand(tmp_path: Path) -> None:
+    """What a merchant needs to improve the agent: which kind of caller fails, and on which words."""
+    file = tmp_path / "mixed.yaml"
+    file.write_text(
+        textwrap.dedent(
+            f"""\
+            - name: price of a tune-up
+              shop: {NORTHSIDE}
+              now: "2026-11-27T10:00:00-06:00"
+              caller: {{phone: "+13125550186"}}
+              opening: "how much do you charge for a tune-up"
+              expect: {{said: ["89"]}}
+            - name: asks about something the shop file does not say
+              shop: {NORTHSIDE}
+              now: "2026-11-27T10:00:00-06:00"
+              caller: {{phone: "+13125550187"}}
+              opening: "do you sponsor the local cyclocross team"
+              max_turns: 2
+              expect: {{said: ["sponsor"]}}
+            - name: books a tune-up
+              shop: {NORTHSIDE}
+              now: "2026-11-27T10:00:00-06:00"
+              caller: {{phone: "+13125550188"}}
+              opening: "can I book a tune-up next tuesday at 2 pm"
+              facts: {{name: Jordan Miles, confirm: "yes"}}
+              expect: {{appointment: {{service: Tune-up}}}}
+            """
+        )
+    )
+    report = json.loads(_eval(str(file), "--shop", str(DEMO_SHOP), "--json").stdout)
+    assert report["by_goal"] == {"answer": {"passed": 1, "total": 2}, "book": {"passed": 1, "total": 1}}
+    assert report["not_understood"][0] == "do you sponsor the local cyclocross team"
+    text = _eval(str(file), "--shop", str(DEMO_SHOP)).stdout.strip().splitlines()
+    assert "by goal: answer 1/2, book 1/1" in text
+    assert "      do you sponsor the local cyclocross team" in text
+    assert text[-1] == "passed 2/3"
+
+
 def test_eval_rejects_a_bad_scenario_file_naming_it(tmp_path: Path) -> None:
     file = tmp_path / "broken-scenario.yaml"
     file.write_text(f"name: no opening\nshop: {NORTHSIDE}\nnow: '2026-11-27T10:00:00-06:00'\ncaller: {{phone: '+1'}}\n")

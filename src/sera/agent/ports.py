@@ -33,6 +33,7 @@ class Action:
 class Reply:
     text: str
     actions: tuple[Action, ...] = ()
+    understood: bool = True  # False when the agent did not understand the line (`sera eval` lists those)
 
     @property
     def ended(self) -> bool:

@@ -93,6 +93,8 @@ class ScenarioResult:
     turns: int  # caller lines, the opening and the goodbye included
     transcript: tuple[Line, ...]
     timings: tuple[float, ...]  # seconds the agent took for each of its turns, the greeting first
+    goal: str = "answer"  # what the caller called for (see `goal_of`), for the report by goal
+    not_understood: tuple[str, ...] = ()  # caller lines the agent said it did not understand
 
     def as_json(self) -> dict[str, Any]:
         """The per-scenario object of `sera eval --json` (spec/scenarios.md)."""
@@ -304,14 +306,53 @@ def summarize(results: list[ScenarioResult]) -> Summary:
     )
 
 
+GOALS = (  # expectation key -> what the caller called for, the first one a scenario sets
+    ("appointment", "book"),
+    ("rescheduled", "move"),
+    ("cancelled", "cancel"),
+    ("privacy_request", "privacy request"),
+    ("opted_out", "opt out"),
+    ("transferred", "person or message"),
+    ("ticket", "ticket"),
+)
+
+
+def goal_of(scenario: Scenario) -> str:
+    """What the caller called for, read from what the scenario expects ("answer" for what the
+    agent must say: a question, the hours, an order's status)."""
+    return next((goal for key, goal in GOALS if getattr(scenario.expect, key)), "answer")
+
+
+def by_goal(results: list[ScenarioResult]) -> dict[str, dict[str, int]]:
+    """Pass counts per goal, so a merchant sees which kind of caller the agent fails."""
+    goals: dict[str, dict[str, int]] = {}
+    for result in results:
+        counts = goals.setdefault(result.goal, {"passed": 0, "total": 0})
+        counts["passed"] += result.passed
+        counts["total"] += 1
+    return goals
+
+
+def not_understood(results: list[ScenarioResult]) -> list[str]:
+    """Every caller line the agent said it did not understand, once each, in order: what to add
+    to the shop file (an FAQ entry, a service alias) or to report."""
+    return list(dict.fromkeys(line for result in results for line in result.not_understood))
+
+
 def json_report(results: list[ScenarioResult]) -> dict[str, Any]:
-    """The one object `sera eval --json` prints (spec/scenarios.md)."""
+    """The one object `sera eval --json` prints (spec/scenarios.md), with the counts by goal and
+    the lines the agent did not understand besides."""
     summary = summarize(results)
     return {
         "passed": summary.passed,
         "total": summary.total,
         "scenarios": [result.as_json() for result in results],
+        "by_goal": by_goal(results),
+        "not_understood": not_understood(results),
     }
+
+
+UNCLEAR_SHOWN = 25
 
 
 def text_report(results: list[ScenarioResult]) -> list[str]:
@@ -326,6 +367,13 @@ def text_report(results: list[ScenarioResult]) -> list[str]:
             lines.append(f"      reason: {result.reason}")
             lines.extend(f"      {line.role + ':':<7} {line.text}" for line in result.transcript)
     summary = summarize(results)
+    lines.append("by goal: " + ", ".join(f"{goal} {c['passed']}/{c['total']}" for goal, c in by_goal(results).items()))
+    unclear = not_understood(results)
+    if unclear:
+        lines.append(f"lines the agent did not understand ({len(unclear)}; an FAQ entry or a service alias may help):")
+        lines.extend(f"      {line}" for line in unclear[:UNCLEAR_SHOWN])
+        if len(unclear) > UNCLEAR_SHOWN:
+            lines.append(f"      ... and {len(unclear) - UNCLEAR_SHOWN} more (--json lists them all)")
     lines.append(f"median caller turns: {summary.median_turns:g}")
     lines.append(
         f"agent time per turn: median {summary.median_turn_s * 1000:.1f} ms, p95 {summary.p95_turn_s * 1000:.1f} ms"
@@ -346,6 +394,7 @@ class Record:
     transferred: bool = False  # a reply carried a transfer action
     given_ids: set[str] = field(default_factory=set)  # appointments set up by `given`
     starts_seen: dict[str, set[datetime]] = field(default_factory=dict)  # appointment id -> starts
+    not_understood: list[str] = field(default_factory=list)  # caller lines the agent did not understand
 
 
 class ScenarioConversation:
@@ -389,6 +438,8 @@ class ScenarioConversation:
             turns=self.caller.turns,
             transcript=tuple(self.transcript),
             timings=tuple(self.timings),
+            goal=goal_of(self.scenario),
+            not_understood=tuple(self.record.not_understood),
         )
 
     # -- setting up -------------------------------------------------------------------------------
@@ -450,6 +501,8 @@ class ScenarioConversation:
         else:
             reply = self.agent.reply(self.ref, caller_line)
         self.timings.append(time.perf_counter() - started)
+        if caller_line is not None and not reply.understood:
+            self.record.not_understood.append(caller_line)
         self.transcript.append(Line("agent", reply.text))
         self.record.agent_lines.append(reply.text)
         self.record.transferred = self.record.transferred or reply.transfer_to is not None

@@ -305,12 +305,15 @@ class _Turn:
             self.state["misses"] = 0
             return Reply(
                 "I'm sorry, I'm having trouble understanding. Would you like me to connect you with someone "
-                "from the team, or take a message?"
+                "from the team, or take a message?",
+                understood=False,
             )
         question = self.state.get("question")
         if self.pending and question:
-            return Reply(f"{prefix} {question}")
-        return Reply(f"{prefix} I can help with appointments, orders, our hours, or questions about the shop.")
+            return Reply(f"{prefix} {question}", understood=False)
+        return Reply(
+            f"{prefix} I can help with appointments, orders, our hours, or questions about the shop.", understood=False
+        )
 
     def goodbye(self) -> Reply:
         self.reset()
@@ -916,5 +919,7 @@ class _Turn:
             return self.run_done(result)
         if self.intent is Intent.QUESTION:
             self.state["pending"] = "take_message"
-            return Reply("I'm not sure about that one. Would you like me to take a message for the team?")
+            return Reply(
+                "I'm not sure about that one. Would you like me to take a message for the team?", understood=False
+            )
         return None
