@@ -401,8 +401,7 @@ def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         text = f"We're at {doc.text}."
     else:
         text = doc.text
-    found = {"found": True, "kind": doc.kind, "title": doc.title, "confidence": round(hits[0].confidence, 3)}
-    return ToolResult(text, found, outcome="knowledge")
+    return ToolResult(text, {"found": True, "kind": doc.kind, "title": doc.title}, outcome="knowledge")
 
 
 def ticket(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:

@@ -224,8 +224,16 @@ def _rewrite_phrases(words: list[str]) -> list[str]:
     return out
 
 
+# small numbers as digits; "one" stays a stop word ("the later one", "this one")
+_NUMBER_WORDS = {"two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8"}
+_NUMBER_WORDS |= {"nine": "9", "ten": "10"}
+
+
 def _term(word: str) -> str | None:
-    """Normalise one word to its index term, or None for a stop word or stray letter."""
+    """Normalise one word to its index term, or None for a stop word or stray letter. Small
+    numbers are digits whichever way they were written ("three seater", "3-seat")."""
+    if word in _NUMBER_WORDS:
+        return _NUMBER_WORDS[word]
     if word in STOP_WORDS or (len(word) == 1 and word.isalpha()):
         return None
     stem = _stem(word)

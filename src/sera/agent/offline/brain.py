@@ -54,7 +54,6 @@ REQUESTS = frozenset(
     }
 )
 SURE_OF_REQUEST = 0.9
-CLOSE_MATCH = 0.6  # a knowledge entry's confidence at which a likely request is read as a question
 QUESTION_OPENERS = re.compile(
     r"^(?:so |and |but |hi |hey |hello |ok |okay |yeah |also |just )*"
     r"(?:what|whats|what's|how|hows|how's|do|does|did|is|isn't|are|aren't|can|could|will|would|have|has|should"
@@ -191,9 +190,8 @@ class _Turn:
         the shop file answers. A line shaped like a question goes to the knowledge first,
         unless it asks about the hours, or it is a likely request that carries what the request
         needs (a day, a time, an order number: "can I book a tune-up tuesday at 10"), or the
-        classifier is sure it is a request. Another likely request is answered only when an
-        entry matches it closely, and a booking request that names a service is a booking, not a
-        question about the service.
+        classifier is sure it is a request. A booking request that names a service is a booking,
+        not a question about the service.
         """
         if self.pending not in (None, "anything_else") or not asks_question(self.raw) or self.names_an_order():
             return None
@@ -205,7 +203,7 @@ class _Turn:
             return None
         result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
         data = result.data
-        if not data.get("found") or (request and data.get("confidence", 0.0) < CLOSE_MATCH):
+        if not data.get("found"):
             return None
         if intent is Intent.BOOK and data.get("kind") == "service":
             return None
