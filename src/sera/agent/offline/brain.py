@@ -249,7 +249,8 @@ class _Turn:
             return self.start_booking()
         if intent is Intent.CANCEL:
             return self.start_change("cancel")
-        if intent is Intent.ORDER_STATUS or (intent in (Intent.QUESTION, None) and self.names_an_order()):
+        asks_about_order = self.names_an_order() and (intent in (Intent.QUESTION, None) or asks_question(self.raw))
+        if intent is Intent.ORDER_STATUS or asks_about_order:
             return self.start_order()
         if intent is Intent.SUPPORT:
             return self.start_support()
@@ -561,14 +562,19 @@ class _Turn:
         self.reset()
         self.state["task"] = task
         said = find_dates(self.raw, self.ctx.local_now)
-        if said and task == "cancel":  # "cancel the nail clip I've got on Friday": the day it is on
+        if said and task == "cancel":  # "cancel the nail clip I've got on Friday": the day it's on
             self.slots["mentioned_date"] = said[0].day.isoformat()
         return self.find_appointment_to_change()
 
     def find_appointment_to_change(self) -> Reply:
         task = self.state["task"]
+        if self.slots.get("customer_name") and not self.slots.get("date") and self.slots.get("mentioned_date"):
+            self.slots["date"] = self.slots["mentioned_date"]
         lookup = {k: self.slots[k] for k in ("customer_name", "date") if self.slots.get(k)}
         listed = self.tools.run(self.ctx, "list_my_appointments", lookup).data.get("appointments", [])
+        if not listed and task == "reschedule" and not lookup and self.sounds_like_booking():
+            # "any chance of a bath and brush on Monday" from a caller with nothing booked: a booking
+            return self.start_booking()
         if not listed:
             return self.identify_caller()
         mentioned = [d.day for d in find_dates(self.raw, self.ctx.local_now)]
@@ -609,8 +615,6 @@ class _Turn:
     def identify_caller(self) -> Reply:
         """No appointment for this number: ask the name and the date it is booked for (a day the
         caller already said counts). After two tries that find nothing, offer a person or a message."""
-        if self.slots.get("customer_name") and not self.slots.get("date") and self.slots.get("mentioned_date"):
-            self.slots["date"] = self.slots["mentioned_date"]
         if self.slots.get("customer_name") and self.slots.get("date"):
             tries = int(self.slots.get("identity_tries", 0)) + 1
             if tries >= IDENTITY_TRIES:
