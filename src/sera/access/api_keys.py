@@ -71,16 +71,7 @@ def replace_api_key(sera: Sera, merchant_id: str, *, role: str, label: str, acto
         earlier = uow.session.execute(active).scalars().all()
         key, key_id = _add_key(uow.session, sera, merchant_id, role=role, label=label, actor=actor)
         for old in earlier:
-            old.revoked_at = sera.clock()
-            audit.record(
-                uow.session,
-                merchant_id=merchant_id,
-                actor=actor,
-                action="api_key.revoked",
-                target_type="api_key",
-                target_id=old.id,
-                details={"replaced_by": key_id},
-            )
+            _revoke(uow.session, sera, old, actor=actor, details={"replaced_by": key_id})
         uow.commit()
     return ReplacedApiKey(key=key, revoked=len(earlier))
 
@@ -144,17 +135,22 @@ def revoke_api_key(sera: Sera, merchant_id: str, key_id_or_prefix: str, *, actor
         ).scalar_one_or_none()
         if key is None:
             return False
-        key.revoked_at = sera.clock()
-        audit.record(
-            uow.session,
-            merchant_id=merchant_id,
-            actor=actor,
-            action="api_key.revoked",
-            target_type="api_key",
-            target_id=key.id,
-        )
+        _revoke(uow.session, sera, key, actor=actor)
         uow.commit()
     return True
+
+
+def _revoke(session: Session, sera: Sera, key: ApiKey, *, actor: str, details: dict[str, str] | None = None) -> None:
+    key.revoked_at = sera.clock()
+    audit.record(
+        session,
+        merchant_id=key.merchant_id,
+        actor=actor,
+        action="api_key.revoked",
+        target_type="api_key",
+        target_id=key.id,
+        details=details,
+    )
 
 
 @dataclass(frozen=True)
