@@ -240,6 +240,28 @@ def test_eval_reports_pass_rates_by_goal_and_the_lines_it_did_not_understand(tmp
     assert text[-1] == "passed 2/3"
 
 
+def test_the_callers_appointment_may_be_under_another_number_in_their_name(tmp_path: Path) -> None:
+    """Ringing from the office about the booking made from a mobile: it is still the caller's."""
+    file = tmp_path / "office.yaml"
+    file.write_text(
+        textwrap.dedent(
+            f"""\
+            - name: cancels from the office phone
+              shop: {NORTHSIDE}
+              now: "2026-11-27T10:00:00-06:00"
+              caller: {{phone: "+13125550190"}}
+              given:
+                appointments: [{{service: Tune-up, start: "2026-12-01T11:00:00-06:00", customer_name: Lena Park, phone: "+13125550191"}}]
+              opening: "I'm on my work phone, I need to cancel the tune-up I've got on Tuesday"
+              facts: {{name: Lena Park, day: tuesday, confirm: "yes"}}
+              expect: {{cancelled: {{start: "2026-12-01T11:00:00-06:00"}}}}
+            """
+        )
+    )
+    result = _eval(str(file), "--shop", str(DEMO_SHOP))
+    assert result.stdout.strip().splitlines()[-1] == "passed 1/1", result.stdout
+
+
 def test_eval_rejects_a_bad_scenario_file_naming_it(tmp_path: Path) -> None:
     file = tmp_path / "broken-scenario.yaml"
     file.write_text(f"name: no opening\nshop: {NORTHSIDE}\nnow: '2026-11-27T10:00:00-06:00'\ncaller: {{phone: '+1'}}\n")

@@ -564,6 +564,7 @@ class Judge:
     def __init__(self, uow: UnitOfWork, scenario: Scenario, record: Record, *, during_call: bool = False) -> None:
         self.uow = uow
         self.expect = scenario.expect
+        self.caller_name = str(scenario.facts.get("name") or "").strip().lower()
         self.record = record
         self.during_call = during_call  # judging for the caller's goodbye, not the verdict
 
@@ -591,8 +592,15 @@ class Judge:
 
     @cached_property
     def callers_appointments(self) -> list[AppointmentView]:
-        phone = self.record.caller_phone
-        return [view for view in self.appointments if view.customer and view.customer.phone == phone]
+        """The appointments of the caller: booked under the number they call from, or under the
+        name they give (a caller may ring from the office about the booking on their mobile)."""
+        phone, name = self.record.caller_phone, self.caller_name
+        return [
+            view
+            for view in self.appointments
+            if view.customer
+            and (view.customer.phone == phone or (name and (view.customer.name or "").strip().lower() == name))
+        ]
 
     @cached_property
     def tickets(self) -> list[TicketView]:
