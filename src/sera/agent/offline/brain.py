@@ -54,6 +54,7 @@ REQUESTS = frozenset(
     }
 )
 SURE_OF_REQUEST = 0.9
+SURE_ENOUGH_TO_ASK = 0.6  # below this, a question-shaped move or cancel with nothing booked is a question
 QUESTION_OPENERS = re.compile(
     r"^(?:so |and |but |hi |hey |hello |ok |okay |yeah |also |just )*"
     r"(?:what|whats|what's|how|hows|how's|do|does|did|is|isn't|are|aren't|can|could|will|would|have|has|should"
@@ -208,6 +209,11 @@ class _Turn:
         if intent is Intent.BOOK and data.get("kind") == "service":
             return None
         return self.run_done(result)
+
+    def unsure_question(self) -> bool:
+        """Shaped like a question, with nothing a request acts on, and no sure request."""
+        sure = self.meaning is not None and self.meaning.confidence >= SURE_ENOUGH_TO_ASK
+        return asks_question(self.raw) and not sure and not self.gives_details()
 
     def names_an_order(self) -> bool:
         """ "order fifty five oh one": an order number said with the word order."""
@@ -575,6 +581,10 @@ class _Turn:
         if not listed and task == "reschedule" and not lookup and self.sounds_like_booking():
             # "any chance of a bath and brush on Monday" from a caller with nothing booked: a booking
             return self.start_booking()
+        if not listed and not lookup and self.unsure_question():
+            # "would you still take a nippy terrier?" from a caller with nothing booked: a question
+            self.reset()
+            return self.answer_question(asked=True) or self.fallback()
         if not listed:
             return self.identify_caller()
         mentioned = [d.day for d in find_dates(self.raw, self.ctx.local_now)]
@@ -915,11 +925,12 @@ class _Turn:
         self.reset()
         return self.reply(" ".join(answers))
 
-    def answer_question(self) -> Reply | None:
+    def answer_question(self, *, asked: bool = False) -> Reply | None:
+        """The shop's answer; a question it has none for is offered as a message for the team."""
         result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
         if result.data.get("found"):
             return self.run_done(result)
-        if self.intent is Intent.QUESTION:
+        if asked or self.intent is Intent.QUESTION:
             self.state["pending"] = "take_message"
             return Reply(
                 "I'm not sure about that one. Would you like me to take a message for the team?", understood=False

@@ -40,10 +40,11 @@ class Meaning:
     guesses: tuple[IntentGuess, ...]
 
 
-def _courtesy_in_a_request(best: IntentGuess, text: str) -> bool:
-    """ "hi, I'm just checking on order fifty five oh one" is no greeting: a hello, a thanks or a
-    yes at the start of a longer line is a courtesy before the request a rule found."""
-    return best.label in COURTESIES and len(text.split()) > SHORT_ANSWER_WORDS
+def _courtesy_in_a_request(label: str, text: str) -> bool:
+    """A hello, a bye or a yes in a longer line is a courtesy around the request, not what the
+    caller wants: "hi, I'm just checking on order fifty five oh one" is no greeting, and
+    "before I can come and see you" no goodbye."""
+    return label in COURTESIES and len(text.split()) > SHORT_ANSWER_WORDS
 
 
 def understand(text: str, *, answering: bool = False) -> Meaning:
@@ -61,9 +62,14 @@ def understand(text: str, *, answering: bool = False) -> Meaning:
         return Meaning(
             intent, frozenset({r.intent for r in rules} | ({intent} if intent else set())), best.probability, guesses
         )
-    if rules and rules[0].score >= RULE_CERTAIN and probability.get(rules[0].intent.value, 0.0) >= PLAUSIBLE:
+    certain = rules and rules[0].score >= RULE_CERTAIN and probability.get(rules[0].intent.value, 0.0) >= PLAUSIBLE
+    if certain and not _courtesy_in_a_request(rules[0].intent.value, text):
         intent = rules[0].intent
-    elif best.probability >= CONFIDENT and best.label != OTHER and not (rules and _courtesy_in_a_request(best, text)):
+    elif (
+        best.probability >= CONFIDENT
+        and best.label != OTHER
+        and not (rules and _courtesy_in_a_request(best.label, text))
+    ):
         intent = Intent(best.label)
     elif rules:  # the classifier is unsure, or calls it "other" where a rule read a request
         intent = rules[0].intent
