@@ -54,7 +54,9 @@ REQUESTS = frozenset(
     }
 )
 SURE_OF_REQUEST = 0.9
-SURE_ENOUGH_TO_ASK = 0.6  # below this, a question-shaped move or cancel with nothing booked is a question
+# below this, a move or cancel from a caller with nothing booked is a booking when it names a
+# service and a day, and a question when it is shaped like one
+SURE_ENOUGH_TO_ASK = 0.6
 QUESTION_OPENERS = re.compile(
     r"^(?:so |and |but |hi |hey |hello |ok |okay |yeah |also |just )*"
     r"(?:what|whats|what's|how|hows|how's|do|does|did|is|isn't|are|aren't|can|could|will|would|have|has|should"
@@ -578,7 +580,8 @@ class _Turn:
             self.slots["date"] = self.slots["mentioned_date"]
         lookup = {k: self.slots[k] for k in ("customer_name", "date") if self.slots.get(k)}
         listed = self.tools.run(self.ctx, "list_my_appointments", lookup).data.get("appointments", [])
-        if not listed and task == "reschedule" and not lookup and self.sounds_like_booking():
+        unsure = self.meaning is None or self.meaning.confidence < SURE_ENOUGH_TO_ASK
+        if not listed and not lookup and (task == "reschedule" or unsure) and self.sounds_like_booking():
             # "any chance of a bath and brush on Monday" from a caller with nothing booked: a booking
             return self.start_booking()
         if not listed and not lookup and self.unsure_question():

@@ -40,42 +40,38 @@ class Meaning:
     guesses: tuple[IntentGuess, ...]
 
 
-def _courtesy_in_a_request(label: str, text: str) -> bool:
-    """A hello, a bye or a yes in a longer line is a courtesy around the request, not what the
-    caller wants: "hi, I'm just checking on order fifty five oh one" is no greeting, and
-    "before I can come and see you" no goodbye."""
-    return label in COURTESIES and len(text.split()) > SHORT_ANSWER_WORDS
-
-
 def understand(text: str, *, answering: bool = False) -> Meaning:
-    """``answering``: the agent asked the caller something, and this line may be the answer."""
+    """``answering``: the agent asked the caller something, and this line may be the answer.
+
+    A hello, a bye or a yes in a longer line is a courtesy around the request, not what the
+    caller wants ("hi, I'm just checking on order fifty five oh one" is no greeting, "before I
+    can come and see you" no goodbye): on such a line those intents are not candidates.
+    """
+    long_line = len(text.split()) > SHORT_ANSWER_WORDS
     guesses = tuple(intent_classifier().classify(text))
+    candidates = [g for g in guesses if not (long_line and g.label in COURTESIES)]
     probability = {g.label: g.probability for g in guesses}
-    rules = [r for r in detect_intents(text) if r.score >= RULE_MATCHED]
-    best = guesses[0]
+    found = [r for r in detect_intents(text) if r.score >= RULE_MATCHED]
+    rules = [r for r in found if not (long_line and r.intent.value in COURTESIES)]
+    best = candidates[0]
     intent: Intent | None
     if answering:
         # a bare name sounds like "is Priya there?" to the classifier: asking for a person while
         # answering takes the rules' word for it too
         sure = best.probability >= CHANGES_SUBJECT and best.label not in ANSWERS and best.label not in NAMES_PEOPLE
-        intent = Intent(best.label) if sure else (rules[0].intent if rules else None)
+        intent = Intent(best.label) if sure else (found[0].intent if found else None)
         return Meaning(
-            intent, frozenset({r.intent for r in rules} | ({intent} if intent else set())), best.probability, guesses
+            intent, frozenset({r.intent for r in found} | ({intent} if intent else set())), best.probability, guesses
         )
-    certain = rules and rules[0].score >= RULE_CERTAIN and probability.get(rules[0].intent.value, 0.0) >= PLAUSIBLE
-    if certain and not _courtesy_in_a_request(rules[0].intent.value, text):
+    if rules and rules[0].score >= RULE_CERTAIN and probability.get(rules[0].intent.value, 0.0) >= PLAUSIBLE:
         intent = rules[0].intent
-    elif (
-        best.probability >= CONFIDENT
-        and best.label != OTHER
-        and not (rules and _courtesy_in_a_request(best.label, text))
-    ):
+    elif best.probability >= CONFIDENT and best.label != OTHER:
         intent = Intent(best.label)
     elif rules:  # the classifier is unsure, or calls it "other" where a rule read a request
         intent = rules[0].intent
     else:
         intent = None if best.label == OTHER or best.probability < GUESS else Intent(best.label)
-    plausible = {Intent(g.label) for g in guesses if g.probability >= ALSO and g.label != OTHER}
+    plausible = {Intent(g.label) for g in candidates if g.probability >= ALSO and g.label != OTHER}
     plausible |= {r.intent for r in rules}
     if intent is not None:
         plausible.add(intent)
