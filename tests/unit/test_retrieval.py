@@ -296,3 +296,28 @@ def test_the_right_entry_is_found_among_500_faqs_and_2000_products() -> None:
     assert volt.confidence >= THRESHOLD
     needle = next(doc for doc in docs if doc.id == "product:SYN-1234")
     assert top(index, f"how much is the {needle.title.lower()}").document is needle
+
+
+@pytest.mark.parametrize(
+    ("query", "expected_id"),
+    [
+        ("do you do instalments", "faq:financing"),
+        ("can I get it on afterpay", "faq:financing"),
+        ("what shots does my puppy need", "policy:vaccinations"),
+        ("can I send it back if it doesn't fit", "policy:returns"),
+        ("can I claim on my health fund", "faq:insurance"),
+    ],
+)
+def test_everyday_words_find_the_shops_own_terms(query: str, expected_id: str) -> None:
+    """Callers say "instalments" and "shots"; shops write "financing" and "vaccinations"."""
+    shop = KnowledgeIndex.build(
+        [
+            Document("faq:financing", "faq", "Do you offer financing?", "Yes, 0% financing over 12 months."),
+            Document("policy:vaccinations", "policy", "vaccinations", "Dogs must be vaccinated against parvo."),
+            Document("policy:returns", "policy", "returns", "Unused items can be returned within 30 days."),
+            Document("faq:insurance", "faq", "Do you take insurance?", "We process insurance rebates on the spot."),
+            Document("faq:parking", "faq", "Is there parking?", "Free parking behind the shop."),
+        ]
+    )
+    hits = shop.search(query)
+    assert hits and hits[0].document.id == expected_id and hits[0].confidence >= 0.35

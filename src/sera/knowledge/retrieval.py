@@ -96,11 +96,17 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     "price": ("price", "cost", "charge", "fee", "dollar", "buck"),
     "hours": ("hours", "open", "close", "closing"),
     "return": ("return", "refund", "exchange"),
-    "shipping": ("shipping", "ship", "deliver", "delivery"),
+    "shipping": ("shipping", "ship", "deliver", "delivery", "dispatch", "courier"),
     "parking": ("parking", "park"),
     "rent": ("rent", "rental", "hire"),
     "repair": ("repair", "fix", "mend"),
     "address": ("address", "location", "locate"),
+    # everyday words for what shops of every trade write in their FAQ and policies
+    "finance": ("finance", "financing", "instalment", "installment", "afterpay", "klarna", "laybuy", "layby"),
+    "vaccination": ("vaccination", "vaccinate", "vaccine", "jab", "shot", "booster"),
+    "custom": ("custom", "bespoke", "madetomeasure", "madetoorder"),
+    "insurance": ("insurance", "insurer", "rebate"),
+    "referral": ("referral", "refer"),
 }
 
 # Multi-word expressions rewritten before stop words are dropped ("" drops them):
@@ -109,8 +115,15 @@ PHRASES: dict[tuple[str, str], str] = {
     ("how", "much"): "price",
     ("close", "to"): "",
     ("close", "by"): "",
+    ("send", "back"): "return",
+    ("take", "back"): "return",
+    ("payment", "plan"): "finance",
+    ("pay", "monthly"): "finance",
+    ("health", "fund"): "insurance",
+    ("car", "park"): "parking",
 }
 
+_PRONOUNS = frozenset({"it", "them", "this", "that", "these", "those", "him", "her"})
 _APOSTROPHES = re.compile(r"['\u2019]")
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _TRAILING_ZERO_CENTS = re.compile(r"(\d)\.0+\b")
@@ -209,18 +222,20 @@ def _is_stray_letter(word: str) -> bool:
 
 
 def _rewrite_phrases(words: list[str]) -> list[str]:
-    """Apply PHRASES left to right."""
+    """Apply PHRASES left to right, also around a pronoun ("send it back", "take them back")."""
     out: list[str] = []
     i = 0
     while i < len(words):
-        replacement = PHRASES.get((words[i], words[i + 1])) if i + 1 < len(words) else None
+        width, replacement = 2, PHRASES.get((words[i], words[i + 1])) if i + 1 < len(words) else None
+        if replacement is None and i + 2 < len(words) and words[i + 1] in _PRONOUNS:
+            width, replacement = 3, PHRASES.get((words[i], words[i + 2]))
         if replacement is None:
             out.append(words[i])
             i += 1
             continue
         if replacement:
             out.append(replacement)
-        i += 2
+        i += width
     return out
 
 
