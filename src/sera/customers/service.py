@@ -128,7 +128,7 @@ def find_or_create_customer(
     customer = find_customer(uow, phone=phone, email=email)
     if customer is None:
         return create_customer(uow, name=name, phone=phone, email=email, source=source)
-    if email and (owner := find_customer(uow, email=email)) is not None and owner.id != customer.id:
+    if email and _someone_elses(uow, customer, email):
         email = None
     current = uow.vault.open_many(customer, "name", "phone", "email")
     missing = {
@@ -146,12 +146,17 @@ def find_or_create_customer(
 def add_customer_email(uow: UnitOfWork, customer: Customer, email: str, *, source: str) -> bool:
     """Give a customer without an email this one, unless it is another customer's."""
     current = uow.vault.open_many(customer, "name", "phone", "email")
-    owner = find_customer(uow, email=email)
-    if current["email"] or (owner is not None and owner.id != customer.id):
+    if current["email"] or _someone_elses(uow, customer, email):
         return False
     _set_fields(uow, customer, **{**current, "email": email})
     customer.sources = {**(customer.sources or {}), "email": source}
     return True
+
+
+def _someone_elses(uow: UnitOfWork, customer: Customer, email: str) -> bool:
+    """The email is another customer's: two records never share one."""
+    owner = find_customer(uow, email=email)
+    return owner is not None and owner.id != customer.id
 
 
 def _set_fields(uow: UnitOfWork, customer: Customer, **fields: str | None) -> None:

@@ -312,12 +312,14 @@ class KnowledgeIndex:
 
     def search(self, query: str, limit: int = 3) -> list[Hit]:
         """Best documents for a caller's words, best first; [] when nothing matches."""
-        query_terms, _ = self._query_terms(query)
+        query_terms, scoring_terms = self._query_terms(query)
         if not query_terms or limit <= 0:
             return []
-        lexical = self._lexical(query, len(self._documents) if self._vectors is not None else limit)
+        scores = self._scores(scoring_terms)
+        lexical = self._lexical(scores, query_terms, limit)
         if self._encoder is None or self._vectors is None or (lexical and lexical[0].confidence >= LEXICAL_SURE):
-            return lexical[:limit]
+            return lexical
+        lexical = self._lexical(scores, query_terms, len(self._documents))  # every entry the words reach
         similarity = self._vectors @ self._encoder.encode([query])[0]
         spread = float(similarity.std()) or 1.0
         z = (similarity - similarity.mean()) / spread
@@ -334,10 +336,8 @@ class KnowledgeIndex:
             if value > 0
         ]
 
-    def _lexical(self, query: str, limit: int) -> list[Hit]:
-        """BM25 hits with their lexical confidence (module doc)."""
-        query_terms, scoring_terms = self._query_terms(query)
-        scores = self._scores(scoring_terms)
+    def _lexical(self, scores: dict[int, float], query_terms: list[str], limit: int) -> list[Hit]:
+        """The best ``limit`` BM25 hits with their lexical confidence (module doc)."""
         # key=scores.__getitem__ keeps the comparison in C; equal scores keep the
         # order documents were first reached, which is deterministic for a query.
         ranked = [(index, scores[index]) for index in heapq.nlargest(max(limit, 2), scores, key=scores.__getitem__)]

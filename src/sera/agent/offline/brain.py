@@ -9,6 +9,7 @@ actions go through the shared tool registry, exactly as an LLM brain's would.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 from typing import Any
@@ -204,13 +205,18 @@ class _Turn:
         request = intent in REQUESTS
         if request and (meaning.confidence >= SURE_OF_REQUEST or self.gives_details()):
             return None
-        result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
+        result = self.knowledge
         data = result.data
         if not data.get("found"):
             return None
         if intent is Intent.BOOK and data.get("kind") == "service":
             return None
         return self.run_done(result)
+
+    @functools.cached_property
+    def knowledge(self) -> ToolResult:
+        """The shop's knowledge searched for this line (once a turn, whoever asks first)."""
+        return self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
 
     def unsure_question(self) -> bool:
         """Shaped like a question, with nothing a request acts on, and no sure request."""
@@ -930,7 +936,7 @@ class _Turn:
 
     def answer_question(self, *, asked: bool = False) -> Reply | None:
         """The shop's answer; a question it has none for is offered as a message for the team."""
-        result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
+        result = self.knowledge
         if result.data.get("found"):
             return self.run_done(result)
         if asked or self.intent is Intent.QUESTION:
