@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/intents.py [--set dev|heldout|both] [--misses]
 
-Each line of evals/<set>/intents.yaml (written blind to the code; the held-out set is never
+Each line of evals/<set>/intents*.yaml (written blind to the code; the held-out set is never
 tuned on) is understood three ways, printed side by side from the same run:
 - rules: the phrase rules alone (sera.agent.language.intents, the brain before the model);
 - model: the embedding classifier alone;
@@ -29,7 +29,7 @@ from sera.agent.language import detect_intents  # noqa: E402
 from sera.agent.understanding.intents import intent_classifier  # noqa: E402
 from sera.agent.understanding.meaning import understand  # noqa: E402
 
-SAME = {("human", "message")}
+SAME = {("human", "message"), ("other", "none")}  # "other" is what the agent leaves alone
 
 
 def _right(label: str, got: str) -> bool:
@@ -37,7 +37,10 @@ def _right(label: str, got: str) -> bool:
 
 
 def measure(name: str, show_misses: bool) -> None:
-    data: dict[str, list[str]] = yaml.safe_load((ROOT / "evals" / name / "intents.yaml").read_text())
+    data: dict[str, list[str]] = {}
+    for path in sorted((ROOT / "evals" / name).glob("intents*.yaml")):
+        for label, lines in yaml.safe_load(path.read_text()).items():
+            data.setdefault(label, []).extend(lines)
     right: dict[str, Counter[str]] = defaultdict(Counter)
     per_label: dict[str, Counter[bool]] = defaultdict(Counter)
     classifier = intent_classifier()

@@ -22,9 +22,6 @@ below a threshold (0.35 works for the demo shop)::
     margin     = (top score - second score) / top score   for the first hit (1 when it is
                  the only one), 0 for the others
     confidence = coverage * (1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin),  MARGIN_WEIGHT = 0.3
-DENSE_WEIGHT = 1.0
-DENSE_Z_FLOOR = 1.5
-LEXICAL_SURE = 0.5  # the words alone decide above this: meaning only helps where they fall short
 
 Coverage answers "did this entry address everything that was asked"; margin answers
 "is it clearly the one", so the best of two equally good entries keeps 70% of its
@@ -35,14 +32,15 @@ terms, so a split word is not counted twice.
 Hybrid (when built with an ``Encoder``, the agent's sentence-embedding model): callers ask in
 their own words ("do you do instalments" for a FAQ about financing), so when the words alone
 find no entry with at least LEXICAL_SURE confidence, each entry is also compared by meaning.
-The query's cosine similarity to every entry becomes a z-score within the shop (static
-embeddings give unrelated sentences similarities of 0.3-0.5, so only an entry that stands out
-from the shop's others counts), and an entry's confidence is::
+The query's cosine similarity to every entry becomes a z-score within the shop (only an entry
+that stands out from the shop's others counts), and an entry's confidence is::
 
     confidence = lexical confidence + DENSE_WEIGHT * max(0, z - DENSE_Z_FLOOR) / 2
 
-Both constants were chosen on the development set (answers found versus other shops'
-questions wrongly answered), never on the held-out one.
+where the meaning term counts only for an entry at least DENSE_MIN_SIMILARITY similar (a bare
+name or "mmmph grr" always has some entry that ranks first). The constants were chosen on the
+development set (answers found versus nonsense and other shops' questions wrongly answered),
+never on the held-out one.
 """
 
 from __future__ import annotations
@@ -67,7 +65,8 @@ KIND_WEIGHT = 1
 TEXT_WEIGHT = 1
 MARGIN_WEIGHT = 0.3
 DENSE_WEIGHT = 1.0
-DENSE_Z_FLOOR = 1.5
+DENSE_Z_FLOOR = 1.0
+DENSE_MIN_SIMILARITY = 0.4  # below this cosine a line and an entry are unrelated, however they rank
 LEXICAL_SURE = 0.5  # the words alone decide above this: meaning only helps where they fall short
 
 # Words that say nothing about which entry answers a call, grouped by why.
@@ -136,6 +135,8 @@ class Encoder(Protocol):
     """Sentences to unit vectors (``sera.agent.understanding.embedding.Embedder``)."""
 
     def encode(self, sentences: Sequence[str]) -> NDArray[np.float32]: ...
+
+    def encode_one(self, sentence: str) -> NDArray[np.float32]: ...
 
 
 @dataclass(frozen=True)
@@ -320,13 +321,18 @@ class KnowledgeIndex:
         if self._encoder is None or self._vectors is None or (lexical and lexical[0].confidence >= LEXICAL_SURE):
             return lexical
         lexical = self._lexical(scores, query_terms, len(self._documents))  # every entry the words reach
-        similarity = self._vectors @ self._encoder.encode([query])[0]
+        similarity = self._vectors @ self._encoder.encode_one(query)
         spread = float(similarity.std()) or 1.0
         z = (similarity - similarity.mean()) / spread
+        related = similarity >= DENSE_MIN_SIMILARITY
         confidence = {hit.document.id: hit.confidence for hit in lexical}
         score = {hit.document.id: hit.score for hit in lexical}
         combined = [
-            (confidence.get(doc.id, 0.0) + DENSE_WEIGHT * max(0.0, float(z[i]) - DENSE_Z_FLOOR) / 2, i)
+            (
+                confidence.get(doc.id, 0.0)
+                + (DENSE_WEIGHT * max(0.0, float(z[i]) - DENSE_Z_FLOOR) / 2 if related[i] else 0.0),
+                i,
+            )
             for i, doc in enumerate(self._documents)
         ]
         ranked = heapq.nlargest(limit, combined)

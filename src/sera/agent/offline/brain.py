@@ -69,6 +69,13 @@ PRIVACY_TYPES = {
     Intent.PRIVACY_CORRECTION: "correction",
     Intent.PRIVACY_OBJECTION: "objection",
 }
+TASK_INTENTS = {
+    "book": Intent.BOOK,
+    "reschedule": Intent.RESCHEDULE,
+    "cancel": Intent.CANCEL,
+    "support": Intent.SUPPORT,
+    "message": Intent.MESSAGE,
+}
 PRIVACY_WORDS = {
     "erasure": "delete the personal data they hold about you",
     "access": "send you a copy of the personal data they hold about you",
@@ -153,8 +160,8 @@ class _Turn:
             return self.miss("I didn't catch that.")
         if self.pending == "confirm":
             answer = yes_no(self.raw)
-            if answer is not None:
-                return self.confirmed() if answer else self.declined()
+            if answer is not None or self.restates_task():
+                return self.declined() if answer is False else self.confirmed()
         answered = self.answer_if_asked()
         if answered is not None:
             return answered
@@ -180,11 +187,28 @@ class _Turn:
             self.reset()
             result = self.tools.run(self.ctx, "opt_out", {})
             return Reply(result.text + " Goodbye.", (Action(ActionKind.HANG_UP),))
-        if self.intent in PRIVACY_TYPES:
+        if self.intent in PRIVACY_TYPES and not (self.pending and self.restates_task()):
             return self.start_privacy(PRIVACY_TYPES[self.intent])
         if self.intent is Intent.GOODBYE or (self.pending == "anything_else" and self.says_no_more()):
             return self.goodbye()
         return None
+
+    def restates_task(self) -> bool:
+        """Asked to confirm, the caller says again what they asked for ("I just want my details
+        deleted"): that is a yes to doing it, not a new request to start over. A line with a day
+        or a time in it changes the request instead."""
+        task = self.state.get("task")
+        if self.meaning is None or task is None:
+            return False
+        # while answering, a line keeps its intent only when the classifier is sure; its best
+        # guess is enough to recognise the request the caller already made
+        best = self.meaning.guesses[0].label
+        said = next((i for i in Intent if i.value == best), None) or self.intent
+        if task == "privacy":
+            return said in PRIVACY_TYPES and PRIVACY_TYPES[said] == self.slots.get("type")
+        if self.gives_details():
+            return False
+        return said is not None and TASK_INTENTS.get(task) is said
 
     def answer_if_asked(self) -> Reply | None:
         """A question the shop's own knowledge answers is answered, not acted on.
