@@ -3,7 +3,8 @@
     .venv/bin/python bench/agent_turn.py [--faq 500] [--products 2000] [--turns 300]
 
 Loads the demo shop plus N extra FAQ entries and products, then times single agent
-turns (the same question lines, and a full booking conversation), printing p50/p95.
+turns (the same question lines, and a full booking conversation), printing p50/p95; the
+model forgets the lines it encoded before each turn, so every line is timed as a new one.
 Baseline measured in the same run: the same turns against the demo shop's own small
 catalogue, to show what catalogue size costs.
 
@@ -81,6 +82,8 @@ def make_sera(workdir: Path, text: str) -> tuple[Sera, str]:
 
 
 def time_turns(sera: Sera, merchant_id: str, rounds: int) -> list[float]:
+    from sera.agent.understanding.embedding import embedder  # imported late: model_costs times the load
+
     agent = Agent(sera)
     samples: list[float] = []
     for i in range(rounds):
@@ -88,6 +91,7 @@ def time_turns(sera: Sera, merchant_id: str, rounds: int) -> list[float]:
         agent.start(ref, caller_phone=f"+1312555{1000 + i % 8000:04d}")
         lines = BOOKING if i % 4 == 0 else [QUESTIONS[i % len(QUESTIONS)]]
         for line in lines:
+            embedder().forget()  # each caller's line is new to the model: no encoding kept
             started = time.perf_counter()
             agent.reply(ref, line)
             samples.append((time.perf_counter() - started) * 1000)

@@ -132,6 +132,11 @@ class Embedder:
         vector: Vectors = self.encode([sentence])[0]
         return vector
 
+    def forget(self) -> None:
+        """Drop the sentences kept encoded (a benchmark times lines the model has not seen)."""
+        with self._lock:
+            self._recent.clear()
+
     def known_share(self, sentence: str) -> float:
         """The share of the sentence's words the model knows whole (1.0 for no words): "blorf"
         or "zzzk" only exist as word pieces, and what pieces add up to means nothing."""
