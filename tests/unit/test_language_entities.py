@@ -229,6 +229,14 @@ def test_match_option_prefers_longest_alias() -> None:
     assert match_option("I have a flat tire", options) == "Flat tire repair"
 
 
+def test_match_option_takes_a_word_said_whole_before_one_a_typo_away() -> None:
+    vet = {"Vaccination": ["needles", "shots"], "Nail trim": ["nails"], "Hydrotherapy": ["water"]}
+    assert match_option("need Rocco's nails done", vet) == "Nail trim"  # "need" is one edit from "needl"
+    assert match_option("my dog needs his neddles", vet) == "Vaccination"  # a typo still finds it
+    assert match_option("the later one", vet) == "Hydrotherapy"  # "later" is one edit from "water"...
+    assert match_option("the later one", vet, typos=False) is None  # ...unless only whole words count
+
+
 @pytest.mark.parametrize("text", ["", "nothing here", "what are your hours"])
 def test_match_option_none(text: str) -> None:
     assert match_option(text, SERVICES) is None

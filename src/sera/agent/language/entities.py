@@ -581,14 +581,14 @@ class _Alias:
     joined: str
 
 
-def match_option(text: str, options: Mapping[str, Sequence[str]]) -> str | None:
+def match_option(text: str, options: Mapping[str, Sequence[str]], *, typos: bool = True) -> str | None:
     """Map the caller's words to one canonical option key, or None.
 
     Each key and its aliases are compared as stemmed token phrases ("tuned up"
     ~ "tune-up", "brakes" ~ "brake", "fitting" ~ "fit"); a whole alias found
     in the text beats a single distinctive word of an alias ("fit" -> "Bike
     fitting") and longer aliases beat shorter ones. Ties go to the option
-    mentioned first in the text.
+    mentioned first in the text. ``typos=False`` takes only what was said word for word.
     """
     if not isinstance(text, str) or not text or not options:
         return None
@@ -597,10 +597,12 @@ def match_option(text: str, options: Mapping[str, Sequence[str]]) -> str | None:
     if not words:
         return None
     aliases = _aliases(tuple((key, tuple(extra)) for key, extra in options.items()))
-    best = _best_phrase_match(raw, words, aliases)
+    best = _phrase_match(raw, words, aliases, typos=False)
+    if best is None and typos:
+        best = _phrase_match(raw, words, aliases, typos=True)
     if best is not None:
         return best
-    return _best_word_match(words, aliases)
+    return _best_word_match(words, aliases, typos=typos)
 
 
 @functools.lru_cache(maxsize=256)  # a shop's services and staff: the same few option sets, turn after turn
@@ -615,12 +617,13 @@ def _aliases(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[_Alias, 
     return tuple(out)
 
 
-def _best_phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias]) -> str | None:
-    """Longest alias found whole: as a token phrase, or glued ("tuneup")."""
+def _phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool) -> str | None:
+    """Longest alias found whole: as a token phrase, or glued ("tuneup"). The caller tries an alias
+    said word for word before one a typo away ("need Rocco's nails done" is nails, not "needles")."""
     glued_words = {w: i for i, w in reversed(list(enumerate(words)))}
     best: tuple[int, int, str] | None = None  # (-length, position, key)
     for alias in aliases:
-        position = _find_phrase(words, alias.stems)
+        position = _find_phrase(words, alias.stems, typos=typos)
         if position is None and alias.joined in glued_words:
             position = glued_words[alias.joined]
         if position is None and len(alias.stems) == 1:
@@ -633,10 +636,11 @@ def _best_phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequen
     return best[2] if best is not None else None
 
 
-def _find_phrase(words: Sequence[str], phrase: Sequence[str]) -> int | None:
+def _find_phrase(words: Sequence[str], phrase: Sequence[str], *, typos: bool = True) -> int | None:
     n = len(phrase)
+    same = _same if typos else str.__eq__
     for i in range(len(words) - n + 1):
-        if all(_same(words[i + k], phrase[k]) for k in range(n)):
+        if all(same(words[i + k], phrase[k]) for k in range(n)):
             return i
     return None
 
@@ -649,8 +653,9 @@ def _find_split(words: Sequence[str], joined: str) -> int | None:
     return None
 
 
-def _best_word_match(words: Sequence[str], aliases: Sequence[_Alias]) -> str | None:
+def _best_word_match(words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool = True) -> str | None:
     """Fallback: a word that belongs to exactly one option ("brakes", "fit")."""
+    same = _same if typos else str.__eq__
     owners: dict[str, set[str]] = {}
     for alias in aliases:
         for stem in alias.stems:
@@ -659,7 +664,7 @@ def _best_word_match(words: Sequence[str], aliases: Sequence[_Alias]) -> str | N
     scores: dict[str, tuple[int, int]] = {}
     for position, word in enumerate(words):
         for stem, keys in owners.items():
-            if len(keys) != 1 or not _same(word, stem):
+            if len(keys) != 1 or not same(word, stem):
                 continue
             key = next(iter(keys))
             length, first = scores.get(key, (0, position))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sera.agent.context import TurnContext
@@ -32,7 +32,7 @@ from sera.agent.language import (
 )
 from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when
 from sera.agent.ports import Action, ActionKind, Reply
-from sera.agent.tools import ToolRegistry, ToolResult
+from sera.agent.tools import PARTS, ToolRegistry, ToolResult
 from sera.agent.understanding.meaning import understand
 
 MAX_MISSES = 3
@@ -87,13 +87,46 @@ ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "
 EARLIEST = re.compile(r"\b(earliest|earlier|soonest|sooner|first available)\b")
 LATEST = re.compile(r"\b(latest|later|last one)\b")
 MOVE_WORDS = re.compile(r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\bmy\b.*\b(move|moved)\b")
-BOOKING_WORDS = re.compile(r"\b(earliest|available|availability|opening|openings|slot|appointment|fit me in|come in)\b")
+# words that ask for a visit, beside one of the shop's services ("can I bring him in for his rabies
+# shot", "send someone to flush my water heater", "can I set that up with her")
+BOOKING_WORDS = re.compile(
+    r"\b(earliest|available|availability|opening|openings|slot|appointment|fit me in|come in|book|booking"
+    r"|squeeze (?:me|him|her|us|them) in|(?:bring|get) (?:him|her|them|it|me|us) in"
+    r"|set (?:it|that|this|one|something) up|send (?:someone|somebody|a tech\w*)|come (?:out|over|round|around|by))\b"
+)
 # a complaint about something bought (not a service) is filed with its order number
 ABOUT_AN_ORDER = re.compile(r"\b(order|ordered|delivery|delivered|parcel|package|shipment|arrived|purchase|bought)\b")
 IDENTITY_TRIES = 2  # a caller whose appointment two name-and-day answers do not find is offered a person
 MESSAGE_IN_REQUEST = 8  # words: a request to leave a message this long carries the message itself
+ANY_TIME = re.compile(
+    r"\b(any ?time|anything|whenever|whatever|doesn'?t matter|don'?t mind|not fussed|you (pick|choose)"
+    r"|what(ever)? you have)\b"
+)
+MAYBE_MOVE = 0.05  # the classifier's least probability of a move for a booking that names the caller's own
 SAME_TIME = re.compile(r"\b(same time|same slot|same hour)\b")
+# A move's line tells of the old appointment and asks for the new time ("I've got Oscar in
+# Thursday at ten but can we push it to Friday afternoon"): cut into clauses here, a clause
+# that names only the appointment's own day speaks of the old one.
+CLAUSE_BREAKS = re.compile(r"[,.;!?]|\b(?:but|instead|to|until|till|so|because)\b")
+THAT_DAY = re.compile(r"\b(that|the same|same) day\b")
+# "push it a day", "two days later", "the day after": counted from the old day
+COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "couple of": 2}
+SHIFT_BY = re.compile(
+    r"\b(?:push|move|bump|slide|shift|put)\w*\b.*?\b(a|an|one|two|three|couple of)\s+(day|week)s?\b"
+    r"|\b(a|an|one|two|three|couple of)\s+(day|week)s?\s+later\b"
+)
+EARLIER = re.compile(r"\b(earlier|forward|sooner)\b")
+DAY_AFTER = re.compile(r"\b(?:day after(?!\s+tomorrow)|next day|following day)\b")
+
 NO_MORE = re.compile(r"\b(no|nope|nothing|that'?s (all|it)|all set|i'?m good|i'?m done)\b")
+
+
+def within(ranges: list[tuple[time, time]], part: str | None) -> list[tuple[time, time]]:
+    """Opening ranges cut to a part of the day ("afternoon"): what is open then."""
+    if part not in PARTS:
+        return ranges
+    lo, hi = PARTS[part]
+    return [(max(start, lo), min(end, hi)) for start, end in ranges if max(start, lo) < min(end, hi)]
 
 
 def asks_question(raw: str) -> bool:
@@ -179,10 +212,13 @@ class _Turn:
 
     def interrupt(self) -> Reply | None:
         """Requests that win over whatever the conversation was doing."""
+        asks_for_someone = Intent.HUMAN in self.intents and self.intent in (Intent.HUMAN, Intent.QUESTION, None)
         if self.intent is Intent.MESSAGE or (
-            Intent.HUMAN in self.intents and self.intent in (Intent.HUMAN, Intent.QUESTION, None)
+            asks_for_someone and not (self.pending is None and self.sounds_like_booking())
         ):
-            return self.reach_a_person()
+            return self.reach_a_person()  # "is Rosa in? can I set up my yearly check with her" is a booking
+        if self.intent is None and self.meaning and self.meaning.guesses[0].label == "human" and self.named_staff():
+            return self.reach_a_person()  # "could I have a quick word with Hannah": unsure, but she is staff
         if self.intent is Intent.OPT_OUT:
             self.reset()
             result = self.tools.run(self.ctx, "opt_out", {})
@@ -222,6 +258,8 @@ class _Turn:
         not a question about the service.
         """
         if self.pending not in (None, "anything_else") or not asks_question(self.raw) or self.names_an_order():
+            return None
+        if self.sounds_like_booking():  # "can I bring him in for his rabies shot?"
             return None
         meaning, intent = self.meaning, self.intent
         if meaning is None or intent is Intent.HOURS:
@@ -281,9 +319,11 @@ class _Turn:
         if looks_like_injection(self.raw):
             return self.reply("I can only help with your own appointments and orders, and questions about the shop.")
         intent = self.intent
-        if intent is Intent.RESCHEDULE or (intent in (Intent.BOOK, Intent.QUESTION, None) and self.sounds_like_move()):
+        maybe_move = intent in (Intent.BOOK, Intent.QUESTION, None)
+        if intent is Intent.RESCHEDULE or (maybe_move and (self.sounds_like_move() or self.moves_a_booking())):
             return self.start_change("reschedule")
-        if intent is Intent.BOOK or (intent in (Intent.QUESTION, Intent.HOURS, None) and self.sounds_like_booking()):
+        might_book = intent in (Intent.QUESTION, Intent.HOURS, Intent.HUMAN, None)
+        if intent is Intent.BOOK or (might_book and self.sounds_like_booking()):
             return self.start_booking()
         if intent is Intent.CANCEL:
             return self.start_change("cancel")
@@ -303,6 +343,22 @@ class _Turn:
         return (
             bool(MOVE_WORDS.search(self.text)) and match_option(self.raw, self.ctx.shop.service_options()) is not None
         )
+
+    def moves_a_booking(self) -> bool:
+        """A booking request that speaks of the caller's own appointment, by its day or service,
+        and might be a move ("I can't make my eye test Thursday, can we shove it to next week")
+        is a move: a caller never ends with two appointments unless they asked for two."""
+        if self.meaning is None or self.probability(Intent.RESCHEDULE) < MAYBE_MOVE:
+            return False
+        listed = self.tools.run(self.ctx, "list_my_appointments", {}).data.get("appointments", [])
+        days = {d.day for d in find_dates(self.raw, self.ctx.local_now)}
+        service = match_option(self.raw, self.ctx.shop.service_options())
+        return any(datetime.fromisoformat(a["start"]).date() in days or a["service"] == service for a in listed)
+
+    def probability(self, intent: Intent) -> float:
+        """What the classifier gives ``intent`` for this line."""
+        guesses = self.meaning.guesses if self.meaning else ()
+        return next((g.probability for g in guesses if g.label == intent.value), 0.0)
 
     def sounds_like_booking(self) -> bool:
         """'what's the earliest you can do a tune up tomorrow': a service plus a when."""
@@ -433,7 +489,7 @@ class _Turn:
         task = self.state.get("task")
         self.state.pop("proposal", None)
         if task in ("book", "reschedule"):
-            for key in ("time", "day", "part", "earliest"):
+            for key in ("time", "day", "part", "earliest", "latest", "any_time"):
                 self.slots.pop(key, None)
             return self.asking("No problem. What day would work better?", "day")
         self.reset()
@@ -442,7 +498,9 @@ class _Turn:
     # -- booking ---------------------------------------------------------------------------------
 
     def take_booking_entities(self, *, expect_time: bool = False) -> None:
-        service = match_option(self.raw, self.ctx.shop.service_options())
+        # a service already chosen changes only for one named word for word ("the later one" is no "water")
+        chosen = bool(self.slots.get("service")) and self.pending != "service"
+        service = match_option(self.raw, self.ctx.shop.service_options(), typos=not chosen)
         if service and (self.state.get("task") == "book" or self.pending == "service"):
             self.slots["service"] = service
         staff = match_option(self.raw, self.ctx.shop.staff_options()) if self.ctx.shop.staff_options() else None
@@ -453,7 +511,8 @@ class _Turn:
             if self.slots.get("day") != day.isoformat():
                 self.slots.pop("time", None)
             self.slots["day"] = day.isoformat()
-        when = parse_time(self.raw, expect_time=expect_time)
+        said = self.move_request()[1] if self.moving() else self.raw
+        when = parse_time(said, expect_time=expect_time) if said.strip() else None
         if when is not None:
             if when.at is not None:
                 self.slots["time"] = when.at.strftime("%H:%M")
@@ -467,16 +526,44 @@ class _Turn:
                 self.slots["name"] = name
 
     def new_day(self) -> date | None:
-        """The date the caller wants (for a move: the one after 'to', not the old one)."""
+        """The date the caller wants (for a move: the new one, not the one it is on now)."""
+        if self.moving():
+            return self.move_request()[0]
         match = parse_date(self.raw, self.ctx.local_now)
-        if match is None:
-            return None
-        if self.state.get("task") == "reschedule":
-            dates = find_dates(self.raw, self.ctx.local_now)
-            current = self.slots.get("from_day")
-            if len(dates) > 1 or (current and match.day.isoformat() == current and " to " not in f" {self.text} "):
-                return dates[-1].day if len(dates) > 1 else None
-        return match.day
+        return match.day if match else None
+
+    def moving(self) -> bool:
+        """A move whose appointment is known, and a line that is not the answer to "what day?"."""
+        return self.state.get("task") == "reschedule" and bool(self.slots.get("from_day")) and self.pending != "day"
+
+    def move_request(self) -> tuple[date | None, str]:
+        """For a move: the new day, if the caller said one, and the words about the new time."""
+        old = date.fromisoformat(self.slots["from_day"])
+        shift = SHIFT_BY.search(self.text)
+        if shift:
+            count, unit = shift.group(1) or shift.group(3), shift.group(2) or shift.group(4)
+            back = -1 if EARLIER.search(self.text) else 1  # "bring it forward a day"
+            return old + timedelta(days=back * COUNTS[count] * (7 if unit == "week" else 1)), ""
+        if DAY_AFTER.search(self.text):
+            return old + timedelta(days=1), ""
+        new_day, names_old_day, time_words = None, False, ""
+        for clause in CLAUSE_BREAKS.split(self.raw):
+            days = [d.day for d in find_dates(clause, self.ctx.local_now)]
+            if days and all(day == old for day in days):
+                names_old_day = True
+                continue
+            new_days = [day for day in days if day != old]
+            has_time = parse_time(clause) is not None
+            if new_days:
+                new_day = new_days[-1]
+                time_words = clause if has_time else ""  # "to Friday afternoon": the new day's clause
+            elif has_time and not (new_day and time_words):
+                time_words = clause  # else the last clause that says a time ("Morning." opens a call)
+        text = time_words
+        when = parse_time(text) if text.strip() else None
+        if new_day is None and (THAT_DAY.search(self.text) or (names_old_day and when is not None)):
+            new_day = old  # "later on that day", "move my tuesday one to the afternoon"
+        return new_day, text
 
     def start_booking(self) -> Reply:
         self.reset()
@@ -492,6 +579,11 @@ class _Turn:
                 return self.advance_booking()
         before = dict(self.slots)
         self.take_booking_entities(expect_time=self.pending in ("time", "pick"))
+        if self.slots == before and self.pending == "time":
+            if LATEST.search(self.text):  # "the later one", "as late as you can"
+                self.slots["latest"] = True
+            elif ANY_TIME.search(self.text) or any(re.search(rf"\b{w}\b", self.text) for w in ORDINALS):
+                self.slots["any_time"] = True  # "whenever suits", "any time": offer what is free
         if self.slots == before and self.pending != "pick":
             return self.miss("Sorry, I didn't get that.")
         if self.slots == before and self.pending == "pick":
@@ -530,11 +622,18 @@ class _Turn:
             return self.asking(f"What day would you like to come in for the {slots['service']}?", "day", preface)
         args = {"service": slots["service"], "staff": slots.get("staff"), "date": slots.get("day")}
         args |= {"time": slots.get("time"), "part": slots.get("part"), "earliest": bool(slots.get("earliest"))}
-        if args["date"] and not args["time"] and not args["part"] and not args["earliest"]:
+        if (
+            args["date"]
+            and not args["time"]
+            and not args["earliest"]
+            and not (slots.get("any_time") or slots.get("latest"))
+        ):
+            # a day, or a day and a part of it ("Friday afternoon"): the caller has a time in mind
             day = date.fromisoformat(args["date"])
-            ranges = shop.opening_hours(day)
+            ranges = within(shop.opening_hours(day), args["part"])
             if ranges:
-                question = f"What time works for you on {say_day(day, self.today)}? We're open {say_hours(ranges)}."
+                when = say_day(day, self.today) + (f" {args['part']}" if args["part"] else "")
+                question = f"What time works for you on {when}? We're open {say_hours(ranges)}."
                 return self.asking(question, "time", preface)
         result = self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v})
         data = result.data
@@ -542,8 +641,8 @@ class _Turn:
         notes = [preface] if preface else []
         if data.get("closed"):
             notes.append(f"We're closed on {say_day(date.fromisoformat(data['closed']), self.today)}.")
-        if data.get("requested_available") and slots_found:
-            return self.propose_booking(slots_found[0], " ".join(notes))
+        if slots_found and (data.get("requested_available") or slots.get("latest")):
+            return self.propose_booking(slots_found[-1] if slots.get("latest") else slots_found[0], " ".join(notes))
         if not slots_found:
             self.slots.pop("day", None)
             self.slots.pop("time", None)
@@ -651,8 +750,6 @@ class _Turn:
         self.slots["service"] = target["service"]
         if SAME_TIME.search(self.text):  # "can we make it Thursday, same time"
             self.slots["time"] = start.strftime("%H:%M")
-        if self.slots.get("day") == start.date().isoformat() and not self.slots.get("time"):
-            self.slots.pop("day")
         return self.advance_booking()
 
     def identify_caller(self) -> Reply:
