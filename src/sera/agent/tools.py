@@ -401,7 +401,8 @@ def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         text = f"We're at {doc.text}."
     else:
         text = doc.text
-    return ToolResult(text, {"found": True, "kind": doc.kind, "title": doc.title}, outcome="knowledge")
+    data = {"found": True, "kind": doc.kind, "title": doc.title, "confidence": round(hits[0].confidence, 2)}
+    return ToolResult(text, data, outcome="knowledge")
 
 
 def ticket(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:

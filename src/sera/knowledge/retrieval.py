@@ -106,6 +106,7 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     "custom": ("custom", "bespoke", "madetomeasure", "madetoorder"),
     "insurance": ("insurance", "insurer", "rebate"),
     "referral": ("referral", "refer"),
+    "payment": ("payment", "pay", "amex", "visa", "mastercard", "cheque", "zelle", "venmo", "paypal"),
 }
 
 # Multi-word expressions rewritten before stop words are dropped ("" drops them):

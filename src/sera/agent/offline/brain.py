@@ -90,7 +90,7 @@ MOVE_WORDS = re.compile(r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\
 # words that ask for a visit, beside one of the shop's services ("can I bring him in for his rabies
 # shot", "send someone to flush my water heater", "can I set that up with her")
 BOOKING_WORDS = re.compile(
-    r"\b(earliest|available|availability|opening|openings|slot|appointment|fit me in|come in|book|booking"
+    r"\b(earliest|available|availability|opening|openings|slot|appointment|fit me in|come in"
     r"|squeeze (?:me|him|her|us|them) in|(?:bring|get) (?:him|her|them|it|me|us) in"
     r"|set (?:it|that|this|one|something) up|send (?:someone|somebody|a tech\w*)|come (?:out|over|round|around|by))\b"
 )
@@ -102,6 +102,10 @@ ANY_TIME = re.compile(
     r"\b(any ?time|anything|whenever|whatever|doesn'?t matter|don'?t mind|not fussed|you (pick|choose)"
     r"|what(ever)? you have)\b"
 )
+ASKED_SENTENCE = re.compile(r"[^.!?]*\?")  # the sentences of a line that end in a question mark
+MAX_ANSWERS = 2
+SURE_ANSWER = 0.6  # a knowledge answer this sure wins over a line that also sounds like a booking
+TITLES = frozenset({"dr", "doctor", "mr", "mrs", "ms", "miss", "prof", "professor"})
 MAYBE_MOVE = 0.05  # the classifier's least probability of a move for a booking that names the caller's own
 SAME_TIME = re.compile(r"\b(same time|same slot|same hour)\b")
 # A move's line tells of the old appointment and asks for the new time ("I've got Oscar in
@@ -231,8 +235,8 @@ class _Turn:
 
     def restates_task(self) -> bool:
         """Asked to confirm, the caller says again what they asked for ("I just want my details
-        deleted"): that is a yes to doing it, not a new request to start over. A line with a day
-        or a time in it changes the request instead."""
+        deleted"): that is a yes to doing it, not a new request to start over. A day or a time in
+        a line about an appointment changes the request instead."""
         task = self.state.get("task")
         if self.meaning is None or task is None:
             return False
@@ -242,7 +246,7 @@ class _Turn:
         said = next((i for i in Intent if i.value == best), None) or self.intent
         if task == "privacy":
             return said in PRIVACY_TYPES and PRIVACY_TYPES[said] == self.slots.get("type")
-        if self.gives_details():
+        if task in ("book", "reschedule", "cancel") and self.gives_details():
             return False
         return said is not None and TASK_INTENTS.get(task) is said
 
@@ -259,26 +263,51 @@ class _Turn:
         """
         if self.pending not in (None, "anything_else") or not asks_question(self.raw) or self.names_an_order():
             return None
-        if self.sounds_like_booking():  # "can I bring him in for his rabies shot?"
+        if self.matching_workflow() is not None:  # the merchant's own trigger words win
             return None
         meaning, intent = self.meaning, self.intent
         if meaning is None or intent is Intent.HOURS:
             return None
         request = intent in REQUESTS
-        if request and (meaning.confidence >= SURE_OF_REQUEST or self.gives_details()):
+        if (
+            request
+            and (meaning.confidence >= SURE_OF_REQUEST or self.gives_details())
+            and not self.asks_beyond_services()
+        ):
             return None
         result = self.knowledge
         data = result.data
         if not data.get("found"):
             return None
-        if intent is Intent.BOOK and data.get("kind") == "service":
-            return None
+        if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()):
+            return None  # "I'd like to set up another bike fitting": a booking, not what a fitting is
+        if data.get("confidence", 1.0) < SURE_ANSWER and self.sounds_like_booking():
+            return None  # "can I bring him in for his rabies shot?": a booking, unless the shop's answer is plain
         return self.run_done(result)
+
+    def asks_beyond_services(self) -> bool:
+        """A "booking" that names none of the shop's services, which the shop's knowledge answers
+        surely ("could my brother rent a bike next week?" where rentals are an FAQ): a question."""
+        if self.intent is not Intent.BOOK or match_option(self.raw, self.ctx.shop.service_options()):
+            return False
+        return bool(self.knowledge.data.get("confidence", 0.0) >= SURE_ANSWER)
 
     @functools.cached_property
     def knowledge(self) -> ToolResult:
-        """The shop's knowledge searched for this line (once a turn, whoever asks first)."""
-        return self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
+        """The shop's knowledge searched for this line (once a turn, whoever asks first). A line
+        that asks two things in two sentences ("do you see rabbits? and is there anywhere to
+        park") gets both answers: each sentence is searched too, and an answer it is sure of
+        that the whole line did not give is added."""
+        result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
+        if not result.data.get("found"):
+            return result
+        answers, titles = [result.text], {result.data.get("title")}
+        for sentence in ASKED_SENTENCE.findall(self.raw[:500])[:MAX_ANSWERS]:
+            more = self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
+            if more.data.get("confidence", 0.0) >= SURE_ANSWER and more.data.get("title") not in titles:
+                answers.append(more.text)
+                titles.add(more.data.get("title"))
+        return ToolResult(" ".join(answers[:MAX_ANSWERS]), result.data, outcome=result.outcome)
 
     def unsure_question(self) -> bool:
         """Shaped like a question, with nothing a request acts on, and no sure request."""
@@ -304,10 +333,17 @@ class _Turn:
         return self.run_tool("transfer_call", {"reason": reason}, end_on_action=True)
 
     def named_staff(self) -> str | None:
-        """The staff member the caller named ("could I talk to Sam"), if any."""
+        """The staff member the caller named ("could I talk to Sam", "in with doctor Trembly" for
+        Dr. Marc Tremblay), if any: a word of their name other than a title, said whole, or a
+        longer one a typo away (speech-to-text spells names its own way)."""
         options = self.ctx.shop.staff_options()
         staff = match_option(self.raw, options) if options else None
-        return staff if staff and re.search(rf"\b{re.escape(staff.lower())}\b", self.text) else None
+        if staff is None:
+            return None
+        words = [w for w in re.findall(r"[a-z]+", staff.lower()) if w not in TITLES and len(w) > 1]
+        said = set(re.findall(r"[a-z]+", self.text))
+        typo_close = any(match_option(self.raw, {w: []}) for w in words if len(w) >= 5)
+        return staff if said.intersection(words) or typo_close else None
 
     def says_no_more(self) -> bool:
         return yes_no(self.raw) is False or bool(NO_MORE.search(self.text))
@@ -503,8 +539,8 @@ class _Turn:
         service = match_option(self.raw, self.ctx.shop.service_options(), typos=not chosen)
         if service and (self.state.get("task") == "book" or self.pending == "service"):
             self.slots["service"] = service
-        staff = match_option(self.raw, self.ctx.shop.staff_options()) if self.ctx.shop.staff_options() else None
-        if staff and re.search(rf"\b{re.escape(staff.lower())}\b", self.text):
+        staff = self.named_staff()
+        if staff:
             self.slots["staff"] = staff
         day = self.new_day()
         if day is not None:
