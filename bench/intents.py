@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from sera.agent.language import detect_intents  # noqa: E402
+from sera.agent.understanding.embedding import embedder  # noqa: E402
 from sera.agent.understanding.intents import intent_classifier  # noqa: E402
 from sera.agent.understanding.meaning import understand  # noqa: E402
 
@@ -70,6 +71,7 @@ def timing() -> None:
     understand(lines[0])
     samples = []
     for line in lines:
+        embedder().forget()  # a caller's line is new to the model: time the encoding too
         started = time.perf_counter()
         understand(line)
         samples.append((time.perf_counter() - started) * 1000)

@@ -33,7 +33,8 @@ from sera.agent.language import (
 from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when
 from sera.agent.ports import Action, ActionKind, Reply
 from sera.agent.tools import PARTS, ToolRegistry, ToolResult
-from sera.agent.understanding.meaning import understand
+from sera.agent.understanding.intents import canonical
+from sera.agent.understanding.meaning import plain_answer, understand
 
 MAX_MISSES = 3
 # what a caller asks the agent to do; a question-shaped line is taken as one of these only when
@@ -102,6 +103,7 @@ ANY_TIME = re.compile(
     r"\b(any ?time|anything|whenever|whatever|doesn'?t matter|don'?t mind|not fussed|you (pick|choose)"
     r"|what(ever)? you have)\b"
 )
+PLAIN_ANSWER_WORDS = 3
 ASKED_SENTENCE = re.compile(r"[^.!?]*\?")  # the sentences of a line that end in a question mark
 MAX_ANSWERS = 2
 SURE_ANSWER = 0.6  # a knowledge answer this sure wins over a line that also sounds like a booking
@@ -185,10 +187,28 @@ class _Turn:
         self.state = ctx.state
         self.slots: dict[str, Any] = self.state.setdefault("slots", {})
         self.pending: str | None = self.state.get("pending")
-        self.meaning = understand(text, answering=bool(self.pending)) if self.text else None
+        self.meaning = None
+        if self.text:
+            plain = self.is_plain_answer()
+            self.meaning = plain_answer(text) if plain else understand(text, answering=bool(self.pending))
         self.intent = self.meaning.intent if self.meaning else None
         self.intents = self.meaning.intents if self.meaning else frozenset()
         self.today = ctx.local_now.date()
+
+    def is_plain_answer(self) -> bool:
+        """Two words or three that are exactly what the pending question asked for: a time, a
+        day, a yes or no, a name (``meaning.plain_answer``)."""
+        if len(self.text.split()) > PLAIN_ANSWER_WORDS:
+            return False
+        if self.pending == "time":
+            return parse_time(self.raw, expect_time=True) is not None
+        if self.pending in ("day", "change_day"):
+            return parse_date(self.raw, self.ctx.local_now) is not None
+        if self.pending == "confirm":
+            return yes_no(self.raw) is not None
+        if self.pending in ("name", "change_name"):
+            return extract_name(self.raw, expect_name=True) is not None
+        return False
 
     # -- flow ----------------------------------------------------------------------------------
 
@@ -298,7 +318,8 @@ class _Turn:
         that asks two things in two sentences ("do you see rabbits? and is there anywhere to
         park") gets both answers: each sentence is searched too, and an answer it is sure of
         that the whole line did not give is added."""
-        result = self.tools.run(self.ctx, "search_knowledge", {"query": self.raw[:500]})
+        # the form the classifier read, so the model encodes the line once for both
+        result = self.tools.run(self.ctx, "search_knowledge", {"query": canonical(self.raw[:500])})
         if not result.data.get("found"):
             return result
         answers, titles = [result.text], {result.data.get("title")}

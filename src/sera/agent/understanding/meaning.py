@@ -40,6 +40,15 @@ class Meaning:
     guesses: tuple[IntentGuess, ...]
 
 
+def plain_answer(text: str) -> Meaning:
+    """A short line that is just the answer the agent asked for ("2 pm" to "what time?", "yes"
+    to "shall I book it?"): the rules read it, and the model is not run (a caller's turn is
+    mostly such answers, and the model costs 5 ms a line)."""
+    found = [r for r in detect_intents(text) if r.score >= RULE_MATCHED]
+    intent = found[0].intent if found else None
+    return Meaning(intent, frozenset(r.intent for r in found), 0.0, (IntentGuess(OTHER, 0.0),))
+
+
 def understand(text: str, *, answering: bool = False) -> Meaning:
     """``answering``: the agent asked the caller something, and this line may be the answer.
 
