@@ -324,6 +324,8 @@ class _Turn:
             return result
         answers, titles = [result.text], {result.data.get("title")}
         for sentence in ASKED_SENTENCE.findall(self.raw[:500])[:MAX_ANSWERS]:
+            if sentence.strip() == self.raw.strip():
+                continue  # a line that is one question was just searched whole
             more = self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
             if more.data.get("confidence", 0.0) >= SURE_ANSWER and more.data.get("title") not in titles:
                 answers.append(more.text)
@@ -568,7 +570,7 @@ class _Turn:
             if self.slots.get("day") != day.isoformat():
                 self.slots.pop("time", None)
             self.slots["day"] = day.isoformat()
-        said = self.move_request()[1] if self.moving() else self.raw
+        said = self.move_request[1] if self.moving() else self.raw
         when = parse_time(said, expect_time=expect_time) if said.strip() else None
         if when is not None:
             if when.at is not None:
@@ -585,7 +587,7 @@ class _Turn:
     def new_day(self) -> date | None:
         """The date the caller wants (for a move: the new one, not the one it is on now)."""
         if self.moving():
-            return self.move_request()[0]
+            return self.move_request[0]
         match = parse_date(self.raw, self.ctx.local_now)
         return match.day if match else None
 
@@ -593,8 +595,10 @@ class _Turn:
         """A move whose appointment is known, and a line that is not the answer to "what day?"."""
         return self.state.get("task") == "reschedule" and bool(self.slots.get("from_day")) and self.pending != "day"
 
+    @functools.cached_property
     def move_request(self) -> tuple[date | None, str]:
-        """For a move: the new day, if the caller said one, and the words about the new time."""
+        """For a move: the new day, if the caller said one, and the words about the new time
+        (read once a turn: the day and the time are taken from it one after the other)."""
         old = date.fromisoformat(self.slots["from_day"])
         shift = SHIFT_BY.search(self.text)
         if shift:
