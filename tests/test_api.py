@@ -154,8 +154,10 @@ def test_date_filters(client: TestClient, sera: Sera, personas: Personas, clock:
         headers=_auth(personas.owner_key),
     )
     assert naive.status_code == 422
+    assert naive.json()["detail"][0]["loc"] == ["query", "since"]
     bad_cursor = client.get("/api/v1/customers", params={"cursor": "!!"}, headers=_auth(personas.owner_key))
-    assert bad_cursor.status_code == 400
+    assert bad_cursor.status_code == 422
+    assert bad_cursor.json()["detail"][0]["loc"] == ["query", "cursor"]
 
 
 def test_reads_of_personal_data_are_audited(client: TestClient, sera: Sera, personas: Personas, seeded: Seeded) -> None:

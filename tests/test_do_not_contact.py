@@ -143,7 +143,7 @@ def test_pagination_walks_every_number_once(
     since = (clock() - timedelta(minutes=1, seconds=30)).isoformat()
     assert [e["phone"] for e in listed(client, personas.owner_key, since=since)] == ["+13125553022", "+13125553021"]
     bad_cursor = client.get("/api/v1/do-not-contact", params={"cursor": "!!"}, headers=_auth(personas.owner_key))
-    assert bad_cursor.status_code == 400
+    assert bad_cursor.status_code == 422
 
 
 def test_a_voice_caller_who_objects_is_listed_with_the_source(

@@ -11,9 +11,12 @@ import hashlib
 import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sera.bootstrap import Sera
 from sera.config import Environment
@@ -41,11 +44,13 @@ def test_the_landing_page_says_what_this_server_is_and_links_its_pages(client: T
     assert "AI voice agent" in response.text
 
 
-def test_production_does_not_link_the_try_page(sera: Sera, personas: Personas) -> None:
+def test_production_does_not_link_or_document_the_try_page(sera: Sera, personas: Personas) -> None:
     production = dataclasses.replace(sera, settings=sera.settings.model_copy(update={"env": Environment.PRODUCTION}))
     with TestClient(create_app(production)) as prod:
         page = prod.get("/").text
+        documented = prod.get("/openapi.json").json()["paths"]
     assert 'href="/docs"' in page and 'href="/try"' not in page
+    assert "/api/v1/customers" in documented and not any(path.startswith("/try") for path in documented)
 
 
 def test_the_docs_load_their_scripts_from_this_server(client: TestClient) -> None:
@@ -82,6 +87,26 @@ def _offline(page: Page, server: str) -> list[str]:
 
     page.route("**/*", route)
     return refused
+
+
+url_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    page=st.sampled_from(["/", "/docs", "/redoc", "/openapi.json", "/static/", "/static/vendor/"]),
+    rest=st.lists(url_text | st.sampled_from(["..", ".", "%00", "%2e%2e", "%2F", "try.html"]), max_size=4),
+    query=st.dictionaries(url_text, url_text, max_size=3),
+)
+def test_pages_and_static_files_answer_any_url_without_a_server_error(
+    client: TestClient, page: str, rest: list[str], query: dict[str, str]
+) -> None:
+    path = page + "/".join(part if part.startswith("%") else quote(part, safe="") for part in rest)
+    params = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in query.items())
+    response = client.get(f"{path}?{params}", follow_redirects=False)
+    assert response.status_code < 500, (path, response.text[:300])
+    if path.startswith("/static/"):
+        assert response.status_code in {200, 304, 307, 404, 405}, path
 
 
 @pytest.mark.browser

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from sera.bootstrap import Sera
@@ -156,3 +160,57 @@ def test_reimport_applies_changes_and_removes_what_is_gone(sera: Sera) -> None:
             "1044",
             "1045",
         ]
+
+
+# -- any text at all ----------------------------------------------------------------------------
+
+DEMO_TEXT = DEMO_SHOP.read_text()
+SCALAR = re.compile(r"(?m)^(\s*(?:- )?[a-z_]+: )(.+)$")  # a `key: value` line of the demo file
+odd_text = st.text(max_size=40) | st.sampled_from(["\\0", "\\ud800", "\\x85", "\\t", "~", "null", "[]", "{}", "10:00-"])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+TEXT_KEYS = re.compile(r"^\s*(?:- )?(q|a|description|say_start|say_done|greeting|warranty|shipping|returns): ")
+
+
+@st.composite
+def mutated_demo(draw: st.DrawFn, only_text: bool = False) -> str:
+    """The demo shop file with some values replaced: double-quoted (escapes such as \\0 and
+    \\ud800 are read), plain, or as they came. ``only_text``: only values any text may fill."""
+    lines = DEMO_TEXT.splitlines()
+    pattern = TEXT_KEYS if only_text else SCALAR
+    candidates = [i for i, line in enumerate(lines) if pattern.match(line)]
+    for index in draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=4, unique=True)):
+        value = draw(odd_text)
+        quoted = draw(st.sampled_from(['"{}"', "{}", "'{}'"])).format(value.replace('"', "").replace("'", ""))
+        lines[index] = SCALAR.sub(lambda m, q=quoted: m.group(1) + q, lines[index])  # type: ignore[misc]
+    return "\n".join(lines)
+
+
+@FUZZ
+@given(text=st.text(max_size=400) | mutated_demo())
+def test_any_text_is_a_shop_or_a_shop_file_error(text: str) -> None:
+    try:
+        parse_shop_text(text)
+    except ShopFileError as error:
+        problems = error.problems
+        assert problems and all(problems)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=mutated_demo(only_text=True))
+def test_whatever_parses_imports(sera: Sera, text: str) -> None:
+    """A file the parser accepts is one the database can hold: the import never fails half-way."""
+    try:
+        shop = parse_shop_text(text)
+    except ShopFileError:
+        return
+    with contextlib.suppress(ImportConflictError):  # the file's numbers may be another shop's
+        import_shop(sera, shop, actor="test")
+
+
+def test_an_escape_no_store_can_hold_names_its_key_and_line() -> None:
+    for escape in ("\\0", "\\ud800", "\\x1b"):
+        text = MINIMAL.replace("name: Tiny", f'name: "Tiny{escape}"')
+        with pytest.raises(ShopFileError, match=r"line 3: shop\.name: the text "):
+            parse_shop_text(text)

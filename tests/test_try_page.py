@@ -78,9 +78,11 @@ def test_the_shop_can_be_chosen(client: TestClient) -> None:
 
 def test_an_unknown_conversation_is_404(client: TestClient, personas: Personas) -> None:
     made_up = f"{personas.northside_id}.{'x' * 32}"
-    for conversation_id in (made_up, "not-an-id"):
-        response = client.post(f"/try/conversations/{conversation_id}/messages", json={"text": "hello"})
-        assert response.status_code == 404
+    response = client.post(f"/try/conversations/{made_up}/messages", json={"text": "hello"})
+    assert response.status_code == 404
+    malformed = client.post("/try/conversations/not-an-id/messages", json={"text": "hello"})
+    assert malformed.status_code == 422
+    assert malformed.json()["detail"][0]["loc"] == ["path", "conversation_id"]
 
 
 def test_another_shops_conversation_cannot_be_continued(client: TestClient, personas: Personas) -> None:

@@ -28,6 +28,9 @@ def feed_token(secret: str, merchant_id: str) -> str:
 
 
 def feed_token_valid(secret: str, merchant_id: str, token: str) -> bool:
+    """Whether ``token`` is the feed's; any text at all is only ever a yes or a no."""
+    if not (merchant_id.isascii() and token.isascii()):  # compare_digest refuses other text
+        return False
     return hmac.compare_digest(feed_token(secret, merchant_id), token)
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from sera.customers.phones import InvalidPhoneError, normalize_phone, region_of_locale
+from sera.storage.text import text_problem
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
@@ -356,11 +357,15 @@ def _build(node: yaml.Node, loader: yaml.SafeLoader, path: Path_, lines: dict[Pa
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, loader, (*path, i), lines) for i, item in enumerate(node.value)]
+    field = ".".join(str(p) for p in path)
     try:
-        return loader.construct_object(node)
+        value = loader.construct_object(node)
     except (ValueError, yaml.YAMLError):
-        field = ".".join(str(p) for p in path)
         raise ShopFileError("", [f"line {lines[path]}: {field}: {node.value!r} is not a valid value"]) from None
+    problem = text_problem(value) if isinstance(value, str) else None
+    if problem:  # a double-quoted escape ("\0", "\ud800") can make text nothing can store
+        raise ShopFileError("", [f"line {lines[path]}: {field}: the text {problem}"])
+    return value
 
 
 def _compose(text: str) -> tuple[Any, dict[Path_, int]]:

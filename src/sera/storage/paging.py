@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 T = TypeVar("T")
 AnySelect = TypeVar("AnySelect", bound="Select[*tuple[Any, ...]]")
 MAX_LIMIT = 200
+_ROW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class InvalidCursorError(ValueError):
@@ -42,12 +44,16 @@ def encode_cursor(at: datetime, row_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The position a cursor holds; anything but a cursor this module made is InvalidCursorError."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        at, row_id = json.loads(raw)
-        return datetime.fromisoformat(at), str(row_id)
+        text_at, row_id = json.loads(raw)
+        at = datetime.fromisoformat(text_at)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidCursorError("invalid cursor") from exc
+    if at.tzinfo is None or not isinstance(row_id, str) or not _ROW_ID.fullmatch(row_id):
+        raise InvalidCursorError("invalid cursor")
+    return at, row_id
 
 
 def keyset(

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 
-from fastapi import FastAPI, Response
+from fastapi import FastAPI, Request, Response, routing
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sera import __version__
@@ -78,6 +83,39 @@ class RequestContext:
             )
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _printable(part: object) -> object:
+    return _SURROGATE.sub("\ufffd", part) if isinstance(part, str) else part
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """A 422 naming each field, without the values: they may be personal data, or text that
+    cannot be written back (a lone surrogate in a key is replaced)."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"type": e["type"], "loc": [_printable(part) for part in e["loc"]], "msg": _printable(e["msg"])}
+        for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's own answer, except that a 405's ``Allow`` lists every method of the path (the
+    router names only the first route it tried)."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code != 405:
+        return await http_exception_handler(request, exc)
+    methods = {
+        method
+        for context in routing.iter_route_contexts(request.app.routes)
+        if context.path and compile_path(context.path)[0].match(request.url.path)
+        for method in getattr(context, "methods", None) or ()
+    }
+    return JSONResponse({"detail": exc.detail}, status_code=405, headers={"Allow": ", ".join(sorted(methods))})
+
+
 def create_app(sera: Sera) -> FastAPI:
     app = FastAPI(
         title="Sera",
@@ -89,12 +127,14 @@ def create_app(sera: Sera) -> FastAPI:
     app.state.sera = sera
 
     app.add_middleware(RequestContext)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get("/readyz", tags=["operations"], responses={503: {"description": "The database is not reachable"}})
     def readyz() -> JSONResponse:
         try:
             sera.db.ping()
@@ -113,6 +153,6 @@ def create_app(sera: Sera) -> FastAPI:
     app.include_router(twilio_webhooks)
     app.include_router(vapi_webhooks)
     app.include_router(shopify_app)
-    app.include_router(try_page)
+    app.include_router(try_page, include_in_schema=not sera.settings.is_production)
     app.include_router(calendar_feed)
     return app

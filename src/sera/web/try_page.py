@@ -14,7 +14,8 @@ import secrets
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
@@ -25,6 +26,8 @@ from sera.customers.phones import InvalidPhoneError, normalize_phone
 from sera.merchants.service import merchant_id_for_domain
 from sera.storage.models import Merchant
 from sera.web.api.deps import SeraDep
+from sera.web.api.responses import content, errors, links
+from sera.web.fields import Line, Text
 
 log = logging.getLogger("sera.web.try")
 PAGE = Path(__file__).parent / "static" / "try.html"
@@ -51,14 +54,16 @@ def _agent(request: Request, sera: SeraDep) -> Agent:
 
 
 AgentDep = Annotated[Agent, Depends(_agent)]
-router = APIRouter(prefix="/try", include_in_schema=False, dependencies=[Depends(_not_in_production)])
+router = APIRouter(
+    prefix="/try", tags=["try (not in production)"], dependencies=[Depends(_not_in_production)], responses=errors(404)
+)
 
 
 class StartConversation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    shop: str | None = Field(default=None, max_length=255, description="The shop's domain; default the first shop")
-    caller_phone: str | None = Field(default=None, max_length=32, description="The number the caller 'calls from'")
+    shop: Line | None = Field(default=None, max_length=255, description="The shop's domain; default the first shop")
+    caller_phone: Line | None = Field(default=None, max_length=32, description="The number the caller 'calls from'")
 
     @field_validator("caller_phone")
     @classmethod
@@ -80,7 +85,7 @@ class ConversationStarted(BaseModel):
 class CallerMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(min_length=1, max_length=MAX_LINE)
+    text: Text = Field(min_length=1, max_length=MAX_LINE)
 
 
 class AgentReply(BaseModel):
@@ -110,14 +115,20 @@ def _conversation_ref(conversation_id: str) -> ConversationRef:
     return ConversationRef(match["merchant"], CHANNEL, match["token"])
 
 
-@router.get("")
-def try_page(sera: SeraDep, shop: str | None = None) -> FileResponse:
+@router.get("", response_class=FileResponse, responses=content(200, "text/html", "The chat page"))
+def try_page(sera: SeraDep, shop: Annotated[Line | None, Query(max_length=255)] = None) -> FileResponse:
     """The chat page; it reads `?shop=` itself and starts the conversation."""
     _merchant_id(sera, shop)  # an unknown shop is a 404 here rather than a broken page
     return FileResponse(PAGE, media_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-@router.post("/conversations")
+@router.post(
+    "/conversations",
+    responses={
+        **errors(400),
+        **links(200, "$response.body#/conversation_id", "post /try/conversations/{conversation_id}/messages"),
+    },
+)
 def start_conversation(body: StartConversation, sera: SeraDep, agent: AgentDep) -> ConversationStarted:
     merchant_id = _merchant_id(sera, body.shop)
     ref = ConversationRef(merchant_id, CHANNEL, secrets.token_urlsafe(24))
@@ -126,8 +137,13 @@ def start_conversation(body: StartConversation, sera: SeraDep, agent: AgentDep) 
     return ConversationStarted(conversation_id=f"{merchant_id}.{ref.external_id}", reply=reply.text, ended=reply.ended)
 
 
-@router.post("/conversations/{conversation_id}/messages")
-def send_message(conversation_id: str, body: CallerMessage, sera: SeraDep, agent: AgentDep) -> AgentReply:
+@router.post("/conversations/{conversation_id}/messages", responses=errors(400))
+def send_message(
+    conversation_id: Annotated[str, PathParam(pattern=_CONVERSATION_ID.pattern)],
+    body: CallerMessage,
+    sera: SeraDep,
+    agent: AgentDep,
+) -> AgentReply:
     """A line from the page; after the conversation ended or went quiet, it begins a new one (same id)."""
     ref = _conversation_ref(conversation_id)
     try:

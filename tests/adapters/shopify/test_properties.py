@@ -1,11 +1,13 @@
 """Whatever Shopify (or anyone holding the app secret) signs, the webhook endpoint never
 answers 5xx, and the jobs behind it never crash: bodies and headers are random, the HMAC
-is always valid."""
+is always valid. The app's own pages (install, OAuth callback, the embedded page and its
+session) never answer 5xx either, whatever query string and token reach them."""
 
 from __future__ import annotations
 
 import contextlib
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
@@ -110,3 +112,32 @@ def test_payload_readers_fail_only_with_payload_error(payload: tuple[str, dict[s
         return
     with contextlib.suppress(PayloadError):
         reader(body)
+
+
+APP_ROUTES = ["/shopify/install", "/shopify/callback", "/shopify/app", "/shopify/app/session"]
+query_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)
+query_keys = st.sampled_from(["shop", "timestamp", "code", "state", "host", "id_token", "embedded", "session"])
+query_values = query_text | st.sampled_from([SHOP, "evil.example.com", "", "0", "-1", "99999999999999999999", "1"])
+
+
+@SETTINGS
+@given(
+    path=st.sampled_from(APP_ROUTES),
+    params=st.dictionaries(query_keys | query_text.filter(bool), query_values, max_size=6),
+    signed=st.booleans(),
+    bearer=st.none() | header_text,
+)
+def test_the_app_routes_never_fail(
+    client: TestClient,
+    fake_shopify: FakeShopify,
+    installed: str,
+    path: str,
+    params: dict[str, str],
+    signed: bool,
+    bearer: str | None,
+) -> None:
+    query = fake_shopify.sign_query(params) if signed else urlencode(params)
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer is not None else {}
+    response = client.get(f"{path}?{query}", headers=headers, follow_redirects=False)
+    assert response.status_code < 500, response.text
+    event(str(response.status_code))

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sera.access.api_keys import InvalidApiKeyError, Principal, authenticate
@@ -15,6 +16,7 @@ from sera.bootstrap import Sera
 from sera.observability import AUTH_FAILURES
 from sera.storage.database import UnitOfWork
 from sera.storage.paging import MAX_LIMIT, PageRequest
+from sera.web.fields import Instant
 
 log = logging.getLogger("sera.api")
 _bearer = HTTPBearer(auto_error=False, description="A key from `sera apikey create`")
@@ -61,15 +63,27 @@ def get_reader(sera: SeraDep, principal: PrincipalDep) -> Iterator[UnitOfWork]:
 ReaderDep = Annotated[UnitOfWork, Depends(get_reader)]
 
 
+def invalid(message: str, *loc: str) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming the field (its value is not echoed back)."""
+    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message}])
+
+
+def require_offsets(**times: datetime | None) -> None:
+    """Instants compared with stored UTC times need their offset: a naive one is a 422 naming it."""
+    for name, value in times.items():
+        if value is not None and value.tzinfo is None:
+            raise invalid("needs a time zone offset, like 2026-12-01T09:00:00+00:00", "query", name)
+
+
 def get_page(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
-    since: Annotated[datetime | None, Query(description="ISO 8601, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601, exclusive")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="`next_cursor` of the page before")
+    ] = None,
+    since: Annotated[Instant | None, Query(description="ISO 8601 with offset, inclusive")] = None,
+    until: Annotated[Instant | None, Query(description="ISO 8601 with offset, exclusive")] = None,
 ) -> PageRequest:
-    for value, name in ((since, "since"), (until, "until")):
-        if value is not None and value.tzinfo is None:
-            raise HTTPException(422, f"{name} needs a time zone offset")
+    require_offsets(since=since, until=until)
     return PageRequest(limit=limit, cursor=cursor, since=since, until=until)
 
 

@@ -6,8 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Response
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, HTTPException, Path, Query, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from sera import audit
@@ -44,9 +43,11 @@ from sera.privacy.service import (
 )
 from sera.storage.paging import InvalidCursorError, Page
 from sera.support.service import TicketNotFoundError, get_ticket, list_tickets
-from sera.web.api.deps import AdminDep, PageDep, PrincipalDep, ReaderDep, SeraDep
+from sera.web.api.deps import AdminDep, PageDep, PrincipalDep, ReaderDep, SeraDep, invalid, require_offsets
+from sera.web.api.responses import content, errors, links
+from sera.web.fields import ID_PATTERN, Day, IdPath, Instant, Line, Text
 
-router = APIRouter(prefix="/api/v1", tags=["merchant API"])
+router = APIRouter(prefix="/api/v1", tags=["merchant API"], responses=errors(401))
 T = TypeVar("T")
 
 
@@ -156,38 +157,46 @@ def _read_one(sera: SeraDep, principal: Principal, target: str, load: Callable[[
     return view
 
 
-def _invalid_phone(*loc: str) -> RequestValidationError:
-    """A 422 in FastAPI's own shape, naming the field; the number is not echoed back."""
-    return RequestValidationError([{"type": "value_error", "loc": loc, "msg": "not a valid phone number"}])
-
-
 def _listing(
     sera: SeraDep, principal: Principal, target: str, load: Callable[[], Page[T]]
 ) -> tuple[list[T], str | None]:
     try:
         page = load()
     except InvalidCursorError:
-        raise HTTPException(400, "invalid cursor") from None
+        raise invalid("not a cursor this API returned", "query", "cursor") from None
     _audit_read(sera, principal, target, [getattr(item, "id", "") for item in page.items])
     return page.items, page.next_cursor
 
 
-@router.get("/appointments", response_model=ListOut[AppointmentOut])
+@router.get(
+    "/appointments",
+    response_model=ListOut[AppointmentOut],
+    responses=links(
+        200,
+        "$response.body#/data/0/id",
+        "get /api/v1/appointments/{appointment_id}",
+        "get /api/v1/appointments/{appointment_id}/invite.ics",
+    ),
+)
 def appointments(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[AppointmentOut]:
     items, cursor = _listing(sera, principal, "appointment", lambda: list_appointments(uow, page))
     return ListOut(data=[AppointmentOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
-@router.get("/appointments/{appointment_id}", response_model=AppointmentOut)
-def appointment(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: str) -> AppointmentOut:
+@router.get("/appointments/{appointment_id}", responses=errors(404), response_model=AppointmentOut)
+def appointment(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: IdPath) -> AppointmentOut:
     view = _read_one(
         sera, principal, "appointment", lambda: get_appointment(uow, appointment_id), AppointmentNotFoundError
     )
     return AppointmentOut.model_validate(view)
 
 
-@router.get("/appointments/{appointment_id}/invite.ics", response_class=Response)
-def appointment_invite_ics(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: str) -> Response:
+@router.get(
+    "/appointments/{appointment_id}/invite.ics",
+    response_class=Response,
+    responses={**errors(404), **content(200, "text/calendar", "The appointment as an iCalendar invite")},
+)
+def appointment_invite_ics(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, appointment_id: IdPath) -> Response:
     """The appointment as a calendar invite, to send to the customer."""
     view = _read_one(
         sera, principal, "appointment", lambda: get_appointment(uow, appointment_id), AppointmentNotFoundError
@@ -197,16 +206,30 @@ def appointment_invite_ics(sera: SeraDep, principal: PrincipalDep, uow: ReaderDe
 
 class CalendarFeedOut(BaseModel):
     url: str
+    merchant_id: str
+    token: str = Field(description="the feed's secret (in the url): whoever has it can read the appointments")
 
 
-@router.get("/calendar-feed", response_model=CalendarFeedOut)
+@router.get(
+    "/calendar-feed",
+    response_model=CalendarFeedOut,
+    responses={
+        **errors(503),
+        **links(
+            200,
+            {"merchant_id": "$response.body#/merchant_id", "token": "$response.body#/token"},
+            "get /calendar/{merchant_id}/{token}.ics",
+        ),
+    },
+)
 def calendar_feed_url(sera: SeraDep, principal: PrincipalDep) -> CalendarFeedOut:
     """The shop's secret calendar-feed URL (subscribe to it from any calendar app)."""
     secret = sera.settings.secret_key.get_secret_value() if sera.settings.secret_key else ""
     if not secret:
         raise HTTPException(503, "SERA_SECRET_KEY is not configured")
     token = feed_token(secret, principal.merchant_id)
-    return CalendarFeedOut(url=f"{sera.settings.public_url.rstrip('/')}/calendar/{principal.merchant_id}/{token}.ics")
+    url = f"{sera.settings.public_url.rstrip('/')}/calendar/{principal.merchant_id}/{token}.ics"
+    return CalendarFeedOut(url=url, merchant_id=principal.merchant_id, token=token)
 
 
 class UsageDayOut(BaseModel):
@@ -225,62 +248,91 @@ class UsageOut(BaseModel):
 @router.get("/usage", response_model=UsageOut)
 def usage(
     uow: ReaderDep,
-    since: Annotated[date | None, Query(description="first day (YYYY-MM-DD, the shop's days)")] = None,
-    until: Annotated[date | None, Query(description="day after the last")] = None,
+    since: Annotated[Day | None, Query(description="first day (YYYY-MM-DD, the shop's days)")] = None,
+    until: Annotated[Day | None, Query(description="day after the last")] = None,
 ) -> UsageOut:
     """Per day: inbound and outbound calls, billed minutes (per call, rounded up), SMS segments."""
     return UsageOut(data=[UsageDayOut(day=d.day, **d.counts) for d in usage_report(uow, since, until)])
 
 
-@router.get("/tickets", response_model=ListOut[TicketOut])
+@router.get(
+    "/tickets",
+    response_model=ListOut[TicketOut],
+    responses=links(200, "$response.body#/data/0/id", "get /api/v1/tickets/{ticket_id}"),
+)
 def tickets(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[TicketOut]:
     items, cursor = _listing(sera, principal, "ticket", lambda: list_tickets(uow, page))
     return ListOut(data=[TicketOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketOut)
-def ticket(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, ticket_id: str) -> TicketOut:
+@router.get("/tickets/{ticket_id}", responses=errors(404), response_model=TicketOut)
+def ticket(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, ticket_id: IdPath) -> TicketOut:
     view = _read_one(sera, principal, "ticket", lambda: get_ticket(uow, ticket_id), TicketNotFoundError)
     return TicketOut.model_validate(view)
 
 
-@router.get("/calls", response_model=ListOut[CallOut], response_model_by_alias=True)
+@router.get(
+    "/calls",
+    response_model=ListOut[CallOut],
+    response_model_by_alias=True,
+    responses=links(200, "$response.body#/data/0/id", "get /api/v1/calls/{call_id}"),
+)
 def calls(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[CallOut]:
     items, cursor = _listing(sera, principal, "call", lambda: list_calls(uow, page))
     return ListOut(data=[CallOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
-@router.get("/calls/{call_id}", response_model=CallDetailOut, response_model_by_alias=True)
-def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: str) -> CallDetailOut:
+@router.get("/calls/{call_id}", response_model=CallDetailOut, response_model_by_alias=True, responses=errors(404))
+def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: IdPath) -> CallDetailOut:
     view = _read_one(sera, principal, "call", lambda: get_call(uow, call_id), CallNotFoundError)
     return CallDetailOut.model_validate(view)
 
 
-@router.get("/customers", response_model=ListOut[CustomerOut])
+@router.get(
+    "/customers",
+    response_model=ListOut[CustomerOut],
+    responses=links(
+        200,
+        "$response.body#/data/0/id",
+        "get /api/v1/customers/{customer_id}",
+        "patch /api/v1/customers/{customer_id}",
+        "delete /api/v1/customers/{customer_id}",
+    ),
+)
 def customers(
     sera: SeraDep,
     principal: PrincipalDep,
     uow: ReaderDep,
     page: PageDep,
     phone: Annotated[
-        str | None,
+        Line | None,
         Query(min_length=1, max_length=32, description="only this number's customers (E.164, or as written locally)"),
     ] = None,
 ) -> ListOut[CustomerOut]:
     try:
         items, cursor = _listing(sera, principal, "customer", lambda: list_customers(uow, page, phone=phone))
     except InvalidPhoneError:
-        raise _invalid_phone("query", "phone") from None
+        raise invalid("not a valid phone number", "query", "phone") from None
     return ListOut(data=[CustomerOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
-@router.get("/customers/{customer_id}", response_model=CustomerOut)
-def customer(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, customer_id: str) -> CustomerOut:
+@router.get("/customers/{customer_id}", response_model=CustomerOut, responses=errors(404))
+def customer(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, customer_id: IdPath) -> CustomerOut:
     view = _read_one(sera, principal, "customer", lambda: get_customer(uow, customer_id), CustomerNotFoundError)
     return CustomerOut.model_validate(view)
 
 
-@router.get("/privacy-requests", response_model=ListOut[PrivacyRequestOut])
+@router.get(
+    "/privacy-requests",
+    response_model=ListOut[PrivacyRequestOut],
+    responses=links(
+        200,
+        "$response.body#/data/0/id",
+        "get /api/v1/privacy-requests/{request_id}",
+        "post /api/v1/privacy-requests/{request_id}/complete",
+        "get /api/v1/privacy-requests/{request_id}/export",
+    ),
+)
 def privacy_requests(
     sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep
 ) -> ListOut[PrivacyRequestOut]:
@@ -288,8 +340,8 @@ def privacy_requests(
     return ListOut(data=[PrivacyRequestOut.model_validate(v) for v in items], next_cursor=cursor)
 
 
-@router.get("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
-def privacy_request(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, request_id: str) -> PrivacyRequestOut:
+@router.get("/privacy-requests/{request_id}", responses=errors(404), response_model=PrivacyRequestOut)
+def privacy_request(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, request_id: IdPath) -> PrivacyRequestOut:
     try:
         view = get_privacy_request(uow, request_id)
     except PrivacyRequestNotFoundError:
@@ -303,17 +355,24 @@ def privacy_request(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, requ
 class PrivacyRequestIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     type: Literal["access", "erasure", "correction", "objection"]
-    customer_id: str | None = Field(default=None, max_length=40)
-    phone: str | None = Field(default=None, max_length=32, description="find the customer by phone (E.164)")
-    email: str | None = Field(default=None, max_length=254, description="or by email")
-    details: str | None = Field(default=None, max_length=4000)
+    customer_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    phone: Line | None = Field(
+        default=None, max_length=32, description="find the customer by phone (E.164)", examples=["+13125550142"]
+    )
+    email: Line | None = Field(default=None, max_length=254, description="or by email")
+    details: Text | None = Field(default=None, max_length=4000)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else _e164(value)
 
 
 class CorrectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    phone: str | None = Field(default=None, max_length=32)
-    email: str | None = Field(default=None, max_length=254)
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
+    phone: Line | None = Field(default=None, max_length=32, examples=["+13125550142"])
+    email: Line | None = Field(default=None, max_length=254)
 
     @field_validator("phone")
     @classmethod
@@ -339,13 +398,27 @@ class CompletedOut(BaseModel):
     result: str
 
 
-@router.post("/privacy-requests", response_model=PrivacyRequestOut, status_code=201)
+@router.post(
+    "/privacy-requests",
+    response_model=PrivacyRequestOut,
+    status_code=201,
+    responses={
+        **errors(400, 403, 404),
+        **links(
+            201,
+            "$response.body#/id",
+            "get /api/v1/privacy-requests/{request_id}",
+            "post /api/v1/privacy-requests/{request_id}/complete",
+            "get /api/v1/privacy-requests/{request_id}/export",
+        ),
+    },
+)
 def create_privacy_request(sera: SeraDep, principal: AdminDep, body: PrivacyRequestIn) -> PrivacyRequestOut:
     """Record a request a customer made to the shop; due in 48 hours."""
     with sera.uow(principal.merchant_id) as uow:
         customer_id = body.customer_id
         if customer_id is None and (body.phone or body.email):
-            found = find_customer(uow, phone=_e164(body.phone) if body.phone else None, email=body.email)
+            found = find_customer(uow, phone=body.phone, email=body.email)
             customer_id = found.id if found else None
         elif customer_id is not None:
             try:
@@ -365,9 +438,11 @@ def create_privacy_request(sera: SeraDep, principal: AdminDep, body: PrivacyRequ
         return PrivacyRequestOut.model_validate(get_privacy_request(uow, request.id))
 
 
-@router.post("/privacy-requests/{request_id}/complete", response_model=CompletedOut)
+@router.post(
+    "/privacy-requests/{request_id}/complete", response_model=CompletedOut, responses=errors(400, 403, 404, 409)
+)
 def complete_request(
-    sera: SeraDep, principal: AdminDep, request_id: str, body: CompleteIn | None = None
+    sera: SeraDep, principal: AdminDep, request_id: IdPath, body: CompleteIn | None = None
 ) -> CompletedOut:
     correction = Correction(**body.correction.model_dump()) if body and body.correction else None
     try:
@@ -381,8 +456,12 @@ def complete_request(
     return CompletedOut(id=request_id, status="completed", result=result)
 
 
-@router.get("/privacy-requests/{request_id}/export", response_class=Response)
-def privacy_export(sera: SeraDep, principal: AdminDep, request_id: str) -> Response:
+@router.get(
+    "/privacy-requests/{request_id}/export",
+    response_class=Response,
+    responses={**errors(403, 404, 409), **content(200, "application/json", "Everything held on the customer")},
+)
+def privacy_export(sera: SeraDep, principal: AdminDep, request_id: IdPath) -> Response:
     """Everything held on the customer, as JSON, for the merchant to send them."""
     with sera.uow(principal.merchant_id) as uow:
         try:
@@ -396,8 +475,8 @@ def privacy_export(sera: SeraDep, principal: AdminDep, request_id: str) -> Respo
     return Response(body, media_type="application/json", headers=headers)
 
 
-@router.patch("/customers/{customer_id}", response_model=CustomerOut)
-def correct(sera: SeraDep, principal: AdminDep, customer_id: str, body: CorrectionIn) -> CustomerOut:
+@router.patch("/customers/{customer_id}", response_model=CustomerOut, responses=errors(400, 403, 404))
+def correct(sera: SeraDep, principal: AdminDep, customer_id: IdPath, body: CorrectionIn) -> CustomerOut:
     """The right to rectification, with the merchant acting."""
     with sera.uow(principal.merchant_id) as uow:
         try:
@@ -417,8 +496,8 @@ def correct(sera: SeraDep, principal: AdminDep, customer_id: str, body: Correcti
     return CustomerOut.model_validate(view)
 
 
-@router.delete("/customers/{customer_id}", status_code=204, response_class=Response)
-def erase(sera: SeraDep, principal: AdminDep, customer_id: str) -> Response:
+@router.delete("/customers/{customer_id}", status_code=204, response_class=Response, responses=errors(403, 404))
+def erase(sera: SeraDep, principal: AdminDep, customer_id: IdPath) -> Response:
     """Erase a customer now (recorded as a completed erasure request)."""
     with sera.uow(principal.merchant_id) as uow:
         try:
@@ -452,11 +531,17 @@ class DoNotContactOut(_Out):
 
 class DoNotContactIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    phone: str = Field(min_length=1, max_length=32, description="E.164, or as written in the shop's country")
-    reason: str | None = Field(default=None, max_length=500, description="why (kept sealed, like the number)")
+    phone: Line = Field(
+        min_length=1, max_length=32, description="E.164, or as written in the shop's country", examples=["+13125550142"]
+    )
+    reason: Text | None = Field(default=None, max_length=500, description="why (kept sealed, like the number)")
 
 
-@router.get("/do-not-contact", response_model=ListOut[DoNotContactOut])
+@router.get(
+    "/do-not-contact",
+    response_model=ListOut[DoNotContactOut],
+    responses=links(200, "$response.body#/data/0/id", "delete /api/v1/do-not-contact/{phone}"),
+)
 def do_not_contact(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[DoNotContactOut]:
     """Numbers Sera never calls or texts, customers or not, with how and when they were listed."""
     items, cursor = _listing(sera, principal, "do_not_contact", lambda: list_do_not_contact(uow, page))
@@ -467,7 +552,11 @@ def do_not_contact(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page:
     "/do-not-contact",
     response_model=DoNotContactOut,
     status_code=201,
-    responses={200: {"model": DoNotContactOut, "description": "Already on the list: nothing changed"}},
+    responses={
+        200: {"model": DoNotContactOut, "description": "Already on the list: nothing changed"},
+        **errors(400, 403),
+        **links(201, "$response.body#/id", "delete /api/v1/do-not-contact/{phone}"),
+    },
 )
 def add_to_do_not_contact(
     sera: SeraDep, principal: AdminDep, body: DoNotContactIn, response: Response
@@ -479,21 +568,23 @@ def add_to_do_not_contact(
                 uow, body.phone, source="api", reason=body.reason, actor=principal.actor, now=sera.clock()
             )
         except InvalidPhoneError:
-            raise _invalid_phone("body", "phone") from None
+            raise invalid("not a valid phone number", "body", "phone") from None
         uow.commit()
     if not objection.created:
         response.status_code = 200
     return DoNotContactOut.model_validate(objection.entry)
 
 
-@router.delete("/do-not-contact/{phone}", status_code=204, response_class=Response)
-def remove_from_do_not_contact(sera: SeraDep, principal: AdminDep, phone: str) -> Response:
+@router.delete("/do-not-contact/{phone}", status_code=204, response_class=Response, responses=errors(403, 404))
+def remove_from_do_not_contact(
+    sera: SeraDep, principal: AdminDep, phone: Annotated[Line, Path(max_length=64)]
+) -> Response:
     """Take a number off the list (the number, or the entry's id to keep numbers out of URLs)."""
     with sera.uow(principal.merchant_id) as uow:
         try:
             withdraw_objection(uow, phone, actor=principal.actor)
         except InvalidPhoneError:
-            raise _invalid_phone("path", "phone") from None
+            raise invalid("not a valid phone number", "path", "phone") from None
         except DoNotContactNotFoundError:
             raise HTTPException(404, "not on the do-not-contact list") from None
         uow.commit()
@@ -542,23 +633,21 @@ class OutboundActionOut(_Out):
 @router.get("/outbound", response_model=OutboundReportOut)
 def outbound(
     uow: ReaderDep,
-    since: Annotated[datetime | None, Query(description="ISO 8601 with offset, inclusive")] = None,
-    until: Annotated[datetime | None, Query(description="ISO 8601 with offset, exclusive")] = None,
+    since: Annotated[Instant | None, Query(description="ISO 8601 with offset, inclusive")] = None,
+    until: Annotated[Instant | None, Query(description="ISO 8601 with offset, exclusive")] = None,
 ) -> OutboundReportOut:
     """Sends and replies (by send time), recoveries and their revenue (by order time), skips by reason."""
-    for value, name in ((since, "since"), (until, "until")):
-        if value is not None and value.tzinfo is None:
-            raise HTTPException(422, f"{name} needs a time zone offset")
+    require_offsets(since=since, until=until)
     return OutboundReportOut.model_validate(outbound_report(uow, since, until))
 
 
-@router.get("/outbound/actions", response_model=ListOut[OutboundActionOut])
+@router.get("/outbound/actions", response_model=ListOut[OutboundActionOut], responses=errors(404))
 def outbound_actions(
     sera: SeraDep,
     principal: PrincipalDep,
     uow: ReaderDep,
     page: PageDep,
-    customer_id: Annotated[str | None, Query(max_length=40, description="one customer's history")] = None,
+    customer_id: Annotated[str | None, Query(pattern=ID_PATTERN, description="one customer's history")] = None,
 ) -> ListOut[OutboundActionOut]:
     """Every intended message with its status and reason (sent, deferred, skipped and why), newest first."""
     if customer_id is not None:
