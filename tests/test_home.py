@@ -95,7 +95,7 @@ url_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=3
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     page=st.sampled_from(["/", "/docs", "/redoc", "/openapi.json", "/static/", "/static/vendor/"]),
-    rest=st.lists(url_text | st.sampled_from(["..", ".", "%00", "%2e%2e", "%2F", "try.html"]), max_size=4),
+    rest=st.lists(url_text.filter(bool) | st.sampled_from(["..", ".", "%00", "%2e%2e", "%2F", "try.html"]), max_size=4),
     query=st.dictionaries(url_text, url_text, max_size=3),
 )
 def test_pages_and_static_files_answer_any_url_without_a_server_error(
