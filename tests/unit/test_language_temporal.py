@@ -58,6 +58,14 @@ NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
         ("tuesday december 8th", dt.date(2026, 12, 8)),
         ("can we do it tmrw", dt.date(2026, 11, 28)),
         ("on sat", dt.date(2026, 11, 28)),
+        # "sat", "sun", "mon" are days when a date or a part of the day follows them
+        ("sat 12th", dt.date(2026, 12, 12)),
+        ("mon 7th", dt.date(2026, 12, 7)),
+        ("thu 3rd", dt.date(2026, 12, 3)),
+        ("sun morning", dt.date(2026, 11, 29)),
+        ("sat am if poss", dt.date(2026, 11, 28)),
+        ("anything sat?", dt.date(2026, 11, 28)),
+        ("this wknd", dt.date(2026, 11, 28)),
     ],
 )
 def test_parse_date(text: str, day: dt.date) -> None:
@@ -73,6 +81,8 @@ def test_parse_date(text: str, day: dt.date) -> None:
         "the third time I called",
         "may I book a tune up",
         "I sat down",
+        "I sat 12 hours in the waiting room",
+        "the sun was out",
         "at 4 pm",
         "order 1042",
         "february 30",

@@ -64,6 +64,10 @@ def test_tokens_splits_normalized_text() -> None:
 
 def test_expand_shorthand_for_sms() -> None:
     assert expand_shorthand("wanna make an appt 4 tmrw pls") == ("want to make an appointment 4 tomorrow please")
+    assert (
+        expand_shorthand("pls cxl the 8th, idk if i can make it")
+        == "please cancel the 8th i don't know if i can make it"
+    )
 
 
 @pytest.mark.parametrize(

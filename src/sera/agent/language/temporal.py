@@ -365,13 +365,17 @@ def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | Non
         j += 2
     elif words[j] in ("this", "next", "coming"):
         j += 1
-    weekday = _weekday_value(words, j, allow_risky=j > i or (i > 0 and words[i - 1] in _DAY_INTRO))
+    weekday = _weekday_value(words, j, allow_risky=j > i or _reads_as_day(words, i, today))
     if weekday is None:
         return None
     end = j + 1
     explicit = _explicit_date(words, end + (1 if _at(words, end) == "the" else 0), today)
     if explicit is not None:
         return _Span(i, explicit.end, explicit.day)
+    ordinal = _DIGIT_ORDINAL.fullmatch(_at(words, end))  # "sat 12th": the 12th says which Saturday
+    found = _next_day_of_month(today, int(ordinal[1])) if ordinal else None
+    if found is not None:
+        return _Span(i, end + 1, found)
     if _at(words, end) == "next" and _at(words, end + 1) == "week":
         next_monday = today + dt.timedelta(days=7 - today.weekday())
         return _Span(i, end + 2, next_monday + dt.timedelta(days=weekday))
@@ -379,6 +383,18 @@ def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | Non
     if _at(words, end) == "after" and _at(words, end + 1) == "next":
         return _Span(i, end + 2, today + dt.timedelta(days=delta + 7))
     return _Span(i, end, today + dt.timedelta(days=delta))
+
+
+def _reads_as_day(words: Sequence[str], i: int, today: dt.date) -> bool:
+    """Whether a word at ``i`` that may be a day ("sat", "sun") is one: a word before it
+    introduces a day ("on sat", "anything sat?"), or a date or a part of the day follows it
+    ("sat 12th", "mon the 7th", "sun morning", "sat am")."""
+    if i > 0 and words[i - 1] in _DAY_INTRO | {"anything", "any"}:
+        return True
+    after = _at(words, i + 1)
+    if after in _PARTS or after in ("am", "pm") or _DIGIT_ORDINAL.fullmatch(after):
+        return True
+    return _explicit_date(words, i + 1 + (after == "the"), today) is not None
 
 
 def _weekday_value(words: Sequence[str], i: int, *, allow_risky: bool) -> int | None:

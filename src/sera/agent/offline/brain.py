@@ -104,6 +104,11 @@ ANY_TIME = re.compile(
     r"|what(ever)? you have)\b"
 )
 PLAIN_ANSWER_WORDS = 3
+WEEK_ONLY = frozenset({"next week", "this week", "the week after", "the following week"})
+ASKS_PRICE = re.compile(  # what something costs, asked before any booking ("roughly what would it run me")
+    r"\b(how much|prices?|pricing|ballpark|set me back"
+    r"|what (?:do|does|would|will) (?:it|that|this|you|they|a|an|the)\b[^.?!]*\b(?:cost|charge|run)\b)"
+)
 ASKED_SENTENCE = re.compile(r"[^.!?]*\?")  # the sentences of a line that end in a question mark
 MAX_ANSWERS = 2
 SURE_ANSWER = 0.6  # a knowledge answer this sure wins over a line that also sounds like a booking
@@ -288,7 +293,10 @@ class _Turn:
         meaning, intent = self.meaning, self.intent
         if meaning is None or intent is Intent.HOURS:
             return None
-        request = intent in REQUESTS
+        if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
+            return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
+        asks_price = bool(ASKS_PRICE.search(self.text))  # a price is asked before anything is booked
+        request = intent in REQUESTS and not asks_price
         if (
             request
             and (meaning.confidence >= SURE_OF_REQUEST or self.gives_details())
@@ -298,12 +306,23 @@ class _Turn:
         result = self.knowledge
         data = result.data
         if not data.get("found"):
-            return None
+            return self.price_of_named_service() if asks_price else None
+        if asks_price:
+            return self.run_done(result)
         if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()):
             return None  # "I'd like to set up another bike fitting": a booking, not what a fitting is
         if data.get("confidence", 1.0) < SURE_ANSWER and self.sounds_like_booking():
             return None  # "can I bring him in for his rabies shot?": a booking, unless the shop's answer is plain
         return self.run_done(result)
+
+    def price_of_named_service(self) -> Reply | None:
+        """The price of the service a line names, when the line as a whole matched nothing
+        ("before I book anything, roughly what would a tune-up run me? just want a ballpark")."""
+        service = match_option(self.raw, self.ctx.shop.service_options())
+        if service is None:
+            return None
+        priced = self.tools.run(self.ctx, "search_knowledge", {"query": f"{service} price"})
+        return self.run_done(priced) if priced.data.get("title") == service else None
 
     def asks_beyond_services(self) -> bool:
         """A "booking" that names none of the shop's services, which the shop's knowledge answers
@@ -588,8 +607,13 @@ class _Turn:
         """The date the caller wants (for a move: the new one, not the one it is on now)."""
         if self.moving():
             return self.move_request[0]
-        match = parse_date(self.raw, self.ctx.local_now)
-        return match.day if match else None
+        days = self.days_named(self.raw)
+        return days[0] if days else None
+
+    def days_named(self, text: str) -> list[date]:
+        """The days ``text`` names; "next week" alone names a week, not its Monday: the caller
+        is asked which day."""
+        return [d.day for d in find_dates(text, self.ctx.local_now) if d.text not in WEEK_ONLY]
 
     def moving(self) -> bool:
         """A move whose appointment is known, and a line that is not the answer to "what day?"."""
@@ -609,7 +633,7 @@ class _Turn:
             return old + timedelta(days=1), ""
         new_day, names_old_day, time_words = None, False, ""
         for clause in CLAUSE_BREAKS.split(self.raw):
-            days = [d.day for d in find_dates(clause, self.ctx.local_now)]
+            days = self.days_named(clause)
             if days and all(day == old for day in days):
                 names_old_day = True
                 continue
