@@ -12,9 +12,11 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from sera.agent.context import load_shop
+from sera.agent.language import Intent
 from sera.agent.ports import ActionKind
 from sera.agent.service import Agent, ConversationRef
 from sera.agent.tools import ToolError, ToolRegistry
+from sera.agent.understanding.meaning import understand
 from sera.bootstrap import Sera, bootstrap
 from sera.calls.service import get_call
 from sera.config import Settings
@@ -132,6 +134,34 @@ def test_three_misunderstandings_offer_a_person_or_a_message(sera: Sera, persona
     (ticket,) = _tickets(sera, personas.northside_id)
     assert ticket.subject == "Message for the team"
     assert ticket.description == f"From: Sam Rivera\nCall back on: {STRANGER}\n\ncall me back about my wheel"
+
+
+def test_asked_to_repeat_the_agent_says_it_again_and_the_question_still_waits(sera: Sera, personas: Personas) -> None:
+    lines = ["can I book a tune-up on tuesday", "sorry, could you repeat that", "2 pm"]
+    _, replies = converse(Agent(sera), personas.northside_id, lines)
+    assert replies[2].text == replies[1].text and "Tuesday" in replies[1].text
+    assert "name" in replies[3].text  # "2 pm" still answered the question about the time
+
+
+def test_a_complaint_about_a_past_visit_from_a_caller_with_nothing_booked_is_a_ticket(
+    sera: Sera, personas: Personas
+) -> None:
+    """A line the model reads as a cancellation as much as a complaint (cancel 0.5, support 0.42)."""
+    line = "I picked Daisy up yesterday and she's got razor burn all over her tummy, she's been scratching all night and I'm really not happy"
+    assert understand(line).intent is Intent.CANCEL and Intent.SUPPORT in understand(line).intents
+    _, replies = converse(Agent(sera), personas.northside_id, [line, "Sam Rivera", "yes"])
+    assert "appointment" not in replies[1].text.lower()
+    (ticket,) = _tickets(sera, personas.northside_id)
+    assert "razor burn" in (ticket.description or "")
+
+
+def test_a_correction_that_says_what_is_wrong_is_not_asked_for_again(sera: Sera, personas: Personas) -> None:
+    opening = "every receipt you send has my surname spelled wrong and my old address on it, I moved to 22 Elm Street"
+    lines = [opening, "Dana Wisniewski", "dana.w@example.com", "yes"]
+    _, replies = converse(Agent(sera), personas.northside_id, lines)
+    assert "Shall I record your request" in replies[3].text
+    assert "recorded your request" in replies[4].text
+    assert not any("What needs to be corrected" in reply.text for reply in replies)
 
 
 def test_asking_for_a_person_when_closed_takes_a_message(sera: Sera, personas: Personas, clock: FakeClock) -> None:

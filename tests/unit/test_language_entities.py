@@ -217,6 +217,13 @@ def test_match_option_services(text: str, key: str) -> None:
     assert match_option(text, SERVICES) == key
 
 
+def test_match_option_whole_takes_only_a_whole_alias() -> None:
+    services = {"Vaccination": ["shots"], "Puppy and kitten visit": ["first visit", "kitten visit"]}
+    assert match_option("after 6, whatever's first", services) == "Puppy and kitten visit"  # one word of an alias
+    assert match_option("after 6, whatever's first", services, whole=True) is None
+    assert match_option("it's her first visit", services, whole=True) == "Puppy and kitten visit"
+
+
 def test_match_option_staff_and_choices() -> None:
     assert match_option("could I book a bike fit with Dana on thursday", STAFF) == "Dana"
     assert match_option("luis please", STAFF) == "Luis"

@@ -117,6 +117,7 @@ PHRASES: dict[tuple[str, str], str] = {
     ("close", "by"): "",
     ("send", "back"): "return",
     ("take", "back"): "return",
+    ("money", "back"): "return",
     ("payment", "plan"): "finance",
     ("pay", "monthly"): "finance",
     ("health", "fund"): "insurance",

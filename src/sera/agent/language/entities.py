@@ -581,14 +581,17 @@ class _Alias:
     joined: str
 
 
-def match_option(text: str, options: Mapping[str, Sequence[str]], *, typos: bool = True) -> str | None:
+def match_option(
+    text: str, options: Mapping[str, Sequence[str]], *, typos: bool = True, whole: bool = False
+) -> str | None:
     """Map the caller's words to one canonical option key, or None.
 
     Each key and its aliases are compared as stemmed token phrases ("tuned up"
     ~ "tune-up", "brakes" ~ "brake", "fitting" ~ "fit"); a whole alias found
     in the text beats a single distinctive word of an alias ("fit" -> "Bike
     fitting") and longer aliases beat shorter ones. Ties go to the option
-    mentioned first in the text. ``typos=False`` takes only what was said word for word.
+    mentioned first in the text. ``typos=False`` takes only what was said word for word;
+    ``whole=True`` only a whole alias (not one word of it: "whatever's first" is no "first visit").
     """
     if not isinstance(text, str) or not text or not options:
         return None
@@ -600,7 +603,7 @@ def match_option(text: str, options: Mapping[str, Sequence[str]], *, typos: bool
     best = _phrase_match(raw, words, aliases, typos=False)
     if best is None and typos:
         best = _phrase_match(raw, words, aliases, typos=True)
-    if best is not None:
+    if best is not None or whole:
         return best
     return _best_word_match(words, aliases, typos=typos)
 

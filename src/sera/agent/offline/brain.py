@@ -104,6 +104,13 @@ ANY_TIME = re.compile(
     r"|what(ever)? you have)\b"
 )
 PLAIN_ANSWER_WORDS = 3
+REPEAT = re.compile(  # "sorry, could you repeat that": what the agent said last, said again
+    r"\b(repeat (that|it|yourself|those|the (question|times|options))|say (that|it|those) again|come again"
+    r"|what was that|(didn'?t|did not|couldn'?t) (catch|hear|get) (that|you|it|what you said)|pardon)\b"
+    r"|^(sorry|what|huh)$"
+)
+REPEAT_WORDS = 8
+DESCRIBES_CORRECTION = 10  # a request to correct data this long says what is wrong
 WEEK_ONLY = frozenset({"next week", "this week", "the week after", "the following week"})
 ASKS_PRICE = re.compile(  # what something costs, asked before any booking ("roughly what would it run me")
     r"\b(how much|prices?|pricing|ballpark|set me back"
@@ -220,6 +227,9 @@ class _Turn:
     def run(self) -> Reply:
         if not self.text:
             return self.miss("I didn't catch that.")
+        said = self.state.get("last_reply")
+        if said and len(self.text.split()) <= REPEAT_WORDS and REPEAT.search(self.text):
+            return Reply(str(said))  # the question still waits for its answer
         if self.pending == "confirm":
             answer = yes_no(self.raw)
             if answer is not None or self.restates_task():
@@ -303,10 +313,13 @@ class _Turn:
             and not self.asks_beyond_services()
         ):
             return None
+        priced = self.price_of_named_service() if asks_price else None
+        if priced is not None:
+            return priced
         result = self.knowledge
         data = result.data
         if not data.get("found"):
-            return self.price_of_named_service() if asks_price else None
+            return None
         if asks_price:
             return self.run_done(result)
         if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()):
@@ -316,9 +329,9 @@ class _Turn:
         return self.run_done(result)
 
     def price_of_named_service(self) -> Reply | None:
-        """The price of the service a line names, when the line as a whole matched nothing
-        ("before I book anything, roughly what would a tune-up run me? just want a ballpark")."""
-        service = match_option(self.raw, self.ctx.shop.service_options())
+        """The price of the service a line names whole ("before I book anything, roughly what would
+        a tune-up run me? just want a ballpark"; "can't have kittens" names no "kitten visit")."""
+        service = match_option(self.raw, self.ctx.shop.service_options(), whole=True)
         if service is None:
             return None
         priced = self.tools.run(self.ctx, "search_knowledge", {"query": f"{service} price"})
@@ -333,23 +346,28 @@ class _Turn:
 
     @functools.cached_property
     def knowledge(self) -> ToolResult:
-        """The shop's knowledge searched for this line (once a turn, whoever asks first). A line
-        that asks two things in two sentences ("do you see rabbits? and is there anywhere to
-        park") gets both answers: each sentence is searched too, and an answer it is sure of
-        that the whole line did not give is added."""
+        """The shop's knowledge searched for this line (once a turn, whoever asks first). Each
+        sentence that asks something is searched too: a question inside a story ("not even worn
+        them but they just don't suit my face. can I get my money back?") is answered when the
+        question alone finds an answer surely, and a line that asks two things in two sentences
+        ("do you see rabbits? and is there anywhere to park") gets both answers."""
         # the form the classifier read, so the model encodes the line once for both
-        result = self.tools.run(self.ctx, "search_knowledge", {"query": canonical(self.raw[:500])})
-        if not result.data.get("found"):
-            return result
-        answers, titles = [result.text], {result.data.get("title")}
+        whole = self.tools.run(self.ctx, "search_knowledge", {"query": canonical(self.raw[:500])})
+        first, answers, titles = whole, [], set()
+        if whole.data.get("found"):
+            answers.append(whole.text)
+            titles.add(whole.data.get("title"))
         for sentence in ASKED_SENTENCE.findall(self.raw[:500])[:MAX_ANSWERS]:
             if sentence.strip() == self.raw.strip():
                 continue  # a line that is one question was just searched whole
             more = self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
             if more.data.get("confidence", 0.0) >= SURE_ANSWER and more.data.get("title") not in titles:
+                first = first if answers else more
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
-        return ToolResult(" ".join(answers[:MAX_ANSWERS]), result.data, outcome=result.outcome)
+        if not answers:
+            return whole
+        return ToolResult(" ".join(answers[:MAX_ANSWERS]), first.data, outcome=first.outcome)
 
     def unsure_question(self) -> bool:
         """Shaped like a question, with nothing a request acts on, and no sure request."""
@@ -576,9 +594,10 @@ class _Turn:
     # -- booking ---------------------------------------------------------------------------------
 
     def take_booking_entities(self, *, expect_time: bool = False) -> None:
-        # a service already chosen changes only for one named word for word ("the later one" is no "water")
+        # a service already chosen changes only for one named whole and word for word ("the later one" is
+        # no "water", "whatever's first" no "first visit")
         chosen = bool(self.slots.get("service")) and self.pending != "service"
-        service = match_option(self.raw, self.ctx.shop.service_options(), typos=not chosen)
+        service = match_option(self.raw, self.ctx.shop.service_options(), typos=not chosen, whole=chosen)
         if service and (self.state.get("task") == "book" or self.pending == "service"):
             self.slots["service"] = service
         staff = self.named_staff()
@@ -798,6 +817,9 @@ class _Turn:
         if not listed and not lookup and (task == "reschedule" or unsure) and self.sounds_like_booking():
             # "any chance of a bath and brush on Monday" from a caller with nothing booked: a booking
             return self.start_booking()
+        if not listed and not lookup and task == "cancel" and unsure and Intent.SUPPORT in self.intents:
+            # "I picked Daisy up yesterday and she's got razor burn" from a caller with nothing booked: a complaint
+            return self.start_support()
         if not listed and not lookup and self.unsure_question():
             # "would you still take a nippy terrier?" from a caller with nothing booked: a question
             self.reset()
@@ -1028,6 +1050,8 @@ class _Turn:
         self.reset()
         self.state["task"] = "privacy"
         self.slots["type"] = request_type
+        if request_type == "correction" and len(self.text.split()) > DESCRIBES_CORRECTION:
+            self.slots["details"] = self.raw.strip()[:1000]  # "my last name is spelled wrong, it's Wisniewski"
         preface = f"I can ask {self.ctx.shop.name} to {PRIVACY_WORDS[request_type]}."
         return self.advance_privacy(preface)
 
