@@ -116,7 +116,7 @@ ASKS_PRICE = re.compile(  # what something costs, asked before any booking ("rou
     r"\b(how much|prices?|pricing|ballpark|set me back"
     r"|what (?:do|does|would|will) (?:it|that|this|you|they|a|an|the)\b[^.?!]*\b(?:cost|charge|run)\b)"
 )
-ASKED_SENTENCE = re.compile(r"[^.!?]*\?")  # the sentences of a line that end in a question mark
+SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 MAX_ANSWERS = 2
 SURE_ANSWER = 0.6  # a knowledge answer this sure wins over a line that also sounds like a booking
 TITLES = frozenset({"dr", "doctor", "mr", "mrs", "ms", "miss", "prof", "professor"})
@@ -150,6 +150,13 @@ def within(ranges: list[tuple[time, time]], part: str | None) -> list[tuple[time
 def asks_question(raw: str) -> bool:
     """Shaped like a question: a question mark, or a question word or auxiliary first."""
     return "?" in raw or bool(QUESTION_OPENERS.search(normalize(raw)))
+
+
+def asked_sentences(raw: str) -> list[str]:
+    """The sentences of a line that ask something: ending in a question mark, or opening like a
+    question ("and is there anywhere to leave the car, Queen East is a nightmare")."""
+    sentences = (part.strip() for part in SENTENCE.findall(raw))
+    return [s for s in sentences if s.endswith("?") or QUESTION_OPENERS.search(normalize(s))]
 
 
 class OfflineBrain:
@@ -357,7 +364,7 @@ class _Turn:
         if whole.data.get("found"):
             answers.append(whole.text)
             titles.add(whole.data.get("title"))
-        for sentence in ASKED_SENTENCE.findall(self.raw[:500])[:MAX_ANSWERS]:
+        for sentence in asked_sentences(self.raw[:500])[:MAX_ANSWERS]:
             if sentence.strip() == self.raw.strip():
                 continue  # a line that is one question was just searched whole
             more = self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
