@@ -164,6 +164,18 @@ def test_a_correction_that_says_what_is_wrong_is_not_asked_for_again(sera: Sera,
     assert not any("What needs to be corrected" in reply.text for reply in replies)
 
 
+def test_the_request_said_again_at_the_confirmation_is_a_yes(sera: Sera, personas: Personas) -> None:
+    """The model reads the line as asking for Dana (a person); said again when asked to confirm,
+    it is the same request, not a new one to put the caller through."""
+    opening = (
+        "so Dana did my bike fitting back in the spring and she said it needs redoing, can I set that up with her?"
+    )
+    lines = [opening, "tuesday", "2 pm", "Sam Rivera", opening]
+    _, replies = converse(Agent(sera), personas.northside_id, lines)
+    assert "Shall I book a Bike fitting with Dana" in replies[4].text
+    assert "You're booked" in replies[5].text and replies[5].transfer_to is None
+
+
 def test_asking_for_a_person_when_closed_takes_a_message(sera: Sera, personas: Personas, clock: FakeClock) -> None:
     clock.now = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)  # Sunday noon in Chicago: closed
     lines = ["can I talk to a real person", "ask them to ring me about my wheel", "Sam Rivera", "+1 312 555 0133"]

@@ -14,6 +14,8 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
+
 from sera.agent.context import TurnContext
 from sera.agent.language import (
     Intent,
@@ -33,6 +35,7 @@ from sera.agent.language import (
 from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when
 from sera.agent.ports import Action, ActionKind, Reply
 from sera.agent.tools import PARTS, ToolRegistry, ToolResult
+from sera.agent.understanding.embedding import embedder
 from sera.agent.understanding.intents import canonical
 from sera.agent.understanding.meaning import plain_answer, understand
 
@@ -110,6 +113,7 @@ REPEAT = re.compile(  # "sorry, could you repeat that": what the agent said last
     r"|^(sorry|what|huh)$"
 )
 REPEAT_WORDS = 8
+SAYS_AGAIN = 0.9  # a line this close in meaning to the one that started the task says it again
 DESCRIBES_CORRECTION = 10  # a request to correct data this long says what is wrong
 WEEK_ONLY = frozenset({"next week", "this week", "the week after", "the following week"})
 ASKS_PRICE = re.compile(  # what something costs, asked before any booking ("roughly what would it run me")
@@ -282,6 +286,8 @@ class _Turn:
         task = self.state.get("task")
         if self.meaning is None or task is None:
             return False
+        if self.says_again(self.state.get("task_line")):
+            return True  # the request again, in (nearly) the same words
         # while answering, a line keeps its intent only when the classifier is sure; its best
         # guess is enough to recognise the request the caller already made
         best = self.meaning.guesses[0].label
@@ -291,6 +297,14 @@ class _Turn:
         if task in ("book", "reschedule", "cancel") and self.gives_details():
             return False
         return said is not None and TASK_INTENTS.get(task) is said
+
+    def says_again(self, earlier: str | None) -> bool:
+        """This line means what ``earlier`` meant, in nearly the same words (cosine of the two)."""
+        if not earlier or len(self.text.split()) <= PLAIN_ANSWER_WORDS:
+            return False
+        model = embedder()
+        now, before = model.encode_one(canonical(self.raw[:500])), model.encode_one(canonical(earlier))
+        return float(np.dot(now, before) / (np.linalg.norm(now) * np.linalg.norm(before))) >= SAYS_AGAIN
 
     def answer_if_asked(self) -> Reply | None:
         """A question the shop's own knowledge answers is answered, not acted on.
@@ -520,6 +534,7 @@ class _Turn:
         for key in ("task", "proposal", "offered", "question", "workflow"):
             self.state.pop(key, None)
         self.state["slots"] = self.slots = {}
+        self.state["task_line"] = self.raw[:500]  # what the caller said that started (or ended) a task
 
     def run_tool(self, name: str, args: dict[str, Any], *, end_on_action: bool = False) -> Reply:
         result: ToolResult = self.tools.run(self.ctx, name, args)
