@@ -96,7 +96,8 @@ MOVE_WORDS = re.compile(r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\
 BOOKING_WORDS = re.compile(
     r"\b(earliest|available|availability|opening|openings|slot|appointment|fit me in|come in"
     r"|squeeze (?:me|him|her|us|them) in|(?:bring|get) (?:him|her|them|it|me|us) in"
-    r"|set (?:it|that|this|one|something) up|send (?:someone|somebody|a tech\w*)|come (?:out|over|round|around|by))\b"
+    r"|set (?:it|that|this|one|something) up|send (?:someone|somebody|a tech\w*)|come (?:out|over|round|around|by)"
+    r"|(?:want|have|get|see|book) (?:her|him|them) again)\b"
 )
 # a complaint about something bought (not a service) is filed with its order number
 ABOUT_AN_ORDER = re.compile(r"\b(order|ordered|delivery|delivered|parcel|package|shipment|arrived|purchase|bought)\b")
