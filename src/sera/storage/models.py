@@ -37,6 +37,9 @@ NAMING = {
 }
 
 
+ID_SHAPE = r"[A-Za-z0-9_-]{1,64}"  # what any id may look like (``new_id`` makes "cus_" and 32 hex digits)
+
+
 def new_id(prefix: str) -> str:
     """Opaque, unguessable ids (80 random bits), known before insert so they can bind
     ciphertexts, in creation order: a millisecond clock comes first. New rows then go to the

@@ -14,10 +14,12 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from sera.storage.models import ID_SHAPE
+
 T = TypeVar("T")
 AnySelect = TypeVar("AnySelect", bound="Select[*tuple[Any, ...]]")
 MAX_LIMIT = 200
-_ROW_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ROW_ID = re.compile(ID_SHAPE)
 
 
 class InvalidCursorError(ValueError):

@@ -15,6 +15,11 @@ _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # tab a
 _CONTROL_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def without_surrogates(value: str) -> str:
+    """``value`` with each lone surrogate replaced by U+FFFD, so that it can be written out."""
+    return _SURROGATE.sub("\ufffd", value)
+
+
 def text_problem(value: str, *, multiline: bool = True) -> str | None:
     """Why ``value`` cannot be stored, or None. ``multiline`` text may hold tabs and line breaks."""
     if _SURROGATE.search(value):

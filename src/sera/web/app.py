@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from fastapi import FastAPI, Request, Response, routing
@@ -21,6 +20,7 @@ from sera.adapters.twilio.webhooks import router as twilio_webhooks
 from sera.adapters.vapi.webhooks import router as vapi_webhooks
 from sera.bootstrap import Sera
 from sera.observability import LATENCY, REQUESTS, set_request_id
+from sera.storage.text import without_surrogates
 from sera.web.api.v1 import router as api_v1
 from sera.web.calendar import router as calendar_feed
 from sera.web.home import router as home
@@ -83,11 +83,8 @@ class RequestContext:
             )
 
 
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
 def _printable(part: object) -> object:
-    return _SURROGATE.sub("\ufffd", part) if isinstance(part, str) else part
+    return without_surrogates(part) if isinstance(part, str) else part
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import Path
 from pydantic import AfterValidator, BeforeValidator
 
+from sera.storage.models import ID_SHAPE
 from sera.storage.text import text_problem
 
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+ID_PATTERN = f"^{ID_SHAPE}$"
 
 
 def _storable(multiline: bool) -> AfterValidator:

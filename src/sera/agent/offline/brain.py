@@ -14,8 +14,6 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-import numpy as np
-
 from sera.agent.context import TurnContext
 from sera.agent.language import (
     Intent,
@@ -303,9 +301,8 @@ class _Turn:
         """This line means what ``earlier`` meant, in nearly the same words (cosine of the two)."""
         if not earlier or len(self.text.split()) <= PLAIN_ANSWER_WORDS:
             return False
-        model = embedder()
-        now, before = model.encode_one(canonical(self.raw[:500])), model.encode_one(canonical(earlier))
-        return float(np.dot(now, before) / (np.linalg.norm(now) * np.linalg.norm(before))) >= SAYS_AGAIN
+        now, before = embedder().encode([canonical(self.raw[:500]), canonical(earlier)])  # unit vectors
+        return float(now @ before) >= SAYS_AGAIN
 
     def answer_if_asked(self) -> Reply | None:
         """A question the shop's own knowledge answers is answered, not acted on.
@@ -380,11 +377,12 @@ class _Turn:
             answers.append(whole.text)
             titles.add(whole.data.get("title"))
         for sentence in asked_sentences(self.raw[:500])[:MAX_ANSWERS]:
-            if sentence.strip() == self.raw.strip():
+            if sentence == self.raw.strip():
                 continue  # a line that is one question was just searched whole
             more = self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
             if more.data.get("confidence", 0.0) >= SURE_ANSWER and more.data.get("title") not in titles:
-                first = first if answers else more
+                if not answers:  # the question alone answers what the whole line did not
+                    first = more
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
         if not answers:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from sera import audit
 from sera.access.api_keys import Principal
@@ -322,15 +322,20 @@ def customer(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, customer_id
     return CustomerOut.model_validate(view)
 
 
+PRIVACY_REQUEST_OPERATIONS = (  # what a listed or newly recorded request links to
+    "get /api/v1/privacy-requests/{request_id}",
+    "post /api/v1/privacy-requests/{request_id}/complete",
+    "get /api/v1/privacy-requests/{request_id}/export",
+)
+
+
 @router.get(
     "/privacy-requests",
     response_model=ListOut[PrivacyRequestOut],
     responses=links(
         200,
         "$response.body#/data/0/id",
-        "get /api/v1/privacy-requests/{request_id}",
-        "post /api/v1/privacy-requests/{request_id}/complete",
-        "get /api/v1/privacy-requests/{request_id}/export",
+        *PRIVACY_REQUEST_OPERATIONS,
     ),
 )
 def privacy_requests(
@@ -352,39 +357,33 @@ def privacy_request(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, requ
 # -- data-subject rights, with the merchant acting ------------------------------------------------
 
 
-class PrivacyRequestIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: Literal["access", "erasure", "correction", "objection"]
-    customer_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    phone: Line | None = Field(
-        default=None, max_length=32, description="find the customer by phone (E.164)", examples=["+13125550142"]
-    )
-    email: Line | None = Field(default=None, max_length=254, description="or by email")
-    details: Text | None = Field(default=None, max_length=4000)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return None if value is None else _e164(value)
-
-
-class CorrectionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: Line | None = Field(default=None, min_length=1, max_length=200)
-    phone: Line | None = Field(default=None, max_length=32, examples=["+13125550142"])
-    email: Line | None = Field(default=None, max_length=254)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return None if value is None else _e164(value)
-
-
 def _e164(value: str) -> str:
     try:
         return normalize_phone(value)
     except InvalidPhoneError:
         raise ValueError("not a valid phone number") from None
+
+
+E164 = Annotated[Line, AfterValidator(_e164)]
+"""A phone number, stored and compared as E.164: one that is not is a 422 naming the field."""
+
+
+class PrivacyRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["access", "erasure", "correction", "objection"]
+    customer_id: str | None = Field(default=None, pattern=ID_PATTERN)
+    phone: E164 | None = Field(
+        default=None, max_length=32, description="find the customer by phone (E.164)", examples=["+13125550142"]
+    )
+    email: Line | None = Field(default=None, max_length=254, description="or by email")
+    details: Text | None = Field(default=None, max_length=4000)
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Line | None = Field(default=None, min_length=1, max_length=200)
+    phone: E164 | None = Field(default=None, max_length=32, examples=["+13125550142"])
+    email: Line | None = Field(default=None, max_length=254)
 
 
 class CompleteIn(BaseModel):
@@ -407,9 +406,7 @@ class CompletedOut(BaseModel):
         **links(
             201,
             "$response.body#/id",
-            "get /api/v1/privacy-requests/{request_id}",
-            "post /api/v1/privacy-requests/{request_id}/complete",
-            "get /api/v1/privacy-requests/{request_id}/export",
+            *PRIVACY_REQUEST_OPERATIONS,
         ),
     },
 )
