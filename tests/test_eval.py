@@ -10,6 +10,7 @@ import json
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -20,6 +21,7 @@ from sera.merchants.shop_file import load_shop_file
 from sera.scenarios.model import Scenario, load_scenarios
 from sera.scenarios.runner import ScenarioResult, ScenarioRunner, UnknownShopError
 from tests.conftest import DEMO_SHOP, NORTHSIDE, ROOT, SCENARIOS, Personas
+from tests.fakes.openai_server import Answer, FakeOpenAI
 
 OWN_SCENARIOS = ROOT / "tests" / "scenarios"
 PUBLIC_COUNT = 22
@@ -169,17 +171,24 @@ def test_eval_json_reports_every_public_scenario() -> None:
     assert set(first["transcript"][0]) == {"role", "text"}
 
 
+PRICE_SCENARIO = textwrap.dedent(
+    f"""\
+    - name: price of a tune-up
+      shop: {NORTHSIDE}
+      now: "2026-11-27T10:00:00-06:00"
+      caller: {{phone: "+13125550186"}}
+      opening: "how much do you charge for a tune-up"
+      expect: {{said: ["89"]}}
+    """
+)
+
+
 def test_eval_fails_a_failing_scenario_and_ends_with_the_count(tmp_path: Path) -> None:
     file = tmp_path / "failing.yaml"
     file.write_text(
-        textwrap.dedent(
+        PRICE_SCENARIO
+        + textwrap.dedent(
             f"""\
-            - name: price of a tune-up
-              shop: {NORTHSIDE}
-              now: "2026-11-27T10:00:00-06:00"
-              caller: {{phone: "+13125550186"}}
-              opening: "how much do you charge for a tune-up"
-              expect: {{said: ["89"]}}
             - name: expects a price the shop does not charge
               shop: {NORTHSIDE}
               now: "2026-11-27T10:00:00-06:00"
@@ -289,3 +298,37 @@ def test_eval_takes_a_shop_from_seras_database(
     result = _eval(str(file), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["passed"] == 1
+
+
+# -- trying a language model -----------------------------------------------------------------------
+
+
+def _knowledge_model(body: dict[str, Any]) -> Answer:
+    """A tiny honest model: asks the knowledge tool, then says what it returned."""
+    last = body["messages"][-1]
+    if last["role"] == "user":
+        return Answer(calls=[("search_knowledge", {"query": last["content"]})])
+    return Answer(text=json.loads(last["content"])["result"])
+
+
+def test_eval_tries_a_model_and_counts_the_turns_it_could_not_answer(tmp_path: Path) -> None:
+    file = tmp_path / "price.yaml"
+    file.write_text(PRICE_SCENARIO)
+    model = FakeOpenAI(api_key=None)
+    try:
+        model.default = _knowledge_model
+        args = [str(file), "--shop", str(DEMO_SHOP), "--brain", "llm", "--llm-base-url", model.base_url]
+        result = _eval(*args, "--llm-model", "gpt-test")
+        assert result.stdout.strip().splitlines()[-1] == "passed 1/1"
+        assert "instead" not in result.stdout and model.requests  # the model answered every turn
+        assert any(m.get("role") == "tool" and "$89" in m["content"] for m in model.requests[1]["messages"])
+
+        model.default = Answer(status=500)
+        report = json.loads(_eval(*args, "--llm-model", "gpt-test", "--json").stdout)
+        assert report["passed"] == 1 and report["fallbacks"] == {"status 500": report["scenarios"][0]["turns"]}
+        assert set(report["turn_ms"]) == {"median", "p95"}
+        assert "LLM turns answered by the offline brain instead: " in _eval(*args, "--llm-model", "m").stdout
+    finally:
+        model.close()
+    refused = _eval(str(file), "--shop", str(DEMO_SHOP), "--brain", "llm")
+    assert refused.exit_code == 2 and "--brain llm needs an endpoint" in refused.stderr

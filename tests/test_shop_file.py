@@ -100,6 +100,8 @@ def test_bad_values_name_the_field_and_line(extra: str, expected: str) -> None:
         (MINIMAL.replace("Europe/Berlin", "Mars/Olympus_Mons"), "not an IANA time zone"),
         (MINIMAL.replace("  name: Tiny\n", ""), "shop.name is required"),
         (MINIMAL + "faq: []\nfaq: []\n", "key 'faq' appears twice"),
+        (MINIMAL + "faq:\n  - {q: Parking, a: Yes.}\n  - {q: Parking, a: No.}\n", "faq: 'Parking' appears twice"),
+        (MINIMAL + "agent:\n  llm: {base_url: 'ftp://x'}\n", "is not an http(s) URL"),
     ],
 )
 def test_malformed_files_are_refused(text: str, expected: str) -> None:

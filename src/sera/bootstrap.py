@@ -8,6 +8,7 @@ orders from Shopify whichever process answers it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ from sera.storage.cache import TtlCache
 from sera.storage.database import Database, UnitOfWork, make_engine, restrict_sqlite_file
 
 if TYPE_CHECKING:
+    from sera.agent.context import TurnContext
+    from sera.agent.ports import ChatModel
     from sera.jobs import Jobs
 
 
@@ -34,6 +37,7 @@ class Sera:
     clock: Clock = field(default=system_clock)  # the one clock: every timestamp comes from it
     jobs: Jobs | None = None  # attached by sera.jobs.wiring.build_jobs
     lookups: TtlCache = field(default_factory=lambda: TtlCache(0))  # number -> shop, webhook secrets
+    chat_models: Callable[[TurnContext], ChatModel | None] | None = None  # a shop's LLM (sera.adapters.openai)
 
     def uow(self, merchant_id: str | None = None, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self.db, merchant_id, readonly=readonly, vault=self.vault)
@@ -54,8 +58,9 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
     if settings.master_key is not None:
         for part in settings.master_key.get_secret_value().split(","):
             register_secret(part.strip())
-    if settings.secret_key is not None:
-        register_secret(settings.secret_key.get_secret_value())
+    for secret in (settings.secret_key, settings.llm_api_key):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
     clock = clock or system_clock
     keystore = KeyStore(make_engine(settings.keystore_url), keyring, clock)
     sera = Sera(
@@ -72,6 +77,8 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
 
 def _connect_ports(sera: Sera) -> None:
     """The providers the capabilities read through (a source declines shops not connected to it)."""
-    from sera.adapters.shopify import wiring as shopify  # imported here: the adapter imports Sera
+    from sera.adapters.openai import wiring as openai  # imported here: the adapters import Sera
+    from sera.adapters.shopify import wiring as shopify
 
     shopify.connect(sera)
+    openai.connect(sera)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from sera.config import ConfigError, LogFormat, env_file_path, load_settings, new_key_text
+from sera.config import ConfigError, LogFormat, Settings, env_file_path, load_settings, new_key_text
 from sera.observability import configure_logging
 
 if TYPE_CHECKING:
@@ -227,8 +227,27 @@ def shop_export(domain: str) -> None:
     help="Shop file to run scenarios against (repeatable); other shops come from Sera's database.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the report.")
-def eval_scenarios(path: Path, shop_files: tuple[Path, ...], as_json: bool) -> None:
+@click.option(
+    "--brain",
+    type=click.Choice(["offline", "llm"]),
+    default=None,
+    help="The brain to try (default: SERA_BRAIN, or what each shop file chooses).",
+)
+@click.option("--llm-base-url", default=None, help="An OpenAI-compatible endpoint (default: SERA_LLM_BASE_URL).")
+@click.option("--llm-model", default=None, help="The model to ask (default: SERA_LLM_MODEL).")
+def eval_scenarios(
+    path: Path,
+    shop_files: tuple[Path, ...],
+    as_json: bool,
+    brain: str | None,
+    llm_base_url: str | None,
+    llm_model: str | None,
+) -> None:
     """Run conversation scenarios against the agent, each from a clean copy of its shop.
+
+    With `--brain llm`, the same scenarios go through a language model (the key comes from
+    SERA_LLM_API_KEY), so models can be compared on a shop before switching: the report
+    adds the time per turn and how many turns fell back to the offline brain, and why.
 
     Exit status: 0 if every scenario passed, 1 if one failed, 2 for unusable input.
     """
@@ -243,7 +262,12 @@ def eval_scenarios(path: Path, shop_files: tuple[Path, ...], as_json: bool) -> N
     try:
         scenarios = load_scenarios(path)
         shops = [load_shop_file(file) for file in shop_files]
-        results = run_scenarios(scenarios, shops, source=functools.cache(_sera))
+        chosen = {"brain": brain, "llm_base_url": llm_base_url, "llm_model": llm_model}
+        overrides = {key: value for key, value in chosen.items() if value is not None}
+        trying = Settings(**overrides)  # type: ignore[arg-type]
+        if brain == "llm" and not (trying.llm_base_url and trying.llm_model):
+            _fail_input(["--brain llm needs an endpoint and a model: --llm-base-url and --llm-model, or SERA_LLM_*"])
+        results = run_scenarios(scenarios, shops, source=functools.cache(_sera), brain=overrides)
     except ScenarioError as exc:
         _fail_input(exc.problems)
     except ShopFileError as exc:

@@ -14,6 +14,7 @@ import secrets
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -91,6 +92,16 @@ class Settings(BaseSettings):
     # An uninstalled shop's data is deleted this long after the uninstall (a reinstall before
     # then keeps it). Kept under 48 so the sweep finishes inside Shopify's 48-hour promise.
     shopify_uninstall_grace_hours: int = Field(default=24, ge=0, le=47)
+    # The agent's brain: `offline` (embedded, no network) or `llm`, any server that speaks
+    # OpenAI's chat completions ({llm_base_url}/chat/completions). A shop's file may choose
+    # its own (agent.brain, agent.llm). A turn the model cannot answer within
+    # llm_first_token_seconds (or answers with garbage twice) is answered by the offline brain.
+    brain: Literal["offline", "llm"] = "offline"
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_first_token_seconds: float = Field(default=2.5, gt=0, le=30)
+    llm_max_tool_calls: int = Field(default=6, ge=1, le=20)  # per caller turn
 
     @field_validator("log_format", mode="before")
     @classmethod

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,10 +20,13 @@ RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 class OutboundError(Exception):
-    def __init__(self, message: str, status: int | None = None, body: str = "") -> None:
+    def __init__(
+        self, message: str, status: int | None = None, body: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
+        self.retry_after = retry_after  # seconds the provider asked us to wait (Retry-After)
 
 
 class PermanentError(OutboundError):
@@ -68,5 +73,30 @@ class HttpClient:
             log.warning("outbound request retried", extra={"host": httpx.URL(url).host, "attempt": attempt})
             time.sleep(self.backoff * 2 ** (attempt - 1))
 
+    @contextmanager
+    def stream(self, method: str, url: str, *, timeout: httpx.Timeout, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A streamed response, sent once (a caller on the line cannot wait for a retry);
+        raise PermanentError or RetryableError as ``request`` does, before the body is read."""
+        try:
+            with self._client.stream(method, url, timeout=timeout, **kwargs) as response:
+                if response.status_code >= 400:
+                    body = response.read().decode("utf-8", "replace")[:2000]
+                    message = f"{method} {httpx.URL(url).host} answered {response.status_code}"
+                    kind = RetryableError if response.status_code in RETRYABLE_STATUS else PermanentError
+                    raise kind(message, response.status_code, body, _retry_after(response))
+                yield response
+        except httpx.TimeoutException as exc:
+            raise RetryableError(f"timeout: {exc.__class__.__name__}") from None
+        except httpx.TransportError as exc:
+            raise RetryableError(f"connection failed: {exc.__class__.__name__}") from None
+
     def close(self) -> None:
         self._client.close()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is read as no hint)."""
+    try:
+        return max(0.0, float(response.headers.get("retry-after", "")))
+    except ValueError:
+        return None

@@ -8,6 +8,7 @@ it never touches a channel's wire format.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,6 +35,7 @@ class Reply:
     text: str
     actions: tuple[Action, ...] = ()
     understood: bool = True  # False when the agent did not understand the line (`sera eval` lists those)
+    fallback: str | None = None  # why the LLM brain handed this turn to the offline brain (`sera eval` counts them)
 
     @property
     def ended(self) -> bool:
@@ -51,7 +53,58 @@ class ConversationState:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+Say = Callable[[str], None]  # receives the reply sentence by sentence, as soon as each exists
+
+
 class Brain(Protocol):
     def greet(self, ctx: TurnContext) -> Reply: ...
 
-    def respond(self, ctx: TurnContext, text: str) -> Reply: ...
+    def respond(self, ctx: TurnContext, text: str, say: Say | None = None) -> Reply:
+        """The reply to a caller line. A brain that streams hands each sentence to ``say``
+        as soon as it is written; the returned reply holds the whole text either way."""
+        ...
+
+
+# -- the port a language model plugs into (the OpenAI chat-completions adapter) ---------------
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the model's reply text, as it streams."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """One tool call the model made, its arguments as the raw JSON text it wrote."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+ModelEvent = TextDelta | ToolCallRequest
+
+
+class ModelUnavailableError(Exception):
+    """The model could not answer in time (error, timeout, rate limit): the turn falls back."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class ModelGarbageError(Exception):
+    """The model answered, but not in the wire format (a chunk that is not JSON, no choices)."""
+
+
+class ChatModel(Protocol):
+    """A chat-completions model with tools: streams text deltas, then the complete tool calls."""
+
+    name: str
+
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], *, tool_choice: str = "auto"
+    ) -> Iterator[ModelEvent]: ...

@@ -25,7 +25,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from sera.agent.context import Caller, TurnContext, load_shop
-from sera.agent.ports import Action, ActionKind, Brain, Reply
+from sera.agent.ports import Action, ActionKind, Brain, Reply, Say
 from sera.bootstrap import Sera
 from sera.calls.service import TranscriptLine, append_transcript, end_call, link_customer, start_call
 from sera.customers.service import find_customer
@@ -146,10 +146,12 @@ class _Stored:
 
 class Agent:
     def __init__(self, sera: Sera, brain: Brain | None = None) -> None:
+        from sera.agent.llm.brain import ShopBrain
         from sera.agent.offline.brain import OfflineBrain
 
         self.sera = sera
-        self.brain: Brain = brain or OfflineBrain()
+        models = sera.chat_models or (lambda ctx: None)
+        self.brain: Brain = brain or ShopBrain(models, OfflineBrain(), max_tool_calls=sera.settings.llm_max_tool_calls)
 
     def start(
         self,
@@ -266,7 +268,13 @@ class Agent:
         return conversation
 
     def reply(
-        self, ref: ConversationRef, text: str, *, turn_id: str | None = None, renew_after: timedelta | None = None
+        self,
+        ref: ConversationRef,
+        text: str,
+        *,
+        turn_id: str | None = None,
+        renew_after: timedelta | None = None,
+        say: Say | None = None,
     ) -> Reply:
         """The agent's answer to one caller line.
 
@@ -274,7 +282,9 @@ class Agent:
         same id gets the same answer and is not a second turn. ``renew_after``, for a
         channel whose caller keeps the conversation's id (the /try page): when the
         conversation is over (ended, or quiet this long), the line begins a new one under
-        the same id, for the same caller; the old call record keeps its end.
+        the same id, for the same caller; the old call record keeps its end. ``say``, for a
+        channel that speaks while the reply is written (a real-time voice stream), receives
+        each sentence as soon as the brain has it.
         """
         now = self.sera.clock()
         line = (text or "")[:MAX_LINE]
@@ -290,7 +300,7 @@ class Agent:
                 return _stored_reply(state)
             state["last_turn_id"] = turn_id
             try:
-                reply = self.brain.respond(ctx, line)
+                reply = self.brain.respond(ctx, line, say)
             except Exception:
                 # a defect must not cost the caller the call: nothing of this turn is kept
                 log.exception("brain failed", extra={"conversation": stored.conversation.id})

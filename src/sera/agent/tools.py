@@ -38,6 +38,8 @@ from sera.support.service import create_ticket
 
 KNOWLEDGE_CONFIDENCE = 0.35
 SEARCH_DAYS = 21
+IDENTITY_ATTEMPTS = 2  # name-and-date look-ups that may fail in one conversation before they are refused
+EMAIL_ATTEMPTS = 3  # emails that may fail to match an order in one conversation
 
 
 @dataclass(frozen=True)
@@ -52,11 +54,24 @@ Handler = Callable[[TurnContext, dict[str, Any]], ToolResult]
 
 
 @dataclass(frozen=True)
+class Plan:
+    """What a tool that changes an appointment would do, resolved: ``key`` identifies it (the
+    caller's yes is recorded against it), ``summary`` is the question the caller answers."""
+
+    key: dict[str, Any]
+    summary: str
+
+
+Planner = Callable[[TurnContext, dict[str, Any]], "Plan | ToolResult"]  # a ToolResult: it cannot be done
+
+
+@dataclass(frozen=True)
 class Tool:
     name: str
     description: str
     parameters: dict[str, Any]
     handler: Handler
+    plan: Planner | None = None  # set: the tool runs only after the caller said yes to this plan
 
     def spec(self) -> dict[str, Any]:
         """The OpenAI/Vapi function definition."""
@@ -177,6 +192,12 @@ def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
     return [slots[round(i * step)] for i in range(count)]
 
 
+def _free(ctx: TurnContext, service: str, start: datetime, end: datetime, staff: str | None) -> list[Slot]:
+    return find_availability(
+        ctx.uow, ctx.shop.schedule, service, window_start=start, window_end=end, now=ctx.now, staff_name=staff
+    )
+
+
 def _slot_data(slots: list[Slot]) -> list[dict[str, str]]:
     return [{"start": s.start.isoformat(), "staff": s.staff_name} for s in slots]
 
@@ -201,15 +222,7 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         start, end = _day_window(ctx, day)
     else:
         start, end = ctx.now, ctx.now + timedelta(days=SEARCH_DAYS)
-    slots = find_availability(
-        ctx.uow,
-        ctx.shop.schedule,
-        service,
-        window_start=start,
-        window_end=end,
-        now=ctx.now,
-        staff_name=staff,
-    )
+    slots = _free(ctx, service, start, end, staff)
     if at is not None and day is not None:
         wanted = datetime.combine(day, at, tzinfo=ctx.shop.zone)
         exact = next((s for s in slots if s.start == wanted), None)
@@ -231,6 +244,24 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         return ToolResult(f"There are no openings for {service} then.", data)
     times = say_list([say_time(s.start) for s in chosen])
     return ToolResult(f"On {say_day(chosen[0].start.date(), today)} I have {times}.", data)
+
+
+def plan_booking(ctx: TurnContext, args: dict[str, Any]) -> Plan | ToolResult:
+    """A booking the caller can say yes to: a service the shop offers, at a time that is free."""
+    service = _service_name(ctx, args["service"])
+    if service is None:
+        return ToolResult("I couldn't find that service.", {"booked": False})
+    start = _parse_start(ctx, args["start"])
+    staff = match_option(args["staff"], ctx.shop.staff_options()) if args.get("staff") else None
+    if all(slot.start != start for slot in _free(ctx, service, *_day_window(ctx, start.date()), staff)):
+        wanted = {"service": service, "date": start.date().isoformat(), "time": start.strftime("%H:%M"), "staff": staff}
+        nearby = check_availability(ctx, {k: v for k, v in wanted.items() if v})
+        return ToolResult(f"That time is not free. {nearby.text}", {**nearby.data, "booked": False})
+    name = args.get("customer_name") or ctx.caller.name
+    with_staff = f" with {staff}" if staff else ""
+    summary = f"book a {service}{with_staff} on {say_when(start, ctx.local_now.date())}"
+    key = {"service": service, "start": start.isoformat(), "staff": staff, "name": name}
+    return Plan(key, summary + (f" for {name}" if name else ""))
 
 
 def book(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
@@ -268,11 +299,19 @@ def _describe(view: AppointmentView, today: date) -> str:
 def list_my_appointments(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     """By caller id; or, for a caller from another number, by name plus the appointment's date."""
     if args.get("customer_name") and args.get("date"):
+        failed = int(ctx.state.get("identity_failures", 0))
+        if failed >= IDENTITY_ATTEMPTS:  # a name and a date are a weak proof: no guessing them
+            return ToolResult(
+                "I can't look that up again on this call; I can put you through to the team or take a message.",
+                {"appointments": [], "refused": True},
+            )
         day = _parse_day(args["date"])
         assert day is not None
         found = appointments_for_name(ctx.uow, args["customer_name"], day, ctx.shop.zone)
         if found:
             ctx.caller.customer_id = found[0].customer_id
+        else:
+            ctx.state["identity_failures"] = failed + 1
     if not ctx.caller.customer_id:
         return ToolResult("I don't see any upcoming appointments for this number.", {"appointments": []})
     views = upcoming_appointments(ctx.uow, ctx.caller.customer_id, ctx.now)
@@ -290,6 +329,23 @@ def _my_appointment(ctx: TurnContext, appointment_id: str | None) -> Appointment
     if appointment_id:
         return next((v for v in views if v.id == appointment_id), None)
     return views[0] if len(views) == 1 else None
+
+
+def plan_move(ctx: TurnContext, args: dict[str, Any]) -> Plan | ToolResult:
+    view = _my_appointment(ctx, args.get("appointment_id"))
+    if view is None:
+        return ToolResult("I couldn't find that appointment for this caller.", {"rescheduled": False})
+    start = _parse_start(ctx, args["new_start"])
+    today = ctx.local_now.date()
+    summary = f"move your {view.service} from {say_when(view.start, today)} to {say_when(start, today)}"
+    return Plan({"appointment": view.id, "start": start.isoformat(), "staff": args.get("staff")}, summary)
+
+
+def plan_cancel(ctx: TurnContext, args: dict[str, Any]) -> Plan | ToolResult:
+    view = _my_appointment(ctx, args.get("appointment_id"))
+    if view is None:
+        return ToolResult("I couldn't find that appointment for this caller.", {"cancelled": False})
+    return Plan({"appointment": view.id, "cancel": True}, f"cancel your {_describe(view, ctx.local_now.date())}")
 
 
 def reschedule(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
@@ -368,9 +424,17 @@ def _lookup_order(ctx: TurnContext, args: dict[str, Any], orders: OrdersPort) ->
     if order is None:
         return ToolResult(f"I couldn't find order {number}.", {"found": False, "need": "order_number"})
     email = (args.get("email") or "").strip().lower()
+    failed = int(ctx.state.get("email_failures", 0))
+    if email and failed >= EMAIL_ATTEMPTS:  # an order's email is not to be guessed
+        return ToolResult(
+            "I can't check another email on this call; the team can help you with this order.",
+            {"found": True, "verified": False, "refused": True},
+        )
     verified = bool(ctx.caller.phone and ctx.caller.phone == order.customer_phone) or bool(
         email and email == (order.customer_email or "").lower()
     )
+    if email and not verified:
+        ctx.state["email_failures"] = failed + 1
     if not verified:
         data = {"found": True, "verified": False, "need": "email", "email_given": bool(email)}
         if email:
@@ -585,6 +649,7 @@ TOOLS: tuple[Tool, ...] = (
             customer_name=STRING,
         ),
         book,
+        plan_booking,
     ),
     Tool(
         "reschedule_appointment",
@@ -596,12 +661,14 @@ TOOLS: tuple[Tool, ...] = (
             staff=STRING,
         ),
         reschedule,
+        plan_move,
     ),
     Tool(
         "cancel_appointment",
         "Cancel the caller's upcoming appointment.",
         _schema(appointment_id=STRING),
         cancel,
+        plan_cancel,
     ),
     Tool(
         "list_my_appointments",
@@ -674,11 +741,19 @@ TOOLS: tuple[Tool, ...] = (
 
 
 class ToolRegistry:
-    """The shop's tools: the fixed set plus one per merchant workflow."""
+    """The shop's tools: the fixed set plus one per merchant workflow.
 
-    def __init__(self, workflows: list[dict[str, Any]]) -> None:
+    Booking, moving and cancelling happen only after the caller's yes, whatever a brain
+    decides: a call that the conversation state does not hold a yes for records the plan as
+    the proposal and answers "ask the caller to confirm", doing nothing. A brain records the
+    caller's yes with ``confirm``; it holds for that one plan, once. ``confirmations=False``
+    is for a provider whose own model holds the dialogue (Vapi), where Sera never hears the yes.
+    """
+
+    def __init__(self, workflows: list[dict[str, Any]], *, confirmations: bool = True) -> None:
         tools = list(TOOLS) + [workflow_tool(w) for w in workflows]
         self._tools = {tool.name: tool for tool in tools}
+        self.confirmations = confirmations
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._tools.values())
@@ -690,7 +765,29 @@ class ToolRegistry:
         tool = self._tools.get(name)
         if tool is None:
             raise ToolError(f"unknown tool {name!r}")
-        result = tool.handler(ctx, _check(tool, args))
+        args = _check(tool, args)
+        if tool.plan is not None and self.confirmations:
+            plan = tool.plan(ctx, args)
+            if isinstance(plan, ToolResult):
+                return plan  # it cannot be done as asked: nothing to confirm
+            if ctx.state.get("confirmed") != plan.key:
+                ctx.state["proposal"] = {"tool": name, "args": args}
+                text = (
+                    f"Not done yet: ask the caller to confirm. Shall I {plan.summary}? "
+                    f"Call {name} again with the same arguments only after they say yes."
+                )
+                return ToolResult(text, {"needs_confirmation": True, "plan": plan.summary})
+            del ctx.state["confirmed"]
+        result = tool.handler(ctx, args)
         if result.outcome:
             ctx.state.setdefault("outcomes", []).append(result.outcome)
         return result
+
+    def confirm(self, ctx: TurnContext, name: str, args: dict[str, Any]) -> None:
+        """The caller said yes to this call: its next run with these arguments goes ahead."""
+        tool = self._tools.get(name)
+        if tool is None or tool.plan is None:
+            return
+        plan = tool.plan(ctx, _check(tool, args))
+        if isinstance(plan, Plan):
+            ctx.state["confirmed"] = plan.key

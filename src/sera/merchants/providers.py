@@ -20,7 +20,8 @@ from sera.observability import register_secret
 from sera.storage.database import UnitOfWork
 from sera.storage.models import ProviderAccount, new_id
 
-PROVIDERS = ("twilio", "vapi", "shopify")
+LLM_PROVIDER = "llm"  # the shop's own key for its OpenAI-compatible model
+PROVIDERS = ("twilio", "vapi", "shopify", LLM_PROVIDER)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from sera import audit
 from sera.bootstrap import Sera
 from sera.customers.service import find_or_create_customer
+from sera.merchants.providers import LLM_PROVIDER, provider_credentials, set_provider_account
 from sera.merchants.shop_file import WEEKDAYS, Hours, OrderEntry, ShopFile, parse_shop_text
 from sera.storage.database import UnitOfWork
 from sera.storage.models import (
@@ -107,8 +108,20 @@ def import_shop(sera: Sera, shop: ShopFile, *, actor: str) -> ImportResult:
                 details={"changes": changes, "created": existing_id is None},
             )
         uow.commit()
+    _seal_llm_key(sera, merchant_id, shop, actor)
     sera.lookups.clear()  # its numbers may have changed
     return ImportResult(merchant_id, existing_id is None, changes)
+
+
+def _seal_llm_key(sera: Sera, merchant_id: str, shop: ShopFile, actor: str) -> None:
+    """The shop's model key goes where provider secrets go, sealed; a file without one keeps it."""
+    key = shop.agent.llm.api_key if shop.agent.llm else None
+    if not key:
+        return
+    with sera.uow(merchant_id, readonly=True) as uow:
+        current = provider_credentials(uow, LLM_PROVIDER)
+    if current is None or current.secret != key:
+        set_provider_account(sera, merchant_id, LLM_PROVIDER, account_id=None, secret=key, actor=actor)
 
 
 def import_shop_text(sera: Sera, text: str, *, source: str, actor: str) -> ImportResult:
@@ -139,7 +152,7 @@ def _assign(row: Any, values: dict[str, Any]) -> int:
 def _apply_merchant(merchant: Merchant, shop: ShopFile) -> int:
     info = shop.shop
     settings = {
-        "agent": shop.agent.model_dump(),
+        "agent": shop.agent.model_dump(exclude={"llm": {"api_key"}}),
         "workflows": [w.model_dump(exclude_none=True) for w in shop.workflows],
         "outbound": shop.outbound.model_dump(),
         "retention": shop.retention.model_dump(),

@@ -156,7 +156,24 @@ class ShopInfo(_Model):
         return value
 
 
+class LlmSettings(_Model):
+    """The shop's own OpenAI-compatible endpoint; what is not given comes from SERA_LLM_*."""
+
+    base_url: str | None = None  # requests go to {base_url}/chat/completions
+    model: str | None = None
+    api_key: str | None = None  # sealed under the shop's key on import; never exported
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"{value!r} is not an http(s) URL, like https://api.openai.com/v1")
+        return value
+
+
 class AgentSettings(_Model):
+    brain: Literal["offline", "llm"] | None = None  # unset: the server's SERA_BRAIN
+    llm: LlmSettings | None = None
     name: str | None = None
     greeting: str | None = None
     greeting_known_caller: str | None = None
@@ -321,6 +338,7 @@ class ShopFile(_Model):
         _unique("staff", [s.name for s in self.staff])
         _unique("orders", [o.number for o in self.orders])
         _unique("workflows", [w.name for w in self.workflows])
+        _unique("faq", [f.q for f in self.faq])  # a question has one answer
         known = {s.name for s in self.services}
         for person in self.staff:
             for service in person.services or []:

@@ -24,6 +24,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -95,6 +96,7 @@ class ScenarioResult:
     timings: tuple[float, ...]  # seconds the agent took for each of its turns, the greeting first
     goal: str = "answer"  # what the caller called for (see `goal_of`), for the report by goal
     not_understood: tuple[str, ...] = ()  # caller lines the agent said it did not understand
+    fallbacks: tuple[str, ...] = ()  # why each LLM turn that the offline brain answered fell back
 
     def as_json(self) -> dict[str, Any]:
         """The per-scenario object of `sera eval --json` (spec/scenarios.md)."""
@@ -147,13 +149,16 @@ class ShopTemplate:
         return slots
 
 
-def _settings(directory: Path, master_key: str) -> Settings:
+def _settings(directory: Path, master_key: str, brain: dict[str, Any] | None = None) -> Settings:
+    """A scenario's own databases; the brain (SERA_BRAIN, SERA_LLM_*) as the environment or
+    ``brain`` says, so `sera eval --brain llm` tries a model on the merchant's shop."""
     return Settings(
         env="test",
         database_url=f"sqlite:///{directory / DATA_FILE}",
         keystore_url=f"sqlite:///{directory / KEYS_FILE}",
         master_key=master_key,
         secret_key=secrets.token_urlsafe(32),
+        **(brain or {}),
     )
 
 
@@ -230,8 +235,15 @@ class ScenarioRunner:
     Use as a context manager: the temporary databases are removed on exit.
     """
 
-    def __init__(self, shops: Iterable[ShopFile] = (), *, source: Callable[[], Sera] | None = None) -> None:
+    def __init__(
+        self,
+        shops: Iterable[ShopFile] = (),
+        *,
+        source: Callable[[], Sera] | None = None,
+        brain: dict[str, Any] | None = None,
+    ) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="sera-eval-"))
+        self._brain = brain
         self._templates = ShopTemplates(self._workdir, shops, source)
         self._runs = 0
 
@@ -265,7 +277,7 @@ class ScenarioRunner:
         self._runs += 1
         directory = self._workdir / f"run-{self._runs}"
         _copy_database(template.directory, directory)
-        sera = bootstrap(_settings(directory, template.master_key), clock=clock)
+        sera = bootstrap(_settings(directory, template.master_key, self._brain), clock=clock)
         try:
             yield sera
         finally:
@@ -278,9 +290,10 @@ def run_scenarios(
     shops: Iterable[ShopFile] = (),
     *,
     source: Callable[[], Sera] | None = None,
+    brain: dict[str, Any] | None = None,
 ) -> list[ScenarioResult]:
     """Run scenarios in order, each from a clean copy of its shop."""
-    with ScenarioRunner(shops, source=source) as runner:
+    with ScenarioRunner(shops, source=source, brain=brain) as runner:
         return runner.run_all(scenarios)
 
 
@@ -293,6 +306,7 @@ class Summary:
     median_turns: float
     median_turn_s: float
     p95_turn_s: float
+    fallbacks: dict[str, int] = field(default_factory=dict)  # LLM turns the offline brain answered, by reason
 
 
 def summarize(results: list[ScenarioResult]) -> Summary:
@@ -303,6 +317,7 @@ def summarize(results: list[ScenarioResult]) -> Summary:
         median_turns=statistics.median([r.turns for r in results]) if results else 0,
         median_turn_s=statistics.median(timings) if timings else 0.0,
         p95_turn_s=timings[math.ceil(0.95 * len(timings)) - 1] if timings else 0.0,  # nearest rank
+        fallbacks=dict(Counter(reason for result in results for reason in result.fallbacks)),
     )
 
 
@@ -349,6 +364,8 @@ def json_report(results: list[ScenarioResult]) -> dict[str, Any]:
         "scenarios": [result.as_json() for result in results],
         "by_goal": by_goal(results),
         "not_understood": not_understood(results),
+        "turn_ms": {"median": round(summary.median_turn_s * 1000, 1), "p95": round(summary.p95_turn_s * 1000, 1)},
+        "fallbacks": summary.fallbacks,
     }
 
 
@@ -378,6 +395,10 @@ def text_report(results: list[ScenarioResult]) -> list[str]:
     lines.append(
         f"agent time per turn: median {summary.median_turn_s * 1000:.1f} ms, p95 {summary.p95_turn_s * 1000:.1f} ms"
     )
+    if summary.fallbacks:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(summary.fallbacks.items()))
+        total = sum(summary.fallbacks.values())
+        lines.append(f"LLM turns answered by the offline brain instead: {total} ({reasons})")
     lines.append(f"passed {summary.passed}/{summary.total}")
     return lines
 
@@ -395,6 +416,7 @@ class Record:
     given_ids: set[str] = field(default_factory=set)  # appointments set up by `given`
     starts_seen: dict[str, set[datetime]] = field(default_factory=dict)  # appointment id -> starts
     not_understood: list[str] = field(default_factory=list)  # caller lines the agent did not understand
+    fallbacks: list[str] = field(default_factory=list)  # LLM turns the offline brain answered: why
 
 
 class ScenarioConversation:
@@ -440,6 +462,7 @@ class ScenarioConversation:
             timings=tuple(self.timings),
             goal=goal_of(self.scenario),
             not_understood=tuple(self.record.not_understood),
+            fallbacks=tuple(self.record.fallbacks),
         )
 
     # -- setting up -------------------------------------------------------------------------------
@@ -503,6 +526,8 @@ class ScenarioConversation:
         self.timings.append(time.perf_counter() - started)
         if caller_line is not None and not reply.understood:
             self.record.not_understood.append(caller_line)
+        if reply.fallback:
+            self.record.fallbacks.append(reply.fallback)
         self.transcript.append(Line("agent", reply.text))
         self.record.agent_lines.append(reply.text)
         self.record.transferred = self.record.transferred or reply.transfer_to is not None

@@ -250,3 +250,29 @@ def test_a_call_another_shop_answers_is_that_shops_call(
     assert "Southside Skates" in spoken(answer)
     assert api(http, personas.owner_key, "/calls")["data"] == []
     assert len(api(http, personas.outsider_key, "/calls")["data"]) == 1
+
+
+def test_a_call_through_the_llm_brain_hears_the_model_and_never_silence(phone: Phone, sera: Sera) -> None:
+    from tests.fakes.openai_server import Answer, FakeOpenAI
+
+    model = FakeOpenAI(api_key=None)
+    try:
+        updates = {"brain": "llm", "llm_base_url": model.base_url, "llm_model": "m", "llm_first_token_seconds": 0.5}
+        sera.settings = sera.settings.model_copy(update=updates)
+        model.answer(
+            Answer(calls=[("transfer_call", {"reason": "asked for a person"})]),
+            Answer(text="Happy to help with that."),
+            Answer(status=500),
+        )
+        sid = new_sid("CA")
+        phone.call(sid)
+        answer = twiml(phone.say(sid, "the person who fixed my bike last week, please"))
+        assert verbs(answer) == ["Say", "Dial"] and answer.find("Dial") is not None  # the tool's action, on the wire
+
+        sid = new_sid("CA")
+        phone.call(sid)
+        assert "Happy to help with that." in (twiml(phone.say(sid, "hi there")).findtext(".//Say") or "")
+        fallback = twiml(phone.say(sid, "what time do you close on thursday"))
+        assert "8 pm" in (fallback.findtext(".//Say") or "")  # the offline brain answered the turn
+    finally:
+        model.close()

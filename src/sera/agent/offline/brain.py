@@ -31,7 +31,7 @@ from sera.agent.language import (
     yes_no,
 )
 from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when
-from sera.agent.ports import Action, ActionKind, Reply
+from sera.agent.ports import Action, ActionKind, Reply, Say
 from sera.agent.tools import PARTS, ToolRegistry, ToolResult
 from sera.agent.understanding.embedding import embedder
 from sera.agent.understanding.intents import canonical
@@ -193,9 +193,11 @@ class OfflineBrain:
             return ""
         return f" I see you have a {listed[0]['service']} on {say_when(start, ctx.local_now.date())}."
 
-    def respond(self, ctx: TurnContext, text: str) -> Reply:
-        turn = _Turn(ctx, ToolRegistry(ctx.shop.workflows), text)
-        return turn.run()
+    def respond(self, ctx: TurnContext, text: str, say: Say | None = None) -> Reply:
+        reply = _Turn(ctx, ToolRegistry(ctx.shop.workflows), text).run()
+        if say is not None and reply.text:
+            say(reply.text)  # written whole: one piece
+        return reply
 
 
 class _Turn:
@@ -593,6 +595,7 @@ class _Turn:
         tool, args = proposal.get("tool"), proposal.get("args", {})
         if not tool:
             return self.reply("Okay.")
+        self.tools.confirm(self.ctx, tool, args)
         result = self.tools.run(self.ctx, tool, args)
         success = result.outcome is not None
         if not success and self.state.get("task") in ("book", "reschedule"):
