@@ -71,9 +71,9 @@ def server_env(tmp: Path) -> dict[str, str]:
     }
 
 
-def start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(tmp: Path, port: int, extra: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     sera = str(Path(sys.executable).parent / "sera")
-    env = server_env(tmp)
+    env = {**server_env(tmp), **(extra or {})}
     subprocess.run([sera, "shop", "import", str(DEMO)], env=env, check=True, capture_output=True)
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen([sera, "serve", "--port", str(port)], env=env, stdout=log, stderr=log)

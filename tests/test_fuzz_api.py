@@ -64,6 +64,8 @@ FUZZED_ELSEWHERE = {
             "/twilio/voice/turn",
             "/twilio/voice/no-input",
             "/twilio/voice/dial-end",
+            "/twilio/voice/relay-end",
+            "/twilio/voice/whisper",
             "/twilio/voice/status",
             "/twilio/voice/recording",
             "/twilio/sms",
@@ -72,7 +74,9 @@ FUZZED_ELSEWHERE = {
         TWILIO + "test_signed_odd_fields_never_break_an_endpoint",
     ),
     "/twilio/bare": TWILIO + "test_random_bytes_are_refused_without_a_trace",
+    "/twilio/relay/{shop}": "tests/adapters/twilio/test_relay.py::test_any_frames_leave_the_records_whole",
     "/vapi/webhook": "tests/adapters/vapi/test_bad_input.py::test_any_mutation_of_a_real_message_is_answered_without_a_server_error",
+    "/vapi/chat/completions": "tests/adapters/vapi/test_model.py::test_any_mutation_of_a_request_is_answered_without_a_server_error",
     **dict.fromkeys(
         ["/shopify/install", "/shopify/callback", "/shopify/app", "/shopify/app/session"],
         SHOPIFY + "test_the_app_routes_never_fail",

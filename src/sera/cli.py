@@ -63,6 +63,7 @@ def _serve(sera, host: str | None, port: int | None) -> None:  # type: ignore[no
 
     jobs = build_jobs(sera)
     app = create_app(sera)
+    _load_understanding()
     _freeze_startup_objects()
     if not sera.settings.redis_url:  # the embedded default: jobs run inside this process
         jobs.start_embedded(sera.settings.embedded_workers)
@@ -76,6 +77,14 @@ def _serve(sera, host: str | None, port: int | None) -> None:  # type: ignore[no
         )
     finally:
         jobs.stop_embedded()
+
+
+def _load_understanding() -> None:
+    """Load the embedded model and the intent classifier now (about a second), so that the
+    first caller after a start is not the one who waits for it."""
+    from sera.agent.understanding.intents import intent_classifier
+
+    intent_classifier().classify("warm up")
 
 
 def _freeze_startup_objects() -> None:

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # its own (agent.brain, agent.llm). A turn the model cannot answer within
     # llm_first_token_seconds (or answers with garbage twice) is answered by the offline brain.
     brain: Literal["offline", "llm"] = "offline"
+    # How Twilio calls talk: `relay` (ConversationRelay: streamed, interruptible) or `gather`
+    # (one <Gather> per turn); a shop file's agent.voice_mode overrides it.
+    voice_mode: Literal["relay", "gather"] = "relay"
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_model: str | None = None

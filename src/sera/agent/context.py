@@ -35,6 +35,7 @@ class ShopProfile:
     zone: ZoneInfo
     currency: str
     region: str  # for phone numbers said without a country code ("020 7946 0421")
+    locale: str  # BCP 47, as the shop file gives it ("en-US"): the language calls are spoken in
     handoff_number: str | None
     address: str | None
     website: str | None
@@ -105,6 +106,7 @@ def _build_profile(uow: UnitOfWork, merchant: Merchant) -> ShopProfile:
         zone=ZoneInfo(merchant.timezone),
         currency=merchant.currency,
         region=region_of_locale(merchant.locale),
+        locale=merchant.locale,
         handoff_number=merchant.handoff_number,
         address=merchant.address,
         website=merchant.website,

@@ -53,7 +53,10 @@ class ConversationState:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-Say = Callable[[str], None]  # receives the reply sentence by sentence, as soon as each exists
+# Receives the reply sentence by sentence, as soon as each exists; a reply that ends the
+# conversation (a transfer, a goodbye) is not handed to it: the channel says that one itself,
+# with the ending (a real-time channel must not cut its own last words short).
+Say = Callable[[str], None]
 
 
 class Brain(Protocol):

@@ -27,7 +27,15 @@ from sqlalchemy.exc import IntegrityError
 from sera.agent.context import Caller, TurnContext, load_shop
 from sera.agent.ports import Action, ActionKind, Brain, Reply, Say
 from sera.bootstrap import Sera
-from sera.calls.service import TranscriptLine, append_transcript, end_call, link_customer, start_call
+from sera.calls.service import (
+    TranscriptLine,
+    append_transcript,
+    end_call,
+    link_customer,
+    read_transcript,
+    save_transcript,
+    start_call,
+)
 from sera.customers.service import find_customer
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Call, Conversation, Merchant, Transcript, new_id
@@ -46,7 +54,9 @@ OUTCOME_PRIORITY = (
 )
 log = logging.getLogger("sera.agent")
 MAX_LINE = 2000  # characters of one caller line that reach the brain and the transcript
-IDLE = "idle-timeout"  # a call's ended_reason when it ended because its conversation went quiet
+IDLE = "idle-timeout"
+OPENING_LINES = 3  # the caller's first lines, kept to tell the person a call is handed to what it is about
+NOTE_WORDS, NOTE_MIN_WORDS = 20, 3  # a call's ended_reason when it ended because its conversation went quiet
 
 
 _BY_REF = (
@@ -299,6 +309,9 @@ class Agent:
             if stored.conversation.status == "ended" or (turn_id is not None and state.get("last_turn_id") == turn_id):
                 return _stored_reply(state)
             state["last_turn_id"] = turn_id
+            opening = state.setdefault("opening_lines", [])
+            if len(opening) < OPENING_LINES and line.strip():
+                opening.append(line.strip()[:200])  # what the call is about, for a transfer's whisper
             try:
                 reply = self.brain.respond(ctx, line, say)
             except Exception:
@@ -308,6 +321,65 @@ class Agent:
             self._save(uow, stored, ctx, [TranscriptLine("caller", line), TranscriptLine("agent", reply.text)], reply)
             uow.commit()
         return reply
+
+    def prepare(self, merchant_id: str) -> None:
+        """Build what the shop's first turn needs (its profile, its knowledge index), for a
+        channel that has a moment before the caller speaks (a greeting being played)."""
+        from sera.agent.understanding.embedding import embedder
+        from sera.knowledge.service import shop_index
+
+        try:
+            with self.sera.uow(merchant_id, readonly=True) as uow:
+                load_shop(uow)
+                shop_index(uow, embedder())
+        except Exception:  # only a head start: the turn builds what it needs anyway
+            log.warning("preparing the shop failed", exc_info=True, extra={"merchant_id": merchant_id})
+
+    def last_reply(self, ref: ConversationRef) -> Reply | None:
+        """What the agent said last in this conversation (with its actions); None if unknown."""
+        with self.sera.uow(ref.merchant_id, readonly=True) as uow:
+            conversation = self._find(uow, ref)
+            return _stored_reply(self._state(uow, conversation)) if conversation is not None else None
+
+    def handoff_note(self, ref: ConversationRef) -> str:
+        """One sentence for the person a conversation is handed to: the caller's first name (when
+        known) and what they called about, in their own words (their most telling opening line)."""
+        with self.sera.uow(ref.merchant_id, readonly=True) as uow:
+            conversation = self._find(uow, ref)
+            state = self._state(uow, conversation) if conversation is not None else {}
+        name = str(state.get("caller_name") or "").split()
+        said = [line for line in state.get("opening_lines", []) if len(line.split()) >= NOTE_MIN_WORDS]
+        about = max(said, key=len, default="")
+        words = about.split()
+        about = " ".join(words[:NOTE_WORDS]) + ("..." if len(words) > NOTE_WORDS else "")
+        who = f"Call from {name[0]}" if name else "Call from a customer"
+        return f"{who}{f', about: {about}' if about else ''}. Connecting you now."
+
+    def interrupted(self, ref: ConversationRef, heard: str) -> None:
+        """The caller talked over the agent: the transcript and the dialogue state keep only what
+        they heard of its last reply (a real-time voice channel reports how far it got)."""
+        with self.sera.uow(ref.merchant_id) as uow:
+            stored = self._load(uow, ref)
+            if stored is None:
+                return
+            state = self._state(uow, stored.conversation)
+            said = str(state.get("last_reply") or "")
+            heard = heard.strip()[: len(said)]
+            if not said or heard == said:
+                return
+            state["last_reply"] = heard
+            for message in reversed([m for turn in state.get("llm_turns", [])[-1:] for m in turn]):
+                if message.get("role") == "assistant" and message.get("content"):
+                    message["content"] = heard  # the LLM brain's memory of what it said
+                    break
+            uow.vault.seal(stored.conversation, state=json.dumps(state))
+            if stored.transcript is not None:
+                lines = read_transcript(uow, stored.transcript)
+                last = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].role == "agent"), None)
+                if last is not None:
+                    lines[last] = TranscriptLine("agent", heard)
+                    save_transcript(uow, stored.call, lines, row=stored.transcript)
+            uow.commit()
 
     def hang_up(
         self, ref: ConversationRef, *, ended_at: datetime | None = None, duration_s: int | None = None

@@ -173,6 +173,8 @@ class LlmSettings(_Model):
 
 class AgentSettings(_Model):
     brain: Literal["offline", "llm"] | None = None  # unset: the server's SERA_BRAIN
+    voice_mode: Literal["relay", "gather"] | None = None  # Twilio calls; unset: the server's SERA_VOICE_MODE
+    vapi_mode: Literal["tools", "model"] | None = None  # Vapi calls: its model with Sera's tools, or Sera as the model
     llm: LlmSettings | None = None
     name: str | None = None
     greeting: str | None = None

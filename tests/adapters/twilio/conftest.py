@@ -104,12 +104,14 @@ def fake_twilio() -> Iterator[TwilioServer]:
 
 @pytest.fixture
 def settings(settings: Settings, fake_twilio: TwilioServer) -> Settings:
-    """Sera's own Twilio account, whose REST API is the local fake."""
+    """Sera's own Twilio account, whose REST API is the local fake; calls in Gather mode (the
+    relay tests switch a shop to ConversationRelay themselves)."""
     return settings.model_copy(
         update={
             "twilio_account_sid": ACCOUNT_SID,
             "twilio_auth_token": SecretStr(AUTH_TOKEN),
             "twilio_api_base": fake_twilio.url,
+            "voice_mode": "gather",
         }
     )
 

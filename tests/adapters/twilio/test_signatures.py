@@ -27,6 +27,8 @@ ENDPOINTS = [
     ("/twilio/voice/turn", "voice_gather_speech"),
     ("/twilio/voice/no-input?attempt=1", "voice_gather_no_input"),
     ("/twilio/voice/dial-end", "voice_dial_no_answer"),
+    ("/twilio/voice/relay-end", "voice_relay_ended"),
+    ("/twilio/voice/whisper", "voice_whisper"),
     ("/twilio/voice/status", "voice_status_completed"),
     ("/twilio/voice/recording", "voice_recording_completed"),
     ("/twilio/sms", "sms_incoming"),

@@ -97,8 +97,24 @@ def test_a_transfer_dials_the_handoff_number(phone: Phone) -> None:
     answer = twiml(phone.say(sid, "I want to speak to a manager"))
     assert verbs(answer) == ["Say", "Dial"]
     dial = answer.find("Dial")
-    assert dial is not None and dial.text == HANDOFF
+    assert dial is not None and dial.findtext("Number") == HANDOFF
     assert dial.attrib["action"] == f"{PUBLIC}/twilio/voice/dial-end"
+
+
+def test_the_person_a_call_is_transferred_to_hears_who_is_calling_and_why(phone: Phone) -> None:
+    sid = new_sid("CA")
+    phone.call(sid, caller="+13125550142")  # Priya, a known customer
+    phone.say(sid, "hi")
+    answer = twiml(phone.say(sid, "my new helmet arrived cracked and I want to talk to someone about it"))
+    number = answer.find("Dial/Number")
+    assert number is not None and number.text == HANDOFF
+    whisper_url = number.attrib["url"]
+    assert whisper_url.startswith(f"{PUBLIC}/twilio/voice/whisper?shop=") and whisper_url.endswith(f"&call={sid}")
+    leg = payload("voice_whisper", CallSid=new_sid("CA"), ParentCallSid=sid)
+    note = spoken(twiml(phone.post(whisper_url.removeprefix(PUBLIC), leg)))
+    assert note.startswith("Call from Priya, about: my new helmet arrived cracked") and "+1312" not in note
+    unsigned = phone.http.post(whisper_url.removeprefix(PUBLIC), data=leg)
+    assert unsigned.status_code == 403
 
 
 def test_nobody_answering_a_transfer_hears_an_apology_and_the_call_ends(phone: Phone) -> None:

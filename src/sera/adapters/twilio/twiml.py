@@ -32,9 +32,12 @@ def xml_safe(text: str) -> str:
 
 @dataclass(frozen=True)
 class VoiceUrls:
-    """Where Twilio continues a call; absolute, under SERA_PUBLIC_URL, so signatures match."""
+    """Where Twilio continues a call; absolute, under SERA_PUBLIC_URL, so signatures match.
+    ``shop`` and ``call``, when known, name the call a transfer's whisper is about."""
 
     base: str
+    shop: str | None = None
+    call: str | None = None
 
     @property
     def turn(self) -> str:
@@ -46,6 +49,17 @@ class VoiceUrls:
     @property
     def dial_end(self) -> str:
         return f"{self.base}/twilio/voice/dial-end"
+
+    @property
+    def relay_end(self) -> str:
+        return f"{self.base}/twilio/voice/relay-end"
+
+    @property
+    def whisper(self) -> str | None:
+        """What the person a call is handed to hears first (``<Number url>``)."""
+        if not self.shop or not self.call:
+            return None
+        return f"{self.base}/twilio/voice/whisper?shop={self.shop}&call={self.call}"
 
 
 def _response(recording_callback: str | None) -> VoiceResponse:
@@ -78,10 +92,23 @@ def hang_up(text: str | None = None, *, recording_callback: str | None = None) -
 
 
 def transfer(text: str, number: str, urls: VoiceUrls, *, recording_callback: str | None = None) -> str:
-    """Connect the caller to a person; the dial-end handler decides what happens after."""
+    """Connect the caller to a person, who first hears who is calling and why (the whisper);
+    the dial-end handler decides what happens after."""
     response = _response(recording_callback)
-    response.say(xml_safe(text))
-    response.dial(number, action=urls.dial_end, method="POST", timeout=DIAL_TIMEOUT_S)
+    if text:
+        response.say(xml_safe(text))
+    dial = response.dial(action=urls.dial_end, method="POST", timeout=DIAL_TIMEOUT_S)
+    if urls.whisper:
+        dial.number(number, url=urls.whisper, method="POST")
+    else:
+        dial.number(number)
+    return str(response)
+
+
+def whisper(note: str) -> str:
+    """Said to the person who answers a transfer, before the caller is connected."""
+    response = VoiceResponse()
+    response.say(xml_safe(note))
     return str(response)
 
 
@@ -93,6 +120,23 @@ def voice_reply(reply: Reply, urls: VoiceUrls, *, attempt: int = 1, recording_ca
     if reply.ended:
         return hang_up(reply.text, recording_callback=recording_callback)
     return listen(reply.text, urls, attempt=attempt, recording_callback=recording_callback)
+
+
+def relay(
+    greeting: str, socket_url: str, urls: VoiceUrls, *, language: str, recording_callback: str | None = None
+) -> str:
+    """Hand the call to ConversationRelay: Twilio speaks the greeting, then talks to Sera over
+    ``socket_url``; when the session ends, ``<Connect action>`` asks what comes next."""
+    response = _response(recording_callback)
+    connect = response.connect(action=urls.relay_end, method="POST")
+    connect.conversation_relay(
+        url=socket_url,
+        welcome_greeting=xml_safe(greeting),
+        language=language,
+        interruptible="any",
+        dtmf_detection=True,
+    )
+    return str(response)
 
 
 def messages(texts: Sequence[str]) -> str:

@@ -10,7 +10,9 @@ greeting's own TwiML (``<Start><Recording>``), so no REST request delays or race
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import threading
 
 from sera.adapters.receipts import first_delivery
 from sera.adapters.twilio.events import CallEvent, CallStatusEvent, RecordingEvent
@@ -35,6 +37,7 @@ UNKNOWN_NUMBER = "Sorry, this number is not taking calls right now. Goodbye."
 LOST_CALL = "Sorry, I lost track of our call. Please call back. Goodbye."
 NOBODY_FREE = "Sorry, nobody could take your call just now. Please try again later. Goodbye."
 ANSWERED = frozenset({"completed", "answered"})
+MAX_SAID = 2000
 
 
 def _ref(merchant_id: str, call_sid: str) -> ConversationRef:
@@ -56,7 +59,12 @@ def records_calls(uow: UnitOfWork) -> bool:
 
 
 def answer(agent: Agent, merchant_id: str, call: CallEvent) -> Reply:
-    """Greet the caller (a retried delivery hears the same greeting, and no second call is recorded)."""
+    """Greet the caller (a retried delivery hears the same greeting, and no second call is recorded).
+
+    While the greeting plays, the shop's first turn is prepared in the background (its
+    knowledge index, built once per shop version), so the caller's first words do not wait.
+    """
+    threading.Thread(target=agent.prepare, args=(merchant_id,), name="prepare-shop", daemon=True).start()
     return agent.start(
         _ref(merchant_id, call.call_sid),
         caller_phone=call.caller,
@@ -115,6 +123,40 @@ def call_ended(sera: Sera, agent: Agent, merchant_id: str, event: CallStatusEven
         record_usage(uow, day, "outbound_calls" if call.direction == "outbound" else "inbound_calls", 1)
         record_usage(uow, day, "billed_minutes", billed_minutes(call.duration_s or 0))
         uow.commit()
+
+
+def talks_over_relay(sera: Sera, merchant_id: str) -> tuple[bool, str]:
+    """Whether the shop's calls go over ConversationRelay (its file's ``agent.voice_mode``, else
+    SERA_VOICE_MODE), and the language they are spoken in."""
+    with sera.uow(merchant_id, readonly=True) as uow:
+        shop = load_shop(uow)
+    return (shop.agent.get("voice_mode") or sera.settings.voice_mode) == "relay", shop.locale
+
+
+def after_relay(agent: Agent, merchant_id: str, call_sid: str, handoff_data: str) -> Reply:
+    """The relay session ended (``<Connect action>``): what the agent's last reply asked for.
+
+    The dial or hang-up comes from the conversation's own record, never from what came
+    back through Twilio; ``handoff_data`` only carries the words still to say before it. A
+    session that ended any other way (an error, a dropped socket) ends the call politely.
+    """
+    ref = _ref(merchant_id, call_sid)
+    last = agent.last_reply(ref)
+    if last is None or not last.ended:
+        log.warning("relay session ended without the agent ending it")
+        agent.hang_up(ref)
+        return _ending(LOST_CALL)
+    try:
+        handoff = json.loads(handoff_data) if handoff_data else {}
+        rest = str(handoff.get("say") or "") if isinstance(handoff, dict) else ""
+    except ValueError:
+        rest = ""
+    return Reply(rest[:MAX_SAID], last.actions)
+
+
+def handoff_note(agent: Agent, merchant_id: str, call_sid: str) -> str:
+    """The whisper for the person a call is transferred to: who is calling, about what."""
+    return agent.handoff_note(_ref(merchant_id, call_sid))
 
 
 def recording_callback(sera: Sera, merchant_id: str) -> str | None:

@@ -6,6 +6,9 @@
 | ``POST /twilio/voice/turn`` | the caller spoke (``<Gather>`` action) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/no-input`` | nobody spoke (``<Redirect>`` after ``<Gather>``) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/dial-end`` | a transfer's leg ended (``<Dial>`` action) | (Sera's TwiML names it) |
+| ``WS /twilio/relay/{shop}`` | a ConversationRelay call's WebSocket (``relay`` mode) | (Sera's TwiML names it) |
+| ``POST /twilio/voice/relay-end`` | a relay session ended (``<Connect>`` action) | (Sera's TwiML names it) |
+| ``POST /twilio/voice/whisper`` | a transfer was answered (``<Number url>``) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/status`` | the call's status changed | the number's call status callback |
 | ``POST /twilio/voice/recording`` | a recording is ready | (the greeting's ``<Start><Recording>`` names it) |
 | ``POST /twilio/sms`` | a text comes in | the number's Messaging webhook |
@@ -13,18 +16,20 @@
 | ``POST /twilio/bare`` | never: a constant TwiML answer | the load benchmark's baseline |
 
 Every route but ``/twilio/bare`` refuses (403) a request whose signature does not
-match, before anything is read from or written to the shop's data.
+match, before anything is read from or written to the shop's data (the WebSocket: before
+the socket is accepted).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, WebSocket
+from twilio.twiml.voice_response import VoiceResponse  # type: ignore[import-untyped]
 
-from sera.adapters.twilio import sms, voice
+from sera.adapters.twilio import relay, sms, voice
 from sera.adapters.twilio.events import (
     MalformedWebhook,
     call_event,
@@ -36,7 +41,8 @@ from sera.adapters.twilio.events import (
     sms_status_event,
 )
 from sera.adapters.twilio.signature import TwilioRequest, Verified, read_twilio_request, verify
-from sera.adapters.twilio.twiml import BARE, EMPTY, VoiceUrls, messages, voice_reply
+from sera.adapters.twilio.twiml import BARE, EMPTY, VoiceUrls, messages, voice_reply, whisper
+from sera.adapters.twilio.twiml import relay as relay_twiml
 from sera.agent.service import Agent
 from sera.bootstrap import Sera
 
@@ -51,12 +57,16 @@ async def _sera(request: Request) -> Sera:
     return sera
 
 
-async def _agent(request: Request) -> Agent:
+def _app_agent(state: Any) -> Agent:
     """One Agent per app: the brain is built once, conversations live in the database."""
-    agent: Agent | None = getattr(request.app.state, "twilio_agent", None)
+    agent: Agent | None = getattr(state, "twilio_agent", None)
     if agent is None:
-        agent = request.app.state.twilio_agent = Agent(request.app.state.sera)
+        agent = state.twilio_agent = Agent(state.sera)
     return agent
+
+
+async def _agent(request: Request) -> Agent:
+    return _app_agent(request.app.state)
 
 
 # The dependencies are async and do no I/O, so each request crosses to a worker thread
@@ -89,8 +99,8 @@ def _xml(twiml: str) -> Response:
     return Response(twiml, media_type=XML)
 
 
-def _urls(sera: SeraDep) -> VoiceUrls:
-    return VoiceUrls(sera.settings.public_url.rstrip("/"))
+def _urls(sera: SeraDep, merchant_id: str | None = None, call: str | None = None) -> VoiceUrls:
+    return VoiceUrls(sera.settings.public_url.rstrip("/"), merchant_id, call)
 
 
 @router.post("/voice")
@@ -101,7 +111,12 @@ def incoming_call(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
         return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
     reply = voice.answer(agent, hook.merchant_id, call)
     recording = voice.recording_callback(sera, hook.merchant_id)
-    return _xml(voice_reply(reply, _urls(sera), recording_callback=recording))
+    over_relay, language = voice.talks_over_relay(sera, hook.merchant_id)
+    urls = _urls(sera, hook.merchant_id, call.call_sid)
+    if over_relay and not reply.ended:
+        socket = relay.relay_url(sera.settings.public_url, hook.merchant_id)
+        return _xml(relay_twiml(reply.text, socket, urls, language=language, recording_callback=recording))
+    return _xml(voice_reply(reply, urls, recording_callback=recording))
 
 
 @router.post("/voice/turn")
@@ -112,7 +127,7 @@ def caller_spoke(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
         return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
     speech = hook.params.get("SpeechResult", "")
     reply = voice.take_turn(agent, hook.merchant_id, sid, speech, voice.turn_id(hook.request, sid))
-    return _xml(voice_reply(reply, _urls(sera)))
+    return _xml(voice_reply(reply, _urls(sera, hook.merchant_id, sid)))
 
 
 @router.post("/voice/no-input")
@@ -132,6 +147,31 @@ def transfer_ended(webhook: Webhook, sera: SeraDep) -> Response:
     hook = verify(sera, webhook, shop_number_of_call)
     _parse(call_sid, hook)
     return _xml(voice_reply(voice.after_transfer(hook.params.get("DialCallStatus", "")), _urls(sera)))
+
+
+@router.websocket("/relay/{shop}")
+async def relay_session(websocket: WebSocket, shop: str) -> None:
+    await relay.serve(websocket.app.state.sera, _app_agent(websocket.app.state), websocket, shop)
+
+
+@router.post("/voice/relay-end")
+def relay_ended(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
+    hook = verify(sera, webhook, shop_number_of_call)
+    sid = _parse(call_sid, hook)
+    if hook.merchant_id is None:
+        return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
+    handoff = hook.params.get("HandoffData", "")
+    reply = voice.after_relay(agent, hook.merchant_id, sid, handoff)
+    return _xml(voice_reply(reply, _urls(sera, hook.merchant_id, sid)))
+
+
+@router.post("/voice/whisper")
+def transfer_whisper(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
+    hook = verify(sera, webhook, _by_shop_only)
+    call = hook.request.query.get("call", "")
+    if hook.merchant_id is None or not relay.CALL_SID.match(call):
+        return _xml(str(VoiceResponse()))  # nothing to say: connect at once
+    return _xml(whisper(voice.handoff_note(agent, hook.merchant_id, call)))
 
 
 @router.post("/voice/status", status_code=204)

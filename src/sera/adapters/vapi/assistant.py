@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sera.adapters.vapi.model import MODEL_PATH
 from sera.agent.context import WEEKDAY_NAMES, ShopProfile
 from sera.agent.phrasing import say_day, say_hours, say_money, say_time
 from sera.agent.tools import Tool, ToolRegistry
@@ -36,19 +37,37 @@ class CallContext:
 
 
 def build_assistant(context: CallContext, settings: Settings, secret: str) -> dict[str, Any]:
-    """A transient assistant (Vapi's CreateAssistantDTO) for one call to this shop."""
+    """A transient assistant (Vapi's CreateAssistantDTO) for one call to this shop.
+
+    Its model is Vapi's provider calling Sera's tools, or, for a shop whose file says
+    ``agent.vapi_mode: model``, Sera itself (``sera.adapters.vapi.model``): then Vapi gets no
+    prompt and no shop data at all, only where to ask and the secret to ask with.
+    """
     shop = context.shop
     server = webhook_server(settings, secret)
-    return {
-        "name": shop.name[:40],
-        "firstMessage": first_message(shop, context.caller_first_name),
-        "firstMessageMode": "assistant-speaks-first",
-        "model": {
+    extra: dict[str, Any] = {}
+    if shop.agent.get("vapi_mode") == "model":
+        model: dict[str, Any] = {
+            "provider": "custom-llm",
+            "url": settings.public_url.rstrip("/") + MODEL_PATH.removesuffix("/chat/completions"),
+            "model": "sera",
+            "metadataSendMode": "variable",  # sends call, phoneNumber and customer with each request
+            "tools": tools(shop, server)[-2 if shop.handoff_number else -1 :],  # Vapi's transferCall, endCall
+        }
+        extra["credentials"] = [{"provider": "custom-llm", "apiKey": secret}]  # Authorization: Bearer
+    else:
+        model = {
             "provider": settings.vapi_model_provider,
             "model": settings.vapi_model,
             "messages": [{"role": "system", "content": system_prompt(context)}],
             "tools": tools(shop, server),
-        },
+        }
+    return {
+        "name": shop.name[:40],
+        "firstMessage": first_message(shop, context.caller_first_name),
+        "firstMessageMode": "assistant-speaks-first",
+        "model": model,
+        **extra,
         "voice": {"provider": settings.vapi_voice_provider, "voiceId": settings.vapi_voice_id},
         "server": server,
         "serverMessages": list(SERVER_MESSAGES),

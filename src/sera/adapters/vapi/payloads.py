@@ -241,15 +241,23 @@ MESSAGE_MODELS: dict[str, type[ServerMessage]] = {
 }
 
 
-def parse_envelope(body: bytes) -> dict[str, Any]:
-    """The ``message`` object of a delivery; raises InvalidPayloadError when there is none."""
+def parse_document(body: bytes) -> dict[str, Any]:
+    """The JSON object of a request body; raises InvalidPayloadError when it is not one."""
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):
         raise InvalidPayloadError("the body is not JSON") from None
     if b"\\u0000" in body:  # a NUL character: Vapi never sends one, and databases refuse it
         raise InvalidPayloadError("the body contains a NUL character")
-    message = document.get("message") if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        raise InvalidPayloadError("the body is not a JSON object")
+    return document
+
+
+def parse_envelope(body: bytes) -> dict[str, Any]:
+    """The ``message`` object of a delivery; raises InvalidPayloadError when there is none."""
+    document = parse_document(body)
+    message = document.get("message")
     if not isinstance(message, dict):
         raise InvalidPayloadError("the body has no 'message' object")
     return message

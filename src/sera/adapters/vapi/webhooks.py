@@ -1,6 +1,7 @@
 """Inbound Vapi server messages: verify, parse, hand to the events service, answer in Vapi's format.
 
-``POST /vapi/webhook`` is the "Server URL" of a Vapi phone number or assistant. Vapi proves
+``POST /vapi/webhook`` is the "Server URL" of a Vapi phone number or assistant;
+``POST /vapi/chat/completions`` is the model of the assistants that use Sera as their model. Vapi proves
 who it is with the shared secret, sent as ``X-Vapi-Secret`` (the assistant's ``server``
 headers, or a Vapi credential with that header) or as a Bearer credential. The secret is
 the merchant's own (``sera.merchants.providers``, provider "vapi") or else
@@ -19,11 +20,19 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from sera.adapters.vapi.assistant import WEBHOOK_PATH
-from sera.adapters.vapi.events import Answer, VapiEvents
-from sera.adapters.vapi.payloads import HANDLED, InvalidPayloadError, parse_envelope, parse_message, routing_number
+from sera.adapters.vapi.events import CHANNEL, PROVIDER, Answer, VapiEvents
+from sera.adapters.vapi.model import MODEL_PATH, parse_turn, stream_reply
+from sera.adapters.vapi.payloads import (
+    HANDLED,
+    InvalidPayloadError,
+    parse_document,
+    parse_envelope,
+    parse_message,
+    routing_number,
+)
 from sera.bootstrap import Sera
 from sera.merchants.providers import own_secret
 from sera.merchants.service import merchant_id_for_number
@@ -71,6 +80,29 @@ def vapi_webhook(request: Request, body: RawBody, events: EventsDep) -> JSONResp
     if raw is None:
         return _reply(Answer({"error": problem}, 400))
     return _reply(_act(events, merchant_id, raw, secret))
+
+
+@router.post(MODEL_PATH)
+def vapi_model(request: Request, body: RawBody, events: EventsDep) -> Response:
+    """Vapi's custom-LLM request for a shop whose assistant uses Sera as its model: the reply
+    streamed in OpenAI's format (``sera.adapters.vapi.model``)."""
+    try:
+        document = parse_document(body)
+    except InvalidPayloadError as exc:
+        document, problem = None, str(exc)
+    merchant_id = _merchant_for(events.sera, document)
+    if authenticate(events.sera, merchant_id, request.headers) is None:
+        return _reply(Answer({"error": "unauthorized"}, 401))
+    if document is None:
+        return _reply(Answer({"error": problem}, 400))
+    if merchant_id is None:
+        return _reply(_unknown_number("chat-completions"))
+    try:
+        turn = parse_turn(document)
+    except InvalidPayloadError as exc:
+        return _reply(Answer({"error": str(exc)}, 400))
+    stream = stream_reply(events.agent, merchant_id, turn, provider=PROVIDER, channel=CHANNEL)
+    return StreamingResponse(stream, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
 def _envelope(body: bytes) -> tuple[dict[str, Any] | None, str]:

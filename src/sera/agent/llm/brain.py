@@ -202,8 +202,7 @@ class _Turn:
                     if bad >= 2:
                         raise _FallbackError("garbage")
                 if result is not None and result.actions:  # a transfer or hang-up ends the turn in Sera's words
-                    self.speak(result.text)
-                    return Reply(" ".join(self.said), self.actions())
+                    return self.ending(result.text)
 
     def ask(
         self, messages: list[dict[str, Any]], specs: list[dict[str, Any]], choice: str, *, grounding: set[float]
@@ -271,6 +270,11 @@ class _Turn:
             self.acted.append(result)
         return json.dumps({"result": result.text, **result.data}, default=str), True, result
 
+    def ending(self, text: str, fallback: str | None = None) -> Reply:
+        """A reply that ends the conversation: the channel says it with the ending (not ``say``)."""
+        self.said.append(text)
+        return Reply(" ".join(self.said), self.actions(), fallback=fallback)
+
     def actions(self) -> tuple[Action, ...]:
         return tuple(action for result in self.acted for action in result.actions)
 
@@ -280,6 +284,8 @@ class _Turn:
         FALLBACKS.labels(reason).inc()
         log.warning("llm turn fell back", extra={"reason": reason, "model": self.model.name})
         if self.acted:  # something was done: the caller hears what, in the tools' words
+            if self.actions():
+                return self.ending(" ".join(result.text for result in self.acted), fallback=reason)
             for result in self.acted:
                 self.speak(result.text)
             return Reply(" ".join(self.said), self.actions(), fallback=reason)

@@ -195,7 +195,7 @@ class OfflineBrain:
 
     def respond(self, ctx: TurnContext, text: str, say: Say | None = None) -> Reply:
         reply = _Turn(ctx, ToolRegistry(ctx.shop.workflows), text).run()
-        if say is not None and reply.text:
+        if say is not None and reply.text and not reply.ended:
             say(reply.text)  # written whole: one piece
         return reply
 

@@ -1,0 +1,173 @@
+"""ConversationRelay sessions under load, against a real `sera serve` (one process, SQLite).
+
+    .venv/bin/python bench/relay_load.py [--sessions 200] [--seconds 60] [--database-url URL]
+
+Starts `sera serve` on a free localhost port with a temporary database and the demo shop,
+in relay mode, with a Twilio auth token. Then plays Twilio for N concurrent calls, started
+evenly over the first ten seconds: each posts the signed incoming-call webhook, opens the
+WebSocket the TwiML names (signed over its wss URL), sends `setup`, and then, open loop,
+sends a `prompt` every 3 to 8 seconds (uniformly random), like a caller taking turns, for
+the rest of the run. Measured: the time from a `prompt` leaving the caller to Sera's first
+`text` frame arriving (p50, p99), and the server's resident memory per open session (RSS
+with every session open, minus RSS before the first). Baseline in the same run: a WebSocket
+ping/pong on the same sockets, which is what the transport alone costs.
+Targets: prompt to first text p50 < 10 ms, p99 < 50 ms; < 200 KB per open session.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from twilio.request_validator import RequestValidator
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.agent_turn import pct  # noqa: E402
+from bench.vapi_load import free_port, start_server  # noqa: E402
+
+TOKEN = uuid.uuid4().hex
+ACCOUNT = "AC" + uuid.uuid4().hex
+SHOP = "+13125550100"
+PROMPTS = [
+    "what time do you close on thursday",
+    "do you have parking",
+    "how much is a tune-up",
+    "are you open on sunday",
+    "what's your return policy",
+]
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+async def incoming_call(client: httpx.AsyncClient, base: str, call_sid: str, caller: str) -> str:
+    """Twilio's signed incoming-call webhook; returns the WebSocket URL of the TwiML."""
+    params = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": caller, "To": SHOP, "CallStatus": "ringing"}
+    params.update({"Direction": "inbound", "ApiVersion": "2010-04-01", "Called": SHOP, "Caller": caller})
+    signature = RequestValidator(TOKEN).compute_signature(f"{base}/twilio/voice", params)
+    response = await client.post(f"{base}/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})
+    found = re.search(r'url="(ws://[^"]+)"', response.text)
+    if found is None:
+        raise SystemExit(f"no ConversationRelay in the answer: {response.text[:300]}")
+    return found.group(1)
+
+
+async def first_text(socket: ClientConnection) -> None:
+    """Wait for Sera's first text frame of a turn, then drain the turn."""
+    first = True
+    while True:
+        frame = json.loads(await socket.recv())
+        if first and frame.get("type") == "text":
+            return
+        first = False
+
+
+class Session:
+    def __init__(self, index: int, base: str, until: float) -> None:
+        self.index = index
+        self.base = base
+        self.until = until
+        self.latencies: list[float] = []
+        self.pings: list[float] = []
+        self.socket: ClientConnection | None = None
+
+    async def run(self, client: httpx.AsyncClient, opened: asyncio.Event, ready: list[int]) -> None:
+        call_sid = "CA" + uuid.uuid4().hex
+        caller = f"+1312555{1000 + self.index:04d}"
+        url = await incoming_call(client, self.base, call_sid, caller)
+        signature = RequestValidator(TOKEN).compute_signature(url, {})
+        async with connect(url, additional_headers={"X-Twilio-Signature": signature}, max_size=2**20) as socket:
+            self.socket = socket
+            await socket.send(json.dumps({"type": "setup", "callSid": call_sid, "from": caller, "to": SHOP}))
+            ready.append(self.index)
+            await opened.wait()
+            rng = random.Random(self.index)
+            due = time.monotonic()
+            while True:
+                due += rng.uniform(3, 8)  # open loop: turns are due on the caller's clock, not after replies
+                if due > self.until:
+                    return
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                prompt = {"type": "prompt", "voicePrompt": rng.choice(PROMPTS), "lang": "en-US", "last": True}
+                started = time.perf_counter()
+                await socket.send(json.dumps(prompt))
+                await first_text(socket)
+                self.latencies.append((time.perf_counter() - started) * 1000)
+                while True:  # the rest of the turn, up to its last token
+                    frame = json.loads(await socket.recv())
+                    if frame.get("type") == "text" and frame.get("last"):
+                        break
+                started = time.perf_counter()
+                await (await socket.ping())
+                self.pings.append((time.perf_counter() - started) * 1000)
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        extra = {
+            "SERA_TWILIO_ACCOUNT_SID": ACCOUNT,
+            "SERA_TWILIO_AUTH_TOKEN": TOKEN,
+            "SERA_PUBLIC_URL": base,
+            "SERA_VOICE_MODE": "relay",
+        }
+        if args.database_url:
+            extra["SERA_DATABASE_URL"] = args.database_url
+        server = start_server(Path(tmp), port, extra)
+        try:
+            before = rss_kb(server.pid)
+            until = time.monotonic() + args.seconds
+            sessions = [Session(i, base, until) for i in range(args.sessions)]
+            opened, ready = asyncio.Event(), []
+            async with httpx.AsyncClient(timeout=30) as client:
+                tasks = []
+                for session in sessions:
+                    tasks.append(asyncio.create_task(session.run(client, opened, ready)))
+                    await asyncio.sleep(10 / args.sessions)  # arrivals spread over ten seconds
+                while len(ready) < args.sessions:
+                    await asyncio.sleep(0.1)
+                per_session = (rss_kb(server.pid) - before) / args.sessions
+                opened.set()
+                await asyncio.gather(*tasks)
+        finally:
+            server.terminate()
+            server.wait(timeout=10)
+    latencies = [x for s in sessions for x in s.latencies]
+    pings = [x for s in sessions for x in s.pings]
+    print(f"[transport baseline: ping/pong on the same sockets] {len(pings)}: p50 {statistics.median(pings):.2f} ms")
+    print(
+        f"[prompt -> first text frame] {len(latencies)} turns over {args.sessions} open sessions: "
+        f"p50 {statistics.median(latencies):.2f} ms, p99 {pct(latencies, 99):.2f} ms, max {max(latencies):.2f} ms"
+    )
+    print(f"[memory] {per_session:.0f} KB resident per open session (RSS delta / sessions)")
+    print("targets: p50 < 10 ms, p99 < 50 ms; < 200 KB per open session")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--database-url", default=None, help="e.g. PostgreSQL (default: a temporary SQLite)")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
