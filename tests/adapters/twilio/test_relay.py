@@ -235,7 +235,7 @@ def test_a_socket_signed_for_another_shop_is_refused(http: TestClient, personas:
         pass
 
 
-def test_bad_frames_are_skipped_or_close_the_socket_and_the_call_still_ends(
+def test_bad_frames_are_skipped_or_close_the_socket_and_the_call_goes_on(
     phone: Phone, http: TestClient, personas: Personas, sera: Sera, relay_mode: None
 ) -> None:
     sid = new_sid("CA")
@@ -256,10 +256,23 @@ def test_bad_frames_are_skipped_or_close_the_socket_and_the_call_still_ends(
             call.ws.receive_json()
         assert closed.value.code == 1009
     answer = relay_ended(phone, sid, status="failed")
-    assert verbs(answer) == ["Say", "Hangup"]
+    assert verbs(answer) == ["Gather", "Redirect"]  # the caller is not dropped: the call goes on with Gather
+    assert "open" in spoken(twiml(phone.say(sid, "are you open tomorrow"))).lower()
+    phone.hang_up(sid, 95)
     with sera.uow(personas.northside_id, readonly=True) as uow:
         row = uow.session.execute(select(Call).where(Call.provider_call_id == sid)).scalar_one()
     assert row.ended_at is not None  # one call record, ended
+
+
+def test_a_relay_session_twilio_cannot_start_leaves_the_call_on_gather(
+    phone: Phone, personas: Personas, relay_mode: None
+) -> None:
+    sid = new_sid("CA")
+    phone.call(sid)  # ConversationRelay is not enabled on the account: Twilio reports the failure at once
+    answer = relay_ended(phone, sid, status="failed")
+    assert verbs(answer) == ["Gather", "Redirect"] and "say it again" in spoken(answer)
+    unknown = relay_ended(phone, new_sid("CA"), status="failed")
+    assert verbs(unknown) == ["Say", "Hangup"]
 
 
 def test_a_setup_for_another_shops_number_closes_the_socket(
@@ -340,5 +353,5 @@ def test_any_frames_leave_the_records_whole(
             call.setup()
         for frame in sent:
             call.ws.send_text(frame)
-    relay_ended(phone, sid, status="failed")  # the call always ends
+    relay_ended(phone, sid, status="failed")  # the call goes on (Gather) or ends, never left hanging
     consistent(sera, [personas.northside_id, personas.southside_id])

@@ -35,6 +35,7 @@ REPROMPTS = (
 NO_INPUT_GOODBYE = "I can't hear anything, so I'll end the call now. Please call back any time. Goodbye!"
 UNKNOWN_NUMBER = "Sorry, this number is not taking calls right now. Goodbye."
 LOST_CALL = "Sorry, I lost track of our call. Please call back. Goodbye."
+RELAY_LOST = "Sorry, I missed that. Could you say it again?"
 NOBODY_FREE = "Sorry, nobody could take your call just now. Please try again later. Goodbye."
 ANSWERED = frozenset({"completed", "answered"})
 MAX_SAID = 2000
@@ -138,14 +139,16 @@ def after_relay(agent: Agent, merchant_id: str, call_sid: str, handoff_data: str
 
     The dial or hang-up comes from the conversation's own record, never from what came
     back through Twilio; ``handoff_data`` only carries the words still to say before it. A
-    session that ended any other way (an error, a dropped socket) ends the call politely.
+    session that ended any other way (ConversationRelay not enabled on the account, an
+    error, a dropped socket) does not drop the caller: the call carries on with ``<Gather>``.
     """
-    ref = _ref(merchant_id, call_sid)
-    last = agent.last_reply(ref)
-    if last is None or not last.ended:
-        log.warning("relay session ended without the agent ending it")
-        agent.hang_up(ref)
+    last = agent.last_reply(_ref(merchant_id, call_sid))
+    if last is None:
+        log.warning("relay session ended for a call Sera did not answer")
         return _ending(LOST_CALL)
+    if not last.ended:
+        log.warning("relay session ended without the agent ending it: the call goes on with Gather")
+        return Reply(RELAY_LOST)
     try:
         handoff = json.loads(handoff_data) if handoff_data else {}
         rest = str(handoff.get("say") or "") if isinstance(handoff, dict) else ""
