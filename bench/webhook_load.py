@@ -124,6 +124,7 @@ class Server:
             "SERA_PUBLIC_URL": self.url,
             "SERA_TWILIO_ACCOUNT_SID": ACCOUNT,
             "SERA_TWILIO_AUTH_TOKEN": TOKEN,
+            "SERA_VOICE_MODE": "gather",  # this benchmark measures the webhook-per-turn path
             "SERA_TWILIO_API_BASE": api_base,
         }
         self.log = (workdir / "server.log").open("w")

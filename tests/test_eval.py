@@ -332,3 +332,25 @@ def test_eval_tries_a_model_and_counts_the_turns_it_could_not_answer(tmp_path: P
         model.close()
     refused = _eval(str(file), "--shop", str(DEMO_SHOP), "--brain", "llm")
     assert refused.exit_code == 2 and "--brain llm needs an endpoint" in refused.stderr
+
+
+@pytest.mark.parametrize("over", ["twilio-relay", "twilio-gather"])
+def test_eval_can_call_over_seras_twilio_endpoints(tmp_path: Path, over: str) -> None:
+    file = tmp_path / "calls.yaml"
+    file.write_text(
+        PRICE_SCENARIO
+        + textwrap.dedent(
+            f"""\
+            - name: a person, please
+              shop: {NORTHSIDE}
+              now: "2026-11-27T10:00:00-06:00"
+              caller: {{phone: "+13125550186"}}
+              opening: "can I talk to a real person please"
+              expect: {{transferred: true}}
+            """
+        )
+    )
+    report = json.loads(_eval(str(file), "--shop", str(DEMO_SHOP), "--over", over, "--json").stdout)
+    assert report["passed"] == 2, report
+    transcript = report["scenarios"][1]["transcript"]
+    assert "Connecting you" in transcript[-1]["text"]  # said by the TwiML that dials, in both modes

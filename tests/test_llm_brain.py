@@ -471,3 +471,34 @@ def test_the_servers_key_goes_only_to_the_servers_endpoint(
         assert other.requests and "authorization" not in {h.lower() for h in other.headers[0]}
     finally:
         other.close()
+
+
+def test_the_model_remembers_only_what_an_interrupting_caller_heard(
+    llm_sera: Sera, personas: Personas, model: FakeOpenAI
+) -> None:
+    model.answer(
+        Answer(text="We have lots of options. The Trailblazer is great for trails and costs a lot."),
+        Answer(text="Sure, the Metro then."),
+    )
+    call = Call(llm_sera, personas.northside_id)
+    call.say("which bike should I get")
+    call.agent.interrupted(call.ref, "We have lots of options.")
+    call.say("something for the city")
+    remembered = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "assistant"]
+    assert remembered[-1] == "We have lots of options." and "Trailblazer" not in json.dumps(model.requests[-1])
+
+
+def test_the_model_sees_the_whole_conversation_so_far(llm_sera: Sera, personas: Personas, model: FakeOpenAI) -> None:
+    model.answer(
+        Answer(calls=[("get_hours", {"date": TOMORROW})]),
+        Answer(text="We open at 9 tomorrow."),
+        Answer(text="You're welcome!"),
+    )
+    call = Call(llm_sera, personas.northside_id)
+    call.say("when do you open tomorrow")
+    call.say("thanks")
+    roles = [(m["role"], m.get("content")) for m in model.requests[-1]["messages"][1:]]
+    assert roles[0][0] == "assistant" and roles[0][1].startswith("Thanks for calling")  # the greeting
+    assert roles[1] == ("user", "when do you open tomorrow") and roles[2][0] == "assistant"  # the tool call
+    assert roles[3][0] == "tool" and roles[4] == ("assistant", "We open at 9 tomorrow.")
+    assert roles[5] == ("user", "thanks")

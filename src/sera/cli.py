@@ -244,6 +244,13 @@ def shop_export(domain: str) -> None:
 )
 @click.option("--llm-base-url", default=None, help="An OpenAI-compatible endpoint (default: SERA_LLM_BASE_URL).")
 @click.option("--llm-model", default=None, help="The model to ask (default: SERA_LLM_MODEL).")
+@click.option(
+    "--over",
+    type=click.Choice(["agent", "twilio-relay", "twilio-gather"]),
+    default="agent",
+    show_default=True,
+    help="Where calls go: the agent itself, or Sera's Twilio endpoints as Twilio drives them.",
+)
 def eval_scenarios(
     path: Path,
     shop_files: tuple[Path, ...],
@@ -251,6 +258,7 @@ def eval_scenarios(
     brain: str | None,
     llm_base_url: str | None,
     llm_model: str | None,
+    over: str,
 ) -> None:
     """Run conversation scenarios against the agent, each from a clean copy of its shop.
 
@@ -276,7 +284,7 @@ def eval_scenarios(
         trying = Settings(**overrides)  # type: ignore[arg-type]
         if brain == "llm" and not (trying.llm_base_url and trying.llm_model):
             _fail_input(["--brain llm needs an endpoint and a model: --llm-base-url and --llm-model, or SERA_LLM_*"])
-        results = run_scenarios(scenarios, shops, source=functools.cache(_sera), brain=overrides)
+        results = run_scenarios(scenarios, shops, source=functools.cache(_sera), brain=overrides, over=over)
     except ScenarioError as exc:
         _fail_input(exc.problems)
     except ShopFileError as exc:

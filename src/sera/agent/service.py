@@ -54,9 +54,9 @@ OUTCOME_PRIORITY = (
 )
 log = logging.getLogger("sera.agent")
 MAX_LINE = 2000  # characters of one caller line that reach the brain and the transcript
-IDLE = "idle-timeout"
+IDLE = "idle-timeout"  # a call's ended_reason when it ended because its conversation went quiet
 OPENING_LINES = 3  # the caller's first lines, kept to tell the person a call is handed to what it is about
-NOTE_WORDS, NOTE_MIN_WORDS = 20, 3  # a call's ended_reason when it ended because its conversation went quiet
+NOTE_WORDS, NOTE_MIN_WORDS = 20, 3
 
 
 _BY_REF = (
@@ -367,11 +367,7 @@ class Agent:
             heard = heard.strip()[: len(said)]
             if not said or heard == said:
                 return
-            state["last_reply"] = heard
-            for message in reversed([m for turn in state.get("llm_turns", [])[-1:] for m in turn]):
-                if message.get("role") == "assistant" and message.get("content"):
-                    message["content"] = heard  # the LLM brain's memory of what it said
-                    break
+            state["last_reply"], state["cut_short"] = heard, True  # what every brain reads as its last words
             uow.vault.seal(stored.conversation, state=json.dumps(state))
             if stored.transcript is not None:
                 lines = read_transcript(uow, stored.transcript)

@@ -47,6 +47,7 @@ from sera.merchants.service import export_shop, import_shop, merchant_id_for_dom
 from sera.merchants.shop_file import ShopFile, parse_shop_text
 from sera.privacy.service import list_privacy_requests
 from sera.scenarios.caller import SimulatedCaller, WorkflowSlotInfo
+from sera.scenarios.lines import EVAL_PUBLIC_URL, AgentLine, CallerLine, TwilioLine
 from sera.scenarios.model import (
     POSITIVE_KEYS,
     AppointmentExpect,
@@ -151,13 +152,16 @@ class ShopTemplate:
 
 def _settings(directory: Path, master_key: str, brain: dict[str, Any] | None = None) -> Settings:
     """A scenario's own databases; the brain (SERA_BRAIN, SERA_LLM_*) as the environment or
-    ``brain`` says, so `sera eval --brain llm` tries a model on the merchant's shop."""
+    ``brain`` says, so `sera eval --brain llm` tries a model on the merchant's shop; a Twilio
+    token of its own, for calls over Sera's Twilio endpoints (`--over`)."""
     return Settings(
         env="test",
         database_url=f"sqlite:///{directory / DATA_FILE}",
         keystore_url=f"sqlite:///{directory / KEYS_FILE}",
         master_key=master_key,
         secret_key=secrets.token_urlsafe(32),
+        public_url=EVAL_PUBLIC_URL,
+        twilio_auth_token=secrets.token_hex(16),
         **(brain or {}),
     )
 
@@ -241,9 +245,11 @@ class ScenarioRunner:
         *,
         source: Callable[[], Sera] | None = None,
         brain: dict[str, Any] | None = None,
+        over: str = "agent",
     ) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="sera-eval-"))
         self._brain = brain
+        self._over = over
         self._templates = ShopTemplates(self._workdir, shops, source)
         self._runs = 0
 
@@ -270,7 +276,7 @@ class ScenarioRunner:
         template = self._templates.get(scenario.shop)
         clock = ScenarioClock(scenario.now)
         with self._fresh_sera(template, clock) as sera:
-            return ScenarioConversation(sera, template, scenario, clock).run()
+            return ScenarioConversation(sera, template, scenario, clock, over=self._over).run()
 
     @contextmanager
     def _fresh_sera(self, template: ShopTemplate, clock: ScenarioClock) -> Iterator[Sera]:
@@ -291,9 +297,11 @@ def run_scenarios(
     *,
     source: Callable[[], Sera] | None = None,
     brain: dict[str, Any] | None = None,
+    over: str = "agent",
 ) -> list[ScenarioResult]:
-    """Run scenarios in order, each from a clean copy of its shop."""
-    with ScenarioRunner(shops, source=source, brain=brain) as runner:
+    """Run scenarios in order, each from a clean copy of its shop; calls ``over`` the agent
+    itself or Sera's Twilio endpoints (``sera.scenarios.lines``)."""
+    with ScenarioRunner(shops, source=source, brain=brain, over=over) as runner:
         return runner.run_all(scenarios)
 
 
@@ -422,15 +430,21 @@ class Record:
 class ScenarioConversation:
     """One scenario: set up `given`, let the simulated caller talk to the agent, judge."""
 
-    def __init__(self, sera: Sera, template: ShopTemplate, scenario: Scenario, clock: ScenarioClock) -> None:
+    def __init__(
+        self, sera: Sera, template: ShopTemplate, scenario: Scenario, clock: ScenarioClock, *, over: str = "agent"
+    ) -> None:
         self.sera = sera
         self.template = template
         self.scenario = scenario
         self.clock = clock
-        self.agent = Agent(sera)
-        self.ref = ConversationRef(template.merchant_id, scenario.channel, f"eval-{secrets.token_hex(8)}")
         self.caller = SimulatedCaller(scenario, template.workflow_slots())
         self.record = Record(_phone(scenario.caller.phone))
+        self.line: CallerLine
+        if over != "agent" and scenario.channel == "voice" and template.shop_number:
+            self.line = TwilioLine(sera, self.record.caller_phone, template.shop_number, relay=over == "twilio-relay")
+        else:
+            ref = ConversationRef(template.merchant_id, scenario.channel, f"eval-{secrets.token_hex(8)}")
+            self.line = AgentLine(Agent(sera), ref, self.record.caller_phone, template.shop_number)
         self.transcript: list[Line] = []
         self.timings: list[float] = []
         self.ended = False
@@ -446,7 +460,7 @@ class ScenarioConversation:
             log.exception("scenario conversation failed")
             return self._result([f"the agent failed: {type(exc).__name__}: {exc}"])
         if not self.ended:
-            self.agent.hang_up(self.ref)  # closes the call record, so its outcome is known
+            self.line.hang_up()  # closes the call record, so its outcome is known
         failures = self._failures(ALL_KEYS)
         if out_of_turns:
             failures.insert(0, f"the caller's goal was not reached within max_turns ({self.scenario.max_turns})")
@@ -517,12 +531,7 @@ class ScenarioConversation:
             self.transcript.append(Line("caller", caller_line))
         self.clock.advance(TURN_SECONDS)
         started = time.perf_counter()
-        if caller_line is None:
-            reply = self.agent.start(
-                self.ref, caller_phone=self.record.caller_phone, shop_number=self.template.shop_number
-            )
-        else:
-            reply = self.agent.reply(self.ref, caller_line)
+        reply = self.line.greet() if caller_line is None else self.line.say(caller_line)
         self.timings.append(time.perf_counter() - started)
         if caller_line is not None and not reply.understood:
             self.record.not_understood.append(caller_line)

@@ -12,7 +12,8 @@ Messages from Twilio (JSON text frames):
 - ``setup``: the call (``callSid``, ``from``, ``to``), bound to the conversation the
   webhook began (or begun here, for a socket Twilio reconnects);
 - ``prompt``: a caller turn (``voicePrompt``); the reply goes back as ``text`` tokens,
-  each sentence as soon as the brain has it, then an empty token with ``last: true``;
+  each sentence as soon as the brain has it, then an empty token with ``last: true`` (or,
+  for a reply that ends the call, ``end`` instead);
 - ``interrupt``: the caller talked over the agent; the record keeps what they heard
   (``utteranceUntilInterrupt``);
 - ``dtmf``: ``0`` asks for a person; other digits, ended by ``#``, are said as a line (an
@@ -189,15 +190,17 @@ class RelaySession:
         except ConversationNotFoundError:
             log.warning("relay turn for a call Sera did not answer")
             return False
-        try:
-            await send({"type": "text", "token": "", "last": True})
-        except Exception:
-            return False  # the socket is gone
         if reply.ended:  # its last words are said by the <Connect action>'s TwiML, then the dial or hang-up
             spoken = " ".join(streamed)
             rest = reply.text[len(spoken) :].strip() if reply.text.startswith(spoken) else reply.text
             handoff = {"reasonCode": "transfer" if reply.transfer_to else "end", "say": rest}
-            await send({"type": "end", "handoffData": json.dumps(handoff)})
+            frame: dict[str, Any] = {"type": "end", "handoffData": json.dumps(handoff)}
+        else:
+            frame = {"type": "text", "token": "", "last": True}  # the talk cycle is complete
+        try:
+            await send(frame)
+        except Exception:
+            return False  # the socket is gone
         return True
 
 

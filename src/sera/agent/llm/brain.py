@@ -116,6 +116,7 @@ class _Turn:
     def run(self) -> Reply:
         if not self.history and self.state.get("last_reply"):
             self.history.append([{"role": "assistant", "content": str(self.state["last_reply"])}])
+        self.remember_what_was_heard()
         turn: list[dict[str, Any]] = [{"role": "user", "content": self.text}]
         try:
             self.act_on_yes(turn)
@@ -130,6 +131,15 @@ class _Turn:
         self.history.append(turn)
         del self.history[:-KEPT_TURNS]
         return reply
+
+    def remember_what_was_heard(self) -> None:
+        """A caller who talked over the last reply heard only its start (the channel cut
+        ``last_reply`` down to it): the model remembers saying only that."""
+        if not self.state.pop("cut_short", False) or not self.history:
+            return
+        last = next((m for m in reversed(self.history[-1]) if m["role"] == "assistant" and m.get("content")), None)
+        if last is not None:
+            last["content"] = str(self.state.get("last_reply") or "")
 
     # -- the caller's yes --------------------------------------------------------------------
 
@@ -189,6 +199,7 @@ class _Turn:
                     if bad >= 2:
                         raise _FallbackError("garbage")
                     continue
+                turn.append({"role": "assistant", "content": text})  # what it said, for the next turns
                 return Reply(" ".join(self.said), self.actions())
             if choice == "none":
                 raise _FallbackError("tool-call limit")
@@ -202,6 +213,7 @@ class _Turn:
                     if bad >= 2:
                         raise _FallbackError("garbage")
                 if result is not None and result.actions:  # a transfer or hang-up ends the turn in Sera's words
+                    turn.append({"role": "assistant", "content": result.text})
                     return self.ending(result.text)
 
     def ask(
