@@ -8,9 +8,10 @@ evenly over the first ten seconds: each posts the signed incoming-call webhook, 
 WebSocket the TwiML names (signed over its wss URL), sends `setup`, and then, open loop,
 sends a `prompt` every 3 to 8 seconds (uniformly random), like a caller taking turns, for
 the rest of the run. Measured: the time from a `prompt` leaving the caller to Sera's first
-`text` frame arriving (p50, p99), and the server's resident memory per open session (RSS
-with every session open, minus RSS before the first). Baseline in the same run: a WebSocket
-ping/pong on the same sockets, which is what the transport alone costs.
+`text` frame arriving (p50, p99), and the server's resident memory per open session (what
+RSS grows by from half the sessions open to all of them, over the sessions opened between).
+Baseline in the same run: a WebSocket ping/pong on the same sockets, which is what the
+transport alone costs.
 Targets: prompt to first text p50 < 10 ms, p99 < 50 ms; < 200 KB per open session.
 """
 
@@ -79,6 +80,20 @@ async def first_text(socket: ClientConnection) -> None:
         first = False
 
 
+async def warm_up(client: httpx.AsyncClient, base: str) -> None:
+    """One whole call before the measured ones: the shop is loaded once per process."""
+    call_sid, caller = "CA" + uuid.uuid4().hex, "+13125559999"
+    url = await incoming_call(client, base, call_sid, caller)
+    signature = RequestValidator(TOKEN).compute_signature(url, {})
+    async with connect(url, additional_headers={"X-Twilio-Signature": signature}) as socket:
+        await socket.send(json.dumps({"type": "setup", "callSid": call_sid, "from": caller, "to": SHOP}))
+        for line in PROMPTS:
+            await socket.send(json.dumps({"type": "prompt", "voicePrompt": line, "last": True}))
+            while not (frame := json.loads(await socket.recv())).get("last"):
+                pass
+            assert frame.get("type") == "text"
+
+
 class Session:
     def __init__(self, index: int, base: str, until: float) -> None:
         self.index = index
@@ -133,18 +148,24 @@ async def main_async(args: argparse.Namespace) -> None:
             extra["SERA_DATABASE_URL"] = args.database_url
         server = start_server(Path(tmp), port, extra)
         try:
-            before = rss_kb(server.pid)
-            until = time.monotonic() + args.seconds
-            sessions = [Session(i, base, until) for i in range(args.sessions)]
-            opened, ready = asyncio.Event(), []
             async with httpx.AsyncClient(timeout=30) as client:
+                await warm_up(client, base)  # what one-time work costs (the shop's index) is not per session
+                until = time.monotonic() + args.seconds
+                sessions = [Session(i, base, until) for i in range(args.sessions)]
+                opened, ready = asyncio.Event(), []
                 tasks = []
                 for session in sessions:
                     tasks.append(asyncio.create_task(session.run(client, opened, ready)))
                     await asyncio.sleep(10 / args.sessions)  # arrivals spread over ten seconds
+                half = args.sessions // 2
+                while len(ready) < half:
+                    await asyncio.sleep(0.05)
+                at_half = rss_kb(server.pid)
                 while len(ready) < args.sessions:
-                    await asyncio.sleep(0.1)
-                per_session = (rss_kb(server.pid) - before) / args.sessions
+                    await asyncio.sleep(0.05)
+                at_full = rss_kb(server.pid)
+                per_session = (at_full - at_half) / (args.sessions - half)
+                print(f"[memory] server RSS {at_half} KB with {half} sessions open, {at_full} KB with {args.sessions}")
                 opened.set()
                 await asyncio.gather(*tasks)
         finally:
@@ -157,7 +178,7 @@ async def main_async(args: argparse.Namespace) -> None:
         f"[prompt -> first text frame] {len(latencies)} turns over {args.sessions} open sessions: "
         f"p50 {statistics.median(latencies):.2f} ms, p99 {pct(latencies, 99):.2f} ms, max {max(latencies):.2f} ms"
     )
-    print(f"[memory] {per_session:.0f} KB resident per open session (RSS delta / sessions)")
+    print(f"[memory] {per_session:.0f} KB resident per open session (RSS growth from half to all open)")
     print("targets: p50 < 10 ms, p99 < 50 ms; < 200 KB per open session")
 
 

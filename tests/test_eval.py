@@ -215,14 +215,9 @@ def test_eval_reports_pass_rates_by_goal_and_the_lines_it_did_not_understand(tmp
     """What a merchant needs to improve the agent: which kind of caller fails, and on which words."""
     file = tmp_path / "mixed.yaml"
     file.write_text(
-        textwrap.dedent(
+        PRICE_SCENARIO
+        + textwrap.dedent(
             f"""\
-            - name: price of a tune-up
-              shop: {NORTHSIDE}
-              now: "2026-11-27T10:00:00-06:00"
-              caller: {{phone: "+13125550186"}}
-              opening: "how much do you charge for a tune-up"
-              expect: {{said: ["89"]}}
             - name: asks about something the shop file does not say
               shop: {NORTHSIDE}
               now: "2026-11-27T10:00:00-06:00"

@@ -55,8 +55,10 @@ class ConversationState:
 
 # Receives the reply sentence by sentence, as soon as each exists; a reply that ends the
 # conversation (a transfer, a goodbye) is not handed to it: the channel says that one itself,
-# with the ending (a real-time channel must not cut its own last words short).
-Say = Callable[[str], None]
+# with the ending (a real-time channel must not cut its own last words short). Returning
+# False means the caller is talking over the agent: a brain still writing stops there, and
+# its reply is what it said so far.
+Say = Callable[[str], bool | None]
 
 
 class Brain(Protocol):

@@ -93,6 +93,16 @@ def relay(http: TestClient, merchant_id: str, call_sid: str, token: str = AUTH_T
         yield RelayCall(ws, call_sid)
 
 
+@contextmanager
+def answered(phone: Phone, http: TestClient, merchant_id: str) -> Iterator[RelayCall]:
+    """A call that came in over the webhook and whose relay socket is set up."""
+    call_sid = new_sid("CA")
+    phone.call(call_sid)
+    with relay(http, merchant_id, call_sid) as call:
+        call.setup()
+        yield call
+
+
 def relay_ended(phone: Phone, call_sid: str, handoff: str | None = None, status: str = "ended") -> Any:
     params = payload("voice_relay_ended", CallSid=call_sid, SessionStatus=status)
     if handoff is None:
@@ -140,10 +150,7 @@ def test_a_shop_file_can_keep_its_calls_on_gather(phone: Phone, sera: Sera, rela
 def test_a_caller_books_over_relay_and_is_heard_as_they_speak(
     phone: Phone, http: TestClient, personas: Personas, sera: Sera, relay_mode: None
 ) -> None:
-    sid = new_sid("CA")
-    phone.call(sid)
-    with relay(http, personas.northside_id, sid) as call:
-        call.setup()
+    with answered(phone, http, personas.northside_id) as call:
         assert "Tuesday" in call.prompt("I'd like to book a tune up next Tuesday")
         assert "name" in call.prompt("2 pm").lower()
         assert "Shall I book" in call.prompt("Jordan Miles")
@@ -151,7 +158,7 @@ def test_a_caller_books_over_relay_and_is_heard_as_they_speak(
     with sera.uow(personas.northside_id, readonly=True) as uow:
         booked = [a for a in list_appointments(uow, PageRequest(limit=10)).items if a.status == "booked"]
     assert [a.service for a in booked] == ["Tune-up"]
-    lines = transcript(sera, personas.northside_id, sid)
+    lines = transcript(sera, personas.northside_id, call.call_sid)
     assert lines[0]["role"] == "agent" and lines[1] == {
         "role": "caller",
         "text": "I'd like to book a tune up next Tuesday",
@@ -161,16 +168,13 @@ def test_a_caller_books_over_relay_and_is_heard_as_they_speak(
 def test_an_interrupted_answer_keeps_only_what_the_caller_heard(
     phone: Phone, http: TestClient, personas: Personas, sera: Sera, relay_mode: None
 ) -> None:
-    sid = new_sid("CA")
-    phone.call(sid)
-    with relay(http, personas.northside_id, sid) as call:
-        call.setup()
+    with answered(phone, http, personas.northside_id) as call:
         full = call.prompt("what are your opening hours")
         assert full.startswith("Our hours are") and len(full) > 60
         call.ws.send_json({"type": "interrupt", "utteranceUntilInterrupt": full[:25], "durationUntilInterruptMs": 900})
         after = call.prompt("sorry, are you open on Sunday?")
         assert "closed" in after.lower()
-    lines = transcript(sera, personas.northside_id, sid)
+    lines = transcript(sera, personas.northside_id, call.call_sid)
     heard = full[:25].strip()
     assert {"role": "agent", "text": heard} in lines and {"role": "agent", "text": full} not in lines
 
@@ -178,16 +182,13 @@ def test_an_interrupted_answer_keeps_only_what_the_caller_heard(
 def test_zero_on_the_keypad_asks_for_a_person_and_the_transfer_is_said_then_dialled(
     phone: Phone, http: TestClient, personas: Personas, relay_mode: None
 ) -> None:
-    sid = new_sid("CA")
-    phone.call(sid)
-    with relay(http, personas.northside_id, sid) as call:
-        call.setup()
+    with answered(phone, http, personas.northside_id) as call:
         call.dtmf("0")
         end = call.ws.receive_json()
         assert end["type"] == "end"  # the transfer's words are said by the action's TwiML, not cut short
         handoff = json.loads(end["handoffData"])
         assert handoff["reasonCode"] == "transfer" and "Connecting you" in handoff["say"]
-    answer = relay_ended(phone, sid, end["handoffData"])
+    answer = relay_ended(phone, call.call_sid, end["handoffData"])
     assert verbs(answer) == ["Say", "Dial"] and "Connecting you" in spoken(answer)
     assert answer.findtext("Dial/Number") == HANDOFF  # from Sera's record, not from the socket
 
@@ -195,10 +196,7 @@ def test_zero_on_the_keypad_asks_for_a_person_and_the_transfer_is_said_then_dial
 def test_digits_ended_by_hash_answer_a_numeric_question(
     phone: Phone, http: TestClient, personas: Personas, relay_mode: None
 ) -> None:
-    sid = new_sid("CA")
-    phone.call(sid)
-    with relay(http, personas.northside_id, sid) as call:
-        call.setup()
+    with answered(phone, http, personas.northside_id) as call:
         assert "order number" in call.prompt("where is my order").lower()
         for digit in "9*1042#":  # a slip, cleared with the star, then the number
             call.dtmf(digit)
@@ -311,10 +309,7 @@ def test_a_streaming_brain_speaks_its_first_sentence_before_the_rest_is_written(
 def test_a_caller_who_hangs_up_mid_reply_keeps_what_they_agreed_to(
     phone: Phone, http: TestClient, personas: Personas, sera: Sera, relay_mode: None
 ) -> None:
-    sid = new_sid("CA")
-    phone.call(sid)
-    with relay(http, personas.northside_id, sid) as call:
-        call.setup()
+    with answered(phone, http, personas.northside_id) as call:
         for line in ("I'd like to book a tune up next Tuesday", "2 pm", "Jordan Miles"):
             call.prompt(line)
         call.ws.send_json({"type": "prompt", "voicePrompt": "yes", "last": True})
@@ -322,7 +317,7 @@ def test_a_caller_who_hangs_up_mid_reply_keeps_what_they_agreed_to(
     with sera.uow(personas.northside_id, readonly=True) as uow:
         booked = [a for a in list_appointments(uow, PageRequest(limit=10)).items if a.status == "booked"]
     assert len(booked) == 1
-    assert transcript(sera, personas.northside_id, sid)[-2] == {"role": "caller", "text": "yes"}
+    assert transcript(sera, personas.northside_id, call.call_sid)[-2] == {"role": "caller", "text": "yes"}
 
 
 FRAME_TYPES = ["setup", "prompt", "dtmf", "interrupt", "error", "info", "text", "end", "", None]
@@ -353,3 +348,32 @@ def test_any_frames_leave_the_records_whole(
             call.ws.send_text(frame)
     relay_ended(phone, sid, status="failed")  # the call goes on (Gather) or ends, never left hanging
     consistent(sera, [personas.northside_id, personas.southside_id])
+
+
+def test_talking_over_a_long_llm_answer_stops_it_and_the_model_remembers_what_was_heard(
+    phone: Phone, http: TestClient, personas: Personas, sera: Sera, relay_mode: None
+) -> None:
+    from tests.fakes.openai_server import Answer, FakeOpenAI
+
+    model = FakeOpenAI(api_key=None)
+    try:
+        sera.settings = sera.settings.model_copy(
+            update={"brain": "llm", "llm_base_url": model.base_url, "llm_model": "m"}
+        )
+        long = "One thing first. Then a second thing. A third. A fourth. A fifth. A sixth. A seventh. The end."
+        model.answer(Answer(text=long, pieces=40, pause_s=0.05), Answer(text="We're closed on Sundays."))
+        with answered(phone, http, personas.northside_id) as call:
+            call.ws.send_json({"type": "prompt", "voicePrompt": "tell me everything", "last": True})
+            assert call.ws.receive_json()["token"] == "One thing first. "
+            call.ws.send_json(
+                {"type": "interrupt", "utteranceUntilInterrupt": "One thing first.", "durationUntilInterruptMs": 800}
+            )
+            rest = []
+            while not (frame := call.ws.receive_json())["last"]:
+                rest.append(frame["token"])
+            assert len(rest) <= 2  # the writing stopped within a sentence or two, not at "The end."
+            assert call.prompt("are you open sunday") == "We're closed on Sundays."
+    finally:
+        model.close()
+    remembered = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "assistant"]
+    assert remembered[-1] == "One thing first."

@@ -31,6 +31,7 @@ the call politely); malformed JSON and unknown types are logged and skipped.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -98,9 +99,14 @@ class RelaySession:
         self.send = send
         self.ref: ConversationRef | None = None
         self.digits = ""
+        self.speaking: asyncio.Task[None] | None = None  # the turn being answered, while frames keep coming
+        self.cut = False  # the caller talked over it: a brain still writing stops
+        self.lost = False  # the conversation is gone: the socket closes
 
     async def handle(self, raw: str) -> bool:
         """Act on one frame; False when the socket must close."""
+        if self.lost:
+            return False
         if len(raw) > MAX_FRAME:
             log.warning("relay frame too large", extra={"bytes": len(raw)})
             return False
@@ -118,12 +124,14 @@ class RelaySession:
         if kind == "prompt":
             text = message.get("voicePrompt")
             if message.get("last", True) and isinstance(text, str) and text.strip():
-                return await self.turn(text.strip())
+                await self.answer(text.strip())
             return True
         if kind == "dtmf":
             return await self.digit(str(message.get("digit", ""))[:1])
         if kind == "interrupt":
             heard = message.get("utteranceUntilInterrupt")
+            self.cut = True  # a brain still writing stops at its next sentence
+            await self.settle()
             if isinstance(heard, str) and self.ref is not None:
                 await anyio.to_thread.run_sync(self.agent.interrupted, self.ref, heard)
             return True
@@ -162,34 +170,54 @@ class RelaySession:
 
     async def digit(self, digit: str) -> bool:
         if digit == PERSON_DIGIT and not self.digits:
-            return await self.turn(ASK_FOR_PERSON)
+            await self.answer(ASK_FOR_PERSON)
+            return True
         if digit == "#":
             digits, self.digits = self.digits, ""
-            return await self.turn(digits) if digits else True
+            if digits:
+                await self.answer(digits)
+            return True
         if digit == "*":
             self.digits = ""
         elif digit.isdigit() and len(self.digits) < MAX_DIGITS:
             self.digits += digit
         return True
 
-    async def turn(self, line: str) -> bool:
+    async def answer(self, line: str) -> None:
+        """Start the agent's turn (after the one before), and go back to reading frames: an
+        interruption must reach the turn while it is still being written."""
+        await self.settle()
+        self.cut = False
+        self.speaking = asyncio.create_task(self.turn(line))
+
+    async def settle(self) -> None:
+        """Wait for the turn being answered, if any."""
+        if self.speaking is not None:
+            await self.speaking
+            self.speaking = None
+
+    async def turn(self, line: str) -> None:
         """The caller's line to the agent; each sentence goes out as soon as it exists."""
         assert self.ref is not None
         ref, send = self.ref, self.send
         streamed: list[str] = []
 
-        def say(sentence: str) -> None:
+        def say(sentence: str) -> bool:
+            if self.cut:
+                return False  # the caller is talking: nothing more of this reply is said
             streamed.append(sentence)
             try:
                 anyio.from_thread.run(send, {"type": "text", "token": sentence + " ", "last": False})
             except Exception:  # the caller hung up mid-reply: what the turn did still counts
                 log.info("relay closed while the agent spoke")
+            return True
 
         try:
             reply: Reply = await anyio.to_thread.run_sync(lambda: self.agent.reply(ref, line, say=say))
         except ConversationNotFoundError:
             log.warning("relay turn for a call Sera did not answer")
-            return False
+            self.lost = True
+            return
         if reply.ended:  # its last words are said by the <Connect action>'s TwiML, then the dial or hang-up
             spoken = " ".join(streamed)
             rest = reply.text[len(spoken) :].strip() if reply.text.startswith(spoken) else reply.text
@@ -200,8 +228,7 @@ class RelaySession:
         try:
             await send(frame)
         except Exception:
-            return False  # the socket is gone
-        return True
+            log.info("relay closed before the reply was complete")
 
 
 async def serve(sera: Sera, agent: Agent, websocket: WebSocket, merchant_id: str) -> None:
@@ -225,3 +252,6 @@ async def serve(sera: Sera, agent: Agent, websocket: WebSocket, merchant_id: str
                 return
     except WebSocketDisconnect:
         return
+    finally:
+        with anyio.CancelScope(shield=True):  # a turn under way completes: what the caller agreed to stands
+            await session.settle()

@@ -23,7 +23,6 @@ import json
 import logging
 import queue
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -108,7 +107,7 @@ def stream_reply(agent: Agent, merchant_id: str, turn: ModelTurn, *, provider: s
             pieces.put(None)
 
     threading.Thread(target=work, name="vapi-model-turn", daemon=True).start()
-    chunk = _Chunks(turn.model)
+    chunk = _Chunks(turn.model, int(agent.sera.clock().timestamp()))
     yield chunk.delta({"role": "assistant", "content": ""})
     streamed = False
     while True:
@@ -128,9 +127,9 @@ def stream_reply(agent: Agent, merchant_id: str, turn: ModelTurn, *, provider: s
 
 
 class _Chunks:
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, created: int) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-        self.created = int(time.time())
+        self.created = created
         self.model = model
 
     def delta(self, delta: dict[str, Any], finish: str | None = None) -> str:

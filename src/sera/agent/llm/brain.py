@@ -93,6 +93,10 @@ class _FallbackError(Exception):
         self.reason = reason
 
 
+class _CutOffError(Exception):
+    """The channel said the caller is talking over the agent."""
+
+
 class _UngroundedError(Exception):
     """A sentence stated money that nothing the model was given holds."""
 
@@ -183,6 +187,9 @@ class _Turn:
             choice = "none" if calls_made >= self.brain.max_tool_calls else "auto"
             try:
                 text, calls = self.ask(messages, specs, choice, grounding=self.grounding(system, turn))
+            except _CutOffError:
+                turn.append({"role": "assistant", "content": " ".join(self.said)})
+                return Reply(" ".join(self.said), self.actions())
             except ModelUnavailableError as exc:
                 raise _FallbackError(exc.reason) from None
             except (ModelGarbageError, _UngroundedError) as exc:
@@ -243,8 +250,8 @@ class _Turn:
         if grounding is not None and any(amount not in grounding for amount in _amounts(sentence)):
             raise _UngroundedError(sentence)
         self.said.append(sentence)
-        if self.say is not None:
-            self.say(sentence)
+        if self.say is not None and self.say(sentence) is False:
+            raise _CutOffError  # the caller talks over the agent: stop writing
 
     def grounding(self, system: str, turn: list[dict[str, Any]]) -> set[float]:
         """Every amount of money the model was given: in the shop data and the tool results it has seen."""
