@@ -1,6 +1,6 @@
 """ConversationRelay sessions under load, against a real `sera serve` (one process, SQLite).
 
-    .venv/bin/python bench/relay_load.py [--sessions 200] [--seconds 60] [--database-url URL]
+    .venv/bin/python bench/relay_load.py [--sessions 200] [--seconds 60] [--processes 2 --database-url URL]
 
 Starts `sera serve` on a free localhost port with a temporary database and the demo shop,
 in relay mode, with a Twilio auth token. Then plays Twilio for N concurrent calls, started
@@ -42,6 +42,7 @@ from bench.vapi_load import free_port, start_server  # noqa: E402
 TOKEN = uuid.uuid4().hex
 ACCOUNT = "AC" + uuid.uuid4().hex
 SHOP = "+13125550100"
+PUBLIC = "http://sera.bench"
 PROMPTS = [
     "what time do you close on thursday",
     "do you have parking",
@@ -58,16 +59,20 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-async def incoming_call(client: httpx.AsyncClient, base: str, call_sid: str, caller: str) -> str:
-    """Twilio's signed incoming-call webhook; returns the WebSocket URL of the TwiML."""
+async def incoming_call(client: httpx.AsyncClient, port: int, call_sid: str, caller: str) -> tuple[str, str]:
+    """Twilio's signed incoming-call webhook to the process on ``port``; returns the WebSocket
+    URL the TwiML names (what is signed) and where that process listens for it."""
     params = {"CallSid": call_sid, "AccountSid": ACCOUNT, "From": caller, "To": SHOP, "CallStatus": "ringing"}
     params.update({"Direction": "inbound", "ApiVersion": "2010-04-01", "Called": SHOP, "Caller": caller})
-    signature = RequestValidator(TOKEN).compute_signature(f"{base}/twilio/voice", params)
-    response = await client.post(f"{base}/twilio/voice", data=params, headers={"X-Twilio-Signature": signature})
+    signature = RequestValidator(TOKEN).compute_signature(f"{PUBLIC}/twilio/voice", params)
+    response = await client.post(
+        f"http://127.0.0.1:{port}/twilio/voice", data=params, headers={"X-Twilio-Signature": signature}
+    )
     found = re.search(r'url="(ws://[^"]+)"', response.text)
     if found is None:
         raise SystemExit(f"no ConversationRelay in the answer: {response.text[:300]}")
-    return found.group(1)
+    named = found.group(1)
+    return named, named.replace(PUBLIC.replace("http://", "ws://"), f"ws://127.0.0.1:{port}")
 
 
 async def first_text(socket: ClientConnection) -> None:
@@ -80,11 +85,11 @@ async def first_text(socket: ClientConnection) -> None:
         first = False
 
 
-async def warm_up(client: httpx.AsyncClient, base: str) -> None:
+async def warm_up(client: httpx.AsyncClient, port: int) -> None:
     """One whole call before the measured ones: the shop is loaded once per process."""
     call_sid, caller = "CA" + uuid.uuid4().hex, "+13125559999"
-    url = await incoming_call(client, base, call_sid, caller)
-    signature = RequestValidator(TOKEN).compute_signature(url, {})
+    named, url = await incoming_call(client, port, call_sid, caller)
+    signature = RequestValidator(TOKEN).compute_signature(named, {})
     async with connect(url, additional_headers={"X-Twilio-Signature": signature}) as socket:
         await socket.send(json.dumps({"type": "setup", "callSid": call_sid, "from": caller, "to": SHOP}))
         for line in PROMPTS:
@@ -95,9 +100,9 @@ async def warm_up(client: httpx.AsyncClient, base: str) -> None:
 
 
 class Session:
-    def __init__(self, index: int, base: str, until: float) -> None:
+    def __init__(self, index: int, port: int, until: float) -> None:
         self.index = index
-        self.base = base
+        self.port = port
         self.until = until
         self.latencies: list[float] = []
         self.pings: list[float] = []
@@ -106,8 +111,8 @@ class Session:
     async def run(self, client: httpx.AsyncClient, opened: asyncio.Event, ready: list[int]) -> None:
         call_sid = "CA" + uuid.uuid4().hex
         caller = f"+1312555{1000 + self.index:04d}"
-        url = await incoming_call(client, self.base, call_sid, caller)
-        signature = RequestValidator(TOKEN).compute_signature(url, {})
+        named, url = await incoming_call(client, self.port, call_sid, caller)
+        signature = RequestValidator(TOKEN).compute_signature(named, {})
         async with connect(url, additional_headers={"X-Twilio-Signature": signature}, max_size=2**20) as socket:
             self.socket = socket
             await socket.send(json.dumps({"type": "setup", "callSid": call_sid, "from": caller, "to": SHOP}))
@@ -135,23 +140,25 @@ class Session:
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    if args.processes > 1 and not args.database_url:
+        raise SystemExit("several processes need a shared --database-url (PostgreSQL)")
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
+        ports = [free_port() for _ in range(args.processes)]
         extra = {
             "SERA_TWILIO_ACCOUNT_SID": ACCOUNT,
             "SERA_TWILIO_AUTH_TOKEN": TOKEN,
-            "SERA_PUBLIC_URL": base,
+            "SERA_PUBLIC_URL": PUBLIC,  # one URL for every process: Twilio signs it
             "SERA_VOICE_MODE": "relay",
         }
         if args.database_url:
             extra["SERA_DATABASE_URL"] = args.database_url
-        server = start_server(Path(tmp), port, extra)
+        servers = [start_server(Path(tmp), port, extra) for port in ports]
         try:
             async with httpx.AsyncClient(timeout=30) as client:
-                await warm_up(client, base)  # what one-time work costs (the shop's index) is not per session
+                for port in ports:
+                    await warm_up(client, port)  # one-time work (the shop's index) is not per session
                 until = time.monotonic() + args.seconds
-                sessions = [Session(i, base, until) for i in range(args.sessions)]
+                sessions = [Session(i, ports[i % len(ports)], until) for i in range(args.sessions)]
                 opened, ready = asyncio.Event(), []
                 tasks = []
                 for session in sessions:
@@ -160,22 +167,24 @@ async def main_async(args: argparse.Namespace) -> None:
                 half = args.sessions // 2
                 while len(ready) < half:
                     await asyncio.sleep(0.05)
-                at_half = rss_kb(server.pid)
+                at_half = sum(rss_kb(server.pid) for server in servers)
                 while len(ready) < args.sessions:
                     await asyncio.sleep(0.05)
-                at_full = rss_kb(server.pid)
+                at_full = sum(rss_kb(server.pid) for server in servers)
                 per_session = (at_full - at_half) / (args.sessions - half)
                 print(f"[memory] server RSS {at_half} KB with {half} sessions open, {at_full} KB with {args.sessions}")
                 opened.set()
                 await asyncio.gather(*tasks)
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=10)
     latencies = [x for s in sessions for x in s.latencies]
     pings = [x for s in sessions for x in s.pings]
     print(f"[transport baseline: ping/pong on the same sockets] {len(pings)}: p50 {statistics.median(pings):.2f} ms")
     print(
-        f"[prompt -> first text frame] {len(latencies)} turns over {args.sessions} open sessions: "
+        f"[prompt -> first text frame] {len(latencies)} turns over {args.sessions} open sessions, "
+        f"{args.processes} process(es) on {'PostgreSQL' if args.database_url else 'SQLite'}: "
         f"p50 {statistics.median(latencies):.2f} ms, p99 {pct(latencies, 99):.2f} ms, max {max(latencies):.2f} ms"
     )
     print(f"[memory] {per_session:.0f} KB resident per open session (RSS growth from half to all open)")
@@ -187,6 +196,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--database-url", default=None, help="e.g. PostgreSQL (default: a temporary SQLite)")
+    parser.add_argument("--processes", type=int, default=1, help="web processes sharing --database-url")
     asyncio.run(main_async(parser.parse_args()))
 
 

@@ -66,6 +66,7 @@ FUZZED_ELSEWHERE = {
             "/twilio/voice/dial-end",
             "/twilio/voice/relay-end",
             "/twilio/voice/whisper",
+            "/twilio/voice/message",
             "/twilio/voice/status",
             "/twilio/voice/recording",
             "/twilio/sms",

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sera.agent.context import Caller, TurnContext, load_shop
 from sera.agent.ports import Action, ActionKind, Brain, Reply, Say
+from sera.agent.tools import ToolRegistry
 from sera.bootstrap import Sera
 from sera.calls.service import (
     TranscriptLine,
@@ -340,6 +341,30 @@ class Agent:
         with self.sera.uow(ref.merchant_id, readonly=True) as uow:
             conversation = self._find(uow, ref)
             return _stored_reply(self._state(uow, conversation)) if conversation is not None else None
+
+    def message_after_transfer(self, ref: ConversationRef, words: str, *, turn_id: str | None = None) -> Reply:
+        """Nobody answered the transfer: the caller's message for the team, taken as the agent
+        takes one (who called, the number to call back, what about), and the call's outcome is
+        ``message``, not ``transferred``. A retried delivery gets the same answer, one message."""
+        now = self.sera.clock()
+        with self.sera.uow(ref.merchant_id) as uow:
+            stored = self._load(uow, ref)
+            if stored is None:
+                raise ConversationNotFoundError(ref.external_id)
+            ctx = self._resume(uow, ref, stored, now)
+            if turn_id is not None and ctx.state.get("last_turn_id") == turn_id:
+                return _stored_reply(ctx.state)
+            ctx.state["last_turn_id"] = turn_id
+            outcomes = ctx.state.setdefault("outcomes", [])
+            outcomes[:] = [o for o in outcomes if o != "transferred"]  # it did not happen
+            line = (words or "").strip()[:MAX_LINE]
+            args = {"message": line or "(the caller left no words)", "callback_number": ctx.caller.phone or "not given"}
+            result = ToolRegistry(ctx.shop.workflows).run(ctx, "take_message", args)
+            reply = Reply(f"{result.text} Goodbye!", (Action(ActionKind.HANG_UP),))
+            lines = [TranscriptLine("caller", line), TranscriptLine("agent", reply.text)] if line else []
+            self._save(uow, stored, ctx, lines or [TranscriptLine("agent", reply.text)], reply)
+            uow.commit()
+        return reply
 
     def handoff_note(self, ref: ConversationRef) -> str:
         """One sentence for the person a conversation is handed to: the caller's first name (when

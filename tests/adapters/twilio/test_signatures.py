@@ -29,6 +29,7 @@ ENDPOINTS = [
     ("/twilio/voice/dial-end", "voice_dial_no_answer"),
     ("/twilio/voice/relay-end", "voice_relay_ended"),
     ("/twilio/voice/whisper", "voice_whisper"),
+    ("/twilio/voice/message", "voice_gather_speech"),
     ("/twilio/voice/status", "voice_status_completed"),
     ("/twilio/voice/recording", "voice_recording_completed"),
     ("/twilio/sms", "sms_incoming"),

@@ -13,6 +13,8 @@ from sqlalchemy import func, select
 from sera.bootstrap import Sera
 from sera.merchants.service import import_shop_text
 from sera.storage.models import Call, Transcript, UsageRecord
+from sera.storage.paging import PageRequest
+from sera.support.service import list_tickets
 from tests.adapters.twilio.conftest import CALLER, HANDOFF, PUBLIC, SHOP, Phone, api, parse_twiml, payload
 from tests.conftest import DEMO_SHOP, FakeClock, Personas
 from tests.fakes.twilio_server import TwilioServer, new_sid
@@ -117,12 +119,24 @@ def test_the_person_a_call_is_transferred_to_hears_who_is_calling_and_why(phone:
     assert unsigned.status_code == 403
 
 
-def test_nobody_answering_a_transfer_hears_an_apology_and_the_call_ends(phone: Phone) -> None:
+def test_nobody_answering_a_transfer_is_offered_a_message_once(phone: Phone, sera: Sera, personas: Personas) -> None:
     sid = new_sid("CA")
     phone.call(sid)
     phone.say(sid, "I want to speak to a manager")
     after = twiml(phone.post("/twilio/voice/dial-end", payload("voice_dial_no_answer", CallSid=sid)))
-    assert verbs(after) == ["Say", "Hangup"] and "nobody could take your call" in spoken(after)
+    assert verbs(after) == ["Gather", "Say", "Hangup"] and "Tell me your message" in spoken(after)
+    gather = after.find("Gather")
+    assert gather is not None and gather.attrib["action"] == f"{PUBLIC}/twilio/voice/message"
+    words = "It's Sam Ortiz, my wheel is still wobbling after the repair, please call me"
+    params = payload("voice_gather_speech", CallSid=sid, SpeechResult=words)
+    thanks = twiml(phone.post("/twilio/voice/message", params, headers={"I-Twilio-Idempotency-Token": "tok-1"}))
+    assert verbs(thanks) == ["Say", "Hangup"] and "passed your message" in spoken(thanks)
+    phone.post("/twilio/voice/message", params, headers={"I-Twilio-Idempotency-Token": "tok-1"})  # a retry
+    with sera.uow(personas.northside_id, readonly=True) as uow:
+        tickets = [t for t in list_tickets(uow, PageRequest(limit=10)).items if "callback" in t.tags]
+        call = uow.session.execute(select(Call).where(Call.provider_call_id == sid)).scalar_one()
+    assert len(tickets) == 1 and words in (tickets[0].description or "") and CALLER in (tickets[0].description or "")
+    assert call.outcome == "message"  # the transfer did not happen
     answered = payload("voice_dial_no_answer", CallSid=sid, DialCallStatus="completed", DialCallDuration="40")
     assert verbs(twiml(phone.post("/twilio/voice/dial-end", answered))) == ["Hangup"]
 

@@ -51,6 +51,10 @@ class VoiceUrls:
         return f"{self.base}/twilio/voice/dial-end"
 
     @property
+    def message(self) -> str:
+        return f"{self.base}/twilio/voice/message"
+
+    @property
     def relay_end(self) -> str:
         return f"{self.base}/twilio/voice/relay-end"
 
@@ -102,6 +106,17 @@ def transfer(text: str, number: str, urls: VoiceUrls, *, recording_callback: str
         dial.number(number, url=urls.whisper, method="POST")
     else:
         dial.number(number)
+    return str(response)
+
+
+def ask_for_message(text: str, goodbye: str, urls: VoiceUrls) -> str:
+    """After a transfer nobody answered: the caller's words go to the message handler;
+    silence hears ``goodbye``."""
+    response = VoiceResponse()
+    gather = response.gather(input="speech", action=urls.message, method="POST", speech_timeout="auto")
+    gather.say(xml_safe(text))
+    response.say(xml_safe(goodbye))
+    response.hangup()
     return str(response)
 
 

@@ -37,6 +37,10 @@ UNKNOWN_NUMBER = "Sorry, this number is not taking calls right now. Goodbye."
 LOST_CALL = "Sorry, I lost track of our call. Please call back. Goodbye."
 RELAY_LOST = "Sorry, I missed that. Could you say it again?"
 NOBODY_FREE = "Sorry, nobody could take your call just now. Please try again later. Goodbye."
+LEAVE_A_MESSAGE = (
+    "Sorry, nobody could pick up just now. Tell me your message and I'll pass it on, "
+    "and someone will call you back on this number."
+)
 ANSWERED = frozenset({"completed", "answered"})
 MAX_SAID = 2000
 
@@ -101,9 +105,19 @@ def no_input(agent: Agent, merchant_id: str, call_sid: str, attempt: int) -> Rep
     return _ending(NO_INPUT_GOODBYE)
 
 
-def after_transfer(dial_status: str) -> Reply:
-    """The transferred leg ended: hang up, with an apology when nobody picked up."""
-    return _ending("") if dial_status in ANSWERED else _ending(NOBODY_FREE)
+def after_transfer(dial_status: str) -> Reply | None:
+    """The transferred leg ended: hang up when it was answered; None when nobody picked up
+    (the caller is offered to leave a message)."""
+    return _ending("") if dial_status in ANSWERED else None
+
+
+def leave_message(agent: Agent, merchant_id: str, call_sid: str, speech: str, turn: str) -> Reply:
+    """What the caller said after a transfer nobody answered: a message for the team."""
+    try:
+        return agent.message_after_transfer(_ref(merchant_id, call_sid), speech, turn_id=turn)
+    except ConversationNotFoundError:
+        log.warning("twilio message for a call Sera did not answer")
+        return _ending(LOST_CALL)
 
 
 def call_ended(sera: Sera, agent: Agent, merchant_id: str, event: CallStatusEvent) -> None:

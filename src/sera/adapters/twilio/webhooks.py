@@ -9,6 +9,7 @@
 | ``WS /twilio/relay/{shop}`` | a ConversationRelay call's WebSocket (``relay`` mode) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/relay-end`` | a relay session ended (``<Connect>`` action) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/whisper`` | a transfer was answered (``<Number url>``) | (Sera's TwiML names it) |
+| ``POST /twilio/voice/message`` | a message after a transfer nobody answered | (Sera's TwiML names it) |
 | ``POST /twilio/voice/status`` | the call's status changed | the number's call status callback |
 | ``POST /twilio/voice/recording`` | a recording is ready | (the greeting's ``<Start><Recording>`` names it) |
 | ``POST /twilio/sms`` | a text comes in | the number's Messaging webhook |
@@ -41,7 +42,7 @@ from sera.adapters.twilio.events import (
     sms_status_event,
 )
 from sera.adapters.twilio.signature import TwilioRequest, Verified, read_twilio_request, verify
-from sera.adapters.twilio.twiml import BARE, EMPTY, VoiceUrls, messages, voice_reply, whisper
+from sera.adapters.twilio.twiml import BARE, EMPTY, VoiceUrls, ask_for_message, messages, voice_reply, whisper
 from sera.adapters.twilio.twiml import relay as relay_twiml
 from sera.agent.service import Agent
 from sera.bootstrap import Sera
@@ -146,7 +147,21 @@ def nobody_spoke(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
 def transfer_ended(webhook: Webhook, sera: SeraDep) -> Response:
     hook = verify(sera, webhook, shop_number_of_call)
     _parse(call_sid, hook)
-    return _xml(voice_reply(voice.after_transfer(hook.params.get("DialCallStatus", "")), _urls(sera)))
+    ended = voice.after_transfer(hook.params.get("DialCallStatus", ""))
+    if ended is None:
+        return _xml(ask_for_message(voice.LEAVE_A_MESSAGE, voice.NOBODY_FREE, _urls(sera)))
+    return _xml(voice_reply(ended, _urls(sera)))
+
+
+@router.post("/voice/message")
+def message_left(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
+    hook = verify(sera, webhook, shop_number_of_call)
+    sid = _parse(call_sid, hook)
+    if hook.merchant_id is None:
+        return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
+    speech = hook.params.get("SpeechResult", "")
+    reply = voice.leave_message(agent, hook.merchant_id, sid, speech, voice.turn_id(hook.request, sid))
+    return _xml(voice_reply(reply, _urls(sera)))
 
 
 @router.websocket("/relay/{shop}")
