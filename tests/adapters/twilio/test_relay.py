@@ -28,9 +28,19 @@ from tests.adapters.twilio.conftest import AUTH_TOKEN, CALLER, HANDOFF, SHOP, Ph
 from tests.adapters.twilio.test_properties import consistent
 from tests.adapters.twilio.test_voice import spoken, twiml, verbs
 from tests.conftest import Personas
+from tests.fakes.openai_server import Answer, FakeOpenAI
 from tests.fakes.twilio_server import new_sid
 
 PRIYA = "+13125550142"
+
+
+@pytest.fixture
+def model(sera: Sera) -> Iterator[FakeOpenAI]:
+    """The LLM brain, its model a local server in OpenAI's wire format."""
+    fake = FakeOpenAI(api_key=None)
+    sera.settings = sera.settings.model_copy(update={"brain": "llm", "llm_base_url": fake.base_url, "llm_model": "m"})
+    yield fake
+    fake.close()
 
 
 @pytest.fixture
@@ -281,27 +291,15 @@ def test_a_setup_for_another_shops_number_closes_the_socket(
 
 
 def test_a_streaming_brain_speaks_its_first_sentence_before_the_rest_is_written(
-    phone: Phone, http: TestClient, personas: Personas, sera: Sera, relay_mode: None
+    phone: Phone, http: TestClient, personas: Personas, model: FakeOpenAI, relay_mode: None
 ) -> None:
-    from tests.fakes.openai_server import Answer, FakeOpenAI
-
-    model = FakeOpenAI(api_key=None)
-    try:
-        sera.settings = sera.settings.model_copy(
-            update={"brain": "llm", "llm_base_url": model.base_url, "llm_model": "m"}
-        )
-        model.answer(Answer(text="Sure thing. We open at 9 tomorrow. See you then!", pieces=16, pause_s=0.04))
-        sid = new_sid("CA")
-        phone.call(sid)
-        with relay(http, personas.northside_id, sid) as call:
-            call.setup()
-            call.ws.send_json({"type": "prompt", "voicePrompt": "when do you open tomorrow", "last": True})
-            frames, times = [], []
-            while not frames or not frames[-1]["last"]:
-                frames.append(call.ws.receive_json())
-                times.append(time.monotonic())
-    finally:
-        model.close()
+    model.answer(Answer(text="Sure thing. We open at 9 tomorrow. See you then!", pieces=16, pause_s=0.04))
+    with answered(phone, http, personas.northside_id) as call:
+        call.ws.send_json({"type": "prompt", "voicePrompt": "when do you open tomorrow", "last": True})
+        frames, times = [], []
+        while not frames or not frames[-1]["last"]:
+            frames.append(call.ws.receive_json())
+            times.append(time.monotonic())
     assert [f["token"] for f in frames] == ["Sure thing. ", "We open at 9 tomorrow. ", "See you then! ", ""]
     assert times[-1] - times[0] > 0.2  # the first sentence went out while the rest was being written
 
@@ -351,29 +349,19 @@ def test_any_frames_leave_the_records_whole(
 
 
 def test_talking_over_a_long_llm_answer_stops_it_and_the_model_remembers_what_was_heard(
-    phone: Phone, http: TestClient, personas: Personas, sera: Sera, relay_mode: None
+    phone: Phone, http: TestClient, personas: Personas, model: FakeOpenAI, relay_mode: None
 ) -> None:
-    from tests.fakes.openai_server import Answer, FakeOpenAI
-
-    model = FakeOpenAI(api_key=None)
-    try:
-        sera.settings = sera.settings.model_copy(
-            update={"brain": "llm", "llm_base_url": model.base_url, "llm_model": "m"}
-        )
-        long = "One thing first. Then a second thing. A third. A fourth. A fifth. A sixth. A seventh. The end."
-        model.answer(Answer(text=long, pieces=40, pause_s=0.05), Answer(text="We're closed on Sundays."))
-        with answered(phone, http, personas.northside_id) as call:
-            call.ws.send_json({"type": "prompt", "voicePrompt": "tell me everything", "last": True})
-            assert call.ws.receive_json()["token"] == "One thing first. "
-            call.ws.send_json(
-                {"type": "interrupt", "utteranceUntilInterrupt": "One thing first.", "durationUntilInterruptMs": 800}
-            )
-            rest = []
-            while not (frame := call.ws.receive_json())["last"]:
-                rest.append(frame["token"])
-            assert len(rest) <= 2  # the writing stopped within a sentence or two, not at "The end."
-            assert call.prompt("are you open sunday") == "We're closed on Sundays."
-    finally:
-        model.close()
+    long = "One thing first. Then a second thing. A third. A fourth. A fifth. A sixth. A seventh. The end."
+    model.answer(Answer(text=long, pieces=40, pause_s=0.05), Answer(text="We're closed on Sundays."))
+    with answered(phone, http, personas.northside_id) as call:
+        call.ws.send_json({"type": "prompt", "voicePrompt": "tell me everything", "last": True})
+        assert call.ws.receive_json()["token"] == "One thing first. "
+        heard = {"type": "interrupt", "utteranceUntilInterrupt": "One thing first.", "durationUntilInterruptMs": 800}
+        call.ws.send_json(heard)
+        rest = []
+        while not (frame := call.ws.receive_json())["last"]:
+            rest.append(frame["token"])
+        assert len(rest) <= 2  # the writing stopped within a sentence or two, not at "The end."
+        assert call.prompt("are you open sunday") == "We're closed on Sundays."
     remembered = [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "assistant"]
     assert remembered[-1] == "One thing first."
