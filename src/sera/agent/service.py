@@ -362,6 +362,8 @@ class Agent:
             result = ToolRegistry(ctx.shop.workflows).run(ctx, "take_message", args)
             reply = Reply(f"{result.text} Goodbye!", (Action(ActionKind.HANG_UP),))
             lines = [TranscriptLine("caller", line), TranscriptLine("agent", reply.text)] if line else []
+            if stored.call.ended_at is not None:  # ended at the transfer (or reported over): its times stand
+                stored.call.outcome = main_outcome(outcomes)
             self._save(uow, stored, ctx, lines or [TranscriptLine("agent", reply.text)], reply)
             uow.commit()
         return reply
@@ -467,7 +469,8 @@ class Agent:
         if ctx.shop.agent.get("record_calls", True):
             stored.transcript = append_transcript(uow, stored.call, stored.transcript, lines)
         if reply.ended:
-            end_call(uow, stored.call, ended_at=ctx.now, outcome=main_outcome(state.get("outcomes", [])))
+            if stored.call.ended_at is None:
+                end_call(uow, stored.call, ended_at=ctx.now, outcome=main_outcome(state.get("outcomes", [])))
             stored.conversation.status = "ended"
 
     # -- sessions: a channel whose own model runs the dialogue and calls Sera's tools -----------

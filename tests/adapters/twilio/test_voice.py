@@ -306,3 +306,16 @@ def test_a_call_through_the_llm_brain_hears_the_model_and_never_silence(phone: P
         assert "8 pm" in (fallback.findtext(".//Say") or "")  # the offline brain answered the turn
     finally:
         model.close()
+
+
+def test_a_message_after_the_call_was_reported_over_keeps_its_times(
+    phone: Phone, sera: Sera, personas: Personas
+) -> None:
+    sid = new_sid("CA")
+    phone.call(sid)
+    phone.say(sid, "I want to speak to a manager")
+    phone.hang_up(sid, 95)  # Twilio reports the call over, with its own duration
+    phone.post("/twilio/voice/message", payload("voice_gather_speech", CallSid=sid, SpeechResult="call me back"))
+    with sera.uow(personas.northside_id, readonly=True) as uow:
+        call = uow.session.execute(select(Call).where(Call.provider_call_id == sid)).scalar_one()
+    assert call.duration_s == 95 and call.outcome == "message"  # the billed minutes still match the record
