@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import threading
+from dataclasses import dataclass
 
 from sera.adapters.receipts import first_delivery
 from sera.adapters.twilio.events import CallEvent, CallStatusEvent, RecordingEvent
@@ -140,14 +141,6 @@ def call_ended(sera: Sera, agent: Agent, merchant_id: str, event: CallStatusEven
         uow.commit()
 
 
-def talks_over_relay(sera: Sera, merchant_id: str) -> tuple[bool, str]:
-    """Whether the shop's calls go over ConversationRelay (its file's ``agent.voice_mode``, else
-    SERA_VOICE_MODE), and the language they are spoken in."""
-    with sera.uow(merchant_id, readonly=True) as uow:
-        shop = load_shop(uow)
-    return (shop.agent.get("voice_mode") or sera.settings.voice_mode) == "relay", shop.locale
-
-
 def after_relay(agent: Agent, merchant_id: str, call_sid: str, handoff_data: str) -> Reply:
     """The relay session ended (``<Connect action>``): what the agent's last reply asked for.
 
@@ -176,12 +169,27 @@ def handoff_note(agent: Agent, merchant_id: str, call_sid: str) -> str:
     return agent.handoff_note(_ref(merchant_id, call_sid))
 
 
-def recording_callback(sera: Sera, merchant_id: str) -> str | None:
-    """Where Twilio reports a call's finished recording; None when the shop does not record calls."""
+@dataclass(frozen=True)
+class CallPlan:
+    """How a shop's call is answered: where its recording is reported (None: not recorded),
+    whether it goes over ConversationRelay (the file's ``agent.voice_mode``, else
+    SERA_VOICE_MODE), and the language it is spoken in."""
+
+    recording_callback: str | None
+    over_relay: bool
+    language: str
+
+
+def call_plan(sera: Sera, merchant_id: str) -> CallPlan:
+    """Read from the shop's settings once, for the incoming-call webhook."""
     with sera.uow(merchant_id, readonly=True) as uow:
-        if not records_calls(uow):
-            return None
-    return f"{sera.settings.public_url.rstrip('/')}/twilio/voice/recording?shop={merchant_id}"
+        shop, recorded = load_shop(uow), records_calls(uow)
+    recording = f"{sera.settings.public_url.rstrip('/')}/twilio/voice/recording?shop={merchant_id}"
+    return CallPlan(
+        recording_callback=recording if recorded else None,
+        over_relay=(shop.agent.get("voice_mode") or sera.settings.voice_mode) == "relay",
+        language=shop.locale,
+    )
 
 
 def recording_ready(sera: Sera, merchant_id: str, event: RecordingEvent) -> bool:

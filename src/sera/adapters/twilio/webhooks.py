@@ -111,13 +111,15 @@ def incoming_call(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
     if hook.merchant_id is None:
         return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
     reply = voice.answer(agent, hook.merchant_id, call)
-    recording = voice.recording_callback(sera, hook.merchant_id)
-    over_relay, language = voice.talks_over_relay(sera, hook.merchant_id)
+    plan = voice.call_plan(sera, hook.merchant_id)
     urls = _urls(sera, hook.merchant_id, call.call_sid)
-    if over_relay and not reply.ended:
+    if plan.over_relay and not reply.ended:
         socket = relay.relay_url(sera.settings.public_url, hook.merchant_id)
-        return _xml(relay_twiml(reply.text, socket, urls, language=language, recording_callback=recording))
-    return _xml(voice_reply(reply, urls, recording_callback=recording))
+        twiml = relay_twiml(
+            reply.text, socket, urls, language=plan.language, recording_callback=plan.recording_callback
+        )
+        return _xml(twiml)
+    return _xml(voice_reply(reply, urls, recording_callback=plan.recording_callback))
 
 
 @router.post("/voice/turn")

@@ -30,7 +30,7 @@ from typing import Any
 
 from sera.adapters.vapi.payloads import InvalidPayloadError
 from sera.agent.ports import Reply
-from sera.agent.service import Agent, ConversationRef
+from sera.agent.service import Agent, ConversationNotFoundError, ConversationRef
 from sera.customers.phones import try_normalize_phone
 
 log = logging.getLogger("sera.vapi.model")
@@ -92,16 +92,27 @@ def stream_reply(agent: Agent, merchant_id: str, turn: ModelTurn, *, provider: s
     pieces: queue.Queue[str | Reply | None] = queue.Queue()
     ref = ConversationRef(merchant_id, channel, turn.call_id)
 
+    def begin() -> Reply:
+        """The call's first request: its conversation starts (a repeat finds it and its greeting)."""
+        return agent.start(
+            ref,
+            caller_phone=turn.caller,
+            shop_number=turn.shop_number,
+            provider=provider,
+            provider_call_id=turn.call_id,
+        )
+
     def work() -> None:
         try:
-            greeting = agent.start(
-                ref,
-                caller_phone=turn.caller,
-                shop_number=turn.shop_number,
-                provider=provider,
-                provider_call_id=turn.call_id,
-            )
-            pieces.put(agent.reply(ref, turn.line, turn_id=turn.turn_id, say=pieces.put) if turn.line else greeting)
+            if turn.line is None:
+                pieces.put(begin())
+                return
+            try:
+                reply = agent.reply(ref, turn.line, turn_id=turn.turn_id, say=pieces.put)
+            except ConversationNotFoundError:
+                begin()
+                reply = agent.reply(ref, turn.line, turn_id=turn.turn_id, say=pieces.put)
+            pieces.put(reply)
         except Exception:
             log.exception("vapi model turn failed")
             pieces.put(None)

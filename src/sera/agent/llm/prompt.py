@@ -36,7 +36,7 @@ with exactly the same arguments only after the caller says yes.
 - Dates are YYYY-MM-DD and times HH:MM, in the shop's time zone; start times are \
 YYYY-MM-DDTHH:MM."""
 
-_static: dict[int, tuple[object, object, str]] = {}  # id(shop) -> (shop, day, its part)
+_static: dict[str, tuple[object, object, str]] = {}  # merchant id -> (shop profile, day, its part)
 _lock = threading.Lock()
 
 
@@ -45,11 +45,11 @@ def system_prompt(ctx: TurnContext) -> str:
     shop = ctx.shop
     local = ctx.local_now
     with _lock:
-        cached = _static.get(id(shop))
+        cached = _static.get(shop.merchant_id)
     if cached is None or cached[0] is not shop or cached[1] != local.date():
         cached = (shop, local.date(), _shop_part(ctx))
         with _lock:
-            _static[id(shop)] = cached
+            _static[shop.merchant_id] = cached
     day = f"{WEEKDAY_NAMES[local.weekday()]} {local.date().isoformat()}"
     now = f"Now: {day} {local.strftime('%H:%M')} ({shop.zone.key})."
     who = f"The caller is a known customer, first name {ctx.caller.first_name}." if ctx.caller.first_name else ""
