@@ -67,6 +67,8 @@ FUZZED_ELSEWHERE = {
             "/twilio/voice/relay-end",
             "/twilio/voice/whisper",
             "/twilio/voice/message",
+            "/twilio/voice/outbound",
+            "/twilio/voice/amd",
             "/twilio/voice/status",
             "/twilio/voice/recording",
             "/twilio/sms",

@@ -1,5 +1,7 @@
 """A local stand-in for Twilio's REST API (2010-04-01): Messages create and list, Calls
-create.
+create, list and update, and the called phone (``ring``): the webhooks Twilio sends for a
+call it placed (the answer URL, the asynchronous answering-machine verdict, the status
+callback), signed with the account's auth token by the SDK's own validator.
 
 It answers like the real API: form-encoded requests, HTTP basic auth with the account
 SID and auth token, JSON resources with "SM…" and "CA…" sids, 201 on create,
@@ -16,6 +18,7 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -23,10 +26,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
+
 API = "/2010-04-01/Accounts/"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
 _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls\.json$")
+_CALL = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls/(?P<sid>CA[0-9a-f]{32})\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+Deliver = Callable[[str, dict[str, str], dict[str, str]], Any]  # url, form, headers -> the answer
 
 
 def new_sid(prefix: str) -> str:
@@ -55,6 +64,8 @@ class FakeTwilio:
     accounts: dict[str, str] = field(default_factory=dict)  # account sid -> auth token
     messages: list[dict[str, Any]] = field(default_factory=list)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    placed: dict[str, dict[str, str]] = field(default_factory=dict)  # call sid -> the create request's form
+    updates: list[tuple[str, str]] = field(default_factory=list)  # (call sid, TwiML) of every call update
     received: list[Received] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # statuses to answer next, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -142,10 +153,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(404, 20404, f"The requested resource {seen.path} was not found")
 
     def do_POST(self) -> None:
-        self._dispatch({_MESSAGES: self._create_message, _CALLS: self._create_call})
+        self._dispatch({_MESSAGES: self._create_message, _CALLS: self._create_call, _CALL: self._update_call})
 
     def do_GET(self) -> None:
-        self._dispatch({_MESSAGES: self._list_messages})
+        self._dispatch({_MESSAGES: self._list_messages, _CALLS: self._list_calls})
 
     # -- resources -------------------------------------------------------------------------
     def _create_message(self, seen: Received, account: str) -> None:
@@ -241,15 +252,19 @@ class _Handler(BaseHTTPRequestHandler):
         if not (form.get("Url") or form.get("Twiml") or form.get("ApplicationSid")):
             self._error(400, 21205, "Url parameter is required.")
             return
+        if form.get("MachineDetection") not in (None, "Enable", "DetectMessageEnd"):
+            self._error(400, 21260, "MachineDetection must be Enable or DetectMessageEnd")
+            return
         sid = new_sid("CA")
+        now = _rfc2822(datetime.now(UTC))
         call = {
             "account_sid": account,
             "annotation": None,
             "answered_by": None,
             "api_version": "2010-04-01",
             "caller_name": None,
-            "date_created": None,
-            "date_updated": None,
+            "date_created": now,
+            "date_updated": now,
             "direction": "outbound-api",
             "duration": None,
             "end_time": None,
@@ -273,7 +288,43 @@ class _Handler(BaseHTTPRequestHandler):
         }
         with self.server.state.lock:
             self.server.state.calls.append(call)
+            self.server.state.placed[sid] = form
         self._answer(201, call)
+
+    def _list_calls(self, seen: Received, account: str) -> None:
+        query = {k: v[0] for k, v in seen.query.items()}
+        page_size = max(1, min(int(query.get("PageSize", "50") or 50), 1000))
+        with self.server.state.lock:
+            rows = [c for c in reversed(self.server.state.calls) if c["account_sid"] == account]
+        rows = [c for c in rows if c["to"] == query.get("To", c["to"]) and c["from"] == query.get("From", c["from"])]
+        base = f"{API}{account}/Calls.json"
+        self._answer(
+            200,
+            {
+                "calls": rows[:page_size],
+                "end": min(len(rows), page_size) - 1,
+                "first_page_uri": base,
+                "next_page_uri": None,
+                "page": 0,
+                "page_size": page_size,
+                "previous_page_uri": None,
+                "start": 0,
+                "uri": base,
+            },
+        )
+
+    def _update_call(self, seen: Received, account: str, sid: str) -> None:
+        form = {k: v[0] for k, v in seen.form.items()}
+        with self.server.state.lock:
+            call = next((c for c in self.server.state.calls if c["sid"] == sid and c["account_sid"] == account), None)
+            if call is not None and call["status"] not in ("completed", "busy", "no-answer", "failed", "canceled"):
+                self.server.state.updates.append((sid, form.get("Twiml", "")))
+        if call is None:
+            self._error(404, 20404, f"The requested resource {seen.path} was not found")
+        elif call["status"] in ("completed", "busy", "no-answer", "failed", "canceled"):
+            self._error(400, 21220, "Call is not in-progress. Cannot redirect.")
+        else:
+            self._answer(200, call)
 
 
 class _Server(ThreadingHTTPServer):
@@ -299,6 +350,37 @@ class TwilioServer:
 
     def add_account(self, account_sid: str, auth_token: str) -> None:
         self.state.accounts[account_sid] = auth_token
+
+    def ring(self, sid: str, deliver: Deliver, *, answered_by: str | None, status: str = "completed") -> list[Any]:
+        """The called phone, for a call placed through this fake: Twilio's webhooks, signed.
+
+        ``answered_by`` (``human``, ``machine_end_beep``, ``fax``, ``unknown``) picks the call up:
+        the answer URL is fetched, the verdict of asynchronous detection follows (if it was
+        asked for), then the call completes. ``None`` never picks up: only the status callback
+        comes, with ``status`` (``no-answer``, ``busy``, ``failed``). Returns what each delivery answered."""
+        form = self.state.placed[sid]
+        call = next(c for c in self.state.calls if c["sid"] == sid)
+        token = self.state.accounts[call["account_sid"]]
+        common = {"AccountSid": call["account_sid"], "ApiVersion": "2010-04-01", "CallSid": sid}
+        parties = {"Direction": "outbound-api", "From": call["from"], "To": call["to"]}
+        parties |= {"Caller": call["from"], "Called": call["to"]}
+        answers = []
+
+        def post(url: str, params: dict[str, str]) -> None:
+            signature = RequestValidator(token).compute_signature(url, params)
+            answers.append(deliver(url, params, {"X-Twilio-Signature": signature}))
+
+        if answered_by is not None:
+            call["status"] = "in-progress"
+            post(form["Url"], common | parties | {"CallStatus": "in-progress"})
+            if form.get("AsyncAmdStatusCallback"):
+                amd = {"AnsweredBy": answered_by, "MachineDetectionDuration": "4200"}
+                post(form["AsyncAmdStatusCallback"], common | amd)
+        call["status"] = status if answered_by is None else "completed"
+        if form.get("StatusCallback"):
+            ended = {"CallStatus": call["status"], "CallDuration": "42" if answered_by else "0"}
+            post(form["StatusCallback"], common | parties | ended | {"CallbackSource": "call-progress-events"})
+        return answers
 
     def __enter__(self) -> TwilioServer:
         self._thread.start()

@@ -1,4 +1,5 @@
-"""A local stand-in for Vapi's REST API (``POST /call``), answering in Vapi's own wire format.
+"""A local stand-in for Vapi's REST API (``POST /call``, ``GET /call``, ``GET /phone-number``),
+answering in Vapi's own wire format.
 
 It listens on 127.0.0.1 on a free port in a thread, records every request, and answers:
 - 401 ``{"message": "Missing Authorization Header.", "error": "Unauthorized", "statusCode": 401}``
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -39,6 +41,8 @@ class FakeVapi:
     api_key: str = "vapi-private-test-key"
     org_id: str = "2c8ba7a1-3f0e-4c56-9d1e-7a7c1f0b9e11"
     requests: list[RecordedRequest] = field(default_factory=list)
+    phone_numbers: dict[str, str] = field(default_factory=dict)  # number -> Vapi's phone number id
+    calls: list[dict[str, Any]] = field(default_factory=list)  # the calls created, oldest first
     _failures: list[int] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -53,6 +57,9 @@ class FakeVapi:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                fake._handle(self)
+
+            def do_GET(self) -> None:
                 fake._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -79,14 +86,35 @@ class FakeVapi:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        self.requests.append(RecordedRequest("POST", handler.path, dict(handler.headers.items()), body))
-        status, answer = self._answer(handler.path, handler.headers.get("Authorization"), body)
+        self.requests.append(RecordedRequest(handler.command, handler.path, dict(handler.headers.items()), body))
+        if handler.command == "GET":
+            status, answer = self._list(handler.path, handler.headers.get("Authorization"))
+        else:
+            status, answer = self._answer(handler.path, handler.headers.get("Authorization"), body)
         payload = json.dumps(answer).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=utf-8")
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
         handler.wfile.write(payload)
+
+    def _list(self, target: str, authorization: str | None) -> tuple[int, Any]:
+        if authorization != f"Bearer {self.api_key}":
+            return 401, {"message": INVALID_KEY, "error": "Unauthorized", "statusCode": 401}
+        path, _, query = target.partition("?")
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        if path == "/phone-number":
+            return 200, [
+                {"id": number_id, "orgId": self.org_id, "number": number, "provider": "twilio"}
+                for number, number_id in self.phone_numbers.items()
+            ]
+        if path == "/call":
+            rows = [
+                c for c in reversed(self.calls) if c["phoneNumberId"] == params.get("phoneNumberId", c["phoneNumberId"])
+            ]
+            rows = [c for c in rows if c["createdAt"] > params.get("createdAtGt", "")]
+            return 200, rows[: int(params.get("limit", "100"))]
+        return 404, {"message": f"Cannot GET {path}", "error": "Not Found", "statusCode": 404}
 
     def _answer(self, path: str, authorization: str | None, body: Any) -> tuple[int, dict[str, Any]]:
         if self._failures:
@@ -101,7 +129,9 @@ class FakeVapi:
         problems = _validate(body)
         if problems:
             return 400, {"message": problems, "error": "Bad Request", "statusCode": 400}
-        return 201, self._call_object(body)
+        call = self._call_object(body)
+        self.calls.append(call)
+        return 201, call
 
     def _call_object(self, body: dict[str, Any]) -> dict[str, Any]:
         now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

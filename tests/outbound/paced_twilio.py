@@ -1,5 +1,5 @@
 """The fake Twilio (``tests.fakes.twilio_server``) with what crash tests and benchmarks need:
-time spent creating a message, before storing it and after (the answer is not back yet),
+time spent creating a message (or a call), before storing it and after (the answer is not back yet),
 recipients Twilio refuses with a given error code (21610: the recipient sent STOP to the
 carrier), and answers sent at once (TCP_NODELAY: without it every answer waits 40 ms for
 a delayed ACK, which would make the fake, not Sera, the bottleneck). Everything else is
@@ -38,8 +38,12 @@ class _PacedHandler(_Handler):
             return
         super()._create_message(seen, account)
 
+    def _create_call(self, seen: Received, account: str) -> None:
+        time.sleep(self.server.pace.before())
+        super()._create_call(seen, account)
+
     def _answer(self, status: int, payload: dict[str, Any]) -> None:
-        if status == 201 and str(payload.get("sid", "")).startswith("SM"):
+        if status == 201:
             time.sleep(self.server.pace.after())
         try:
             super()._answer(status, payload)

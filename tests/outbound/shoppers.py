@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sera.adapters.shopify.payloads import parse_checkout
 from sera.bootstrap import Sera
 from sera.checkouts.service import record_checkout
-from sera.storage.models import Merchant
+from sera.customers.service import record_consent
+from sera.storage.models import Consent, Customer, Merchant
 
 CHECKOUT = Path(__file__).parents[1] / "adapters" / "shopify" / "fixtures" / "checkouts_create.json"
 _RECORDED: dict[str, Any] = json.loads(CHECKOUT.read_text())
@@ -63,3 +64,25 @@ def set_outbound(sera: Sera, merchant_id: str, **sections: Any) -> None:
             outbound[name] = {**outbound.get(name, {}), **values}
         merchant.settings = {**merchant.settings, "outbound": outbound}
         uow.commit()
+
+
+def grant_call_consent(sera: Sera, merchant_id: str) -> None:
+    """Every customer of the shop gave written consent to marketing calls (a signed form);
+    those who had already are left as they are."""
+    with sera.uow(merchant_id) as uow:
+        consented = select(Consent.customer_id).where(Consent.channel == "voice")
+        customers = list(uow.session.execute(select(Customer.id).where(Customer.id.not_in(consented))).scalars())
+    for start in range(0, len(customers), 200):
+        with sera.uow(merchant_id) as uow:
+            for customer_id in customers[start : start + 200]:
+                record_consent(
+                    uow,
+                    customer_id,
+                    channel="voice",
+                    purpose="marketing",
+                    granted=True,
+                    source="signed web form",
+                    actor="test",
+                    now=sera.clock(),
+                )
+            uow.commit()

@@ -12,10 +12,11 @@ import pytest
 
 from sera.adapters.http import HttpClient
 from sera.adapters.twilio.client import TwilioClient
+from sera.adapters.twilio.outbound import TwilioSms
 from sera.adapters.twilio.sms import status_url
 from sera.bootstrap import Sera
 from sera.customers.service import is_do_not_contact
-from sera.outbound.jobs import TwilioSms
+from sera.outbound.service import Senders
 from tests.adapters.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.conftest import FakeClock
 from tests.outbound.conftest import SHOPPER, Queue, actions, at, make_outbox, record, sent_texts
@@ -43,11 +44,11 @@ def queue(sera: Sera, fake_twilio: PacedTwilioServer) -> Queue:
     """Sends through a client that gives up on an answer after 0.3 s (and never retries by itself)."""
     http = HttpClient(timeout=0.3, retries=0)
 
-    def sender(merchant_id: str) -> TwilioSms:
+    def senders(merchant_id: str) -> Senders:
         client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, api_base=fake_twilio.url, http=http)
-        return TwilioSms(client, status_url(sera, merchant_id))
+        return Senders(sms=TwilioSms(client, status_url(sera, merchant_id)))
 
-    return Queue(sera, replace(make_outbox(sera), sender_for=sender))
+    return Queue(sera, replace(make_outbox(sera), senders_for=senders))
 
 
 def test_a_lost_answer_is_reconciled_not_resent(

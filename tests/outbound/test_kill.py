@@ -1,11 +1,13 @@
-"""The kill test: 500 recovery texts sent by two real worker processes (``build_jobs`` and
+"""The kill test: 500 recovery texts (and, in its second form, 200 recovery calls) sent by two
+real worker processes (``build_jobs`` and
 the Huey consumer, as ``sera worker`` runs them), each SIGKILLed a random 0.2 to 1.6 s
 (seeded) after it is ready to consume and restarted, until every text is out. The fake
 Twilio in this process takes a few milliseconds to create each message, before storing
 it and before answering, so kills land between "intent stored" and "provider called",
 during the call, and between "provider took it" and "outcome recorded". Then: every
 intended text reached Twilio exactly once, every action is ``sent`` with that message's
-sid, and some were found by reconciliation (the path this test is about).
+sid, and some were found by reconciliation (the path this test is about). Calls take the
+same path with Twilio's Calls API: placed once each, found again in its list of calls.
 
 Runs on the SQLite queue and, where SERA_TEST_REDIS_URL is set, on Redis; on SQLite or
 PostgreSQL as the rest of the suite. Rate limits are off and the shop's quiet hours too;
@@ -41,10 +43,10 @@ from sera.storage.models import OutboundAction
 from tests.adapters.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.conftest import JOB_BACKENDS, REDIS_URL, ROOT, Personas
 from tests.outbound.paced_twilio import Pace, PacedTwilioServer
-from tests.outbound.shoppers import record_shopper_checkouts, set_outbound
+from tests.outbound.shoppers import grant_call_consent, record_shopper_checkouts, set_outbound
 from tests.outbound.worker import worker_env
 
-SENDS = 500
+SENDS = {"sms": 500, "call": 200}
 WORKERS = 2  # processes, each with THREADS job threads
 THREADS = 2
 SEED = 20261127
@@ -109,12 +111,16 @@ def _unsent(sera: Sera, shop: str) -> int:
 
 
 @pytest.mark.slow
-def test_no_text_is_lost_or_sent_twice_when_workers_are_killed(
-    sera: Sera, personas: Personas, queue: Jobs, fake_twilio: PacedTwilioServer, tmp_path: Path
+@pytest.mark.parametrize("channel", ["sms", "call"])
+def test_no_text_or_call_is_lost_or_sent_twice_when_workers_are_killed(
+    sera: Sera, personas: Personas, queue: Jobs, fake_twilio: PacedTwilioServer, tmp_path: Path, channel: str
 ) -> None:
     shop = personas.northside_id
-    set_outbound(sera, shop, quiet_hours={"start": "00:00", "end": "00:00"})
-    shoppers = record_shopper_checkouts(sera, shop, 0, SENDS, datetime.now(UTC) - timedelta(hours=2))
+    sends = SENDS[channel]
+    set_outbound(sera, shop, quiet_hours={"start": "00:00", "end": "00:00"}, abandoned_checkout={"channel": channel})
+    shoppers = record_shopper_checkouts(sera, shop, 0, sends, datetime.now(UTC) - timedelta(hours=2))
+    if channel == "call":
+        grant_call_consent(sera, shop)
     env = worker_env(sera.settings, tmp_path, SERA_OUTBOUND_SETTLE_SECONDS=str(SETTLE))
     rng = random.Random(SEED)
     log = (tmp_path / "workers.log").open("w")
@@ -135,7 +141,7 @@ def test_no_text_is_lost_or_sent_twice_when_workers_are_killed(
         )
 
     sweep()
-    assert _unsent(sera, shop) == SENDS  # planned and queued
+    assert _unsent(sera, shop) == sends  # planned and queued
     started = time.monotonic()
     workers = [spawn() for _ in range(WORKERS)]
     kills = 0
@@ -155,16 +161,20 @@ def test_no_text_is_lost_or_sent_twice_when_workers_are_killed(
         log.close()
     elapsed = time.monotonic() - started
 
-    texts = [m for m in fake_twilio.state.messages if m["direction"] == "outbound-api"]
-    received = Counter(m["to"] for m in texts)
+    if channel == "call":
+        sent = [c for c in fake_twilio.state.calls if c["direction"] == "outbound-api"]
+    else:
+        sent = [m for m in fake_twilio.state.messages if m["direction"] == "outbound-api"]
+    received = Counter(m["to"] for m in sent)
     with sera.uow(shop, readonly=True) as uow:
         outcomes = list(uow.session.execute(select(OutboundAction)).scalars())
     reconciled = sum(1 for a in outcomes if a.reason == "reconciled")
-    print(f"\n{len(texts)} texts, {kills} kills, {reconciled} reconciled, {elapsed:.1f} s")
+    print(f"\n{len(sent)} sent ({channel}), {kills} kills, {reconciled} reconciled, {elapsed:.1f} s")
     assert kills >= 5 and reconciled > 0, "the workers were hardly killed mid-send: the test proved nothing"
     assert [to for to, n in received.items() if n > 1] == [], "duplicated"
     assert sorted(set(shoppers) - set(received)) == [], "lost"
-    assert len(texts) == SENDS
-    assert all(f"Hi {shoppers[m['to']]}," in m["body"] for m in texts)
-    assert Counter(a.status for a in outcomes) == {"sent": SENDS}
-    assert {a.provider_ref for a in outcomes} == {m["sid"] for m in texts}
+    assert len(sent) == sends
+    if channel == "sms":
+        assert all(f"Hi {shoppers[m['to']]}," in m["body"] for m in sent)
+    assert Counter(a.status for a in outcomes) == {"sent": sends}
+    assert {a.provider_ref for a in outcomes} == {m["sid"] for m in sent}

@@ -10,7 +10,7 @@ from sera.customers.service import add_do_not_contact
 from tests.conftest import FakeClock
 from tests.fakes.twilio_server import TwilioServer
 from tests.outbound.conftest import SHOP_NUMBER, SHOPPER, Queue, actions, at, order_placed, record, sent_texts
-from tests.outbound.shoppers import checkout, set_outbound
+from tests.outbound.shoppers import checkout
 
 UPDATED = datetime(2026, 11, 27, 15, 41, 7, tzinfo=UTC)  # the fixture's updated_at, 09:41 in Chicago
 DUE = UPDATED + timedelta(minutes=60)  # the demo shop's delay
@@ -133,16 +133,3 @@ def test_a_checkout_found_a_day_late_is_not_chased(
     at(clock, DUE + timedelta(hours=25))
     queue.tick()
     assert actions(sera, shop) == [] and sent_texts(fake_twilio) == []
-
-
-def test_recovery_by_call_is_recorded_as_unavailable(
-    sera: Sera, shop: str, queue: Queue, fake_twilio: TwilioServer, clock: FakeClock
-) -> None:
-    set_outbound(sera, shop, abandoned_checkout={"channel": "call"})
-    record(sera, shop, checkout())
-    at(clock, DUE)
-    queue.tick()
-    assert fake_twilio.state.calls == [] and sent_texts(fake_twilio) == []
-    assert [(a.channel, a.status, a.reason) for a in actions(sera, shop)] == [
-        ("call", "skipped", "channel-unavailable")
-    ]

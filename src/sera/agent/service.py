@@ -25,6 +25,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from sera.agent.context import Caller, TurnContext, load_shop
+from sera.agent.language.intents import Intent, detect_intents
 from sera.agent.ports import Action, ActionKind, Brain, Reply, Say
 from sera.agent.tools import ToolRegistry
 from sera.bootstrap import Sera
@@ -58,6 +59,20 @@ MAX_LINE = 2000  # characters of one caller line that reach the brain and the tr
 IDLE = "idle-timeout"  # a call's ended_reason when it ended because its conversation went quiet
 OPENING_LINES = 3  # the caller's first lines, kept to tell the person a call is handed to what it is about
 NOTE_WORDS, NOTE_MIN_WORDS = 20, 3
+NOTE_TOPICS = {  # what a call is about, for the whisper to the person it is handed to
+    Intent.BOOK: "a new booking",
+    Intent.RESCHEDULE: "moving a booking",
+    Intent.CANCEL: "cancelling a booking",
+    Intent.ORDER_STATUS: "an order",
+    Intent.SUPPORT: "a problem with an order",
+    Intent.PRIVACY_ERASURE: "their personal data",
+    Intent.PRIVACY_ACCESS: "their personal data",
+    Intent.PRIVACY_CORRECTION: "their personal data",
+    Intent.PRIVACY_OBJECTION: "their personal data",
+    Intent.OPT_OUT: "not being contacted",
+    Intent.QUESTION: "a question",
+    Intent.HOURS: "opening hours",
+}
 
 
 _BY_REF = (
@@ -142,6 +157,7 @@ class CallOpening:
     provider: str = "local"
     direction: str = "inbound"
     provider_call_id: str | None = None
+    greeting: str | None = None  # a call Sera placed opens with why it calls, not the shop's greeting
 
 
 @dataclass
@@ -173,9 +189,11 @@ class Agent:
         provider: str = "local",
         direction: str = "inbound",
         provider_call_id: str | None = None,
+        greeting: str | None = None,
     ) -> Reply:
-        """Open a conversation (or, for a retried delivery, answer as the first time) and greet."""
-        opening = CallOpening(caller_phone, shop_number, provider, direction, provider_call_id)
+        """Open a conversation (or, for a retried delivery, answer as the first time) and greet
+        (with ``greeting`` instead of the shop's, for a call Sera placed)."""
+        opening = CallOpening(caller_phone, shop_number, provider, direction, provider_call_id, greeting)
         now = self.sera.clock()
         with self.sera.uow(ref.merchant_id) as uow:
             existing = self._find(uow, ref)
@@ -216,7 +234,7 @@ class Agent:
         self, uow: UnitOfWork, ref: ConversationRef, opening: CallOpening, now: datetime
     ) -> tuple[_Stored, Reply]:
         call, ctx = self._open(uow, ref, opening, now)
-        reply = self.brain.greet(ctx)
+        reply = Reply(opening.greeting) if opening.greeting else self.brain.greet(ctx)
         stored = _Stored(self._add_conversation(uow, ref, call, now), call, None)
         self._save(uow, stored, ctx, [TranscriptLine("agent", reply.text)], reply)
         return stored, reply
@@ -232,9 +250,12 @@ class Agent:
     def _renew(self, uow: UnitOfWork, ref: ConversationRef, old: _Stored, now: datetime) -> _Stored:
         """A new conversation under ``old``'s id, for the same caller on the same line, greeted."""
         numbers = uow.vault.open_many(old.call, "from_number", "to_number")
+        ours, theirs = (
+            ("from_number", "to_number") if old.call.direction == "outbound" else ("to_number", "from_number")
+        )
         opening = CallOpening(
-            caller_phone=numbers["from_number"],
-            shop_number=numbers["to_number"],
+            caller_phone=numbers[theirs],
+            shop_number=numbers[ours],
             provider=old.call.provider,
             direction=old.call.direction,
             provider_call_id=f"{ref.external_id}:{secrets.token_hex(4)}",  # the old call keeps its own
@@ -256,8 +277,8 @@ class Agent:
             channel=ref.channel,
             direction=opening.direction,
             provider=opening.provider,
-            from_number=phone,
-            to_number=opening.shop_number,
+            from_number=opening.shop_number if opening.direction == "outbound" else phone,
+            to_number=phone if opening.direction == "outbound" else opening.shop_number,
             started_at=now,
             customer_id=caller.customer_id,
             provider_call_id=opening.provider_call_id or ref.external_id,
@@ -379,8 +400,13 @@ class Agent:
         about = max(said, key=len, default="")
         words = about.split()
         about = " ".join(words[:NOTE_WORDS]) + ("..." if len(words) > NOTE_WORDS else "")
+        topic = next(
+            (NOTE_TOPICS[s.intent] for line in said for s in detect_intents(line) if s.intent in NOTE_TOPICS), None
+        )
         who = f"Call from {name[0]}" if name else "Call from a customer"
-        return f"{who}{f', about: {about}' if about else ''}. Connecting you now."
+        if topic:
+            who += f" about {topic}"
+        return f"{who}{f', who said: {about}' if about else ''}. Connecting you now."
 
     def interrupted(self, ref: ConversationRef, heard: str) -> None:
         """The caller talked over the agent: the transcript and the dialogue state keep only what

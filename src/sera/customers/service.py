@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select
 from sera import audit
 from sera.customers.phones import normalize_phone, region_of_locale
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
-from sera.storage.models import Customer, DoNotContact, Merchant, new_id
+from sera.storage.models import Consent, Customer, DoNotContact, Merchant, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
 
 
@@ -363,6 +363,59 @@ def withdraw_objection(uow: UnitOfWork, number_or_id: str, *, actor: str) -> Non
         details={"source": entry.source},
     )
     uow.session.flush()
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    id: str
+    customer_id: str
+    channel: str
+    purpose: str
+    granted: bool
+    source: str
+    recorded_at: datetime
+
+
+def record_consent(
+    uow: UnitOfWork,
+    customer_id: str,
+    *,
+    channel: str,
+    purpose: str,
+    granted: bool,
+    source: str,
+    actor: str,
+    now: datetime,
+) -> ConsentView:
+    """Record a customer's consent (or its withdrawal) for a channel and purpose, audited; the
+    latest record is the one that counts. ``source`` says where the written consent is kept
+    (a signed form, a checkbox on a checkout): an AI-voiced call needs it. Raises
+    ``CustomerNotFoundError``."""
+    merchant_id = _merchant(uow)
+    if uow.session.execute(select(Customer.id).where(Customer.id == customer_id)).scalar_one_or_none() is None:
+        raise CustomerNotFoundError(customer_id)
+    consent = Consent(
+        id=new_id("con"),
+        merchant_id=merchant_id,
+        customer_id=customer_id,
+        channel=channel,
+        purpose=purpose,
+        granted=granted,
+        source=source,
+        recorded_at=now,
+    )
+    uow.session.add(consent)
+    audit.record(
+        uow.session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action="consent.recorded",
+        target_type="customer",
+        target_id=customer_id,
+        details={"channel": channel, "purpose": purpose, "granted": granted},
+    )
+    uow.session.flush()
+    return ConsentView(consent.id, customer_id, channel, purpose, granted, source, now)
 
 
 def correct_customer(

@@ -308,6 +308,7 @@ class Outbound(_Model):
     appointment_reminders: Reminders = Reminders()
     booking_confirmations: Confirmations = Confirmations()
     quiet_hours: QuietHours = QuietHours()
+    call_provider: Literal["twilio", "vapi"] = "twilio"  # who places calls (channel: call)
 
 
 class Retention(_Model):

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+import phonenumbers
 from sqlalchemy import select
 
 from sera.agent.phrasing import say_when
@@ -40,12 +41,15 @@ OPT_OUT = "Reply STOP to opt out."
 
 @dataclass(frozen=True)
 class Draft:
-    """A message ready to go."""
+    """A message (or a call) ready to go. A call's ``body`` is the message it leaves on an
+    answering machine; what it says to a person is written when the call is answered
+    (``sera.outbound.calls``)."""
 
     to: str
     from_: str
     body: str
     customer_id: str | None
+    channel: str = "sms"
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class Subjects:
     appointments: dict[str, tuple[Appointment, str]]  # with the service's name
     customers: dict[str, Customer]
     consented: set[str]  # customers whose latest SMS marketing consent says yes
+    call_consented: dict[str, set[str]]  # purpose -> customers whose latest written consent to calls says yes
     listed: set[str]  # blind indexes of numbers on the do-not-contact list
 
     @classmethod
@@ -111,6 +116,10 @@ class Subjects:
             appointments=appointments,
             customers=customers,
             consented=_consented(uow, {c.customer_id for c in checkouts.values() if c.customer_id}),
+            call_consented={
+                purpose: _consented(uow, owners, channel="voice", purpose=purpose)
+                for purpose in ("marketing", "transactional")
+            },
             listed=_listed(uow, {n for n in numbers if n}),
         )
 
@@ -124,13 +133,15 @@ def _by_id(uow: UnitOfWork, model: type[Row], ids: set[str]) -> dict[str, Row]:
     return {row.id: row for row in uow.session.execute(select(model).where(model.id.in_(ids))).scalars()}
 
 
-def _consented(uow: UnitOfWork, customer_ids: set[str]) -> set[str]:
-    """Customers whose latest SMS marketing consent recorded is a yes."""
+def _consented(
+    uow: UnitOfWork, customer_ids: set[str], *, channel: str = "sms", purpose: str = "marketing"
+) -> set[str]:
+    """Customers whose latest consent recorded for this channel and purpose is a yes."""
     latest: dict[str, bool] = {}
     if customer_ids:
         for customer_id, granted in uow.session.execute(
             select(Consent.customer_id, Consent.granted)
-            .where(Consent.customer_id.in_(customer_ids), Consent.channel == "sms", Consent.purpose == "marketing")
+            .where(Consent.customer_id.in_(customer_ids), Consent.channel == channel, Consent.purpose == purpose)
             .order_by(Consent.recorded_at, Consent.id)
         ):
             latest[customer_id] = granted
@@ -155,8 +166,6 @@ def _recovery(uow: UnitOfWork, subjects: Subjects, action: OutboundAction, now: 
     recovery = subjects.shop.recovery
     if not recovery.enabled:
         return Skip("disabled")
-    if recovery.channel != "sms":
-        return Skip("channel-unavailable")  # outbound recovery calls are not built
     checkout = subjects.checkouts.get(action.subject_id or "")
     if checkout is None:
         return Skip("checkout-gone")  # erased with its customer, or past retention
@@ -171,6 +180,16 @@ def _recovery(uow: UnitOfWork, subjects: Subjects, action: OutboundAction, now: 
         return Skip("channel-unavailable")
     if checkout.phone_bidx in subjects.listed:
         return Skip("do-not-contact")
+    if action.channel == "call":
+        if checkout.customer_id not in subjects.call_consented["marketing"]:
+            return Skip("no-call-consent")
+        return Draft(
+            fields["phone"],
+            subjects.sender,
+            voicemail(subjects.merchant, subjects.sender),
+            checkout.customer_id,
+            "call",
+        )
     if checkout.customer_id not in subjects.consented:
         return Skip("no-consent")
     if not fields["recovery_url"]:
@@ -193,8 +212,6 @@ def _appointment(uow: UnitOfWork, subjects: Subjects, action: OutboundAction, no
     shop = subjects.shop
     if not (shop.reminders.enabled if action.kind == REMINDER else shop.confirmations):
         return Skip("disabled")
-    if action.kind == REMINDER and shop.reminders.channel != "sms":
-        return Skip("channel-unavailable")  # reminder calls are not built
     found = subjects.appointments.get(action.subject_id or "")
     if found is None:
         return Skip("appointment-changed")
@@ -214,6 +231,10 @@ def _appointment(uow: UnitOfWork, subjects: Subjects, action: OutboundAction, no
         return Skip("channel-unavailable")
     if customer.phone_bidx in subjects.listed:
         return Skip("do-not-contact")
+    if action.channel == "call":  # a reminder: the customer's appointment, either purpose of consent will do
+        if not any(customer.id in ids for ids in subjects.call_consented.values()):
+            return Skip("no-call-consent")
+        return Draft(phone, subjects.sender, voicemail(subjects.merchant, subjects.sender), customer.id, "call")
     name = subjects.merchant.name
     when = say_when(appointment.start_at.astimezone(ZoneInfo(subjects.merchant.timezone)))
     texts = {
@@ -223,3 +244,14 @@ def _appointment(uow: UnitOfWork, subjects: Subjects, action: OutboundAction, no
         CANCELLED: f"Your {service} at {name} on {when} is cancelled.",
     }
     return Draft(phone, subjects.sender, f"{texts[action.kind]} {OPT_OUT}", appointment.customer_id)
+
+
+def voicemail(merchant: Merchant, sender: str | None) -> str:
+    """What a call leaves on an answering machine: who called and the number to call back,
+    nothing about the customer or why (anyone may play the message back)."""
+    number = sender or ""
+    try:
+        spoken = phonenumbers.format_number(phonenumbers.parse(number), phonenumbers.PhoneNumberFormat.NATIONAL)
+    except phonenumbers.NumberParseException:
+        spoken = number
+    return f"Hello, this is {merchant.name} calling. Please call us back at {spoken}. Thank you, goodbye."

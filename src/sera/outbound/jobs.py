@@ -1,4 +1,5 @@
-"""Outbound on the job queue, and Twilio wired to the outbound sending port.
+"""Outbound on the job queue, and the providers wired to the outbound sending ports
+(texts through Twilio; calls through Twilio or Vapi, per shop).
 
 - ``outbound.dispatch`` (every minute): plans what each shop's settings call for and
   queues each send for its due time (Huey's scheduler fires it within a second or so),
@@ -18,44 +19,22 @@ from datetime import datetime, timedelta
 
 from huey import crontab
 
-from sera.adapters.http import HttpClient, PermanentError
-from sera.adapters.twilio.client import TwilioClient, client_for, twilio_error_code
+from sera.adapters.http import HttpClient
+from sera.adapters.twilio.client import client_for
+from sera.adapters.twilio.outbound import TwilioCalls, TwilioSms
 from sera.adapters.twilio.sms import status_url
+from sera.adapters.vapi.outbound import vapi_caller
 from sera.bootstrap import Sera
 from sera.jobs import Jobs
 from sera.outbound.dispatch import Dispatched, dispatch
 from sera.outbound.locks import action_locks, throttle
-from sera.outbound.service import Outbox, Outcome, ProviderMessage, RecipientOptedOutError, SmsSender, send_actions
-from sera.outbound.settings import OutboundSettings
+from sera.outbound.service import Outbox, Outcome, Senders, send_actions
+from sera.outbound.settings import OutboundSettings, ShopOutbound
+from sera.storage.models import Merchant
 
 SEND_JOB = "outbound.send"
 DISPATCH_JOB = "outbound.dispatch"
 SELF_SCHEDULE = timedelta(minutes=5)  # longer waits go back to the dispatcher (it runs every minute)
-TWILIO_OPTED_OUT = 21610
-
-
-class TwilioSms:
-    """Twilio's Messages API as the outbound port: one attempt per send, delivery reports to Sera."""
-
-    provider = "twilio"
-
-    def __init__(self, client: TwilioClient, status_callback: str) -> None:
-        self._client = client
-        self._status_callback = status_callback
-
-    def send(self, *, to: str, from_: str, body: str) -> str:
-        try:
-            return self._client.send_sms(to=to, from_=from_, body=body, status_callback=self._status_callback).sid
-        except PermanentError as exc:
-            if twilio_error_code(exc) == TWILIO_OPTED_OUT:
-                raise RecipientOptedOutError(str(exc), exc.status, exc.body) from None
-            raise
-
-    def recent(self, *, to: str, from_: str, limit: int) -> list[ProviderMessage]:
-        return [
-            ProviderMessage(m.sid, m.body, m.direction.startswith("outbound"))
-            for m in self._client.list_messages(to=to, from_=from_, limit=limit)
-        ]
 
 
 _sending_http: HttpClient | None = None
@@ -72,15 +51,23 @@ def sending_http() -> HttpClient:
         return _sending_http
 
 
-def twilio_sender(sera: Sera, merchant_id: str) -> SmsSender | None:
+def senders(sera: Sera, merchant_id: str) -> Senders:
+    """The shop's senders: texts through Twilio; calls through Twilio or Vapi, as its
+    ``outbound.call_provider`` says."""
     client = client_for(sera, merchant_id, http=sending_http())
-    return None if client is None else TwilioSms(client, status_url(sera, merchant_id))
+    with sera.uow(merchant_id, readonly=True) as uow:
+        merchant = uow.session.get(Merchant, merchant_id)
+        shop = ShopOutbound.parse(merchant.settings if merchant is not None else None)
+    sms = None if client is None else TwilioSms(client, status_url(sera, merchant_id))
+    if shop.call_provider == "vapi":
+        return Senders(sms=sms, call=vapi_caller(sera, merchant_id, http=sending_http()))
+    return Senders(sms=sms, call=None if client is None else TwilioCalls(client, sera.settings.public_url, merchant_id))
 
 
 def outbox_for(sera: Sera, settings: OutboundSettings | None = None, *, queue_name: str = "sera") -> Outbox:
     return Outbox(
         sera=sera,
-        sender_for=lambda merchant_id: twilio_sender(sera, merchant_id),
+        senders_for=lambda merchant_id: senders(sera, merchant_id),
         locks=action_locks(sera),
         throttle=throttle(sera, queue_name),
         policy=(settings or OutboundSettings.load()).policy(),

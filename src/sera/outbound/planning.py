@@ -5,6 +5,8 @@ created once (its idempotency key is unique) shortly before it is due.
   update; attempt n+1 a day after attempt n was sent (and never before ``delay_min``
   after the last update), up to ``max_attempts`` per checkout. A checkout more than a
   day past its moment is not chased (Sera was down, or recovery was switched on later).
+  By call, the next attempt follows only a call nobody answered (no answer, busy, failed):
+  a person spoken to, or a voicemail left, is not called again about the same cart.
 - Confirmations are not planned here: the booking service records each one with the
   change it confirms (``sera.outbound.confirmations``), so a quick second change cannot
   erase the first one's message.
@@ -21,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import literal, select, update
+from sqlalchemy import literal, or_, select, update
 
+from sera.outbound.calls import UNREACHED
 from sera.outbound.drafts import RECOVERY, REMINDER, recovery_key, reminder_key
 from sera.outbound.settings import Recovery, Reminders, ShopOutbound
 from sera.storage.database import UnitOfWork, rows
@@ -151,6 +154,7 @@ def _plan_next_recoveries(
             OutboundAction.kind == RECOVERY,
             OutboundAction.status == "sent",
             OutboundAction.attempt < recovery.max_attempts,
+            or_(OutboundAction.channel != "call", OutboundAction.reason.in_(UNREACHED)),
             OutboundAction.sent_at <= horizon - RECOVERY_GAP,
             OutboundAction.sent_at > now - RECOVERY_GAP - NOT_CHASED_AFTER,
             Checkout.completed_at.is_(None),

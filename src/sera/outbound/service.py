@@ -1,12 +1,12 @@
-"""Outbound engagement the merchant authorised: abandoned-checkout recovery by SMS,
-booking confirmations and appointment reminders.
+"""Outbound engagement the merchant authorised: abandoned-checkout recovery and appointment
+reminders (by text or by call), and booking confirmations (by text).
 
 Invariants:
-- Exactly one send per intended message. Each intended message is one OutboundAction
-  row whose idempotency key is unique (checkout + attempt, appointment + event). Before
-  the provider is called, the row is marked ``sending`` and committed; a worker that
-  finds a row already ``sending`` (the previous worker died) first asks the provider's
-  message list whether it went out, and only sends if it did not.
+- Exactly one send per intended message or call. Each is one OutboundAction row whose
+  idempotency key is unique (checkout + attempt, appointment + event). Before the
+  provider is called, the row is marked ``sending`` and committed; a worker that finds a
+  row already ``sending`` (the previous worker died) first asks the provider's list of
+  messages (or calls) whether it went out, and only sends (or dials) if it did not.
 - One worker at a time per action: the worker holds the action's lock
   (``sera.outbound.locks``) from reading the row to recording the outcome, and that
   lock dies with its process. A free lock on a ``sending`` row therefore means its
@@ -18,7 +18,8 @@ Invariants:
   gateway error) leaves the row ``sending``: it is reconciled, never blindly resent.
   The HTTP client used for sending does not retry by itself for the same reason.
 - Nothing is sent without cause: every send re-checks, at send time, do-not-contact,
-  consent (marketing messages), the checkout still open, the appointment unchanged,
+  consent (marketing texts; every call, which an AI voice makes: prior express written
+  consent for calls), the checkout still open, the appointment unchanged,
   quiet hours in the recipient's local time, the shop's daily cap and the sending
   number's rate. Every send, skip and deferral is recorded on the row with its reason.
 - Jobs carry a merchant id and action ids only; message bodies are rendered at send
@@ -57,10 +58,12 @@ PROVIDER_BUSY = timedelta(seconds=30)  # after a 429/503 (the provider took noth
 NOT_ACCEPTED = {429, 503}  # answers that prove the provider did not create the message
 CAP_LOOKBACK = timedelta(days=4)  # bounds the daily-cap count to recently due rows (sends are never later)
 RECONCILE_DEPTH = 20  # the provider's newest messages to and from the numbers that are compared
+CLOCK_SLACK = timedelta(seconds=30)  # a call placed this long before its claim (by the provider's clock) still matches
 RECORD_EVERY = 0.25  # seconds: how often a job records what the provider took so far
 
 SKIP_REASONS = (
     "no-consent",
+    "no-call-consent",  # an AI-voiced call needs written consent to calls (FCC 24-17)
     "do-not-contact",
     "capped",
     "order-completed",
@@ -80,25 +83,32 @@ class RecipientOptedOutError(PermanentError):
     """The provider refused because the recipient opted out with the carrier (Twilio 21610)."""
 
 
-@dataclass(frozen=True)
-class ProviderMessage:
-    sid: str
-    body: str | None
-    outbound: bool
-
-
-class SmsSender(Protocol):
-    """The port a provider adapter implements (``sera.outbound.jobs`` wires Twilio's)."""
+class Sender(Protocol):
+    """The port a provider adapter implements for one channel (``sera.outbound.jobs`` wires
+    Twilio's texts and calls, and Vapi's calls)."""
 
     provider: str
 
-    def send(self, *, to: str, from_: str, body: str) -> str:
-        """Send once, without retrying; returns the provider's message id. Raises PermanentError
-        (refused), RecipientOptedOutError, or RetryableError (status 429/503: nothing was created;
-        otherwise the outcome is unknown)."""
+    def send(self, draft: Draft, action_id: str) -> str:
+        """Send the text (or place the call) once, without retrying; returns the provider's id.
+        Raises PermanentError (refused), RecipientOptedOutError, or RetryableError (status
+        429/503: nothing was created; otherwise the outcome is unknown)."""
 
-    def recent(self, *, to: str, from_: str, limit: int) -> list[ProviderMessage]:
-        """The provider's newest messages between the two numbers."""
+    def recent(self, draft: Draft, action_id: str, since: datetime, limit: int) -> list[str]:
+        """After a crash: the provider's ids of its newest outbound texts (or calls) that could be
+        this action's: between the same numbers and, for a text, with the same words; for a
+        call, placed since ``since`` (and named after the action, where the provider keeps a name)."""
+
+
+@dataclass(frozen=True)
+class Senders:
+    """A shop's senders by channel; None where the shop has no account to send with."""
+
+    sms: Sender | None = None
+    call: Sender | None = None
+
+    def get(self, channel: str) -> Sender | None:
+        return self.call if channel == "call" else self.sms
 
 
 @dataclass
@@ -106,7 +116,7 @@ class Outbox:
     """The sending side of one process: the provider per shop, the locks, the policy."""
 
     sera: Sera
-    sender_for: Callable[[str], SmsSender | None]
+    senders_for: Callable[[str], Senders]
     locks: ActionLocks
     throttle: Throttle
     policy: SendPolicy
@@ -173,22 +183,22 @@ def _send_held(box: Outbox, merchant_id: str, action_ids: list[str]) -> dict[str
     outcomes = {a: Outcome("noop") for a in action_ids if a not in batch.seen}
     if not batch.seen:
         return outcomes
-    sender = box.sender_for(merchant_id)
+    senders = box.senders_for(merchant_id)
     plan = _Plan()
     for action_id, seen in batch.seen.items():
         early = _not_yet(seen, box.policy.settle, now)
         if early is not None:
             outcomes[action_id] = early
-        elif (found := _reconcile(box.sera, merchant_id, sender, seen)) is not None:
+        elif (found := _reconcile(box.sera, merchant_id, senders, action_id, seen)) is not None:
             plan.reconciled.append((action_id, *found))
-        elif isinstance(verdict := _verdict(seen, sender, batch, now), Outcome):
+        elif isinstance(verdict := _verdict(seen, senders, batch, now), Outcome):
             plan.decided.append((action_id, seen.status, verdict))
         else:
             plan.ready.append((action_id, seen.status, seen, verdict))
-    claimed, settled = _settle_and_claim(box, merchant_id, plan, batch.zone, sender, now)
+    claimed, settled = _settle_and_claim(box, merchant_id, plan, batch.zone, senders, now)
     outcomes.update(settled)
-    if claimed and sender is not None:
-        outcomes.update(_deliver(box, merchant_id, sender, claimed, batch.zone, now))
+    if claimed:
+        outcomes.update(_deliver(box, merchant_id, senders, claimed, batch.zone, now))
     return outcomes
 
 
@@ -216,23 +226,26 @@ def _not_yet(seen: _Seen, settle: timedelta, now: datetime) -> Outcome | None:
     return None
 
 
-def _reconcile(sera: Sera, merchant_id: str, sender: SmsSender | None, seen: _Seen) -> tuple[Draft, str] | None:
+def _reconcile(sera: Sera, merchant_id: str, senders: Senders, action_id: str, seen: _Seen) -> tuple[Draft, str] | None:
     """For a row a dead worker left ``sending``: the message and the provider's id for it if it went out."""
-    if seen.status != "sending" or sender is None or not isinstance(seen.rendered, Draft):
+    if seen.status != "sending" or not isinstance(seen.rendered, Draft):
         return None
-    sid = _find_sent(sera, merchant_id, sender, seen.rendered)
+    sender = senders.get(seen.rendered.channel)
+    if sender is None:
+        return None
+    sid = _find_sent(sera, merchant_id, sender, seen.rendered, action_id, seen.touched_at)
     return None if sid is None else (seen.rendered, sid)
 
 
-def _verdict(seen: _Seen, sender: SmsSender | None, batch: _Batch, now: datetime) -> Outcome | Draft:
+def _verdict(seen: _Seen, senders: Senders, batch: _Batch, now: datetime) -> Outcome | Draft:
     """The message, when it may go now (caps and rate aside); else the skip or the deferral."""
     rendered = seen.rendered
     if isinstance(rendered, Skip):
         return Outcome("skipped", rendered.reason)
     if isinstance(rendered, Wait):
         return Outcome("scheduled", rendered.reason, rendered.until)
-    if sender is None:
-        return Outcome("skipped", "channel-unavailable")  # no provider account to send with
+    if senders.get(rendered.channel) is None:
+        return Outcome("skipped", "channel-unavailable")  # no provider account to send (or call) with
     allowed = next_allowed(max(now, seen.due_at), recipient_zones(rendered.to, batch.zone), batch.quiet)
     if allowed is None:
         return Outcome("skipped", "quiet-hours")
@@ -242,7 +255,7 @@ def _verdict(seen: _Seen, sender: SmsSender | None, batch: _Batch, now: datetime
 
 
 def _settle_and_claim(
-    box: Outbox, merchant_id: str, plan: _Plan, zone: ZoneInfo, sender: SmsSender | None, now: datetime
+    box: Outbox, merchant_id: str, plan: _Plan, zone: ZoneInfo, senders: Senders, now: datetime
 ) -> tuple[list[tuple[str, Draft]], dict[str, Outcome]]:
     """One transaction: record skips, deferrals and reconciled sends, then store the intent
     (``sending``) of what may go, unless the daily cap or the number's rate says otherwise."""
@@ -251,8 +264,8 @@ def _settle_and_claim(
         one_at_a_time(uow, "claim")  # so the daily cap is exact
         for action_id, expected, outcome in plan.decided + _apply_limits(box, uow, plan.ready, zone, now):
             outcomes[action_id] = outcome if _transition(uow, [action_id], expected, outcome, now) else NOOP
-        if plan.reconciled and sender is not None:
-            outcomes.update(_mark_sent(uow, plan.reconciled, sender.provider, "reconciled", zone, now))
+        if plan.reconciled:
+            outcomes.update(_mark_sent(uow, plan.reconciled, senders, "reconciled", zone, now))
         going = [(a, expected, draft) for a, expected, _, draft in plan.ready if a not in outcomes]
         claimed: set[str] = set()
         for expected in {expected for _, expected, _ in going}:
@@ -276,8 +289,10 @@ def _apply_limits(
         if fresh and room is not None and room <= 0:
             refused.append((action_id, expected, Outcome("skipped", "capped")))
             continue
-        if policy.sms_interval is not None and not (fresh and seen.reason == "rate-limited"):
-            slot = box.throttle.reserve(draft.from_, now, policy.sms_interval)
+        interval = policy.call_interval if draft.channel == "call" else policy.sms_interval
+        if interval is not None and not (fresh and seen.reason == "rate-limited"):
+            key = f"call:{draft.from_}" if draft.channel == "call" else draft.from_  # a number's texts and calls apart
+            slot = box.throttle.reserve(key, now, interval)
             if slot > now:
                 refused.append((action_id, expected, Outcome("scheduled", "rate-limited", slot)))
                 continue
@@ -311,7 +326,7 @@ class _Delivery:
 def _deliver(
     box: Outbox,
     merchant_id: str,
-    sender: SmsSender,
+    senders: Senders,
     claimed: list[tuple[str, Draft]],
     zone: ZoneInfo,
     claimed_at: datetime,
@@ -324,21 +339,25 @@ def _deliver(
     done, recorded = _Delivery(), time.monotonic()
     try:
         for action_id, draft in claimed:
-            _deliver_one(sender, action_id, draft, done)
+            _deliver_one(senders, action_id, draft, done)
             if time.monotonic() - recorded >= RECORD_EVERY:
-                outcomes |= _record_delivery(box.sera, merchant_id, sender.provider, done, zone)
+                outcomes |= _record_delivery(box.sera, merchant_id, senders, done, zone)
                 unknown += done.unknown
                 done, recorded = _Delivery(), time.monotonic()
     finally:
-        outcomes |= _record_delivery(box.sera, merchant_id, sender.provider, done, zone)
+        outcomes |= _record_delivery(box.sera, merchant_id, senders, done, zone)
         unknown += done.unknown
     settle = Outcome("sending", "unknown-outcome", claimed_at + box.policy.settle)
     return outcomes | dict.fromkeys(unknown, settle)
 
 
-def _deliver_one(sender: SmsSender, action_id: str, draft: Draft, done: _Delivery) -> None:
+def _deliver_one(senders: Senders, action_id: str, draft: Draft, done: _Delivery) -> None:
+    sender = senders.get(draft.channel)
+    if sender is None:  # claimed by a batch that had one: the shop's account went meanwhile
+        done.decided.append((action_id, Outcome("skipped", "channel-unavailable")))
+        return
     try:
-        sid = sender.send(to=draft.to, from_=draft.from_, body=draft.body)
+        sid = sender.send(draft, action_id)
     except RecipientOptedOutError:
         done.opted_out.append((action_id, draft))
     except RetryableError as exc:
@@ -353,14 +372,14 @@ def _deliver_one(sender: SmsSender, action_id: str, draft: Draft, done: _Deliver
 
 
 def _record_delivery(
-    sera: Sera, merchant_id: str, provider: str, done: _Delivery, zone: ZoneInfo
+    sera: Sera, merchant_id: str, senders: Senders, done: _Delivery, zone: ZoneInfo
 ) -> dict[str, Outcome]:
     if not (done.sent or done.decided or done.opted_out):
         return {}
     now = sera.clock()
     outcomes: dict[str, Outcome] = {}
     with sera.uow(merchant_id) as uow:
-        outcomes.update(_mark_sent(uow, done.sent, provider, "sent", zone, now))
+        outcomes.update(_mark_sent(uow, done.sent, senders, "sent", zone, now))
         for action_id, outcome in done.decided:
             if outcome.reason == "provider-busy":
                 outcome = Outcome("scheduled", outcome.reason, now + PROVIDER_BUSY)
@@ -391,10 +410,11 @@ def _transition(uow: UnitOfWork, action_ids: list[str], expected: str, outcome: 
 
 
 def _mark_sent(
-    uow: UnitOfWork, sent: list[tuple[str, Draft, str]], provider: str, reason: str, zone: ZoneInfo, now: datetime
+    uow: UnitOfWork, sent: list[tuple[str, Draft, str]], senders: Senders, reason: str, zone: ZoneInfo, now: datetime
 ) -> dict[str, Outcome]:
-    """``sending`` becomes ``sent`` with the provider's id; the text joins the customer's messages
-    (sealed) and the shop's usage, as it happens."""
+    """``sending`` becomes ``sent`` with the provider's id; a text joins the customer's messages
+    (sealed) and the shop's usage, as it happens (a call becomes a call record when it is
+    answered, and counts when it ends)."""
     if not sent:
         return {}
     moved = _transition(uow, [action_id for action_id, _, _ in sent], "sending", Outcome("sent", reason), now)
@@ -406,10 +426,12 @@ def _mark_sent(
         )
     segments = 0
     for _, draft, sid in kept:
+        if draft.channel == "call" or senders.sms is None:
+            continue
         message = record_message(
             uow,
             direction="outbound",
-            provider=provider,
+            provider=senders.sms.provider,
             provider_message_id=sid,
             body=draft.body,
             status="sent",
@@ -419,20 +441,20 @@ def _mark_sent(
             segments=sms_segments(draft.body),
         )
         segments += message.segments
-    record_usage(uow, now.astimezone(zone).date(), "sms_segments_outbound", segments)
+    if segments:
+        record_usage(uow, now.astimezone(zone).date(), "sms_segments_outbound", segments)
     return {action_id: Outcome("sent", reason) if action_id in moved else NOOP for action_id, _, _ in sent}
 
 
-def _find_sent(sera: Sera, merchant_id: str, sender: SmsSender, draft: Draft) -> str | None:
-    """After a crash: the provider's id of this very message if it went out, else None.
+def _find_sent(
+    sera: Sera, merchant_id: str, sender: Sender, draft: Draft, action_id: str, claimed_at: datetime
+) -> str | None:
+    """After a crash: the provider's id of this very message (or call) if it went out, else None.
 
-    A match has the same numbers and text and is not already recorded as another send
-    (identical texts, such as two recovery attempts, stay apart)."""
-    matches = [
-        m.sid
-        for m in sender.recent(to=draft.to, from_=draft.from_, limit=RECONCILE_DEPTH)
-        if m.outbound and m.body == draft.body
-    ]
+    A match is one the provider says could be this draft and is not already recorded as
+    another send (identical texts, such as two recovery attempts, stay apart; so do two
+    calls to the same number)."""
+    matches = sender.recent(draft, action_id, claimed_at - CLOCK_SLACK, RECONCILE_DEPTH)
     if not matches:
         return None
     with sera.uow(merchant_id, readonly=True) as uow:
@@ -441,11 +463,12 @@ def _find_sent(sera: Sera, merchant_id: str, sender: SmsSender, draft: Draft) ->
             .scalars()
             .all()
         )
-        known |= set(
-            uow.session.execute(select(Message.provider_message_id).where(Message.provider_message_id.in_(matches)))
-            .scalars()
-            .all()
-        )
+        if draft.channel == "sms":
+            known |= set(
+                uow.session.execute(select(Message.provider_message_id).where(Message.provider_message_id.in_(matches)))
+                .scalars()
+                .all()
+            )
     return next((sid for sid in matches if sid not in known), None)
 
 

@@ -22,7 +22,8 @@ from sera.outbound.rules import QuietHours
 
 class OutboundSettings(BaseSettings):
     """``SERA_OUTBOUND_RATE_LIMITS`` (default on), ``SERA_OUTBOUND_SMS_PER_SECOND`` per sending
-    number (default 1), ``SERA_OUTBOUND_DAILY_CAP`` sends per shop per local day (0: none),
+    number (default 1), ``SERA_OUTBOUND_CALLS_PER_SECOND`` per calling number (default 1:
+    Twilio's default calls-per-second), ``SERA_OUTBOUND_DAILY_CAP`` sends per shop per local day (0: none),
     ``SERA_OUTBOUND_SETTLE_SECONDS``: how long after a dead worker claimed a send its provider
     request is surely finished, so the provider's message list tells the truth (default 15)."""
 
@@ -30,6 +31,7 @@ class OutboundSettings(BaseSettings):
 
     rate_limits: bool = True
     sms_per_second: float = 1.0
+    calls_per_second: float = 1.0
     daily_cap: int = 500
     settle_seconds: float = Field(default=15.0, ge=1.0)
 
@@ -39,15 +41,21 @@ class OutboundSettings(BaseSettings):
         return cls(_env_file=path if path.exists() else None)
 
     def policy(self) -> SendPolicy:
-        interval = timedelta(seconds=1 / self.sms_per_second) if self.rate_limits and self.sms_per_second > 0 else None
+        def interval(per_second: float) -> timedelta | None:
+            return timedelta(seconds=1 / per_second) if self.rate_limits and per_second > 0 else None
+
         return SendPolicy(
-            sms_interval=interval, daily_cap=self.daily_cap or None, settle=timedelta(seconds=self.settle_seconds)
+            sms_interval=interval(self.sms_per_second),
+            call_interval=interval(self.calls_per_second),
+            daily_cap=self.daily_cap or None,
+            settle=timedelta(seconds=self.settle_seconds),
         )
 
 
 @dataclass(frozen=True)
 class SendPolicy:
     sms_interval: timedelta | None = timedelta(seconds=1)  # per sending number; None: no rate limit
+    call_interval: timedelta | None = timedelta(seconds=1)  # per calling number
     daily_cap: int | None = 500  # per shop per local day; None: no cap
     settle: timedelta = timedelta(seconds=15)  # a dead worker's claim is reconciled once this old
 
@@ -75,6 +83,7 @@ class ShopOutbound:
     reminders: Reminders
     confirmations: bool
     quiet_hours: QuietHours
+    call_provider: str = "twilio"  # who places the shop's calls: twilio | vapi
 
     @classmethod
     def parse(cls, settings: dict[str, Any] | None) -> ShopOutbound:
@@ -96,6 +105,7 @@ class ShopOutbound:
             ),
             confirmations=bool(confirmations.get("enabled")),
             quiet_hours=QuietHours.parse(outbound.get("quiet_hours")),
+            call_provider=str(outbound.get("call_provider") or "twilio"),
         )
 
     @property

@@ -30,6 +30,8 @@ ENDPOINTS = [
     ("/twilio/voice/relay-end", "voice_relay_ended"),
     ("/twilio/voice/whisper", "voice_whisper"),
     ("/twilio/voice/message", "voice_gather_speech"),
+    ("/twilio/voice/outbound?shop=mer_x&action=out_x", "voice_outbound_answered"),
+    ("/twilio/voice/amd?shop=mer_x&action=out_x", "voice_amd_machine"),
     ("/twilio/voice/status", "voice_status_completed"),
     ("/twilio/voice/recording", "voice_recording_completed"),
     ("/twilio/sms", "sms_incoming"),

@@ -1,4 +1,4 @@
-"""Twilio's REST API (send an SMS, place a call, list messages) through the SDK.
+"""Twilio's REST API (send an SMS, place, update and list calls, list messages) through the SDK.
 
 The SDK builds the requests and reads the answers; every byte still goes through
 ``sera.adapters.http.HttpClient``, the one outbound wrapper (timeouts, retries, the
@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from twilio.base.exceptions import TwilioException, TwilioRestException  # type: ignore[import-untyped]
@@ -50,6 +51,15 @@ class MessageRecord:
     status: str
     segments: int | None
     error_code: int | None
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One call as Twilio's Calls list shows it."""
+
+    sid: str
+    direction: str  # inbound | outbound-api (placed through the API) | outbound-dial (a <Dial> leg)
+    created: datetime | None
 
 
 def twilio_error_code(error: OutboundError) -> int | None:
@@ -123,13 +133,41 @@ class TwilioClient:
         message = self._call(self._sdk.messages.create, to=to, from_=from_, body=body, **options)
         return SentMessage(str(message.sid), str(message.status), _int_or_none(message.num_segments) or None)
 
-    def place_call(self, *, to: str, from_: str, url: str, status_callback: str | None = None) -> str:
-        """Start an outbound call whose TwiML comes from ``url``; returns the CallSid."""
+    def place_call(
+        self,
+        *,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str | None = None,
+        machine_callback: str | None = None,
+    ) -> str:
+        """Start an outbound call whose TwiML comes from ``url``; returns the CallSid.
+
+        With ``machine_callback``, answering-machine detection runs in the background
+        (``MachineDetection=DetectMessageEnd``, ``AsyncAmd``): the call connects at once, and
+        the verdict (``AnsweredBy``) is posted there once a machine's greeting has ended."""
         options: dict[str, Any] = {}
         if status_callback:
             options = {"status_callback": status_callback, "status_callback_event": ["completed"]}
+        if machine_callback:
+            options |= {
+                "machine_detection": "DetectMessageEnd",
+                "async_amd": "true",
+                "async_amd_status_callback": machine_callback,
+                "async_amd_status_callback_method": "POST",
+            }
         call = self._call(self._sdk.calls.create, to=to, from_=from_, url=url, method="POST", **options)
         return str(call.sid)
+
+    def update_call(self, call_sid: str, *, twiml: str) -> None:
+        """Replace what a live call is doing with ``twiml`` (e.g. a voicemail after the beep)."""
+        self._call(self._sdk.calls(call_sid).update, twiml=twiml)
+
+    def list_calls(self, *, to: str, from_: str, limit: int = 20) -> list[CallRecord]:
+        """Calls between the two numbers, newest first."""
+        rows = self._call(self._sdk.calls.list, to=to, from_=from_, limit=limit, page_size=min(limit, 1000))
+        return [CallRecord(str(c.sid), str(c.direction), c.date_created) for c in rows]
 
     def list_messages(self, *, to: str | None = None, from_: str | None = None, limit: int = 50) -> list[MessageRecord]:
         """Messages newest first, following Twilio's pages up to ``limit``."""

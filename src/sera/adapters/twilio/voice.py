@@ -15,16 +15,22 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from sera.adapters.http import OutboundError
 from sera.adapters.receipts import first_delivery
+from sera.adapters.twilio.client import client_for
 from sera.adapters.twilio.events import CallEvent, CallStatusEvent, RecordingEvent
 from sera.adapters.twilio.signature import TwilioRequest
+from sera.adapters.twilio.twiml import hang_up
 from sera.agent.context import load_shop
 from sera.agent.ports import Action, ActionKind, Reply
 from sera.agent.service import Agent, ConversationNotFoundError, ConversationRef
 from sera.billing.usage import billed_minutes, record_usage
 from sera.bootstrap import Sera
 from sera.calls.service import attach_recording
+from sera.outbound.calls import call_finished, machine_answered, opening
+from sera.outbound.drafts import shop_number, voicemail
 from sera.storage.database import UnitOfWork
+from sera.storage.models import Merchant
 
 log = logging.getLogger("sera.twilio.voice")
 PROVIDER = "twilio"
@@ -81,6 +87,51 @@ def answer(agent: Agent, merchant_id: str, call: CallEvent) -> Reply:
     )
 
 
+def answer_placed_call(sera: Sera, agent: Agent, merchant_id: str, call: CallEvent, action_id: str) -> Reply:
+    """A call Sera placed was picked up: the agent opens with why it calls (a retried delivery
+    hears the same words). A call for no action Sera placed is ended at once."""
+    with sera.uow(merchant_id, readonly=True) as uow:
+        greeting = opening(uow, action_id)
+    if greeting is None or not call.outbound:
+        log.warning("twilio answer for a call Sera did not place")
+        return _ending("")
+    threading.Thread(target=agent.prepare, args=(merchant_id,), name="prepare-shop", daemon=True).start()
+    return agent.start(
+        _ref(merchant_id, call.call_sid),
+        caller_phone=call.caller,
+        shop_number=call.shop_number,
+        provider=PROVIDER,
+        direction="outbound",
+        provider_call_id=call.call_sid,
+        greeting=greeting,
+    )
+
+
+def machine_verdict(sera: Sera, merchant_id: str, action_id: str, call_sid: str, answered_by: str) -> None:
+    """Twilio's answering-machine verdict on a call Sera placed. A machine whose greeting has
+    ended gets the voicemail, once (the live call is redirected to it); a fax is hung up on;
+    a person carries on with the agent."""
+    with sera.uow(merchant_id) as uow:
+        verdict = machine_answered(uow, action_id, answered_by, sera.clock())
+        message = _voicemail(uow) if verdict == "voicemail" else None
+        uow.commit()
+    if verdict is None:
+        return
+    client = client_for(sera, merchant_id)
+    if client is None:
+        log.warning("answering-machine verdict for a shop without a Twilio account")
+        return
+    try:
+        client.update_call(call_sid, twiml=hang_up(message))
+    except OutboundError as exc:  # the call may have ended meanwhile: nothing to leave a message on
+        log.warning("could not leave the voicemail", extra={"error": str(exc)})
+
+
+def _voicemail(uow: UnitOfWork) -> str:
+    merchant = uow.session.get(Merchant, uow.merchant_id)
+    return voicemail(merchant, shop_number(uow)) if merchant is not None else ""
+
+
 def turn_id(request: TwilioRequest, call_sid: str) -> str:
     """Twilio's id for this delivery, the same on a retry: its idempotency token, else a hash of the request."""
     if request.idempotency_token:
@@ -121,20 +172,30 @@ def leave_message(agent: Agent, merchant_id: str, call_sid: str, speech: str, tu
         return _ending(LOST_CALL)
 
 
-def call_ended(sera: Sera, agent: Agent, merchant_id: str, event: CallStatusEvent) -> None:
-    """Twilio reports the call over: close the record with its duration and count usage, once.
+def call_ended(
+    sera: Sera, agent: Agent, merchant_id: str, event: CallStatusEvent, action_id: str | None = None
+) -> None:
+    """Twilio reports the call over: close the record with its duration and count usage, once;
+    for a call Sera placed (``action_id``), its result (answered, no answer, busy, failed).
 
     The receipt, the closed record and the usage commit together: a repeated report
     changes nothing, and a crash half-way leaves the retry all of it to do.
     """
     if not event.ended:
         return
+    result = None
+    if action_id is not None:  # a compare-and-set: repeating it changes nothing
+        with sera.uow(merchant_id) as uow:
+            result = call_finished(uow, action_id, event.status, sera.clock())
+            uow.commit()
     with sera.uow(merchant_id) as uow:
         if not first_delivery(uow, provider=PROVIDER, event_id=f"call-ended:{event.call_sid}", topic="voice.status"):
             return
         call = agent.end(uow, _ref(merchant_id, event.call_sid), ended_at=sera.clock(), duration_s=event.duration_s)
         if call is None:
-            return  # not a call Sera answered: nothing of ours to close or count
+            return  # not a call anyone answered: no record to close or count
+        if result == "voicemail":
+            call.outcome = "voicemail"
         day = call.started_at.astimezone(load_shop(uow).zone).date()
         record_usage(uow, day, "outbound_calls" if call.direction == "outbound" else "inbound_calls", 1)
         record_usage(uow, day, "billed_minutes", billed_minutes(call.duration_s or 0))

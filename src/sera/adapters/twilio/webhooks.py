@@ -10,6 +10,8 @@
 | ``POST /twilio/voice/relay-end`` | a relay session ended (``<Connect>`` action) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/whisper`` | a transfer was answered (``<Number url>``) | (Sera's TwiML names it) |
 | ``POST /twilio/voice/message`` | a message after a transfer nobody answered | (Sera's TwiML names it) |
+| ``POST /twilio/voice/outbound`` | a call Sera placed was answered | (Sera's REST request names it) |
+| ``POST /twilio/voice/amd`` | the answering-machine verdict on a call Sera placed | (Sera's REST request names it) |
 | ``POST /twilio/voice/status`` | the call's status changed | the number's call status callback |
 | ``POST /twilio/voice/recording`` | a recording is ready | (the greeting's ``<Start><Recording>`` names it) |
 | ``POST /twilio/sms`` | a text comes in | the number's Messaging webhook |
@@ -24,6 +26,7 @@ the socket is accepted).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
@@ -44,6 +47,7 @@ from sera.adapters.twilio.events import (
 from sera.adapters.twilio.signature import TwilioRequest, Verified, read_twilio_request, verify
 from sera.adapters.twilio.twiml import BARE, EMPTY, VoiceUrls, ask_for_message, messages, voice_reply, whisper
 from sera.adapters.twilio.twiml import relay as relay_twiml
+from sera.agent.ports import Reply
 from sera.agent.service import Agent
 from sera.bootstrap import Sera
 
@@ -51,6 +55,7 @@ log = logging.getLogger("sera.twilio")
 router = APIRouter(prefix="/twilio", include_in_schema=False)
 T = TypeVar("T")
 XML = "text/xml"
+ACTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 async def _sera(request: Request) -> Sera:
@@ -110,16 +115,48 @@ def incoming_call(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
     call = _parse(call_event, hook)
     if hook.merchant_id is None:
         return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
-    reply = voice.answer(agent, hook.merchant_id, call)
-    plan = voice.call_plan(sera, hook.merchant_id)
-    urls = _urls(sera, hook.merchant_id, call.call_sid)
+    return _opening(sera, hook.merchant_id, call.call_sid, voice.answer(agent, hook.merchant_id, call))
+
+
+@router.post("/voice/outbound")
+def placed_call_answered(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
+    hook = verify(sera, webhook, shop_number_of_call)
+    call = _parse(call_event, hook)
+    action = _action(hook)
+    if hook.merchant_id is None or action is None:
+        return _xml(voice_reply(voice.unknown_number(), _urls(sera)))
+    reply = voice.answer_placed_call(sera, agent, hook.merchant_id, call, action)
+    return _opening(sera, hook.merchant_id, call.call_sid, reply)
+
+
+def _opening(sera: Sera, merchant_id: str, call_sid: str, reply: Reply) -> Response:
+    """A call's first words, over ConversationRelay or with ``<Gather>``, as the shop says."""
+    plan = voice.call_plan(sera, merchant_id)
+    urls = _urls(sera, merchant_id, call_sid)
     if plan.over_relay and not reply.ended:
-        socket = relay.relay_url(sera.settings.public_url, hook.merchant_id)
+        socket = relay.relay_url(sera.settings.public_url, merchant_id)
         twiml = relay_twiml(
             reply.text, socket, urls, language=plan.language, recording_callback=plan.recording_callback
         )
         return _xml(twiml)
     return _xml(voice_reply(reply, urls, recording_callback=plan.recording_callback))
+
+
+def _action(hook: Verified) -> str | None:
+    """The outbound action a callback of a call Sera placed is about (its URL names it)."""
+    action = hook.request.query.get("action", "")
+    return action if ACTION_ID.match(action) else None
+
+
+@router.post("/voice/amd", status_code=204)
+def machine_detected(webhook: Webhook, sera: SeraDep) -> Response:
+    hook = verify(sera, webhook, _by_shop_only)
+    sid = _parse(call_sid, hook)
+    action = _action(hook)
+    if hook.merchant_id is not None and action is not None:
+        answered_by = hook.params.get("AnsweredBy", "")[:30]
+        voice.machine_verdict(sera, hook.merchant_id, action, sid, answered_by)
+    return Response(status_code=204)
 
 
 @router.post("/voice/turn")
@@ -196,7 +233,7 @@ def call_status(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
     hook = verify(sera, webhook, shop_number_of_call)
     event = _parse(call_status_event, hook)
     if hook.merchant_id is not None:
-        voice.call_ended(sera, agent, hook.merchant_id, event)
+        voice.call_ended(sera, agent, hook.merchant_id, event, _action(hook))
     return Response(status_code=204)
 
 

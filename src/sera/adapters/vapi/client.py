@@ -1,4 +1,5 @@
-"""Vapi's REST API, outbound: place a phone call (``POST /call``).
+"""Vapi's REST API, outbound: place a phone call (``POST /call``), list recent calls
+(``GET /call``), find a phone number's id (``GET /phone-number``).
 
 Authenticated with the private API key (``Authorization: Bearer SERA_VAPI_API_KEY``) against
 ``SERA_VAPI_API_BASE``, through the one outbound HTTP wrapper. Vapi answers 201 with the call
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -86,6 +88,40 @@ class VapiClient:
             # the call may exist at Vapi: trying again could ring the customer twice
             raise PermanentError("Vapi answered POST /call without a call object", response.status_code) from None
         return OutboundCall(call.id, call.status, call.phone_number_id)
+
+    def phone_number_id(self, number: str) -> str | None:
+        """Vapi's id of the account's phone number ``number`` (``GET /phone-number``), or None."""
+        for row in self._get_list("/phone-number", {"limit": "1000"}):
+            if row.get("number") == number and isinstance(row.get("id"), str):
+                return str(row["id"])
+        return None
+
+    def recent_calls(self, *, phone_number_id: str, since: datetime, limit: int) -> list[tuple[str, str | None]]:
+        """``(id, name)`` of the calls from that number created after ``since`` (``GET /call``)."""
+        query = {
+            "phoneNumberId": phone_number_id,
+            "createdAtGt": since.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "limit": str(limit),
+        }
+        return [
+            (str(row["id"]), row.get("name") if isinstance(row.get("name"), str) else None)
+            for row in self._get_list("/call", query)
+            if isinstance(row.get("id"), str)
+        ]
+
+    def _get_list(self, path: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        if not self._api_key:
+            raise PermanentError("SERA_VAPI_API_KEY is not set")
+        response = self._http.request(
+            "GET", f"{self.base_url}{path}", params=query, headers={"Authorization": f"Bearer {self._api_key}"}
+        )
+        try:
+            rows = response.json()
+        except ValueError:
+            raise RetryableError(f"Vapi answered GET {path} with no JSON", response.status_code) from None
+        if not isinstance(rows, list):
+            raise RetryableError(f"Vapi answered GET {path} without a list", response.status_code)
+        return [row for row in rows if isinstance(row, dict)]
 
     def close(self) -> None:
         self._http.close()

@@ -41,6 +41,7 @@ from sera.bootstrap import Sera
 from sera.calls.service import TranscriptLine, record_call_report, save_transcript
 from sera.customers.service import find_customer
 from sera.knowledge.service import shop_policies
+from sera.outbound.calls import call_result
 from sera.storage.database import UnitOfWork
 
 log = logging.getLogger("sera.vapi")
@@ -150,6 +151,11 @@ class VapiEvents:
             if recorded and facts.transcript:
                 save_transcript(session.uow, session.call, facts.transcript)
             session.close(facts.ended_at)
+            call = report.require_call()
+            if report.direction == "outbound" and call.name:  # a call Sera placed: its result
+                result = call_result(session.uow, call.name, placed_call_result(facts.ended_reason), self.sera.clock())
+                if result == "voicemail":
+                    session.call.outcome = "voicemail"
             _record_usage(session, report.direction, facts)
             session.commit()
         return {}
@@ -335,3 +341,17 @@ def _plain_line(text: str) -> TranscriptLine | None:
     speaker, _, said = text.partition(":")
     role = {"ai": "agent", "assistant": "agent", "bot": "agent", "user": "caller"}.get(speaker.strip().lower())
     return TranscriptLine(role, said.strip()[:MAX_LINE_CHARS]) if role and said.strip() else None
+
+
+def placed_call_result(ended_reason: str | None) -> str:
+    """A call Sera placed, by Vapi's ``endedReason``: what became of it."""
+    reason = ended_reason or ""
+    if reason == "voicemail":
+        return "voicemail"
+    if reason == "customer-did-not-answer":
+        return "no-answer"
+    if reason == "customer-busy":
+        return "busy"
+    if "failed" in reason or "error" in reason:
+        return "call-failed"
+    return "answered"

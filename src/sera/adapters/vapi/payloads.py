@@ -62,6 +62,7 @@ class Customer(_Part):
 class Call(_Part):
     id: CallId
     type: str | None = Field(default=None, max_length=40)  # inboundPhoneCall | outboundPhoneCall | webCall
+    name: str | None = Field(default=None, max_length=40)  # a call Sera placed: its outbound action's id
     phone_number: PhoneNumber | None = Field(default=None, alias="phoneNumber")
     customer: Customer | None = None
     started_at: Moment = Field(default=None, alias="startedAt")

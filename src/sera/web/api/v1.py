@@ -28,6 +28,7 @@ from sera.customers.service import (
     get_customer,
     list_customers,
     list_do_not_contact,
+    record_consent,
     record_objection,
     withdraw_objection,
 )
@@ -491,6 +492,39 @@ def correct(sera: SeraDep, principal: AdminDep, customer_id: IdPath, body: Corre
         )
         uow.commit()
     return CustomerOut.model_validate(view)
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    channel: Literal["sms", "voice", "email"]
+    purpose: Literal["marketing", "transactional"]
+    granted: bool
+    source: Line = Field(min_length=1, max_length=40, examples=["signed web form 2026-11-30"])
+
+
+class ConsentOut(BaseModel):
+    id: str
+    customer_id: str
+    channel: str
+    purpose: str
+    granted: bool
+    source: str
+    recorded_at: datetime
+
+
+@router.post(
+    "/customers/{customer_id}/consents", status_code=201, response_model=ConsentOut, responses=errors(403, 404)
+)
+def consent(sera: SeraDep, principal: AdminDep, customer_id: IdPath, body: ConsentIn) -> ConsentOut:
+    """Record a customer's consent, or its withdrawal (the latest record counts). Calls by Sera's
+    AI voice need ``voice`` consent in writing: ``source`` says where it is kept."""
+    with sera.uow(principal.merchant_id) as uow:
+        try:
+            view = record_consent(uow, customer_id, **body.model_dump(), actor=principal.actor, now=sera.clock())
+        except CustomerNotFoundError:
+            raise HTTPException(404, "customer not found") from None
+        uow.commit()
+    return ConsentOut.model_validate(view, from_attributes=True)
 
 
 @router.delete("/customers/{customer_id}", status_code=204, response_class=Response, responses=errors(403, 404))
