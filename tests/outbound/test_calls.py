@@ -245,3 +245,29 @@ def test_a_call_for_no_action_sera_placed_is_ended(http: TestClient, sera: Sera,
     assert parse_twiml(answer.text).find("Hangup") is not None
     with sera.uow(personas.northside_id, readonly=True) as uow:
         assert uow.session.execute(select(Call)).all() == []
+
+
+@pytest.mark.parametrize(("answered_by", "reason", "hung_up"), [("fax", "fax", True), ("unknown", "answered", False)])
+def test_a_fax_is_hung_up_on_and_an_unsure_verdict_stays_with_the_agent(
+    sera: Sera,
+    shop: str,
+    queue: Queue,
+    fake_twilio: TwilioServer,
+    clock: FakeClock,
+    http: TestClient,
+    personas: Personas,
+    deliver: Deliver,
+    answered_by: str,
+    reason: str,
+    hung_up: bool,
+) -> None:
+    harriet_cart(sera, shop, http, personas)
+    at(clock, DUE)
+    queue.tick()
+    [call] = placed(fake_twilio)
+    fake_twilio.ring(call["sid"], deliver, answered_by=answered_by)
+    updates = [parse_twiml(twiml) for _, twiml in fake_twilio.state.updates]
+    assert [(u.find("Say") is None, u.find("Hangup") is not None) for u in updates] == (
+        [(True, True)] if hung_up else []
+    )
+    assert actions(sera, shop)[0].reason == reason

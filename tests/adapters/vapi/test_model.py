@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sera.bootstrap import Sera
-from sera.calls.service import list_calls
+from sera.calls.service import get_call, list_calls
 from sera.merchants.service import import_shop_text
 from sera.storage.paging import PageRequest
 from tests.adapters.vapi.conftest import HANDOFF, SECRET, load, post
@@ -150,3 +150,16 @@ def test_any_mutation_of_a_request_is_answered_without_a_server_error(
     assert response.status_code < 500, response.text[:300]
     if response.status_code == 200:
         assert response.text.endswith("data: [DONE]\n\n")
+
+
+def test_a_call_sera_placed_keeps_the_opening_vapi_said_first(vapi: TestClient, sera: Sera, personas: Personas) -> None:
+    body = load("chat-completions")
+    opening = "Hi Harriet, this is Sam, the automated assistant at Northside Cycles, calling about your cart."
+    body["call"]["type"] = "outboundPhoneCall"
+    body["messages"][0]["content"] = opening
+    assert "8 pm" in said(chunks(ask(vapi, body)))
+    with sera.uow(personas.northside_id, readonly=True) as uow:
+        [call] = list_calls(uow, PageRequest(limit=10)).items
+        record = get_call(uow, call.id)
+    assert record.direction == "outbound"
+    assert record.transcript is not None and record.transcript[0].text == opening

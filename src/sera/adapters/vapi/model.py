@@ -50,6 +50,7 @@ class ModelTurn:
     line: str | None
     turn_id: str
     model: str
+    opening: str | None = None  # a call Sera placed: what Vapi said first (the opening Sera gave it)
 
 
 def parse_turn(body: dict[str, Any]) -> ModelTurn:
@@ -71,6 +72,8 @@ def parse_turn(body: dict[str, Any]) -> ModelTurn:
     # a repeated request carries the same history: the same turn, answered once
     turn_id = hashlib.sha256(f"{call_id}:{len(messages)}:{line}".encode()).hexdigest()[:32]
     model = body.get("model")
+    placed = isinstance(call, dict) and call.get("type") == "outboundPhoneCall"
+    first = next((m.get("content") for m in messages if m.get("role") == "assistant"), None)
     return ModelTurn(
         call_id=call_id,
         caller=try_normalize_phone(number) if isinstance(number, str) and len(number) <= 32 else None,
@@ -80,6 +83,7 @@ def parse_turn(body: dict[str, Any]) -> ModelTurn:
         line=line.strip()[:MAX_LINE] if line else None,
         turn_id=turn_id,
         model=model if isinstance(model, str) and len(model) <= 100 else "sera",
+        opening=first[:MAX_LINE] if placed and isinstance(first, str) and first.strip() else None,
     )
 
 
@@ -99,7 +103,9 @@ def stream_reply(agent: Agent, merchant_id: str, turn: ModelTurn, *, provider: s
             caller_phone=turn.caller,
             shop_number=turn.shop_number,
             provider=provider,
+            direction="outbound" if turn.opening else "inbound",
             provider_call_id=turn.call_id,
+            greeting=turn.opening,
         )
 
     def work() -> None:

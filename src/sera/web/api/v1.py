@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StrictBool
 
 from sera import audit
 from sera.access.api_keys import Principal
@@ -297,6 +297,7 @@ def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: IdPath
         "$response.body#/data/0/id",
         "get /api/v1/customers/{customer_id}",
         "patch /api/v1/customers/{customer_id}",
+        "post /api/v1/customers/{customer_id}/consents",
         "delete /api/v1/customers/{customer_id}",
     ),
 )
@@ -498,7 +499,7 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     channel: Literal["sms", "voice", "email"]
     purpose: Literal["marketing", "transactional"]
-    granted: bool
+    granted: StrictBool  # a consent is a yes or a no, never a 0 or a "false" read as one
     source: Line = Field(min_length=1, max_length=40, examples=["signed web form 2026-11-30"])
 
 
