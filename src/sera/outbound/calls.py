@@ -13,8 +13,6 @@ Invariants:
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select, update
 
 from sera.agent.context import load_shop
@@ -88,7 +86,7 @@ def _cart(checkout: Checkout | None) -> str:
     return f"the {titles[0]} and {len(titles) - 1} other items left in your cart"
 
 
-def machine_answered(uow: UnitOfWork, action_id: str, answered_by: str, now: datetime) -> str | None:
+def machine_answered(uow: UnitOfWork, action_id: str, answered_by: str) -> str | None:
     """The answering-machine verdict for a placed call. Returns ``voicemail`` (leave the message,
     this request claimed it), ``fax`` (hang up), or None (a person, or a verdict already acted on)."""
     if answered_by in MACHINE:
@@ -96,27 +94,27 @@ def machine_answered(uow: UnitOfWork, action_id: str, answered_by: str, now: dat
     elif answered_by == "fax":
         verdict = "fax"
     else:
-        _set_result(uow, action_id, "answered", now)
+        _set_result(uow, action_id, "answered")
         return None
-    return verdict if _set_result(uow, action_id, verdict, now) else None
+    return verdict if _set_result(uow, action_id, verdict) else None
 
 
-def call_finished(uow: UnitOfWork, action_id: str, call_status: str, now: datetime) -> str | None:
+def call_finished(uow: UnitOfWork, action_id: str, call_status: str) -> str | None:
     """The call is over, in Twilio's words (``CallStatus``): see ``call_result``."""
-    return call_result(uow, action_id, _RESULTS.get(call_status), now)
+    return call_result(uow, action_id, _RESULTS.get(call_status))
 
 
-def call_result(uow: UnitOfWork, action_id: str, result: str | None, now: datetime) -> str | None:
+def call_result(uow: UnitOfWork, action_id: str, result: str | None) -> str | None:
     """The call is over: its result, unless a machine verdict already says more. Returns the
     action's result as it now stands (None for no call Sera placed)."""
     if result is not None:
-        _set_result(uow, action_id, result, now)
+        _set_result(uow, action_id, result)
     return uow.session.execute(
         select(OutboundAction.reason).where(OutboundAction.id == action_id, OutboundAction.channel == "call")
     ).scalar_one_or_none()
 
 
-def _set_result(uow: UnitOfWork, action_id: str, result: str, now: datetime) -> bool:
+def _set_result(uow: UnitOfWork, action_id: str, result: str) -> bool:
     """Compare-and-set: a call's result, unless a machine verdict (voicemail, fax) is there already."""
     moved = uow.session.execute(
         update(OutboundAction)
@@ -126,7 +124,7 @@ def _set_result(uow: UnitOfWork, action_id: str, result: str, now: datetime) -> 
             OutboundAction.status.in_(_PLACED),
             OutboundAction.reason.is_(None) | OutboundAction.reason.not_in(_MACHINE_VERDICTS),
         )
-        .values(reason=result, updated_at=now)
+        .values(reason=result)  # not updated_at: a crashed send's claim time must stay what reconciliation reads
         .execution_options(synchronize_session=False)
     )
     return rows(moved) > 0

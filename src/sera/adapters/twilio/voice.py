@@ -112,7 +112,7 @@ def machine_verdict(sera: Sera, merchant_id: str, action_id: str, call_sid: str,
     ended gets the voicemail, once (the live call is redirected to it); a fax is hung up on;
     a person carries on with the agent."""
     with sera.uow(merchant_id) as uow:
-        verdict = machine_answered(uow, action_id, answered_by, sera.clock())
+        verdict = machine_answered(uow, action_id, answered_by)
         message = _voicemail(uow) if verdict == "voicemail" else None
         uow.commit()
     if verdict is None:
@@ -186,7 +186,7 @@ def call_ended(
     result = None
     if action_id is not None:  # a compare-and-set: repeating it changes nothing
         with sera.uow(merchant_id) as uow:
-            result = call_finished(uow, action_id, event.status, sera.clock())
+            result = call_finished(uow, action_id, event.status)
             uow.commit()
     with sera.uow(merchant_id) as uow:
         if not first_delivery(uow, provider=PROVIDER, event_id=f"call-ended:{event.call_sid}", topic="voice.status"):

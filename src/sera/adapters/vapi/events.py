@@ -153,7 +153,7 @@ class VapiEvents:
             session.close(facts.ended_at)
             call = report.require_call()
             if report.direction == "outbound" and call.name:  # a call Sera placed: its result
-                result = call_result(session.uow, call.name, placed_call_result(facts.ended_reason), self.sera.clock())
+                result = call_result(session.uow, call.name, placed_call_result(facts.ended_reason))
                 if result == "voicemail":
                     session.call.outcome = "voicemail"
             _record_usage(session, report.direction, facts)
