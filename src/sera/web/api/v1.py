@@ -514,7 +514,7 @@ class ConsentOut(BaseModel):
 
 
 @router.post(
-    "/customers/{customer_id}/consents", status_code=201, response_model=ConsentOut, responses=errors(403, 404)
+    "/customers/{customer_id}/consents", status_code=201, response_model=ConsentOut, responses=errors(400, 403, 404)
 )
 def consent(sera: SeraDep, principal: AdminDep, customer_id: IdPath, body: ConsentIn) -> ConsentOut:
     """Record a customer's consent, or its withdrawal (the latest record counts). Calls by Sera's
