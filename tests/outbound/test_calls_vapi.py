@@ -17,6 +17,7 @@ from sera.bootstrap import Sera
 from sera.config import Settings
 from sera.outbound.drafts import Draft
 from sera.outbound.jobs import senders
+from sera.outbound.settings import ShopOutbound
 from sera.storage.models import Merchant
 from sera.web.app import create_app
 from tests.adapters.vapi.conftest import SECRET, load
@@ -87,7 +88,10 @@ def test_a_vapi_shop_calls_through_vapi_and_files_the_result(
     assert "Harriet" not in assistant["voicemailMessage"]
     assert assistant["server"]["url"] == "https://sera.test/vapi/webhook"
 
-    draft_sender = senders(sera, shop).call
+    with sera.uow(shop, readonly=True) as uow:
+        merchant = uow.session.get(Merchant, shop)
+        assert merchant is not None
+        draft_sender = senders(sera, shop, ShopOutbound.parse(merchant.settings)).call
     assert draft_sender is not None and draft_sender.provider == "vapi"
     draft = Draft(SHOPPER, SHOP_NUMBER, "", action.customer_id, "call")
     assert draft_sender.recent(draft, action.id, DUE - timedelta(days=1), 20) == [call["id"]]  # found again by name

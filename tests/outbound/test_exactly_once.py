@@ -17,6 +17,7 @@ from sera.adapters.twilio.sms import status_url
 from sera.bootstrap import Sera
 from sera.customers.service import is_do_not_contact
 from sera.outbound.service import Senders
+from sera.outbound.settings import ShopOutbound
 from tests.adapters.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.conftest import FakeClock
 from tests.outbound.conftest import SHOPPER, Queue, actions, at, make_outbox, record, sent_texts
@@ -44,7 +45,7 @@ def queue(sera: Sera, fake_twilio: PacedTwilioServer) -> Queue:
     """Sends through a client that gives up on an answer after 0.3 s (and never retries by itself)."""
     http = HttpClient(timeout=0.3, retries=0)
 
-    def senders(merchant_id: str) -> Senders:
+    def senders(merchant_id: str, _shop: ShopOutbound) -> Senders:
         client = TwilioClient(ACCOUNT_SID, AUTH_TOKEN, api_base=fake_twilio.url, http=http)
         return Senders(sms=TwilioSms(client, status_url(sera, merchant_id)))
 

@@ -25,8 +25,13 @@ UNREACHED = ("no-answer", "busy", "call-failed")
 MACHINE = frozenset({"machine_end_beep", "machine_end_silence", "machine_end_other", "machine_start"})
 _MACHINE_VERDICTS = ("voicemail", "fax")
 _PLACED = ("sent", "sending")  # a call whose sid a crash left unrecorded still gets its results
-_RESULTS = {"completed": "answered", "busy": "busy", "no-answer": "no-answer", "failed": "call-failed"}
-_RESULTS["canceled"] = "call-failed"
+_RESULTS = {  # Twilio's CallStatus of a finished call -> its result
+    "completed": "answered",
+    "busy": "busy",
+    "no-answer": "no-answer",
+    "failed": "call-failed",
+    "canceled": "call-failed",
+}
 
 
 def _placed_call(uow: UnitOfWork, action_id: str) -> OutboundAction | None:

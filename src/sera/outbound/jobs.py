@@ -30,7 +30,6 @@ from sera.outbound.dispatch import Dispatched, dispatch
 from sera.outbound.locks import action_locks, throttle
 from sera.outbound.service import Outbox, Outcome, Senders, send_actions
 from sera.outbound.settings import OutboundSettings, ShopOutbound
-from sera.storage.models import Merchant
 
 SEND_JOB = "outbound.send"
 DISPATCH_JOB = "outbound.dispatch"
@@ -51,13 +50,10 @@ def sending_http() -> HttpClient:
         return _sending_http
 
 
-def senders(sera: Sera, merchant_id: str) -> Senders:
+def senders(sera: Sera, merchant_id: str, shop: ShopOutbound) -> Senders:
     """The shop's senders: texts through Twilio; calls through Twilio or Vapi, as its
     ``outbound.call_provider`` says."""
     client = client_for(sera, merchant_id, http=sending_http())
-    with sera.uow(merchant_id, readonly=True) as uow:
-        merchant = uow.session.get(Merchant, merchant_id)
-        shop = ShopOutbound.parse(merchant.settings if merchant is not None else None)
     sms = None if client is None else TwilioSms(client, status_url(sera, merchant_id))
     if shop.call_provider == "vapi":
         return Senders(sms=sms, call=vapi_caller(sera, merchant_id, http=sending_http()))
@@ -67,7 +63,7 @@ def senders(sera: Sera, merchant_id: str) -> Senders:
 def outbox_for(sera: Sera, settings: OutboundSettings | None = None, *, queue_name: str = "sera") -> Outbox:
     return Outbox(
         sera=sera,
-        senders_for=lambda merchant_id: senders(sera, merchant_id),
+        senders_for=lambda merchant_id, shop: senders(sera, merchant_id, shop),
         locks=action_locks(sera),
         throttle=throttle(sera, queue_name),
         policy=(settings or OutboundSettings.load()).policy(),

@@ -45,8 +45,8 @@ from sera.calls.messages import record_message, sms_segments
 from sera.customers.service import add_do_not_contact
 from sera.outbound.drafts import Draft, Skip, Subjects, Wait, render
 from sera.outbound.locks import ActionLocks, Throttle, one_at_a_time
-from sera.outbound.rules import QuietHours, next_allowed, recipient_zones
-from sera.outbound.settings import SendPolicy
+from sera.outbound.rules import next_allowed, recipient_zones
+from sera.outbound.settings import SendPolicy, ShopOutbound
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Merchant, Message, OutboundAction
 
@@ -116,7 +116,7 @@ class Outbox:
     """The sending side of one process: the provider per shop, the locks, the policy."""
 
     sera: Sera
-    senders_for: Callable[[str], Senders]
+    senders_for: Callable[[str, ShopOutbound], Senders]  # a merchant id and its outbound settings
     locks: ActionLocks
     throttle: Throttle
     policy: SendPolicy
@@ -150,7 +150,7 @@ class _Seen:
 class _Batch:
     seen: dict[str, _Seen]
     zone: ZoneInfo
-    quiet: QuietHours
+    shop: ShopOutbound
 
 
 @dataclass
@@ -183,7 +183,7 @@ def _send_held(box: Outbox, merchant_id: str, action_ids: list[str]) -> dict[str
     outcomes = {a: Outcome("noop") for a in action_ids if a not in batch.seen}
     if not batch.seen:
         return outcomes
-    senders = box.senders_for(merchant_id)
+    senders = box.senders_for(merchant_id, batch.shop)
     plan = _Plan()
     for action_id, seen in batch.seen.items():
         early = _not_yet(seen, box.policy.settle, now)
@@ -214,7 +214,7 @@ def _read(sera: Sera, merchant_id: str, action_ids: list[str], now: datetime) ->
         )
         subjects = Subjects.load(uow, merchant, actions)
         seen = {a.id: _Seen(a.status, a.reason, a.due_at, a.updated_at, render(uow, subjects, a, now)) for a in actions}
-        return _Batch(seen, ZoneInfo(merchant.timezone), subjects.shop.quiet_hours)
+        return _Batch(seen, ZoneInfo(merchant.timezone), subjects.shop)
 
 
 def _not_yet(seen: _Seen, settle: timedelta, now: datetime) -> Outcome | None:
@@ -246,7 +246,7 @@ def _verdict(seen: _Seen, senders: Senders, batch: _Batch, now: datetime) -> Out
         return Outcome("scheduled", rendered.reason, rendered.until)
     if senders.get(rendered.channel) is None:
         return Outcome("skipped", "channel-unavailable")  # no provider account to send (or call) with
-    allowed = next_allowed(max(now, seen.due_at), recipient_zones(rendered.to, batch.zone), batch.quiet)
+    allowed = next_allowed(max(now, seen.due_at), recipient_zones(rendered.to, batch.zone), batch.shop.quiet_hours)
     if allowed is None:
         return Outcome("skipped", "quiet-hours")
     if allowed > now:
