@@ -437,16 +437,104 @@ def privacy() -> None:
 
 @privacy.command("overdue")
 def privacy_overdue() -> None:
-    """List data-subject requests past their 48-hour deadline (exit 1 if any)."""
+    """List data-subject requests past their 48-hour deadline, and deletions at providers
+    (Twilio, Vapi) past theirs (exit 1 if any)."""
     from sera.privacy.queue import check_overdue
 
     sera = _sera()
     overdue = check_overdue(sera, sera.clock())
-    for merchant_id, request in overdue:
+    for merchant_id, request in overdue.requests:
         click.echo(f"OVERDUE {merchant_id} {request.id} {request.type} due {request.due_at:%Y-%m-%d %H:%M} UTC")
+    for copy in overdue.copies:
+        click.echo(
+            f"PENDING DELETION {copy.merchant_id} {copy.provider} {copy.kind} {copy.provider_id} "
+            f"({copy.reason}) due {copy.due_at:%Y-%m-%d %H:%M} UTC, {copy.attempts} attempts"
+            + (f", last: {copy.last_error}" if copy.last_error else "")
+        )
     if not overdue:
-        click.echo("no overdue requests")
+        click.echo("nothing overdue")
     sys.exit(1 if overdue else 0)
+
+
+@privacy.command("report")
+@click.option("--shop", "shop", required=True, help="The shop's domain (or its id, once the shop is deleted).")
+@click.option("--customer", "customer_id", default=None, help="Only this customer's erasure.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the text report.")
+def privacy_report_command(shop: str, customer_id: str | None, as_json: bool) -> None:
+    """Every copy of each erasure (and of retention and shop deletion), in Sera and at
+    providers, and when it was deleted: ids and times only, ready to send."""
+    import dataclasses
+    import json
+
+    from sqlalchemy import select
+
+    from sera.merchants.service import merchant_id_for_domain
+    from sera.privacy.report import privacy_report, render_report
+    from sera.storage.models import Merchant
+
+    sera = _sera()
+    merchant_id = merchant_id_for_domain(sera, shop) or shop
+    with sera.uow(readonly=True) as uow:
+        name = uow.session.execute(select(Merchant.name).where(Merchant.id == merchant_id)).scalar_one_or_none()
+    report = privacy_report(sera, merchant_id, customer_id=customer_id)
+    if name is None and not (report.erasures or report.other):
+        raise click.ClickException(f"no shop {shop}, and no deletions recorded for it")
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), default=str, indent=2))
+    else:
+        click.echo(render_report(report, name), nl=False)
+
+
+@main.group()
+def backup() -> None:
+    """Backups of the data and of the key store, written and restored separately."""
+
+
+_ONLY = click.option(
+    "--only", type=click.Choice(["data", "keys"]), default=None, help="Only the data, or only the key store."
+)
+
+
+@backup.command("create")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_ONLY
+def backup_create(directory: Path, only: str | None) -> None:
+    """Write the data (data.sqlite or data.pgdump) and the key store (keys.*) into DIRECTORY,
+    each with its manifest. Keep the two apart, and key-store backups short-lived."""
+    from sera.privacy.backups import BackupError, create_backup
+
+    sera = _sera()
+    try:
+        made = create_backup(sera, directory, (only,) if only else ("data", "keys"))  # type: ignore[arg-type]
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    for manifest in made:
+        made_at = f"{manifest.created_at:%Y-%m-%d %H:%M} UTC"
+        click.echo(f"{manifest.part}: {directory / manifest.file} ({manifest.backend}, {made_at})")
+
+
+@backup.command("restore")
+@click.argument("directory", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@_ONLY
+@click.option("--yes", is_flag=True, help="Replace without asking.")
+def backup_restore(directory: Path, only: str | None, yes: bool) -> None:
+    """Replace the data and/or the key store with DIRECTORY's backup (stop Sera first).
+
+    A key-store backup older than SERA_KEY_BACKUP_MAX_AGE_HOURS is refused, and erasures and
+    shop deletions made since the backup are applied again."""
+    from sera.privacy.backups import BackupError, restore_backup
+
+    parts = (only,) if only else ("data", "keys")
+    if not yes:
+        click.confirm(f"Replace Sera's {' and '.join(parts)} with the backup in {directory}?", abort=True)
+    sera = _sera()
+    try:
+        restored = restore_backup(sera, directory, parts)  # type: ignore[arg-type]
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    for manifest in restored.parts:
+        click.echo(f"restored {manifest.part} from {manifest.created_at:%Y-%m-%d %H:%M} UTC")
+    click.echo(f"erasures and shop deletions made since, applied again: {restored.reapplied}")
 
 
 @main.group()

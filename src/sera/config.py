@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     # An uninstalled shop's data is deleted this long after the uninstall (a reinstall before
     # then keeps it). Kept under 48 so the sweep finishes inside Shopify's 48-hour promise.
     shopify_uninstall_grace_hours: int = Field(default=24, ge=0, le=47)
+    # `sera backup restore` refuses a key-store backup older than this: it may hold the keys
+    # of customers erased since, and would make their data readable again in data backups.
+    key_backup_max_age_hours: int = Field(default=48, ge=1, le=48)
     # The agent's brain: `offline` (embedded, no network) or `llm`, any server that speaks
     # OpenAI's chat completions ({llm_base_url}/chat/completions). A shop's file may choose
     # its own (agent.brain, agent.llm). A turn the model cannot answer within

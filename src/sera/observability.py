@@ -34,7 +34,12 @@ _request_id: ContextVar[str | None] = ContextVar("sera_request_id", default=None
 REQUESTS = Counter("sera_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("sera_http_request_seconds", "HTTP request latency", ["route"])
 AUTH_FAILURES = Counter("sera_api_auth_failures_total", "Rejected API credentials", ["reason"])
-PRIVACY_OVERDUE = Gauge("sera_privacy_requests_overdue", "Privacy requests past their due time")
+PRIVACY_OVERDUE = Gauge(
+    "sera_privacy_requests_overdue", "Privacy requests, and deletions at providers, past their due time"
+)
+PROVIDER_DELETIONS_PENDING = Gauge(
+    "sera_provider_deletions_pending", "Copies at providers (Twilio, Vapi) ordered deleted and not yet deleted"
+)
 
 
 def current_request_id() -> str | None:

@@ -1,11 +1,12 @@
-"""A local stand-in for Twilio's REST API (2010-04-01): Messages create and list, Calls
-create, list and update, and the called phone (``ring``): the webhooks Twilio sends for a
+"""A local stand-in for Twilio's REST API (2010-04-01): Messages create, list, redact and
+delete, Calls create, list, update and delete, Recordings delete, and the called phone (``ring``): the webhooks Twilio sends for a
 call it placed (the answer URL, the asynchronous answering-machine verdict, the status
 callback), signed with the account's auth token by the SDK's own validator.
 
 It answers like the real API: form-encoded requests, HTTP basic auth with the account
-SID and auth token, JSON resources with "SM…" and "CA…" sids, 201 on create,
-list pages with ``next_page_uri``, and errors as Twilio's error JSON
+SID and auth token, JSON resources with "SM…", "CA…" and "RE…" sids, 201 on create,
+list pages with ``next_page_uri``, 204 on delete (404 for a sid the account does not
+hold; code 20009 for a message or call that is not final yet), and errors as Twilio's error JSON
 ``{"code", "message", "more_info", "status"}``. It records every request it received
 so tests can assert what Sera sent, and can be told to fail the next requests (a 500
 or a 429) to exercise retries.
@@ -32,6 +33,8 @@ API = "/2010-04-01/Accounts/"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
 _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls\.json$")
 _CALL = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls/(?P<sid>CA[0-9a-f]{32})\.json$")
+_MESSAGE = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages/(?P<sid>(SM|MM)[0-9a-f]{32})\.json$")
+_RECORDING = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Recordings/(?P<sid>RE[0-9a-f]{32})\.json$")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -66,6 +69,9 @@ class FakeTwilio:
     calls: list[dict[str, Any]] = field(default_factory=list)
     placed: dict[str, dict[str, str]] = field(default_factory=dict)  # call sid -> the create request's form
     updates: list[tuple[str, str]] = field(default_factory=list)  # (call sid, TwiML) of every call update
+    recordings: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[tuple[str, str]] = field(default_factory=list)  # (kind, sid) of every delete done (204)
+    redacted: list[str] = field(default_factory=list)  # sids of messages whose body was emptied
     received: list[Received] = field(default_factory=list)
     failures: list[int] = field(default_factory=list)  # statuses to answer next, in order
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -76,6 +82,11 @@ class FakeTwilio:
 
     def requests_to(self, suffix: str, method: str = "POST") -> list[Received]:
         return [r for r in self.received if r.method == method and r.path.endswith(suffix)]
+
+    def holds(self, sid: str) -> bool:
+        """Whether the account still holds this message, call or recording."""
+        with self.lock:
+            return any(r["sid"] == sid for r in (*self.messages, *self.calls, *self.recordings))
 
 
 def twilio_error(status: int, code: int, message: str) -> dict[str, Any]:
@@ -153,7 +164,57 @@ class _Handler(BaseHTTPRequestHandler):
         self._error(404, 20404, f"The requested resource {seen.path} was not found")
 
     def do_POST(self) -> None:
-        self._dispatch({_MESSAGES: self._create_message, _CALLS: self._create_call, _CALL: self._update_call})
+        self._dispatch(
+            {
+                _MESSAGES: self._create_message,
+                _MESSAGE: self._redact_message,
+                _CALLS: self._create_call,
+                _CALL: self._update_call,
+            }
+        )
+
+    def do_DELETE(self) -> None:
+        self._dispatch(
+            {
+                _MESSAGE: lambda seen, account, sid: self._delete(seen, "messages", account, sid),
+                _CALL: lambda seen, account, sid: self._delete(seen, "calls", account, sid),
+                _RECORDING: lambda seen, account, sid: self._delete(seen, "recordings", account, sid),
+            }
+        )
+
+    def _delete(self, seen: Received, kind: str, account: str, sid: str) -> None:
+        state = self.server.state
+        with state.lock:
+            rows: list[dict[str, Any]] = getattr(state, kind)
+            row = next((r for r in rows if r["sid"] == sid and r["account_sid"] == account), None)
+            final = row is not None and row.get("status") not in _IN_FLIGHT
+            if final:
+                rows.remove(row)
+                state.deleted.append((kind, sid))
+        if row is None:
+            self._error(404, 20404, f"The requested resource {seen.path} was not found")
+        elif not final:
+            self._error(409, 20009, "Cannot delete this resource before it is complete")
+        else:
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def _redact_message(self, seen: Received, account: str, sid: str) -> None:
+        form = {k: v[0] for k, v in seen.form.items()}
+        if form.get("Body") != "":
+            self._error(400, 30400, "Message body redaction request does not have empty Body parameter.")
+            return
+        state = self.server.state
+        with state.lock:
+            row = next((m for m in state.messages if m["sid"] == sid and m["account_sid"] == account), None)
+            if row is not None:
+                row["body"] = ""
+                state.redacted.append(sid)
+        if row is None:
+            self._error(404, 20404, f"The requested resource {seen.path} was not found")
+        else:
+            self._answer(200, row)
 
     def do_GET(self) -> None:
         self._dispatch({_MESSAGES: self._list_messages, _CALLS: self._list_calls})
@@ -201,6 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.state.lock:
             self.server.state.messages.append(message)
         self._answer(201, message)
+        message["status"] = "delivered"  # the carrier's report, at once (``hold`` keeps one in flight)
 
     def _list_messages(self, seen: Received, account: str) -> None:
         query = {k: v[0] for k, v in seen.query.items()}
@@ -327,6 +389,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, call)
 
 
+_IN_FLIGHT = ("queued", "sending", "ringing", "in-progress")
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -350,6 +415,40 @@ class TwilioServer:
 
     def add_account(self, account_sid: str, auth_token: str) -> None:
         self.state.accounts[account_sid] = auth_token
+
+    def received_text(self, account_sid: str, *, sender: str, to: str, body: str) -> str:
+        """A text someone sent to a number of the account (before Twilio posts it to Sera): its sid."""
+        sid = new_sid("SM")
+        now = _rfc2822(datetime.now(UTC))
+        row = {"account_sid": account_sid, "sid": sid, "from": sender, "to": to, "body": body}
+        row |= {"direction": "inbound", "status": "received", "date_created": now, "num_segments": "1"}
+        with self.state.lock:
+            self.state.messages.append(row)
+        return sid
+
+    def incoming_call(self, account_sid: str, *, caller: str, to: str) -> str:
+        """A call someone makes to a number of the account (completed once it ends): its sid."""
+        sid = new_sid("CA")
+        now = _rfc2822(datetime.now(UTC))
+        row = {"account_sid": account_sid, "sid": sid, "from": caller, "to": to, "direction": "inbound"}
+        row |= {"status": "in-progress", "date_created": now}
+        with self.state.lock:
+            self.state.calls.append(row)
+        return sid
+
+    def recorded(self, account_sid: str, call_sid: str) -> str:
+        """A finished recording of a call (before Twilio posts its callback): its sid."""
+        sid = new_sid("RE")
+        with self.state.lock:
+            self.state.recordings.append({"account_sid": account_sid, "sid": sid, "call_sid": call_sid})
+        return sid
+
+    def set_status(self, sid: str, status: str) -> None:
+        """Move a message or call along (``sending`` holds a message in flight; ``completed`` ends a call)."""
+        with self.state.lock:
+            for row in (*self.state.messages, *self.state.calls):
+                if row["sid"] == sid:
+                    row["status"] = status
 
     def ring(self, sid: str, deliver: Deliver, *, answered_by: str | None, status: str = "completed") -> list[Any]:
         """The called phone, for a call placed through this fake: Twilio's webhooks, signed.

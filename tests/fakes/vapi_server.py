@@ -1,12 +1,13 @@
-"""A local stand-in for Vapi's REST API (``POST /call``, ``GET /call``, ``GET /phone-number``),
-answering in Vapi's own wire format.
+"""A local stand-in for Vapi's REST API (``POST /call``, ``GET /call``, ``GET /phone-number``,
+``DELETE /call/{id}``), answering in Vapi's own wire format.
 
 It listens on 127.0.0.1 on a free port in a thread, records every request, and answers:
 - 401 ``{"message": "Missing Authorization Header.", "error": "Unauthorized", "statusCode": 401}``
   without a Bearer key, and Vapi's "Invalid Key. Hot tip..." message for a wrong one;
 - 400 ``{"message": [...], "error": "Bad Request", "statusCode": 400}`` for validation errors
   (the messages Vapi's API gives, e.g. a customer number not in E.164);
-- 201 with a call object (``type: outboundPhoneCall``, ``status: queued``) otherwise.
+- 201 with a call object (``type: outboundPhoneCall``, ``status: queued``) otherwise;
+- ``DELETE /call/{id}``: 200 with the call object it deleted, 404 for a call it does not hold.
 
 ``fail_next(status)`` makes the next request answer with that status (429, 503: Vapi busy).
 """
@@ -43,6 +44,7 @@ class FakeVapi:
     requests: list[RecordedRequest] = field(default_factory=list)
     phone_numbers: dict[str, str] = field(default_factory=dict)  # number -> Vapi's phone number id
     calls: list[dict[str, Any]] = field(default_factory=list)  # the calls created, oldest first
+    deleted: list[str] = field(default_factory=list)  # ids of the calls deleted
     _failures: list[int] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -60,6 +62,9 @@ class FakeVapi:
                 fake._handle(self)
 
             def do_GET(self) -> None:
+                fake._handle(self)
+
+            def do_DELETE(self) -> None:
                 fake._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -89,6 +94,8 @@ class FakeVapi:
         self.requests.append(RecordedRequest(handler.command, handler.path, dict(handler.headers.items()), body))
         if handler.command == "GET":
             status, answer = self._list(handler.path, handler.headers.get("Authorization"))
+        elif handler.command == "DELETE":
+            status, answer = self._delete(handler.path, handler.headers.get("Authorization"))
         else:
             status, answer = self._answer(handler.path, handler.headers.get("Authorization"), body)
         payload = json.dumps(answer).encode()
@@ -115,6 +122,32 @@ class FakeVapi:
             rows = [c for c in rows if c["createdAt"] > params.get("createdAtGt", "")]
             return 200, rows[: int(params.get("limit", "100"))]
         return 404, {"message": f"Cannot GET {path}", "error": "Not Found", "statusCode": 404}
+
+    def incoming_call(self, phone_number_id: str, caller: str) -> str:
+        """A call someone makes to the account's number (Vapi then posts its messages to Sera): its id."""
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        call = {"id": str(uuid.uuid4()), "orgId": self.org_id, "createdAt": now, "updatedAt": now}
+        call |= {"type": "inboundPhoneCall", "status": "ended", "phoneNumberId": phone_number_id}
+        call |= {"customer": {"number": caller}}
+        self.calls.append(call)
+        return str(call["id"])
+
+    def holds(self, call_id: str) -> bool:
+        return any(c["id"] == call_id for c in self.calls)
+
+    def _delete(self, path: str, authorization: str | None) -> tuple[int, Any]:
+        if self._failures:
+            status = self._failures.pop(0)
+            return status, {"message": "Service Unavailable", "error": "Service Unavailable", "statusCode": status}
+        if authorization != f"Bearer {self.api_key}":
+            return 401, {"message": INVALID_KEY, "error": "Unauthorized", "statusCode": 401}
+        call_id = path.removeprefix("/call/")
+        call = next((c for c in self.calls if c["id"] == call_id), None) if path.startswith("/call/") else None
+        if call is None:
+            return 404, {"message": "Not Found", "statusCode": 404}
+        self.calls.remove(call)
+        self.deleted.append(call_id)
+        return 200, call
 
     def _answer(self, path: str, authorization: str | None, body: Any) -> tuple[int, dict[str, Any]]:
         if self._failures:

@@ -39,6 +39,7 @@ from sera.calls.service import (
     start_call,
 )
 from sera.customers.service import find_customer
+from sera.privacy.copies import holds_copies, note_copy
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Call, Conversation, Merchant, Transcript, new_id
 
@@ -283,6 +284,15 @@ class Agent:
             customer_id=caller.customer_id,
             provider_call_id=opening.provider_call_id or ref.external_id,
         )
+        if ref.channel == "voice" and call.provider_call_id and holds_copies(call.provider, "call"):
+            note_copy(
+                uow,
+                provider=call.provider,
+                kind="call",
+                provider_id=call.provider_call_id,
+                customer_id=caller.customer_id,
+                record_id=call.id,
+            )
         ctx = TurnContext(uow, load_shop(uow), caller, ref.channel, now, {"caller_phone": phone}, call.id)
         return call, ctx
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from sera.privacy.copies import holds_copies, note_copy
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Message, new_id
 
@@ -58,6 +59,15 @@ def record_message(
     uow.vault.seal(message, body=body)
     uow.session.add(message)
     uow.session.flush()
+    if provider_message_id and holds_copies(provider, "message"):
+        note_copy(
+            uow,
+            provider=provider,
+            kind="message",
+            provider_id=provider_message_id,
+            customer_id=customer_id,
+            record_id=message.id,
+        )
     return message
 
 

@@ -121,18 +121,16 @@ def record_call_report(
     uow.vault.seal(call, recording_url=recording_url, summary=summary)
 
 
-def attach_recording(uow: UnitOfWork, *, provider: str, provider_call_id: str, reference: str) -> bool:
-    """A provider finished recording this call: keep where the audio is (sealed, it is personal data).
-
-    False when the call is not this merchant's (nothing changes).
-    """
-    call = uow.session.execute(
+def find_call(uow: UnitOfWork, *, provider: str, provider_call_id: str) -> Call | None:
+    """This merchant's call by the provider's id for it; None when it is not theirs."""
+    return uow.session.execute(
         select(Call).where(Call.provider == provider, Call.provider_call_id == provider_call_id)
     ).scalar_one_or_none()
-    if call is None:
-        return False
+
+
+def attach_recording(uow: UnitOfWork, call: Call, reference: str) -> None:
+    """A provider finished recording this call: keep where the audio is (sealed, it is personal data)."""
     uow.vault.seal(call, recording_url=reference)
-    return True
 
 
 _TRANSCRIPT = prescoped(

@@ -56,6 +56,19 @@ customer_keys = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# A deleted shop's own provider secret (e.g. its Twilio auth token), kept only until the
+# copies Sera made in that account are deleted there: the shop's key, which sealed it, is gone.
+deletion_credentials = Table(
+    "deletion_credentials",
+    metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("provider", String(20), primary_key=True),
+    Column("account_id", String(100), nullable=True),
+    Column("wrapping_key_id", String(16), nullable=False),
+    Column("wrapped_secret", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 50_000
 
@@ -66,6 +79,10 @@ class KeyMissingError(DecryptionError):
 
 def _merchant_aad(merchant_id: str) -> bytes:
     return f"merchant-key:{merchant_id}".encode()
+
+
+def _credential_aad(merchant_id: str, provider: str) -> bytes:
+    return f"deletion-credential:{merchant_id}:{provider}".encode()
 
 
 def _customer_aad(merchant_id: str, customer_id: str) -> bytes:
@@ -82,6 +99,10 @@ class KeyStore:
 
     def create_schema(self) -> None:
         metadata.create_all(self.engine)
+
+    def forget_cached_keys(self) -> None:
+        """Drop the unwrapped keys this process holds (after the store was restored)."""
+        self._cache.clear()
 
     # -- merchant keys -------------------------------------------------------------
     def create_merchant_key(self, merchant_id: str) -> bytes:
@@ -197,6 +218,49 @@ class KeyStore:
                 )
             ).rowcount
         self._cache.drop(f"c:{customer_id}")
+        return bool(count)
+
+    # -- a deleted shop's provider secrets, until its copies there are deleted -----
+    def keep_for_deletion(self, merchant_id: str, provider: str, account_id: str | None, secret: str) -> None:
+        """Keep a shop's own provider secret, wrapped under the master keyring, past its shop."""
+        wrapping_id, wrapped = self.keyring.wrap(secret.encode(), _credential_aad(merchant_id, provider))
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(deletion_credentials).where(
+                    deletion_credentials.c.merchant_id == merchant_id, deletion_credentials.c.provider == provider
+                )
+            )
+            conn.execute(
+                deletion_credentials.insert().values(
+                    merchant_id=merchant_id,
+                    provider=provider,
+                    account_id=account_id,
+                    wrapping_key_id=wrapping_id,
+                    wrapped_secret=wrapped,
+                    created_at=self.clock(),
+                )
+            )
+
+    def kept_for_deletion(self, merchant_id: str, provider: str) -> tuple[str | None, str] | None:
+        """``(account id, secret)`` kept by ``keep_for_deletion``, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(deletion_credentials).where(
+                    deletion_credentials.c.merchant_id == merchant_id, deletion_credentials.c.provider == provider
+                )
+            ).first()
+        if row is None:
+            return None
+        secret = self.keyring.unwrap(row.wrapping_key_id, row.wrapped_secret, _credential_aad(merchant_id, provider))
+        return row.account_id, secret.decode()
+
+    def forget_for_deletion(self, merchant_id: str, provider: str) -> bool:
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                delete(deletion_credentials).where(
+                    deletion_credentials.c.merchant_id == merchant_id, deletion_credentials.c.provider == provider
+                )
+            ).rowcount
         return bool(count)
 
     # -- rotation ------------------------------------------------------------------

@@ -6,16 +6,20 @@ import logging
 
 from huey import crontab
 
+from sera.adapters.http import HttpClient
 from sera.adapters.shopify.app import ShopifyNotConfiguredError, shopify_app
 from sera.adapters.shopify.client import admin_client
 from sera.adapters.shopify.events import PROCESS_JOB, process_event, requeue_stale_events
 from sera.adapters.shopify.installs import REGISTER_WEBHOOKS_JOB, delete_uninstalled_shops, register_webhooks
 from sera.adapters.shopify.tokens import refresh_expiring_tokens
+from sera.adapters.twilio.deletion import twilio_deleter
+from sera.adapters.vapi.deletion import vapi_deleter
 from sera.agent.idle import close_idle_conversations
 from sera.bootstrap import Sera
 from sera.checkouts.retention import sweep_all_checkouts
 from sera.jobs import Jobs, make_huey
 from sera.outbound.jobs import register_outbound
+from sera.privacy.copies import DELETE_JOB, Deleter, delete_copy, take_due
 from sera.privacy.queue import check_overdue
 from sera.privacy.retention import run_retention
 
@@ -32,6 +36,33 @@ def _idle_conversations(sera: Sera) -> None:
 
 def _privacy_deadlines(sera: Sera) -> None:
     check_overdue(sera, sera.clock())
+
+
+# One wrapper per process for deletions, which never retries by itself: a failed attempt
+# is tried again by the ledger, with backoff, without holding a worker.
+_deletion_http: list[HttpClient] = []
+
+
+def deleter(sera: Sera, merchant_id: str, provider: str) -> Deleter | None:
+    """The provider's deleter for a shop's copies (its own Twilio account, else Sera's; Sera's Vapi key)."""
+    if not _deletion_http:
+        _deletion_http.append(HttpClient(retries=0))
+    if provider == "twilio":
+        return twilio_deleter(sera, merchant_id, _deletion_http[0])
+    if provider == "vapi":
+        return vapi_deleter(sera, _deletion_http[0])
+    return None
+
+
+def _delete_copy(sera: Sera, copy_id: str) -> None:
+    delete_copy(sera, lambda merchant_id, provider: deleter(sera, merchant_id, provider), copy_id)
+
+
+def _copies_due(sera: Sera) -> None:
+    """Queue the deletions at providers whose next attempt is due (a retry, or what a lost job left)."""
+    if sera.jobs is not None:
+        for copy_id in take_due(sera, sera.clock()):
+            sera.jobs.enqueue(DELETE_JOB, copy_id)
 
 
 def _shopify_event(sera: Sera, merchant_id: str, event_id: str) -> None:
@@ -79,6 +110,8 @@ def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs.periodic("shopify.tokens", crontab(minute="30", hour="4"), _shopify_tokens)
     jobs.periodic("shops.pending_deletion", crontab(minute="*/10"), _shops_pending_deletion)
     jobs.periodic("checkouts.retention", crontab(minute="45", hour="3"), _checkout_retention)
+    jobs.register(DELETE_JOB, _delete_copy, retries=0)  # a failed attempt is rescheduled by its row
+    jobs.periodic("privacy.copies_due", crontab(minute="*"), _copies_due)
     register_outbound(jobs)
     sera.jobs = jobs
     return jobs

@@ -47,6 +47,7 @@ from sera.outbound.drafts import Draft, Skip, Subjects, Wait, render
 from sera.outbound.locks import ActionLocks, Throttle, one_at_a_time
 from sera.outbound.rules import next_allowed, recipient_zones
 from sera.outbound.settings import SendPolicy, ShopOutbound
+from sera.privacy.copies import note_copy
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Merchant, Message, OutboundAction
 
@@ -426,6 +427,8 @@ def _mark_sent(
         )
     segments = 0
     for _, draft, sid in kept:
+        if draft.channel == "call" and senders.call is not None:  # the provider's call record holds the number
+            note_copy(uow, provider=senders.call.provider, kind="call", provider_id=sid, customer_id=draft.customer_id)
         if draft.channel == "call" or senders.sms is None:
             continue
         message = record_message(

@@ -19,10 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from sera import audit
 from sera.bootstrap import Sera
+from sera.privacy.copies import keep_shop_credentials, order_for_customer, order_for_shop, start_deletions
 from sera.storage.database import rows
 from sera.storage.models import (
     Appointment,
@@ -45,6 +46,7 @@ class ErasureResult:
     found: bool
     deleted: dict[str, int]
     anonymised: dict[str, int]
+    provider_copies: int  # copies at providers ordered deleted
 
 
 def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: str) -> ErasureResult:
@@ -57,6 +59,11 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
         person = session.execute(select(Customer.phone_bidx).where(Customer.id == customer_id)).first()
         found = person is not None
         phone_bidx = person.phone_bidx if person is not None else None
+        calls = list(session.execute(select(Call.id).where(Call.customer_id == customer_id)).scalars())
+        messages = session.execute(
+            select(Message.id).where(or_(Message.customer_id == customer_id, Message.call_id.in_(calls)))
+        ).scalars()
+        copies = order_for_customer(uow, customer_id, [*calls, *messages], sera.clock())
         removable: tuple[type[Any], ...] = (Transcript, Message, Conversation, Consent)
         for model in removable:
             deleted[model.__tablename__] = rows(session.execute(delete(model).where(model.customer_id == customer_id)))
@@ -86,14 +93,16 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
             action="customer.erased",
             target_type="customer",
             target_id=customer_id,
-            details={"found": found, "deleted": deleted, "anonymised": anonymised},
+            details={"found": found, "deleted": deleted, "anonymised": anonymised, "provider_copies": len(copies)},
             at=sera.clock(),
         )
         uow.commit()
-    return ErasureResult(customer_id, found, deleted, anonymised)
+    start_deletions(sera, copies)
+    return ErasureResult(customer_id, found, deleted, anonymised, len(copies))
 
 
 SHOP_BATCH = 5000
+KEPT_TABLES = ("audit_entries", "provider_copies", "merchants")  # the proof outlives the shop; merchants go last
 
 
 @dataclass(frozen=True)
@@ -105,15 +114,19 @@ class ShopDeletion:
 def delete_shop(sera: Sera, merchant_id: str, *, actor: str) -> ShopDeletion:
     """Delete a whole shop: its key first (every backup becomes unreadable), then its rows.
 
-    Rows go in bounded batches, children before parents; the audit chain of the shop
-    stays (ids and counts only) and the deletion is recorded in the system chain.
+    Its copies at providers are ordered deleted before that (with its own provider secret
+    kept until they are). Rows go in bounded batches, children before parents; the audit
+    chain of the shop and its deletion ledger stay (ids and counts only), and the deletion
+    is recorded in the system chain.
     """
     from sera.storage.models import Base, Merchant
 
+    copies = order_for_shop(sera, merchant_id, sera.clock())
+    keep_shop_credentials(sera, merchant_id)
     sera.keystore.destroy_merchant_key(merchant_id)
     deleted: dict[str, int] = {}
     for table in reversed(Base.metadata.sorted_tables):
-        if "merchant_id" not in table.c or table.name in ("audit_entries", "merchants"):
+        if "merchant_id" not in table.c or table.name in KEPT_TABLES:
             continue
         total = 0
         while True:
@@ -133,11 +146,12 @@ def delete_shop(sera: Sera, merchant_id: str, *, actor: str) -> ShopDeletion:
             action="shop.deleted",
             target_type="merchant",
             target_id=merchant_id,
-            details={"deleted": {k: v for k, v in deleted.items() if v}},
+            details={"deleted": {k: v for k, v in deleted.items() if v}, "provider_copies": len(copies)},
             at=sera.clock(),
         )
         uow.commit()
     sera.lookups.clear()  # its numbers answer no shop now
+    start_deletions(sera, copies)
     return ShopDeletion(merchant_id, deleted)
 
 

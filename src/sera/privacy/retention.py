@@ -10,6 +10,9 @@ Invariants:
   write lock for about ``HOLD_SECONDS`` and the sweep then leaves the database to other
   writers (webhooks) for ``PAUSE_FACTOR`` times as long.
 - Each merchant's sweep is recorded in its audit log with counts only.
+- Copies at providers (Twilio's recordings, messages and call records, Vapi's calls) are
+  ordered deleted with their data class (``sera.privacy.copies``); jobs delete them there.
+  The ledger's record of a deletion done is kept as long as the audit log.
 - Customer records themselves are kept while the merchant's account is active; they
   leave with the shop (shop/redact) or by erasure.
 """
@@ -26,6 +29,7 @@ from sqlalchemy import ColumnClause, ColumnElement, and_, any_, delete, func, li
 
 from sera import audit
 from sera.bootstrap import Sera
+from sera.privacy.copies import order_expired, prune_settled, start_deletions
 from sera.storage.database import is_sqlite, rows
 from sera.storage.models import Call, Conversation, Merchant, Message, OutboundAction, Transcript, UsageRecord
 
@@ -208,6 +212,11 @@ def sweep_merchant(
         report.deleted[name] = _sweep_table(sera, merchant_id, model, expired(cutoff), dry_run, batch)
     audit_cutoff = now - timedelta(days=days["audit_logs"])
     report.deleted["audit_entries"] = _sweep_audit(sera, merchant_id, audit_cutoff, dry_run, batch)
+    if not dry_run:
+        ordered = order_expired(sera, merchant_id, days, now)
+        report.deleted["provider_copies"] = len(ordered)  # ordered deleted at the provider
+        report.deleted["provider_copy_records"] = prune_settled(sera, merchant_id, audit_cutoff)
+        start_deletions(sera, ordered)
     if not dry_run:
         with sera.uow(merchant_id) as uow:
             audit.record(

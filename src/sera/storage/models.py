@@ -526,6 +526,44 @@ class OutboundAction(MerchantOwned, Base):
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class ProviderCopy(Base):
+    """A copy of a conversation that Sera caused to exist at a provider (a recording or a
+    message at Twilio, a call at Twilio or Vapi): the deletion ledger.
+
+    Written when the copy is made, with ids only (the provider's id is no personal data).
+    Retention, erasure and shop deletion turn rows into deletions (``pending``), which jobs
+    carry out at the provider (``deleted``). Like the audit log, a row outlives its shop
+    (no foreign key): the proof of a deletion must outlast what it deleted.
+    """
+
+    __tablename__ = "provider_copies"
+    __table_args__ = (
+        UniqueConstraint("provider", "kind", "provider_id", name="uq_provider_copies_provider_id"),
+        Index("ix_provider_copies_merchant_status", "merchant_id", "status", "created_at"),
+        Index("ix_provider_copies_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(20))  # twilio | vapi
+    kind: Mapped[str] = mapped_column(String(20))  # call | recording | message
+    provider_id: Mapped[str] = mapped_column(String(64))
+    data_class: Mapped[str] = mapped_column(String(30))  # its retention class
+    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    record_id: Mapped[str | None] = mapped_column(String(40), index=True)  # our call or message
+    created_at: Mapped[datetime] = stamped()
+    status: Mapped[str] = mapped_column(String(10), default="kept")  # kept | pending | deleted
+    reason: Mapped[str | None] = mapped_column(String(20))  # erasure | retention | shop_deletion | not_recorded
+    requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(120))  # a status and a provider code, never a body
+    redacted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result: Mapped[str | None] = mapped_column(String(10))  # deleted | gone (the provider no longer had it)
+
+
 class UsageRecord(MerchantOwned, Base):
     __tablename__ = "usage_records"
     __table_args__ = (UniqueConstraint("merchant_id", "day", "metric", name="uq_usage_day_metric"),)

@@ -4,22 +4,30 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from sera.access.api_keys import create_api_key
 from sera.adapters.shopify.events import process_event
+from sera.adapters.twilio.events import RecordingEvent
+from sera.adapters.twilio.voice import recording_ready
 from sera.bootstrap import Sera
+from sera.calls.messages import record_message
 from sera.calls.service import TranscriptLine, end_call, save_transcript, start_call
 from sera.customers.service import find_or_create_customer
 from sera.merchants.service import merchant_id_for_domain
+from sera.privacy.copies import copies_of
 from sera.storage.models import AuditEntry, Customer, Order, PrivacyRequest, ShopifyEvent, new_id
 from tests.adapters.shopify.conftest import SHOP, SHOPPER_EMAIL, SHOPPER_NAME, SHOPPER_PHONE, load, post, row_counts
 from tests.conftest import FakeClock
 from tests.fakes.shopify_server import FakeShopify
+from tests.fakes.twilio_server import TwilioServer
 
 WITHIN = timedelta(hours=48)
 TRANSCRIPT = "my gravel king is stuck in the big ring"
@@ -205,3 +213,101 @@ def test_compliance_webhooks_leave_no_personal_data_in_logs(
     for secret in (SHOPPER_EMAIL, SHOPPER_PHONE, SHOPPER_NAME, "3125550188"):
         assert secret not in caplog.text
     assert json.dumps(load("customers/redact")) not in caplog.text
+
+
+# -- the copies at Twilio --------------------------------------------------------------------
+
+TWILIO_ACCOUNT = "AC0f5ab0e7a4d2c1b8e9f6a3d4c2b1a0e9"
+SHOP_NUMBER = "+13125550100"
+
+
+@pytest.fixture
+def fake_twilio(sera: Sera) -> Iterator[TwilioServer]:
+    with TwilioServer() as fake:
+        fake.add_account(TWILIO_ACCOUNT, "9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c")
+        sera.settings.twilio_account_sid = TWILIO_ACCOUNT
+        sera.settings.twilio_auth_token = SecretStr("9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c")
+        sera.settings.twilio_api_base = fake.url
+        yield fake
+
+
+def seed_twilio_copies(sera: Sera, merchant_id: str, fake: TwilioServer, phone: str, customer_id: str) -> set[str]:
+    """The shopper texted the shop and was recorded on a call: both are copies at Twilio."""
+    call_sid = fake.incoming_call(TWILIO_ACCOUNT, caller=phone, to=SHOP_NUMBER)
+    text_sid = fake.received_text(TWILIO_ACCOUNT, sender=phone, to=SHOP_NUMBER, body="has my order shipped")
+    with sera.uow(merchant_id) as uow:
+        start_call(
+            uow,
+            channel="voice",
+            direction="inbound",
+            provider="twilio",
+            from_number=phone,
+            to_number=SHOP_NUMBER,
+            started_at=sera.clock(),
+            customer_id=customer_id,
+            provider_call_id=call_sid,
+        )
+        record_message(
+            uow,
+            direction="inbound",
+            provider="twilio",
+            provider_message_id=text_sid,
+            body="has my order shipped",
+            status="received",
+            customer_id=customer_id,
+            call_id=None,
+            now=sera.clock(),
+        )
+        uow.commit()
+    fake.set_status(call_sid, "completed")
+    recording = fake.recorded(TWILIO_ACCOUNT, call_sid)
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{TWILIO_ACCOUNT}/Recordings/{recording}"
+    assert recording_ready(sera, merchant_id, RecordingEvent(call_sid, recording, "completed", url))
+    return {text_sid, recording}
+
+
+def test_a_redaction_deletes_the_shoppers_recording_and_texts_at_twilio(
+    client: TestClient,
+    fake_shopify: FakeShopify,
+    fake_twilio: TwilioServer,
+    installed: str,
+    jobs: Any,
+    sera: Sera,
+    clock: FakeClock,
+) -> None:
+    shopper = seed_shopper(sera, installed)
+    with sera.uow(installed) as uow:
+        other = find_or_create_customer(uow, name="Priya Shah", phone="+13125550171").id
+        uow.commit()
+    hers = seed_twilio_copies(sera, installed, fake_twilio, SHOPPER_PHONE, shopper)
+    theirs = seed_twilio_copies(sera, installed, fake_twilio, "+13125550171", other)
+    received = clock()
+    post(client, fake_shopify, "customers/redact", load("customers/redact"))
+    clock.advance(minutes=2)
+    jobs.run_pending()
+    assert sorted(sid for _, sid in fake_twilio.state.deleted) == sorted(hers)
+    assert all(fake_twilio.state.holds(sid) for sid in theirs)
+    copies = copies_of(sera, installed, customer_id=shopper)
+    assert all(c.deleted_at is not None and c.deleted_at - received < WITHIN for c in copies)
+    assert "provider_copy.deleted" in audit_actions(sera, installed)
+
+
+def test_shop_redact_deletes_every_copy_at_twilio(
+    client: TestClient,
+    fake_shopify: FakeShopify,
+    fake_twilio: TwilioServer,
+    installed: str,
+    jobs: Any,
+    sera: Sera,
+    clock: FakeClock,
+) -> None:
+    shopper = seed_shopper(sera, installed)
+    copies = seed_twilio_copies(sera, installed, fake_twilio, SHOPPER_PHONE, shopper)
+    post(client, fake_shopify, "app/uninstalled", load("app/uninstalled"))
+    jobs.run_pending()
+    clock.advance(hours=2)
+    post(client, fake_shopify, "shop/redact", load("shop/redact"))
+    jobs.run_pending()
+    assert merchant_id_for_domain(sera, SHOP) is None
+    assert sorted(sid for _, sid in fake_twilio.state.deleted) == sorted(copies)
+    assert {c.reason for c in copies_of(sera, installed)} == {"shop_deletion"}

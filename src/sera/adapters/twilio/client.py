@@ -1,4 +1,5 @@
-"""Twilio's REST API (send an SMS, place, update and list calls, list messages) through the SDK.
+"""Twilio's REST API (send an SMS, place, update and list calls, list messages, delete
+recordings, messages and calls, redact a message) through the SDK.
 
 The SDK builds the requests and reads the answers; every byte still goes through
 ``sera.adapters.http.HttpClient``, the one outbound wrapper (timeouts, retries, the
@@ -106,7 +107,7 @@ def _mapped(exc: Exception) -> OutboundError:
     if isinstance(exc, TwilioRestException):
         status = int(exc.status or 0)
         kind = RetryableError if status in RETRYABLE_STATUS else PermanentError
-        return kind(f"twilio answered {status} (code {exc.code})", status)
+        return kind(f"twilio answered {status} (code {exc.code})", status, json.dumps({"code": exc.code}))
     return PermanentError(f"twilio answer not understood: {type(exc).__name__}")
 
 
@@ -191,6 +192,20 @@ class TwilioClient:
             )
             for m in rows
         ]
+
+    @property
+    def account_sid(self) -> str:
+        return str(self._sdk.account_sid)
+
+    def delete(self, kind: str, sid: str) -> None:
+        """Delete a ``recording``, ``message`` or ``call`` from the account (204). Twilio answers 404
+        for a sid it does not hold, and refuses (code 20009) a message or call not yet final."""
+        resources = {"recording": self._sdk.recordings, "message": self._sdk.messages, "call": self._sdk.calls}
+        self._call(resources[kind](sid).delete)
+
+    def redact_message(self, sid: str) -> None:
+        """Empty a sent or received message's body, keeping its record (an update with ``Body=""``)."""
+        self._call(self._sdk.messages(sid).update, body="")
 
     def close(self) -> None:
         """Release the wrapper this client made for itself; a wrapper handed in stays open."""

@@ -135,6 +135,7 @@ class SmsStatusEvent:
     message_sid: str
     status: str
     error_code: int | None
+    recipient: str | None = None  # E.164, who the text went to
 
 
 def sms_status_event(params: Mapping[str, str]) -> SmsStatusEvent:
@@ -145,4 +146,5 @@ def sms_status_event(params: Mapping[str, str]) -> SmsStatusEvent:
         message_sid=_sid(params, "MessageSid", ("SM", "MM")),
         status=status,
         error_code=_bounded_int(params.get("ErrorCode"), 99999),
+        recipient=try_normalize_phone(params.get("To")),
     )

@@ -37,6 +37,7 @@ from sera.billing.usage import record_usage
 from sera.bootstrap import Sera
 from sera.calls.messages import find_message, record_message, sms_segments, update_message_status
 from sera.customers.service import add_do_not_contact, find_customer, is_do_not_contact, remove_do_not_contact
+from sera.privacy.copies import note_copy
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Conversation, MerchantPhoneNumber
 
@@ -246,6 +247,18 @@ def send_text(sera: Sera, merchant_id: str, *, to: str, body: str, from_number: 
         return message.id
 
 
+def _note_reply(uow: UnitOfWork, event: SmsStatusEvent) -> None:
+    """The reply is a copy at Twilio, of the texter's conversation (erased with them)."""
+    customer = find_customer(uow, phone=event.recipient) if event.recipient else None
+    note_copy(
+        uow,
+        provider=PROVIDER,
+        kind="message",
+        provider_id=event.message_sid,
+        customer_id=customer.id if customer else None,
+    )
+
+
 def delivery_report(sera: Sera, merchant_id: str, event: SmsStatusEvent) -> bool:
     """A message's new status; replayed or late reports never move it back. False when nothing changed."""
     rank = STATUS_ORDER.get(event.status)
@@ -253,7 +266,11 @@ def delivery_report(sera: Sera, merchant_id: str, event: SmsStatusEvent) -> bool
         return False
     with sera.uow(merchant_id) as uow:
         message = find_message(uow, provider=PROVIDER, provider_message_id=event.message_sid)
-        if message is None or rank < STATUS_ORDER.get(message.status, -1) or message.status == event.status:
+        if message is None:  # a reply Sera gave in TwiML: its first report is where its sid is learnt
+            _note_reply(uow, event)
+            uow.commit()
+            return False
+        if rank < STATUS_ORDER.get(message.status, -1) or message.status == event.status:
             return False
         update_message_status(uow, provider=PROVIDER, provider_message_id=event.message_sid, status=event.status)
         uow.commit()

@@ -154,9 +154,11 @@ def relay(
     return str(response)
 
 
-def messages(texts: Sequence[str]) -> str:
-    """One ``<Message>`` per text; none at all is an empty ``<Response/>``."""
+def messages(texts: Sequence[str], status_callback: str | None = None) -> str:
+    """One ``<Message>`` per text; none at all is an empty ``<Response/>``. Each text's delivery
+    reports go to ``status_callback`` (the verb's ``action``), which tells Sera its sid."""
     response = MessagingResponse()
+    options = {"action": status_callback, "method": "POST"} if status_callback else {}
     for text in texts:
-        response.message(xml_safe(text))
+        response.message(xml_safe(text), **options)
     return str(response)

@@ -26,9 +26,10 @@ from sera.agent.ports import Action, ActionKind, Reply
 from sera.agent.service import Agent, ConversationNotFoundError, ConversationRef
 from sera.billing.usage import billed_minutes, record_usage
 from sera.bootstrap import Sera
-from sera.calls.service import attach_recording
+from sera.calls.service import attach_recording, find_call
 from sera.outbound.calls import call_finished, machine_answered, opening
 from sera.outbound.drafts import shop_number, voicemail
+from sera.privacy.copies import note_copy, order_copy, start_deletions
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Merchant
 
@@ -254,12 +255,30 @@ def call_plan(sera: Sera, merchant_id: str) -> CallPlan:
 
 
 def recording_ready(sera: Sera, merchant_id: str, event: RecordingEvent) -> bool:
-    """Keep the finished recording's reference on the call, only if the shop records calls."""
+    """A finished recording is a copy at Twilio: noted in the deletion ledger, and its reference
+    kept on the call if the shop records calls; if it does not (any longer), deleted there now.
+    A recording of a call Sera does not know is left alone (it is not Sera's)."""
     if event.status != "completed" or event.url is None:
         return False
+    ordered: list[str] = []
     with sera.uow(merchant_id) as uow:
-        if not records_calls(uow):
+        call = find_call(uow, provider=PROVIDER, provider_call_id=event.call_sid)
+        if call is None:
+            log.warning("twilio recording for a call Sera does not know")
             return False
-        kept = attach_recording(uow, provider=PROVIDER, provider_call_id=event.call_sid, reference=event.url)
+        note_copy(
+            uow,
+            provider=PROVIDER,
+            kind="recording",
+            provider_id=event.recording_sid,
+            customer_id=call.customer_id,
+            record_id=call.id,
+        )
+        kept = records_calls(uow)
+        if kept:
+            attach_recording(uow, call, event.url)
+        else:
+            ordered = order_copy(uow, PROVIDER, "recording", event.recording_sid, "not_recorded", sera.clock())
         uow.commit()
+    start_deletions(sera, ordered)
     return kept

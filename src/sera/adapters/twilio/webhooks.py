@@ -253,7 +253,8 @@ def incoming_sms(webhook: Webhook, sera: SeraDep, agent: AgentDep) -> Response:
     if hook.merchant_id is None or text.sender is None or text.shop_number is None:
         log.warning("twilio text Sera cannot answer", extra={"known_shop": hook.merchant_id is not None})
         return _xml(EMPTY)
-    return _xml(messages(sms.receive_sms(sera, agent, hook.merchant_id, text, text.sender, text.shop_number)))
+    replies = sms.receive_sms(sera, agent, hook.merchant_id, text, text.sender, text.shop_number)
+    return _xml(messages(replies, sms.status_url(sera, hook.merchant_id)))
 
 
 @router.post("/sms/status", status_code=204)

@@ -1,5 +1,6 @@
 """Vapi's REST API, outbound: place a phone call (``POST /call``), list recent calls
-(``GET /call``), find a phone number's id (``GET /phone-number``).
+(``GET /call``), find a phone number's id (``GET /phone-number``), delete a call
+(``DELETE /call/{id}``).
 
 Authenticated with the private API key (``Authorization: Bearer SERA_VAPI_API_KEY``) against
 ``SERA_VAPI_API_BASE``, through the one outbound HTTP wrapper. Vapi answers 201 with the call
@@ -17,6 +18,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -108,6 +110,23 @@ class VapiClient:
             for row in self._get_list("/call", query)
             if isinstance(row.get("id"), str)
         ]
+
+    def delete_call(self, call_id: str) -> bool:
+        """Delete a call with its recording, transcript and summary (``DELETE /call/{id}``).
+        False when Vapi no longer has it (404)."""
+        if not self._api_key:
+            raise PermanentError("SERA_VAPI_API_KEY is not set")
+        try:
+            self._http.request(
+                "DELETE",
+                f"{self.base_url}/call/{quote(call_id, safe='')}",
+                headers={"Authorization": f"Bearer {self._api_key}"},
+            )
+        except PermanentError as exc:
+            if exc.status == 404:
+                return False
+            raise PermanentError(f"Vapi refused the deletion: {_vapi_message(exc.body)}", exc.status) from None
+        return True
 
     def _get_list(self, path: str, query: dict[str, str]) -> list[dict[str, Any]]:
         if not self._api_key:
