@@ -31,6 +31,7 @@ def test_rotation_rewraps_every_key_under_the_new_master(
     with pytest.raises(DecryptionError):
         _name_of_priya(only_new, personas.northside_id)  # not rotated yet
 
+    sera.keystore.keep_for_deletion("mer_gone", "twilio", "AC" + "2" * 32, "a deleted shop's token")
     both = bootstrap(settings.model_copy(update={"master_key": SecretStr(f"{new},{old.get_secret_value()}")}))
     assert _name_of_priya(both, personas.northside_id) == "Priya Shah"  # old master still opens
     monkeypatch.setattr(cli, "_sera", lambda generate_secrets=False: both)
@@ -41,6 +42,8 @@ def test_rotation_rewraps_every_key_under_the_new_master(
     only_new = bootstrap(settings.model_copy(update={"master_key": SecretStr(new)}))
     assert _name_of_priya(only_new, personas.northside_id) == "Priya Shah"
     assert set(only_new.keystore.wrapping_key_ids()) == {only_new.keystore.keyring.primary_id}
+    kept = only_new.keystore.kept_for_deletion("mer_gone", "twilio")  # a secret kept for deletions moved too
+    assert kept == ("AC" + "2" * 32, "a deleted shop's token")
     only_old = bootstrap(settings)
     only_old.keystore._cache.clear()
     with pytest.raises(DecryptionError):

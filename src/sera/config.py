@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # `sera backup restore` refuses a key-store backup older than this: it may hold the keys
     # of customers erased since, and would make their data readable again in data backups.
     key_backup_max_age_hours: int = Field(default=48, ge=1, le=48)
+    # A worker deleting a copy at a provider holds it this long; one that dies holding it
+    # leaves it to the next attempt after that (longer than any one provider request).
+    deletion_claim_seconds: int = Field(default=120, ge=1, le=3600)
     # The agent's brain: `offline` (embedded, no network) or `llm`, any server that speaks
     # OpenAI's chat completions ({llm_base_url}/chat/completions). A shop's file may choose
     # its own (agent.brain, agent.llm). A turn the model cannot answer within

@@ -191,6 +191,8 @@ class _Handler(BaseHTTPRequestHandler):
             if final:
                 rows.remove(row)
                 state.deleted.append((kind, sid))
+        if final:
+            self._deleted()
         if row is None:
             self._error(404, 20404, f"The requested resource {seen.path} was not found")
         elif not final:
@@ -199,6 +201,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(204)
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+    def _deleted(self) -> None:
+        """Between deleting and answering (a paced fake waits here)."""
 
     def _redact_message(self, seen: Received, account: str, sid: str) -> None:
         form = {k: v[0] for k, v in seen.form.items()}

@@ -1,5 +1,6 @@
 """The fake Twilio (``tests.fakes.twilio_server``) with what crash tests and benchmarks need:
-time spent creating a message (or a call), before storing it and after (the answer is not back yet),
+time spent creating a message (or a call), or deleting one, before storing (deleting) it and
+after (the answer is not back yet),
 recipients Twilio refuses with a given error code (21610: the recipient sent STOP to the
 carrier), and answers sent at once (TCP_NODELAY: without it every answer waits 40 ms for
 a delayed ACK, which would make the fake, not Sera, the bottleneck). Everything else is
@@ -41,6 +42,16 @@ class _PacedHandler(_Handler):
     def _create_call(self, seen: Received, account: str) -> None:
         time.sleep(self.server.pace.before())
         super()._create_call(seen, account)
+
+    def _delete(self, seen: Received, kind: str, account: str, sid: str) -> None:
+        time.sleep(self.server.pace.before())
+        try:
+            super()._delete(seen, kind, account, sid)
+        except (BrokenPipeError, ConnectionResetError):
+            return  # the client died waiting: the resource stays deleted, as at Twilio
+
+    def _deleted(self) -> None:
+        time.sleep(self.server.pace.after())
 
     def _answer(self, status: int, payload: dict[str, Any]) -> None:
         if status == 201:

@@ -101,6 +101,28 @@ class Worker:
         self.process.wait()
 
 
+def kill_until(done: Callable[[], bool], sweep: Callable[[], None], spawn: Callable[[], Worker]) -> int:
+    """Run WORKERS workers, each killed when its lifetime is up and replaced, with ``sweep`` (the
+    periodic dispatcher) every second, until ``done`` or DEADLINE; returns how many were killed."""
+    started = time.monotonic()
+    workers = [spawn() for _ in range(WORKERS)]
+    kills = 0
+    try:
+        while not done() and time.monotonic() - started < DEADLINE:
+            sweep()
+            for _ in range(20):
+                for i, worker in enumerate(workers):
+                    if worker.due_for_kill():
+                        worker.kill()
+                        kills += 1
+                        workers[i] = spawn()
+                time.sleep(0.05)
+    finally:
+        for worker in workers:
+            worker.kill()
+    return kills
+
+
 def _unsent(sera: Sera, shop: str) -> int:
     with sera.uow(shop, readonly=True) as uow:
         return int(
@@ -143,21 +165,9 @@ def test_no_text_or_call_is_lost_or_sent_twice_when_workers_are_killed(
     sweep()
     assert _unsent(sera, shop) == sends  # planned and queued
     started = time.monotonic()
-    workers = [spawn() for _ in range(WORKERS)]
-    kills = 0
     try:
-        while _unsent(sera, shop) and time.monotonic() - started < DEADLINE:
-            sweep()
-            for _ in range(20):
-                for i, worker in enumerate(workers):
-                    if worker.due_for_kill():
-                        worker.kill()
-                        kills += 1
-                        workers[i] = spawn()
-                time.sleep(0.05)
+        kills = kill_until(lambda: not _unsent(sera, shop), sweep, spawn)
     finally:
-        for worker in workers:
-            worker.kill()
         log.close()
     elapsed = time.monotonic() - started
 

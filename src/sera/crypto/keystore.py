@@ -297,7 +297,28 @@ class KeyStore:
                     )
             rewrapped += len(rows)
             if len(rows) < batch_size:
+                self._rotate_deletion_credentials(primary)
                 return rewrapped
+
+    def _rotate_deletion_credentials(self, primary: str) -> None:
+        """The few secrets kept for deletions at providers, re-wrapped too."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(deletion_credentials).where(deletion_credentials.c.wrapping_key_id != primary)
+            ).all()
+            for row in rows:
+                aad = _credential_aad(row.merchant_id, row.provider)
+                new_id, wrapped = self.keyring.wrap(
+                    self.keyring.unwrap(row.wrapping_key_id, row.wrapped_secret, aad), aad
+                )
+                conn.execute(
+                    update(deletion_credentials)
+                    .where(
+                        deletion_credentials.c.merchant_id == row.merchant_id,
+                        deletion_credentials.c.provider == row.provider,
+                    )
+                    .values(wrapping_key_id=new_id, wrapped_secret=wrapped)
+                )
 
     def wrapping_key_ids(self) -> dict[str, int]:
         """How many merchant keys each master key wraps (for `sera keys status`)."""

@@ -11,9 +11,10 @@ Invariants:
 - An order turns ``kept`` rows into ``pending`` ones, each due 48 hours after the order.
   A pending row is never dropped: each attempt either settles it (``deleted``, or ``gone``
   when the provider answers 404) or schedules the next attempt with backoff, up to hourly.
-- Deletion is claimed before the provider is asked (``claimed_until``), so two workers never
-  ask for the same copy at once; a worker that dies after the provider deleted the copy
-  leaves a claim that runs out, and the next attempt finds the copy gone.
+- Deletion is claimed before the provider is asked (``claimed_until``, for
+  ``SERA_DELETION_CLAIM_SECONDS``), so two workers never ask for the same copy at once; a
+  worker that dies after the provider deleted the copy leaves a claim that runs out, and
+  the next attempt finds the copy gone.
 - Each outcome at the provider (deleted, gone, a message body redacted while its deletion
   is refused) is in the shop's audit chain: provider, kind, id, result.
 - A deleted shop's own provider secret is kept (wrapped under the master keyring, in the key
@@ -35,7 +36,7 @@ from sera import audit
 from sera.bootstrap import Sera
 from sera.merchants.providers import provider_credentials
 from sera.privacy.service import ANSWER_WITHIN
-from sera.storage.database import UnitOfWork, conflict_insert, rows
+from sera.storage.database import UnitOfWork, clock_of, conflict_insert, rows
 from sera.storage.models import Merchant, ProviderCopy, new_id
 
 log = logging.getLogger("sera.privacy")
@@ -48,9 +49,7 @@ DATA_CLASS = {
     ("vapi", "call"): "recordings_transcripts",  # the call with its recording, transcript and summary
 }
 SHOP_ACCOUNTS = ("twilio",)  # providers where a shop may bring its own account (its secret sealed)
-REASONS = ("erasure", "retention", "shop_deletion", "not_recorded")
 Reason = Literal["erasure", "retention", "shop_deletion", "not_recorded"]
-CLAIM = timedelta(minutes=2)  # longer than any one provider request (the wrapper's timeouts)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 ORDER_BATCH = 1000
@@ -115,7 +114,7 @@ def note_copy(
         data_class=data_class,
         customer_id=customer_id,
         record_id=record_id,
-        created_at=uow.session.info["clock"](),
+        created_at=clock_of(uow.session),
         status="kept",
         attempts=0,
     )
@@ -258,7 +257,7 @@ def start_deletions(sera: Sera, copy_ids: Sequence[str]) -> None:
 
 def take_due(sera: Sera, now: datetime, limit: int = 2000) -> list[str]:
     """Pending copies whose next attempt is due and that no worker holds, to be queued now;
-    they are not taken again for ``CLAIM``, so a queue slower than the dispatcher is not
+    they are not taken again for a claim's length, so a queue slower than the dispatcher is not
     flooded, and a lost job is queued again after that."""
     unheld = or_(ProviderCopy.claimed_until.is_(None), ProviderCopy.claimed_until < now)
     with sera.uow() as uow:
@@ -274,11 +273,15 @@ def take_due(sera: Sera, now: datetime, limit: int = 2000) -> list[str]:
             uow.session.execute(
                 update(ProviderCopy)
                 .where(ProviderCopy.id.in_(ids), ProviderCopy.status == "pending")
-                .values(next_attempt_at=now + CLAIM),
+                .values(next_attempt_at=now + _claim_length(sera)),
                 execution_options={"synchronize_session": False},
             )
         uow.commit()
     return ids
+
+
+def _claim_length(sera: Sera) -> timedelta:
+    return timedelta(seconds=sera.settings.deletion_claim_seconds)
 
 
 def _claim(sera: Sera, copy_id: str, now: datetime) -> CopyRef | None:
@@ -291,7 +294,7 @@ def _claim(sera: Sera, copy_id: str, now: datetime) -> CopyRef | None:
                     ProviderCopy.status == "pending",
                     or_(ProviderCopy.claimed_until.is_(None), ProviderCopy.claimed_until < now),
                 )
-                .values(claimed_until=now + CLAIM, attempts=ProviderCopy.attempts + 1)
+                .values(claimed_until=now + _claim_length(sera), attempts=ProviderCopy.attempts + 1)
             )
         )
         row = uow.session.get(ProviderCopy, copy_id) if claimed else None
