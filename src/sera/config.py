@@ -95,6 +95,9 @@ class Settings(BaseSettings):
     # `sera backup restore` refuses a key-store backup older than this: it may hold the keys
     # of customers erased since, and would make their data readable again in data backups.
     key_backup_max_age_hours: int = Field(default=48, ge=1, le=48)
+    # Webhook endpoints may be private, loopback or link-local addresses (and plain http
+    # outside production): for tests and development only.
+    webhooks_allow_private: bool = False
     # A worker deleting a copy at a provider holds it this long; one that dies holding it
     # leaves it to the next attempt after that (longer than any one provider request).
     deletion_claim_seconds: int = Field(default=120, ge=1, le=3600)

@@ -20,6 +20,7 @@ from sera.booking.slots import (
     is_bookable,
 )
 from sera.customers.service import PersonRef, person_refs
+from sera.integrations.webhooks import emit
 from sera.outbound.confirmations import BOOKED, CANCELLED, MOVED, record_confirmation
 from sera.storage.database import UnitOfWork
 from sera.storage.models import (
@@ -319,6 +320,7 @@ def book_appointment(
     uow.session.add(appointment)
     uow.session.flush()
     record_confirmation(uow, appointment, BOOKED, now)
+    _announce(uow, appointment, "appointment.booked", service.name)
     return appointment
 
 
@@ -350,6 +352,7 @@ def reschedule_appointment(
     appointment.updated_at = now
     uow.session.flush()
     record_confirmation(uow, appointment, MOVED, now)
+    _announce(uow, appointment, "appointment.moved", service.name)
     return appointment
 
 
@@ -359,7 +362,22 @@ def cancel_appointment(uow: UnitOfWork, appointment_id: str, *, now: datetime) -
     appointment.cancelled_at = appointment.updated_at = now
     uow.session.flush()
     record_confirmation(uow, appointment, CANCELLED, now)
+    _announce(uow, appointment, "appointment.cancelled", None)
     return appointment
+
+
+def _announce(uow: UnitOfWork, appointment: Appointment, event: str, service: str | None) -> None:
+    """The shop's integrations hear of the change (ids and times; the service by name)."""
+    data = {
+        "id": appointment.id,
+        "status": appointment.status,
+        "service": service,
+        "staff_id": appointment.staff_id,
+        "starts_at": appointment.start_at,
+        "ends_at": appointment.end_at,
+        "customer_id": appointment.customer_id,
+    }
+    emit(uow, event, data, customer_id=appointment.customer_id)
 
 
 def upcoming_appointments(uow: UnitOfWork, customer_id: str, now: datetime) -> list[AppointmentView]:

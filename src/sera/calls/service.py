@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
+from sera.integrations.webhooks import emit
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Call, Transcript, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
@@ -94,6 +95,17 @@ def end_call(
     call.outcome = outcome
     if reason is not None:
         call.ended_reason = reason[:60]
+    data = {
+        "id": call.id,
+        "channel": call.channel,
+        "direction": call.direction,
+        "outcome": outcome,
+        "started_at": call.started_at,
+        "ended_at": ended_at,
+        "duration_s": call.duration_s,
+        "customer_id": call.customer_id,
+    }
+    emit(uow, "call.completed", data, customer_id=call.customer_id)
 
 
 def record_call_report(

@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select
 
 from sera import audit
 from sera.customers.phones import normalize_phone, region_of_locale
+from sera.integrations.webhooks import emit
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Consent, Customer, DoNotContact, Merchant, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
@@ -275,6 +276,8 @@ def _listed(
     uow.vault.seal(entry, phone=phone, reason=reason)
     uow.session.add(entry)
     uow.session.flush()
+    data = {"phone": phone, "customer_id": entry.customer_id, "source": source}  # a CRM suppresses the number
+    emit(uow, "customer.opted_out", data, customer_id=entry.customer_id)
     return entry, True
 
 
@@ -284,6 +287,9 @@ def remove_do_not_contact(uow: UnitOfWork, phone: str) -> bool:
     for row in rows:
         uow.session.delete(row)
     uow.session.flush()
+    if rows:
+        customer_id = rows[0].customer_id
+        emit(uow, "customer.opted_in", {"phone": phone, "customer_id": customer_id}, customer_id=customer_id)
     return bool(rows)
 
 

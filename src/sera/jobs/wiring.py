@@ -14,9 +14,11 @@ from sera.adapters.shopify.installs import REGISTER_WEBHOOKS_JOB, delete_uninsta
 from sera.adapters.shopify.tokens import refresh_expiring_tokens
 from sera.adapters.twilio.deletion import twilio_deleter
 from sera.adapters.vapi.deletion import vapi_deleter
+from sera.adapters.webhooks.sender import StandardWebhooksSender, guarded_http
 from sera.agent.idle import close_idle_conversations
 from sera.bootstrap import Sera
 from sera.checkouts.retention import sweep_all_checkouts
+from sera.integrations import webhooks
 from sera.jobs import Jobs, make_huey
 from sera.outbound.jobs import register_outbound
 from sera.privacy.copies import DELETE_JOB, Deleter, delete_copy, take_due
@@ -63,6 +65,23 @@ def _copies_due(sera: Sera) -> None:
     if sera.jobs is not None:
         for copy_id in take_due(sera, sera.clock()):
             sera.jobs.enqueue(DELETE_JOB, copy_id)
+
+
+_webhook_senders: dict[bool, StandardWebhooksSender] = {}  # one per process (by the private-address setting)
+
+
+def _deliver_webhook(sera: Sera, delivery_id: str) -> None:
+    allow = sera.settings.webhooks_allow_private
+    if allow not in _webhook_senders:
+        _webhook_senders[allow] = StandardWebhooksSender(guarded_http(allow_private=allow))
+    webhooks.deliver(sera, _webhook_senders[allow], delivery_id)
+
+
+def _webhooks_due(sera: Sera) -> None:
+    """Queue the webhook deliveries whose retry is due (or that a lost job left)."""
+    if sera.jobs is not None:
+        for delivery_id in webhooks.take_due(sera, sera.clock()):
+            sera.jobs.enqueue(webhooks.DELIVER_JOB, delivery_id)
 
 
 def _shopify_event(sera: Sera, merchant_id: str, event_id: str) -> None:
@@ -112,6 +131,9 @@ def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs.periodic("checkouts.retention", crontab(minute="45", hour="3"), _checkout_retention)
     jobs.register(DELETE_JOB, _delete_copy, retries=0)  # a failed attempt is rescheduled by its row
     jobs.periodic("privacy.copies_due", crontab(minute="*"), _copies_due)
+    jobs.register(webhooks.DELIVER_JOB, _deliver_webhook, retries=0)  # a failed attempt is rescheduled by its row
+    jobs.periodic("webhooks.due", crontab(minute="*"), _webhooks_due)
+    webhooks.deliver_with(lambda delivery_id: jobs.enqueue(webhooks.DELIVER_JOB, delivery_id))
     register_outbound(jobs)
     sera.jobs = jobs
     return jobs

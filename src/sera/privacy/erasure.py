@@ -23,6 +23,7 @@ from sqlalchemy import delete, or_, select, update
 
 from sera import audit
 from sera.bootstrap import Sera
+from sera.integrations.webhooks import emit, forget_customer
 from sera.privacy.copies import keep_shop_credentials, order_for_customer, order_for_shop, start_deletions
 from sera.storage.database import rows
 from sera.storage.models import (
@@ -86,6 +87,8 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
                 update(DoNotContact).where(DoNotContact.phone_bidx == phone_bidx).values(phone=None, reason=None)
             )
         deleted["customers"] = rows(session.execute(delete(Customer).where(Customer.id == customer_id)))
+        forget_customer(uow, customer_id)  # their events not yet delivered are never sent
+        emit(uow, "customer.erased", {"customer_id": customer_id})  # so a CRM deletes too
         audit.record(
             session,
             merchant_id=merchant_id,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sera import audit
 from sera.bootstrap import Sera
 from sera.customers.service import CustomerNotFoundError, add_do_not_contact, correct_customer, get_customer
+from sera.integrations.webhooks import emit
 from sera.privacy.erasure import redact_customer
 from sera.privacy.export import export_json
 from sera.privacy.service import PrivacyRequestError, load_request
@@ -62,6 +63,7 @@ def complete_privacy_request(
             details={"type": kind, "customer_found": customer_id is not None},
             at=now,
         )
+        emit(uow, "privacy_request.completed", {"id": request.id, "type": kind, "customer_id": customer_id})
         uow.commit()
     if kind == "erasure" and customer_id is not None:
         redact_customer(sera, merchant_id, customer_id, actor=actor)

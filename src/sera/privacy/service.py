@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from sera import audit
+from sera.integrations.webhooks import emit
 from sera.storage.database import UnitOfWork
 from sera.storage.models import PrivacyRequest, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
@@ -68,6 +69,14 @@ def record_privacy_request(
         details={"type": request_type, "source": source},
         at=now,
     )
+    data = {
+        "id": request.id,
+        "type": request_type,
+        "source": source,
+        "customer_id": customer_id,
+        "due_at": request.due_at,
+    }
+    emit(uow, "privacy_request.received", data)
     return request
 
 

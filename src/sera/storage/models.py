@@ -564,6 +564,47 @@ class ProviderCopy(Base):
     result: Mapped[str | None] = mapped_column(String(10))  # deleted | gone (the provider no longer had it)
 
 
+class WebhookEndpoint(MerchantOwned, Base):
+    """Where a shop's own systems (a CRM, an automation tool) receive Sera's signed events."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_merchant_created", "merchant_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    secret: Mapped[bytes] = mapped_column(Sealed)  # whsec_..., sealed under the shop's key
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(String(80))
+
+
+class WebhookDelivery(MerchantOwned, Base):
+    """One event for one endpoint; its id is the stable ``webhook-id``. The body is sealed
+    (under the customer's key when the event is about one, so erasure shreds it) and is
+    dropped once delivered."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_endpoint", "merchant_id", "endpoint_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    payload: Mapped[bytes | None] = mapped_column(Sealed)
+    status: Mapped[str] = mapped_column(String(12))  # pending | delivered | failed | erased
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = stamped()
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
 class UsageRecord(MerchantOwned, Base):
     __tablename__ = "usage_records"
     __table_args__ = (UniqueConstraint("merchant_id", "day", "metric", name="uq_usage_day_metric"),)

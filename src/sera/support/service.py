@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from sera.customers.service import PersonRef, person_refs
+from sera.integrations.webhooks import emit
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Ticket, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
@@ -55,6 +56,8 @@ def create_ticket(
     uow.vault.seal(ticket, description=description)
     uow.session.add(ticket)
     uow.session.flush()
+    data = {"id": ticket.id, "subject": ticket.subject, "tags": tags, "customer_id": customer_id, "call_id": call_id}
+    emit(uow, "ticket.created", data, customer_id=customer_id)
     return ticket
 
 

@@ -22,6 +22,7 @@ from sera.bootstrap import Sera
 from sera.observability import LATENCY, REQUESTS, set_request_id
 from sera.storage.text import without_surrogates
 from sera.web.api.v1 import router as api_v1
+from sera.web.api.webhooks import router as api_webhooks
 from sera.web.calendar import router as calendar_feed
 from sera.web.home import router as home
 from sera.web.home import static_files
@@ -147,6 +148,7 @@ def create_app(sera: Sera) -> FastAPI:
     app.include_router(home)
     app.mount("/static", static_files, name="static")
     app.include_router(api_v1)
+    app.include_router(api_webhooks)
     app.include_router(twilio_webhooks)
     app.include_router(vapi_webhooks)
     app.include_router(shopify_app)

@@ -1,0 +1,86 @@
+"""Standard Webhooks over HTTP: each event signed (``webhook-id``, ``webhook-timestamp``,
+``webhook-signature``: HMAC-SHA256 under the endpoint's ``whsec_`` secret, by the
+``standardwebhooks`` package, so a receiver verifies with any of its libraries) and posted
+through the one HTTP wrapper, which never retries by itself (the delivery's row does).
+
+A merchant's URL must not reach Sera's own network: the host is resolved here, every
+address it resolves to must be public (unless ``SERA_WEBHOOKS_ALLOW_PRIVATE``), and the
+connection goes to that checked address (the TLS name stays the host's), so a DNS answer
+that changes between the check and the connection (rebinding) cannot slip through.
+Redirects are not followed: a 3xx is a failed delivery.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from datetime import datetime
+from typing import Any
+
+import httpx
+from standardwebhooks import Webhook
+
+from sera.adapters.http import HttpClient, PermanentError
+
+USER_AGENT = "Sera-Webhooks/1"
+TIMEOUT = 10.0
+
+
+class AddressRefused(httpx.ConnectError):
+    """The URL's host resolves to an address Sera does not post to."""
+
+
+def allowed(address: str, *, allow_private: bool) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return allow_private or (ip.is_global and not ip.is_multicast)
+
+
+class GuardedTransport(httpx.HTTPTransport):
+    """Connects only to checked addresses: resolves once, checks, and pins the request to it."""
+
+    def __init__(self, *, allow_private: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.allow_private = allow_private
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            raise httpx.ConnectError(f"{host} does not resolve") from None
+        addresses = [str(info[4][0]) for info in infos]
+        if not addresses or not all(allowed(a, allow_private=self.allow_private) for a in addresses):
+            raise AddressRefused(f"{host} resolves to a private, loopback or link-local address")
+        pinned = addresses[0]
+        request.url = request.url.copy_with(host=pinned if ":" not in pinned else f"[{pinned}]")
+        request.headers["Host"] = host if request.url.port is None else f"{host}:{request.url.port}"
+        request.extensions = {**request.extensions, "sni_hostname": host}
+        return super().handle_request(request)
+
+
+def guarded_http(*, allow_private: bool) -> HttpClient:
+    return HttpClient(timeout=TIMEOUT, retries=0, transport=GuardedTransport(allow_private=allow_private))
+
+
+class StandardWebhooksSender:
+    def __init__(self, http: HttpClient) -> None:
+        self._http = http
+
+    def deliver(self, url: str, secret: str, message_id: str, timestamp: datetime, body: str) -> int:
+        headers = {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(int(timestamp.timestamp())),
+            "webhook-signature": Webhook(secret).sign(message_id, timestamp, body),
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+        }
+        try:
+            response = self._http.request("POST", url, content=body.encode(), headers=headers)
+        except PermanentError as exc:
+            if exc.status is None:
+                raise
+            return exc.status
+        return response.status_code
