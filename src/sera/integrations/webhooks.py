@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from sera import audit
 from sera.bootstrap import Sera
+from sera.crypto.envelope import DecryptionError
 from sera.storage.database import UnitOfWork, clock_of, rows
 from sera.storage.models import WebhookDelivery, WebhookEndpoint, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
@@ -424,7 +425,7 @@ def _claim(sera: Sera, delivery_id: str, now: datetime) -> _Claimed | None:
             return None
         try:
             body = uow.vault.open(delivery, "payload")
-        except LookupError:  # the customer was erased: their key is gone
+        except DecryptionError:  # the customer was erased: their key is gone
             body = None
         if body is None:
             _finish(sera, delivery_id, status="erased")
