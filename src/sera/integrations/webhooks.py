@@ -29,12 +29,13 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from sera import audit
 from sera.bootstrap import Sera
 from sera.crypto.envelope import DecryptionError
+from sera.storage import attempts
 from sera.storage.database import UnitOfWork, clock_of, rows
 from sera.storage.models import WebhookDelivery, WebhookEndpoint, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
@@ -363,31 +364,15 @@ def replay(uow: UnitOfWork, delivery_id: str, *, actor: str) -> DeliveryView:
 
 
 def take_due(sera: Sera, now: datetime, limit: int = 2000) -> list[str]:
-    """Pending deliveries due now that no worker holds (not taken again for a claim's length)."""
-    unheld = or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now)
+    """Pending deliveries due now that no worker holds."""
     with sera.uow() as uow:
-        ids = list(
-            uow.session.execute(
-                select(WebhookDelivery.id)
-                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now, unheld)
-                .order_by(WebhookDelivery.next_attempt_at)
-                .limit(limit)
-            ).scalars()
-        )
-        if ids:
-            uow.session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status == "pending")
-                .values(next_attempt_at=now + CLAIM),
-                execution_options={"synchronize_session": False},
-            )
+        ids = attempts.take_due(uow, WebhookDelivery, now, CLAIM, limit)
         uow.commit()
     return ids
 
 
-def backoff(attempts: int) -> timedelta:
-    longer: timedelta = FIRST_RETRY * 2 ** min(max(0, attempts - 1), 20)
-    return min(longer, LONGEST_RETRY)
+def backoff(tries: int) -> timedelta:
+    return attempts.backoff(tries, FIRST_RETRY, LONGEST_RETRY)
 
 
 @dataclass(frozen=True)
@@ -401,20 +386,10 @@ class _Claimed:
 
 def _claim(sera: Sera, delivery_id: str, now: datetime) -> _Claimed | None:
     with sera.uow() as uow:
-        claimed = rows(
-            uow.session.execute(
-                update(WebhookDelivery)
-                .where(
-                    WebhookDelivery.id == delivery_id,
-                    WebhookDelivery.status == "pending",
-                    or_(WebhookDelivery.claimed_until.is_(None), WebhookDelivery.claimed_until < now),
-                )
-                .values(claimed_until=now + CLAIM, attempts=WebhookDelivery.attempts + 1)
-            )
-        )
+        claimed = attempts.claim(uow, WebhookDelivery, delivery_id, now, CLAIM)
         found = uow.session.execute(
             select(WebhookDelivery, WebhookEndpoint)
-            .join(WebhookEndpoint, and_(WebhookEndpoint.id == WebhookDelivery.endpoint_id))
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
             .where(WebhookDelivery.id == delivery_id)
         ).first()
         uow.commit()

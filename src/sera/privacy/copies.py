@@ -36,6 +36,7 @@ from sera import audit
 from sera.bootstrap import Sera
 from sera.merchants.providers import provider_credentials
 from sera.privacy.service import ANSWER_WITHIN
+from sera.storage import attempts
 from sera.storage.database import UnitOfWork, clock_of, conflict_insert, rows
 from sera.storage.models import Merchant, ProviderCopy, new_id
 
@@ -256,26 +257,9 @@ def start_deletions(sera: Sera, copy_ids: Sequence[str]) -> None:
 
 
 def take_due(sera: Sera, now: datetime, limit: int = 2000) -> list[str]:
-    """Pending copies whose next attempt is due and that no worker holds, to be queued now;
-    they are not taken again for a claim's length, so a queue slower than the dispatcher is not
-    flooded, and a lost job is queued again after that."""
-    unheld = or_(ProviderCopy.claimed_until.is_(None), ProviderCopy.claimed_until < now)
+    """Pending copies whose next attempt is due and that no worker holds, to be queued now."""
     with sera.uow() as uow:
-        ids = list(
-            uow.session.execute(
-                select(ProviderCopy.id)
-                .where(ProviderCopy.status == "pending", ProviderCopy.next_attempt_at <= now, unheld)
-                .order_by(ProviderCopy.next_attempt_at)
-                .limit(limit)
-            ).scalars()
-        )
-        if ids:
-            uow.session.execute(
-                update(ProviderCopy)
-                .where(ProviderCopy.id.in_(ids), ProviderCopy.status == "pending")
-                .values(next_attempt_at=now + _claim_length(sera)),
-                execution_options={"synchronize_session": False},
-            )
+        ids = attempts.take_due(uow, ProviderCopy, now, _claim_length(sera), limit)
         uow.commit()
     return ids
 
@@ -286,17 +270,7 @@ def _claim_length(sera: Sera) -> timedelta:
 
 def _claim(sera: Sera, copy_id: str, now: datetime) -> CopyRef | None:
     with sera.uow() as uow:
-        claimed = rows(
-            uow.session.execute(
-                update(ProviderCopy)
-                .where(
-                    ProviderCopy.id == copy_id,
-                    ProviderCopy.status == "pending",
-                    or_(ProviderCopy.claimed_until.is_(None), ProviderCopy.claimed_until < now),
-                )
-                .values(claimed_until=now + _claim_length(sera), attempts=ProviderCopy.attempts + 1)
-            )
-        )
+        claimed = attempts.claim(uow, ProviderCopy, copy_id, now, _claim_length(sera))
         row = uow.session.get(ProviderCopy, copy_id) if claimed else None
         uow.commit()
     if row is None:
@@ -304,10 +278,9 @@ def _claim(sera: Sera, copy_id: str, now: datetime) -> CopyRef | None:
     return CopyRef(row.id, row.merchant_id, row.provider, row.kind, row.provider_id, row.redacted_at is not None)
 
 
-def backoff(attempts: int) -> timedelta:
+def backoff(tries: int) -> timedelta:
     """30 s, 1 min, 2 min... up to an hour between attempts, for as long as it takes."""
-    longer: timedelta = FIRST_RETRY * 2 ** min(max(0, attempts - 1), 20)
-    return min(longer, LONGEST_RETRY)
+    return attempts.backoff(tries, FIRST_RETRY, LONGEST_RETRY)
 
 
 def delete_copy(sera: Sera, deleters: Deleters, copy_id: str) -> str | None:

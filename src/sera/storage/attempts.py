@@ -1,0 +1,53 @@
+"""Work retried from a table (deletions at providers, webhook deliveries): rows that are
+``pending`` with a ``next_attempt_at`` and a ``claimed_until``, taken when due, held while a
+worker tries, and tried again later with backoff."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from sera.storage.database import UnitOfWork, rows
+
+
+def take_due(uow: UnitOfWork, model: Any, now: datetime, hold: timedelta, limit: int) -> list[str]:
+    """Ids of pending rows due now that no worker holds, to be queued; they are not taken again
+    for ``hold``, so a queue slower than its dispatcher is not flooded, and a job lost on the
+    way is queued again after that. The caller commits."""
+    unheld = or_(model.claimed_until.is_(None), model.claimed_until < now)
+    ids = list(
+        uow.session.execute(
+            select(model.id)
+            .where(model.status == "pending", model.next_attempt_at <= now, unheld)
+            .order_by(model.next_attempt_at)
+            .limit(limit)
+        ).scalars()
+    )
+    if ids:
+        uow.session.execute(
+            update(model).where(model.id.in_(ids), model.status == "pending").values(next_attempt_at=now + hold),
+            execution_options={"synchronize_session": False},
+        )
+    return ids
+
+
+def claim(uow: UnitOfWork, model: Any, row_id: str, now: datetime, hold: timedelta) -> bool:
+    """Hold a pending row for one attempt (counted); False if it is settled or held."""
+    held = uow.session.execute(
+        update(model)
+        .where(
+            model.id == row_id,
+            model.status == "pending",
+            or_(model.claimed_until.is_(None), model.claimed_until < now),
+        )
+        .values(claimed_until=now + hold, attempts=model.attempts + 1)
+    )
+    return bool(rows(held))
+
+
+def backoff(attempts: int, first: timedelta, longest: timedelta) -> timedelta:
+    """``first``, doubling with each attempt, up to ``longest``."""
+    longer: timedelta = first * 2 ** min(max(0, attempts - 1), 20)
+    return min(longer, longest)
