@@ -92,7 +92,9 @@ def a_call_and_a_booking(sera: Sera, shop: str, clock: FakeClock) -> str:
             started_at=clock() - timedelta(minutes=3),
             customer_id=customer.id,
         )
-        start = (clock() + timedelta(days=7)).replace(hour=16, minute=0, second=0)
+        start = (clock() + timedelta(days=2)).replace(hour=17, minute=0, second=0)
+        while start.weekday() != 1:  # a Tuesday, at 11 am or noon in Chicago: the shop is open
+            start += timedelta(days=1)
         book_appointment(uow, service_name="Tune-up", start=start, customer_id=customer.id, now=clock())
         end_call(uow, call, ended_at=clock(), outcome="booked")
         uow.commit()
