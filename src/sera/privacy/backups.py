@@ -64,6 +64,7 @@ def create_backup(sera: Sera, directory: Path, parts: tuple[Part, ...] = PARTS) 
     made = []
     for part in parts:
         engine = _engine(sera, part)
+        started = sera.clock()  # what changes while the copy runs counts as after it (a restore applies it again)
         manifest_path = directory / f"{part}.json"
         manifest_path.unlink(missing_ok=True)
         if is_sqlite(engine):
@@ -77,11 +78,11 @@ def create_backup(sera: Sera, directory: Path, parts: tuple[Part, ...] = PARTS) 
                 destination.close()
             finally:
                 raw.close()
-            manifest = Manifest(part, sera.clock(), "sqlite", target.name)
+            manifest = Manifest(part, started, "sqlite", target.name)
         else:
             target = directory / f"{part}.pgdump"
             _run(["pg_dump", "--format=custom", "--no-owner", f"--file={target}"], engine)
-            manifest = Manifest(part, sera.clock(), "postgresql", target.name)
+            manifest = Manifest(part, started, "postgresql", target.name)
         target.chmod(0o600)
         manifest_path.write_text(manifest.to_json())
         manifest_path.chmod(0o600)
