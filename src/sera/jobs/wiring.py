@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from huey import crontab
 
@@ -60,11 +62,15 @@ def _delete_copy(sera: Sera, copy_id: str) -> None:
     delete_copy(sera, lambda merchant_id, provider: deleter(sera, merchant_id, provider), copy_id)
 
 
-def _copies_due(sera: Sera) -> None:
-    """Queue the deletions at providers whose next attempt is due (a retry, or what a lost job left)."""
+def _queue_due(sera: Sera, job: str, take: Callable[[Sera, datetime], list[str]]) -> None:
+    """Queue the rows whose next attempt is due: a retry, or what a lost job left."""
     if sera.jobs is not None:
-        for copy_id in take_due(sera, sera.clock()):
-            sera.jobs.enqueue(DELETE_JOB, copy_id)
+        for row_id in take(sera, sera.clock()):
+            sera.jobs.enqueue(job, row_id)
+
+
+def _copies_due(sera: Sera) -> None:
+    _queue_due(sera, DELETE_JOB, take_due)
 
 
 _webhook_senders: dict[bool, StandardWebhooksSender] = {}  # one per process (by the private-address setting)
@@ -78,10 +84,7 @@ def _deliver_webhook(sera: Sera, delivery_id: str) -> None:
 
 
 def _webhooks_due(sera: Sera) -> None:
-    """Queue the webhook deliveries whose retry is due (or that a lost job left)."""
-    if sera.jobs is not None:
-        for delivery_id in webhooks.take_due(sera, sera.clock()):
-            sera.jobs.enqueue(webhooks.DELIVER_JOB, delivery_id)
+    _queue_due(sera, webhooks.DELIVER_JOB, webhooks.take_due)
 
 
 def _shopify_event(sera: Sera, merchant_id: str, event_id: str) -> None:

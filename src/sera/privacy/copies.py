@@ -349,7 +349,8 @@ def _settle(sera: Sera, copy: CopyRef, outcome: Outcome | None, error: str | Non
 def _forget_credentials_when_done(sera: Sera, merchant_id: str, provider: str) -> None:
     """A deleted shop's provider secret goes once nothing of it is pending there."""
     with sera.uow(readonly=True) as uow:
-        shop_left = uow.session.execute(select(Merchant.id).where(Merchant.id == merchant_id)).first() is not None
+        if uow.session.execute(select(Merchant.id).where(Merchant.id == merchant_id)).first() is not None:
+            return  # a live shop's secret is its own account's, not kept for this
         pending = uow.session.execute(
             select(ProviderCopy.id)
             .where(
@@ -359,7 +360,7 @@ def _forget_credentials_when_done(sera: Sera, merchant_id: str, provider: str) -
             )
             .limit(1)
         ).first()
-    if not shop_left and pending is None:
+    if pending is None:
         sera.keystore.forget_for_deletion(merchant_id, provider)
 
 
@@ -393,6 +394,13 @@ def _view(row: ProviderCopy) -> CopyView:
     )
 
 
+def count_pending(sera: Sera) -> int:
+    """How many copies are ordered deleted and not yet deleted at their provider."""
+    with sera.uow(readonly=True) as uow:
+        query = select(func.count()).select_from(ProviderCopy).where(ProviderCopy.status == "pending")
+        return int(uow.session.execute(query).scalar_one())
+
+
 def pending_copies(sera: Sera, *, overdue_at: datetime | None = None, limit: int = 1000) -> list[CopyView]:
     """Deletions not yet done at the provider (only those past due, with ``overdue_at``)."""
     query = select(ProviderCopy).where(ProviderCopy.status == "pending")
@@ -402,15 +410,11 @@ def pending_copies(sera: Sera, *, overdue_at: datetime | None = None, limit: int
         return [_view(r) for r in uow.session.execute(query.order_by(ProviderCopy.due_at).limit(limit)).scalars()]
 
 
-def copies_of(
-    sera: Sera, merchant_id: str, *, customer_id: str | None = None, ordered_only: bool = True
-) -> list[CopyView]:
-    """A shop's copies (one customer's, with ``customer_id``), oldest first."""
-    conditions: list[Any] = [ProviderCopy.merchant_id == merchant_id]
+def copies_of(sera: Sera, merchant_id: str, *, customer_id: str | None = None) -> list[CopyView]:
+    """A shop's copies ordered deleted (one customer's, with ``customer_id``), oldest first."""
+    conditions: list[Any] = [ProviderCopy.merchant_id == merchant_id, ProviderCopy.status != "kept"]
     if customer_id is not None:
         conditions.append(ProviderCopy.customer_id == customer_id)
-    if ordered_only:
-        conditions.append(ProviderCopy.status != "kept")
     with sera.uow(readonly=True) as uow:
         found = uow.session.execute(
             select(ProviderCopy).where(*conditions).order_by(ProviderCopy.requested_at, ProviderCopy.created_at)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from sera.bootstrap import Sera
 from sera.observability import PRIVACY_OVERDUE, PROVIDER_DELETIONS_PENDING
-from sera.privacy.copies import CopyView, pending_copies
+from sera.privacy.copies import CopyView, count_pending, pending_copies
 from sera.privacy.service import PrivacyRequestView, overdue_requests
 from sera.storage.models import Merchant
 
@@ -38,7 +38,7 @@ def check_overdue(sera: Sera, now: datetime) -> Overdue:
             requests += [(merchant_id, request) for request in overdue_requests(uow, now)]
     copies = pending_copies(sera, overdue_at=now)
     PRIVACY_OVERDUE.set(len(requests) + len(copies))
-    PROVIDER_DELETIONS_PENDING.set(len(pending_copies(sera, limit=100_000)))
+    PROVIDER_DELETIONS_PENDING.set(count_pending(sera))
     for merchant_id, request in requests:
         log.warning("privacy request overdue", extra={"merchant": merchant_id, "request": request.id})
     for copy in copies:

@@ -193,10 +193,6 @@ class TwilioClient:
             for m in rows
         ]
 
-    @property
-    def account_sid(self) -> str:
-        return str(self._sdk.account_sid)
-
     def delete(self, kind: str, sid: str) -> None:
         """Delete a ``recording``, ``message`` or ``call`` from the account (204). Twilio answers 404
         for a sid it does not hold, and refuses (code 20009) a message or call not yet final."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,10 +15,11 @@ from sera.access.api_keys import InvalidApiKeyError, Principal, authenticate
 from sera.bootstrap import Sera
 from sera.observability import AUTH_FAILURES
 from sera.storage.database import UnitOfWork
-from sera.storage.paging import MAX_LIMIT, PageRequest
+from sera.storage.paging import MAX_LIMIT, InvalidCursorError, Page, PageRequest
 from sera.web.fields import Instant
 
 log = logging.getLogger("sera.api")
+T = TypeVar("T")
 _bearer = HTTPBearer(auto_error=False, description="A key from `sera apikey create`")
 
 
@@ -66,6 +67,14 @@ ReaderDep = Annotated[UnitOfWork, Depends(get_reader)]
 def invalid(message: str, *loc: str) -> RequestValidationError:
     """A 422 in FastAPI's own shape, naming the field (its value is not echoed back)."""
     return RequestValidationError([{"type": "value_error", "loc": loc, "msg": message}])
+
+
+def read_page(load: Callable[[], Page[T]]) -> Page[T]:
+    """A page of a list; a cursor this API did not return is a 422 naming it."""
+    try:
+        return load()
+    except InvalidCursorError:
+        raise invalid("not a cursor this API returned", "query", "cursor") from None
 
 
 def require_offsets(**times: datetime | None) -> None:

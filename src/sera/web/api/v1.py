@@ -42,9 +42,18 @@ from sera.privacy.service import (
     list_privacy_requests,
     record_privacy_request,
 )
-from sera.storage.paging import InvalidCursorError, Page
+from sera.storage.paging import Page
 from sera.support.service import TicketNotFoundError, get_ticket, list_tickets
-from sera.web.api.deps import AdminDep, PageDep, PrincipalDep, ReaderDep, SeraDep, invalid, require_offsets
+from sera.web.api.deps import (
+    AdminDep,
+    PageDep,
+    PrincipalDep,
+    ReaderDep,
+    SeraDep,
+    invalid,
+    read_page,
+    require_offsets,
+)
 from sera.web.api.responses import content, errors, links
 from sera.web.fields import ID_PATTERN, Day, IdPath, Instant, Line, Text
 
@@ -161,10 +170,7 @@ def _read_one(sera: SeraDep, principal: Principal, target: str, load: Callable[[
 def _listing(
     sera: SeraDep, principal: Principal, target: str, load: Callable[[], Page[T]]
 ) -> tuple[list[T], str | None]:
-    try:
-        page = load()
-    except InvalidCursorError:
-        raise invalid("not a cursor this API returned", "query", "cursor") from None
+    page = read_page(load)
     _audit_read(sera, principal, target, [getattr(item, "id", "") for item in page.items])
     return page.items, page.next_cursor
 

@@ -6,9 +6,8 @@ the secret is in the answer to the create only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
@@ -26,13 +25,11 @@ from sera.integrations.webhooks import (
     replay,
     update_endpoint,
 )
-from sera.storage.paging import InvalidCursorError, Page
-from sera.web.api.deps import AdminDep, PageDep, ReaderDep, SeraDep, invalid
+from sera.web.api.deps import AdminDep, PageDep, ReaderDep, SeraDep, invalid, read_page
 from sera.web.api.responses import errors, links
 from sera.web.api.v1 import ListOut
 from sera.web.fields import IdPath
 
-T = TypeVar("T")
 router = APIRouter(prefix="/api/v1", tags=["webhooks"], responses=errors(401))
 
 Url = Annotated[str, Field(min_length=1, max_length=2000, examples=["https://crm.example.com/hooks/sera"])]
@@ -86,13 +83,6 @@ class DeliveryOut(BaseModel):
     delivered_at: datetime | None
 
 
-def _page(load: Callable[[], Page[T]]) -> Page[T]:
-    try:
-        return load()
-    except InvalidCursorError:
-        raise invalid("not a cursor this API returned", "query", "cursor") from None
-
-
 def _rules(sera: SeraDep) -> dict[str, bool]:
     allow = sera.settings.webhooks_allow_private
     return {"allow_private": allow, "require_https": sera.settings.is_production or not allow}
@@ -121,7 +111,7 @@ def create(sera: SeraDep, principal: AdminDep, body: EndpointIn) -> CreatedEndpo
     responses={**errors(403), **links(200, "$response.body#/data/0/id", *ENDPOINT_OPERATIONS)},
 )
 def endpoints(principal: AdminDep, uow: ReaderDep, page: PageDep) -> ListOut[EndpointOut]:
-    found = _page(lambda: list_endpoints(uow, page))
+    found = read_page(lambda: list_endpoints(uow, page))
     return ListOut(data=[EndpointOut.model_validate(v) for v in found.items], next_cursor=found.next_cursor)
 
 
@@ -177,7 +167,7 @@ def remove(sera: SeraDep, principal: AdminDep, endpoint_id: IdPath) -> Response:
 def deliveries(principal: AdminDep, uow: ReaderDep, endpoint_id: IdPath, page: PageDep) -> ListOut[DeliveryOut]:
     """The delivery log, newest last: status, response code, time (bodies are not kept)."""
     try:
-        found = _page(lambda: list_deliveries(uow, endpoint_id, page))
+        found = read_page(lambda: list_deliveries(uow, endpoint_id, page))
     except EndpointNotFoundError:
         raise HTTPException(404, "webhook endpoint not found") from None
     return ListOut(data=[DeliveryOut.model_validate(v) for v in found.items], next_cursor=found.next_cursor)
