@@ -104,7 +104,28 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     "finance": ("finance", "financing", "instalment", "installment", "afterpay", "klarna", "laybuy", "layby"),
     "vaccination": ("vaccination", "vaccinate", "vaccine", "jab", "shot", "booster"),
     "custom": ("custom", "bespoke", "madetomeasure", "madetoorder"),
-    "insurance": ("insurance", "insurer", "rebate"),
+    "insurance": (
+        "insurance",
+        "insurer",
+        "rebate",
+        "extras",
+        "bupa",
+        "medibank",
+        "hcf",
+        "nib",
+        "aetna",
+        "cigna",
+        "humana",
+        "kaiser",
+        "bluecross",
+        "unitedhealthcare",
+        "aviva",
+        "simplyhealth",
+        "vitality",
+    ),
+    "deposit": ("deposit", "downpayment", "retainer", "upfront", "prepay", "prepayment"),
+    "walkin": ("walkin", "dropin"),
+    "wear": ("wear", "clothes", "clothing", "outfit", "attire", "shorts", "trousers", "pants", "leggings"),
     "referral": ("referral", "refer"),
     "payment": ("payment", "pay", "amex", "visa", "mastercard", "cheque", "zelle", "venmo", "paypal"),
 }
@@ -122,9 +143,20 @@ PHRASES: dict[tuple[str, str], str] = {
     ("pay", "monthly"): "finance",
     ("health", "fund"): "insurance",
     ("car", "park"): "parking",
+    ("leave", "car"): "parking",
+    ("put", "car"): "parking",
+    ("put", "down"): "deposit",
+    ("up", "front"): "deposit",
+    ("walk", "in"): "walkin",
+    ("drop", "in"): "walkin",
+    ("roll", "up"): "walkin",
+    ("show", "up"): "walkin",
+    ("turn", "up"): "walkin",
+    ("change", "into"): "wear",
 }
 
-_PRONOUNS = frozenset({"it", "them", "this", "that", "these", "those", "him", "her"})
+# a phrase's two words may have one of these between them ("send it back", "leave my car")
+_PRONOUNS = frozenset({"it", "them", "this", "that", "these", "those", "him", "her", "my", "the", "your", "our"})
 _APOSTROPHES = re.compile(r"['\u2019]")
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _TRAILING_ZERO_CENTS = re.compile(r"(\d)\.0+\b")

@@ -579,7 +579,7 @@ def parse_time(text: str, *, expect_time: bool = False) -> TimeMatch | None:
     accepts a bare "4" or "four thirty". With several times, the last one
     introduced by "to" wins, else the first.
     """
-    words = _words(text)
+    words = _words(_NO_TIME_WANTED.sub(" ", text))
     joined = " ".join(words)
     part = _part_of_day(words)
     earliest = _EARLIEST.search(joined)
@@ -602,6 +602,16 @@ def parse_time(text: str, *, expect_time: bool = False) -> TimeMatch | None:
 def parse_when(text: str, now: dt.datetime, *, expect_time: bool = False) -> When:
     """Both the date and the time in one utterance ("tomorrow morning around 10")."""
     return When(parse_date(text, now), parse_time(text, expect_time=expect_time))
+
+
+# Parts of the day that ask for no time: a greeting ("Good morning", "Morning." opening a line)
+# and the past ("since last night", "yesterday evening")
+_NO_TIME_WANTED = re.compile(
+    r"\bgood (?:morning|afternoon|evening)\b|^\W*(?:morning|afternoon|evening)\s*[,.!]"
+    r"|\b(?:last|since|yesterday|overnight)\s+(?:night|morning|afternoon|evening)\b"
+    r"|\bsince (?:this|the) (?:morning|afternoon|evening)\b",
+    re.I,
+)
 
 
 def _part_of_day(words: Sequence[str]) -> str | None:

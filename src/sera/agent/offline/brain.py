@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sera.agent.context import TurnContext
 from sera.agent.language import (
+    DateMatch,
     Intent,
     extract_email,
     extract_name,
@@ -35,7 +37,8 @@ from sera.agent.ports import Action, ActionKind, Reply, Say
 from sera.agent.tools import PARTS, ToolRegistry, ToolResult
 from sera.agent.understanding.embedding import embedder
 from sera.agent.understanding.intents import canonical
-from sera.agent.understanding.meaning import plain_answer, understand
+from sera.agent.understanding.meaning import Meaning, plain_answer, understand
+from sera.booking.slots import next_open_day
 
 MAX_MISSES = 3
 # what a caller asks the agent to do; a question-shaped line is taken as one of these only when
@@ -88,7 +91,15 @@ ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "
 # "the later one", "the earliest": a choice among offered times by their order in the day
 EARLIEST = re.compile(r"\b(earliest|earlier|soonest|sooner|first available)\b")
 LATEST = re.compile(r"\b(latest|later|last one)\b")
-MOVE_WORDS = re.compile(r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\bmy\b.*\b(move|moved)\b")
+MOVE_WORDS = re.compile(
+    r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\bmy\b.*\b(move|moved)\b"
+    r"|\b(?:booked|booking|appointment|i'?ve got|i have|i'?ve a)\b.*\b(?:move|push|switch|shift|bump|reschedule)\b"
+)
+# a line that speaks of an appointment already made ("I've a tasting booked Thursday", "my appointment")
+HAS_BOOKING = re.compile(
+    r"\b(?:booked|(?:my|the|our) (?:appointment|booking|slot)|(?:push|move|bump|shift) (?:it|that|this)"
+    r"|(?:i'?ve got|i have|i'?ve) (?:a|an|my)\b.*\b(?:on|this|next|at)\b)"
+)
 # words that ask for a visit, beside one of the shop's services ("can I bring him in for his rabies
 # shot", "send someone to flush my water heater", "can I set that up with her")
 BOOKING_WORDS = re.compile(
@@ -106,6 +117,7 @@ ANY_TIME = re.compile(
     r"|what(ever)? you have)\b"
 )
 PLAIN_ANSWER_WORDS = 3
+BARE_WORDS = 5  # a line of a service, a day or a time alone, said out of the blue, books
 REPEAT = re.compile(  # "sorry, could you repeat that": what the agent said last, said again
     r"\b(repeat (that|it|yourself|those|the (question|times|options))|say (that|it|those) again|come again"
     r"|what was that|(didn'?t|did not|couldn'?t) (catch|hear|get) (that|you|it|what you said)|pardon)\b"
@@ -120,8 +132,32 @@ ASKS_PRICE = re.compile(  # what something costs, asked before any booking ("rou
     r"|what (?:do|does|would|will) (?:it|that|this|you|they|a|an|the)\b[^.?!]*\b(?:cost|charge|run)\b)"
 )
 SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+# a second question joined to the first ("what do you charge for a test, and is it right the kids go
+# free?"): where the line is cut to search each
+AND_ASKS = re.compile(
+    r",?\s+\b(?:and|also|plus)\s+(?=(?:what|whats|what's|is|are|do|does|can|could|will|would|how|when|where"
+    r"|who|why|should|have|has)\b)",
+    re.I,
+)
+# a question about what would happen, not a request to do it ("what happens if I can't make it",
+# "do you charge if I cancel the day of", "is there a fee to move it")
+WHAT_IF = re.compile(
+    r"\b(?:what happens|what would happen|what if|is there (?:a|any) (?:fee|charge|penalty|cost)"
+    r"|do (?:you|they) (?:still )?charge|do i (?:still )?(?:have to|need to|get to)? ?pay|(?:will|would) i (?:still )?"
+    r"(?:be charged|get charged|have to pay|lose)|how much notice|(?:fee|charge|penalty) (?:for|if|to))\b"
+)
 MAX_ANSWERS = 2
+ALSO = 0.15  # an intent the classifier gives this much is what a question may be about
+# the words shops write about what callers ask of them (a question about not turning up is about
+# the cancellations policy)
+TOPICS = {
+    "cancel": "cancel cancellation notice",
+    "reschedule": "reschedule cancellation notice",
+    "hours": "hours open",
+    "order_status": "order delivery",
+}
 SURE_ANSWER = 0.6  # a knowledge answer this sure wins over a line that also sounds like a booking
+ALSO_ANSWER = 0.5  # a question of its own in a line ("... and is there anywhere to park") is answered this sure
 TITLES = frozenset({"dr", "doctor", "mr", "mrs", "ms", "miss", "prof", "professor"})
 MAYBE_MOVE = 0.05  # the classifier's least probability of a move for a booking that names the caller's own
 SAME_TIME = re.compile(r"\b(same time|same slot|same hour)\b")
@@ -136,6 +172,17 @@ SHIFT_BY = re.compile(
     r"\b(?:push|move|bump|slide|shift|put)\w*\b.*?\b(a|an|one|two|three|couple of)\s+(day|week)s?\b"
     r"|\b(a|an|one|two|three|couple of)\s+(day|week)s?\s+later\b"
 )
+# what already happened: a day said in such a clause is no day wanted ("I picked them up on Monday",
+# "you guys replaced the valve in June", "got my belly button done on Sunday"), though a wish in the
+# past tense is still a wish ("I was hoping to come Friday", "I wanted Saturday")
+PAST = re.compile(
+    r"\b(?:i|we|he|she|they|you|you guys|someone)\s+(?:just\s+|already\s+|only\s+)?"
+    r"(?!(?:wanted|hoped|wondered|needed|liked|planned|meant|was going|were going|was hoping|were hoping"
+    r"|was wondering|was thinking|was planning|was looking|was meaning)\b)"
+    r"(?:\w+(?<!e)ed|did|was|were|went|came|bought|paid|got|had|took|left|brought|gave|made|sent|saw|broke|wore)\b"
+    r"|\b(?:yesterday|ago|last)\b"
+)
+PAST_BREAKS = re.compile(r"[,.;!?]|\b(?:and|but|so)\b")
 EARLIER = re.compile(r"\b(earlier|forward|sooner)\b")
 DAY_AFTER = re.compile(r"\b(?:day after(?!\s+tomorrow)|next day|following day)\b")
 
@@ -158,8 +205,8 @@ def asks_question(raw: str) -> bool:
 def asked_sentences(raw: str) -> list[str]:
     """The sentences of a line that ask something: ending in a question mark, or opening like a
     question ("and is there anywhere to leave the car, Queen East is a nightmare")."""
-    sentences = (part.strip() for part in SENTENCE.findall(raw))
-    return [s for s in sentences if s.endswith("?") or QUESTION_OPENERS.search(normalize(s))]
+    sentences = (part.strip() for sentence in SENTENCE.findall(raw) for part in AND_ASKS.split(sentence))
+    return [s for s in sentences if s and (s.endswith("?") or QUESTION_OPENERS.search(normalize(s)))]
 
 
 class OfflineBrain:
@@ -215,9 +262,23 @@ class _Turn:
         if self.text:
             plain = self.is_plain_answer()
             self.meaning = plain_answer(text) if plain else understand(text, answering=bool(self.pending))
+            if not plain and self.meaning.confidence < SURE_OF_REQUEST:
+                self.meaning = self.read_the_question(self.meaning)
         self.intent = self.meaning.intent if self.meaning else None
         self.intents = self.meaning.intents if self.meaning else frozenset()
         self.today = ctx.local_now.date()
+
+    def read_the_question(self, meaning: Meaning) -> Meaning:
+        """A story that ends in a question ("I got my belly button done on Sunday and I've got
+        Cancun next week. Am I gonna wreck it?") means what its question means: the story's
+        words (a day, a service) are no request when the question itself is surely a question."""
+        asked = " ".join(asked_sentences(self.raw[:500]))
+        if not asked or asked == self.raw.strip() or find_dates(asked, self.ctx.local_now) or parse_time(asked):
+            return meaning  # "my dog needs a groom. anything Thursday?" asks for a booking
+        question = understand(asked, answering=bool(self.pending))
+        if question.intent is not Intent.QUESTION or question.confidence < SURE_ENOUGH_TO_ASK:
+            return meaning
+        return replace(meaning, intent=Intent.QUESTION, intents=meaning.intents | {Intent.QUESTION})
 
     def is_plain_answer(self) -> bool:
         """Two words or three that are exactly what the pending question asked for: a time, a
@@ -327,7 +388,8 @@ class _Turn:
         if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
             return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
         asks_price = bool(ASKS_PRICE.search(self.text))  # a price is asked before anything is booked
-        request = intent in REQUESTS and not asks_price
+        what_if = bool(WHAT_IF.search(self.text))  # "what happens if I cancel the morning of": the policy
+        request = intent in REQUESTS and not asks_price and not what_if
         if (
             request
             and (meaning.confidence >= SURE_OF_REQUEST or self.gives_details())
@@ -340,7 +402,7 @@ class _Turn:
         result = self.knowledge
         data = result.data
         if not data.get("found"):
-            return None
+            return self.answer_question(asked=True) if what_if else None
         if asks_price:
             return self.run_done(result)
         if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()):
@@ -382,14 +444,27 @@ class _Turn:
             if sentence == self.raw.strip():
                 continue  # a line that is one question was just searched whole
             more = self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
-            if more.data.get("confidence", 0.0) >= SURE_ANSWER and more.data.get("title") not in titles:
+            if more.data.get("confidence", 0.0) >= ALSO_ANSWER and more.data.get("title") not in titles:
                 if not answers:  # the question alone answers what the whole line did not
                     first = more
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
         if not answers:
-            return whole
+            return self.knowledge_of_the_request() or whole
         return ToolResult(" ".join(answers[:MAX_ANSWERS]), first.data, outcome=first.outcome)
+
+    def knowledge_of_the_request(self) -> ToolResult | None:
+        """A question whose words find nothing, searched again with the words a shop writes about
+        what it sounds like ("what happens if I only let you know that morning" sounds like a
+        cancellation, and the shop's answer is its cancellations policy)."""
+        if self.meaning is None or not asks_question(self.raw):
+            return None
+        topics = [TOPICS[g.label] for g in self.meaning.guesses[:2] if g.label in TOPICS and g.probability >= ALSO]
+        if not topics:
+            return None
+        query = f"{canonical(self.raw[:500])} {' '.join(topics)}"
+        found = self.tools.run(self.ctx, "search_knowledge", {"query": query})
+        return found if found.data.get("found") else None
 
     def unsure_question(self) -> bool:
         """Shaped like a question, with nothing a request acts on, and no sure request."""
@@ -402,7 +477,14 @@ class _Turn:
 
     def gives_details(self) -> bool:
         """The line carries a day, a time or an order number: what a request acts on."""
-        return bool(parse_date(self.raw, self.ctx.local_now) or parse_time(self.raw) or extract_order_number(self.raw))
+        return bool(self.dates_wanted or parse_time(self.raw) or extract_order_number(self.raw))
+
+    @functools.cached_property
+    def dates_wanted(self) -> list[DateMatch]:
+        """The dates the caller names for what they want, not for what already happened ("I got
+        my belly button done on Sunday", "you replaced the valve back in June")."""
+        clauses = (c for c in PAST_BREAKS.split(self.raw[:500]) if c.strip() and not PAST.search(normalize(c)))
+        return [match for clause in clauses for match in find_dates(clause, self.ctx.local_now)]
 
     def reach_a_person(self) -> Reply:
         """A transfer while someone can answer (to the handoff number, saying whom the caller
@@ -450,11 +532,27 @@ class _Turn:
             return self.start_order()
         if intent is Intent.SUPPORT:
             return self.start_support()
+        if self.bare_booking_answer():
+            return self.start_booking()
         if intent is Intent.HOURS:
             return self.answer_hours()
         if intent in (Intent.QUESTION, None, Intent.GREETING):
             return self.answer_question()
         return None
+
+    def bare_booking_answer(self) -> bool:
+        """A few words that only name a service, or only a day or a time, said while nothing is
+        under way ("eye test", "Thursday the 10th", "half past ten"): what a caller says to book,
+        the service being the one just talked about when the line names none. Never a question."""
+        if self.intent not in (Intent.QUESTION, Intent.HOURS, Intent.GREETING, None) or asks_question(self.raw):
+            return False
+        if len(self.text.split()) > BARE_WORDS:
+            return False
+        if match_option(self.raw, self.ctx.shop.service_options(), whole=True):
+            return True
+        if self.intent is Intent.HOURS and not self.state.get("topic"):
+            return False  # "Sunday" alone, with nothing talked about yet, may ask the hours
+        return bool(self.days_named(self.raw) or parse_time(self.raw, expect_time=True))
 
     def sounds_like_move(self) -> bool:
         """'can I move my tune-up to wednesday': a move word and one of the shop's services."""
@@ -483,9 +581,7 @@ class _Turn:
         if not match_option(self.raw, self.ctx.shop.service_options()):
             return False
         when = parse_time(self.raw)
-        return bool(
-            BOOKING_WORDS.search(self.text) or (when and when.earliest) or parse_date(self.raw, self.ctx.local_now)
-        )
+        return bool(BOOKING_WORDS.search(self.text) or (when and when.earliest) or self.dates_wanted)
 
     def fallback(self) -> Reply:
         if self.intent is Intent.GREETING:
@@ -602,6 +698,8 @@ class _Turn:
             self.slots.pop("time", None)
             self.state.pop("proposal", None)
             return self.advance_booking(preface=result.text)
+        if tool == "book_appointment":
+            self.state["booked_line"] = self.state.get("task_line")
         self.reset()
         return self.reply(result.text)
 
@@ -628,7 +726,7 @@ class _Turn:
         if staff:
             self.slots["staff"] = staff
         day = self.new_day()
-        if day is not None:
+        if day is not None and day.isoformat() != self.slots.get("closed_day"):
             if self.slots.get("day") != day.isoformat():
                 self.slots.pop("time", None)
             self.slots["day"] = day.isoformat()
@@ -650,7 +748,7 @@ class _Turn:
         """The date the caller wants (for a move: the new one, not the one it is on now)."""
         if self.moving():
             return self.move_request[0]
-        days = self.days_named(self.raw)
+        days = [match.day for match in self.dates_wanted if match.text not in WEEK_ONLY]
         return days[0] if days else None
 
     def days_named(self, text: str) -> list[date]:
@@ -694,9 +792,15 @@ class _Turn:
         return new_day, text
 
     def start_booking(self) -> Reply:
+        if self.says_again(self.state.get("booked_line")):
+            # the request the caller's booking was made for, said again: that booking is to change,
+            # not to be made twice (a caller never ends with two appointments unless they asked)
+            return self.start_change("reschedule")
         self.reset()
         self.state["task"] = "book"
         self.take_booking_entities()
+        if not self.slots.get("service") and self.state.get("topic"):
+            self.slots["service"] = self.state["topic"]  # "Saturday?" right after hearing about a service
         return self.advance_booking()
 
     def continue_booking(self) -> Reply | None:
@@ -710,13 +814,34 @@ class _Turn:
         if self.slots == before and self.pending == "time":
             if LATEST.search(self.text):  # "the later one", "as late as you can"
                 self.slots["latest"] = True
-            elif ANY_TIME.search(self.text) or any(re.search(rf"\b{w}\b", self.text) for w in ORDINALS):
-                self.slots["any_time"] = True  # "whenever suits", "any time": offer what is free
+            elif (
+                ANY_TIME.search(self.text)
+                or any(re.search(rf"\b{w}\b", self.text) for w in ORDINALS)
+                or not self.state.get("misses")
+            ):
+                # "whenever suits", "any time", or no time at all: offer what is free (once, for a
+                # line that says no time: a caller with no time in mind hears the choices)
+                self.slots["any_time"] = True
+        if self.slots == before:
+            aside = self.side_answer()
+            if aside is not None:
+                return aside
         if self.slots == before and self.pending != "pick":
             return self.miss("Sorry, I didn't get that.")
         if self.slots == before and self.pending == "pick":
             return self.miss("Sorry, which of those times would you like?")
         return self.advance_booking()
+
+    def side_answer(self) -> Reply | None:
+        """A question asked in the middle of a booking ("do I need to bring anything?") that the
+        shop's knowledge surely answers: the answer, then the question still waiting."""
+        if not asks_question(self.raw) or len(self.text.split()) <= PLAIN_ANSWER_WORDS:
+            return None
+        found = self.knowledge
+        question = self.state.get("question")
+        if not question or found.data.get("confidence", 0.0) < SURE_ANSWER:
+            return None
+        return Reply(f"{found.text} {question}")
 
     def pick_offered(self) -> datetime | None:
         offered = [datetime.fromisoformat(o) for o in self.state.get("offered", [])]
@@ -758,11 +883,25 @@ class _Turn:
         ):
             # a day, or a day and a part of it ("Friday afternoon"): the caller has a time in mind
             day = date.fromisoformat(args["date"])
+            if not shop.opening_hours(day) and (after := next_open_day(shop.schedule.calendar, day)):
+                # the time they have in mind is for the next day the shop opens
+                preface = f"{preface} We're closed on {say_day(day, self.today)}.".strip()
+                self.slots["closed_day"] = day.isoformat()  # said again, it changes nothing
+                day = after
+                self.slots["day"] = args["date"] = day.isoformat()
             ranges = within(shop.opening_hours(day), args["part"])
             if ranges:
-                when = say_day(day, self.today) + (f" {args['part']}" if args["part"] else "")
-                question = f"What time works for you on {when}? We're open {say_hours(ranges)}."
-                return self.asking(question, "time", preface)
+                return self.ask_time(day, ranges, preface)
+        if args["date"] and args["time"]:
+            day = date.fromisoformat(args["date"])  # "come Saturday around three" where Saturdays end at one
+            hours = shop.opening_hours(day)
+            if hours and not self.open_at(day, args["time"]):
+                self.slots.pop("time", None)
+                args["time"] = None
+                if self.slots.get("shut_time") != self.slots.get("day"):
+                    self.slots["shut_time"] = self.slots.get("day")  # asked once a day: then the choices
+                    return self.ask_time(day, hours, preface)
+                self.slots["any_time"] = True
         result = self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v})
         data = result.data
         slots_found = [datetime.fromisoformat(s["start"]) for s in data.get("slots", [])]
@@ -775,7 +914,7 @@ class _Turn:
             self.slots.pop("day", None)
             self.slots.pop("time", None)
             notes.append(f"I don't have any openings for a {slots['service']} then.")
-            return self.asking("What other day would work for you?", "day", " ".join(notes))
+            return self.asking("What day would work for you instead?", "day", " ".join(notes))
         if data.get("requested_available") is False:
             notes.append("Sorry, that time is already taken.")  # not the time itself: it is no offer
         self.state["offered"] = [s.isoformat() for s in slots_found]
@@ -784,6 +923,16 @@ class _Turn:
         if len(slots_found) == 1:
             return self.propose_booking(slots_found[0], " ".join([*notes, offer]))
         return self.asking("Which of those times works for you?", "pick", " ".join([*notes, offer]))
+
+    def ask_time(self, day: date, ranges: list[tuple[time, time]], preface: str) -> Reply:
+        part = self.slots.get("part")
+        when = say_day(day, self.today) + (f" {part}" if part in PARTS else "")
+        return self.asking(f"What time works for you on {when}? We're open {say_hours(ranges)}.", "time", preface)
+
+    def open_at(self, day: date, at: str) -> bool:
+        """The shop is open on ``day`` at ``at`` ("HH:MM")."""
+        moment = time.fromisoformat(at)
+        return any(start <= moment < end for start, end in self.ctx.shop.opening_hours(day))
 
     def staff_mismatch(self) -> str:
         """A caller asked for someone who doesn't do this service: say who does, drop the wish."""
@@ -826,10 +975,16 @@ class _Turn:
     def start_change(self, task: str) -> Reply:
         self.reset()
         self.state["task"] = task
-        said = find_dates(self.raw, self.ctx.local_now)
-        if said and task == "cancel":  # "cancel the nail clip I've got on Friday": the day it's on
-            self.slots["mentioned_date"] = said[0].day.isoformat()
+        days = self.days_said()
+        if days and (task == "cancel" or len(days) >= 2):
+            # "cancel the nail clip I've got on Friday", "my Tuesday appointment, can we do Wednesday
+            # instead": the day it is on is the first the line names
+            self.slots["mentioned_date"] = days[0].isoformat()
         return self.find_appointment_to_change()
+
+    def days_said(self) -> list[date]:
+        """The distinct days the line names (not a bare "next week"), in order."""
+        return list(dict.fromkeys(match.day for match in self.dates_wanted if match.text not in WEEK_ONLY))
 
     def find_appointment_to_change(self) -> Reply:
         task = self.state["task"]
@@ -838,7 +993,10 @@ class _Turn:
         lookup = {k: self.slots[k] for k in ("customer_name", "date") if self.slots.get(k)}
         listed = self.tools.run(self.ctx, "list_my_appointments", lookup).data.get("appointments", [])
         unsure = self.meaning is None or self.meaning.confidence < SURE_ENOUGH_TO_ASK
-        if not listed and not lookup and (task == "reschedule" or unsure) and self.sounds_like_booking():
+        if not listed and not lookup and not self.slots.get("told_identity") and self.identity_in_line():
+            return self.find_appointment_to_change()  # "this is Laura Fitzgerald, my tasting on Thursday..."
+        a_new_one = not (task == "reschedule" and HAS_BOOKING.search(self.text))  # not "my tasting booked Thursday"
+        if not listed and not lookup and (task == "reschedule" or unsure) and a_new_one and self.sounds_like_booking():
             # "any chance of a bath and brush on Monday" from a caller with nothing booked: a booking
             return self.start_booking()
         if not listed and not lookup and task == "cancel" and unsure and Intent.SUPPORT in self.intents:
@@ -852,13 +1010,18 @@ class _Turn:
             return self.identify_caller()
         mentioned = [d.day for d in find_dates(self.raw, self.ctx.local_now)]
         service = match_option(self.raw, {a["service"]: [a["service"]] for a in listed})
-        chosen = [
-            a
-            for a in listed
-            if (not service or a["service"] == service)
-            and (task == "reschedule" or not mentioned or datetime.fromisoformat(a["start"]).date() in mentioned)
-        ]
-        if task == "reschedule" and mentioned:
+        picked = self.pick_listed(listed) if self.pending == "which_appointment" else None
+        chosen = (
+            [picked]
+            if picked is not None
+            else [
+                a
+                for a in listed
+                if (not service or a["service"] == service)
+                and (task == "reschedule" or not mentioned or datetime.fromisoformat(a["start"]).date() in mentioned)
+            ]
+        )
+        if task == "reschedule" and mentioned and picked is None:
             on_day = [a for a in chosen if datetime.fromisoformat(a["start"]).date() in mentioned]
             chosen = on_day or chosen
         if len(chosen) != 1:
@@ -882,6 +1045,28 @@ class _Turn:
         if SAME_TIME.search(self.text):  # "can we make it Thursday, same time"
             self.slots["time"] = start.strftime("%H:%M")
         return self.advance_booking()
+
+    def identity_in_line(self) -> bool:
+        """A caller from another number who says who they are and the day their appointment is on
+        in the line that asks ("Hi, this is Laura Fitzgerald ... my tasting this Thursday at 10 ...
+        push it to Friday"): the name and that day (the first the line names) are looked up."""
+        self.slots["told_identity"] = True  # tried once: a wrong guess costs an identity attempt
+        name = extract_name(self.raw)
+        if not (name and self.slots.get("mentioned_date")):
+            return False
+        self.slots["customer_name"], self.slots["date"] = name, self.slots["mentioned_date"]
+        return True
+
+    def pick_listed(self, listed: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """ "the first one", "the later one": an appointment chosen by its place in the list read out."""
+        if EARLIEST.search(self.text):
+            return listed[0]
+        if LATEST.search(self.text):
+            return listed[-1]
+        for word, index in ORDINALS.items():
+            if re.search(rf"\b{word}\b", self.text) and -len(listed) <= index < len(listed):
+                return listed[index]
+        return None
 
     def identify_caller(self) -> Reply:
         """No appointment for this number: ask the name and the date it is booked for (a day the
@@ -980,6 +1165,8 @@ class _Turn:
 
     def run_done(self, result: ToolResult) -> Reply:
         self.reset()
+        if result.data.get("kind") == "service":
+            self.state["topic"] = result.data["title"]  # a day said next is for booking it
         return self.reply(result.text)
 
     # -- support tickets -------------------------------------------------------------------------
@@ -1188,8 +1375,20 @@ class _Turn:
         self.reset()
         return self.reply(" ".join(answers))
 
+    def answers_nothing_asked(self) -> bool:
+        """A bare name, number or email out of the blue ("Sam Whitaker"): an answer to a question
+        nobody asked, which no entry of the shop's knowledge answers however near it ranks."""
+        if len(self.text.split()) > PLAIN_ANSWER_WORDS or asks_question(self.raw):
+            return False
+        if extract_phone(self.raw, self.ctx.shop.region) or extract_email(self.raw):
+            return True
+        other = self.meaning is not None and self.meaning.guesses[0].label == "other"
+        return other and self.meaning is not None and self.meaning.confidence >= SURE_OF_REQUEST
+
     def answer_question(self, *, asked: bool = False) -> Reply | None:
         """The shop's answer; a question it has none for is offered as a message for the team."""
+        if self.answers_nothing_asked():
+            return None
         result = self.knowledge
         if result.data.get("found"):
             return self.run_done(result)
