@@ -325,6 +325,10 @@ class _Turn:
     def interrupt(self) -> Reply | None:
         """Requests that win over whatever the conversation was doing."""
         asks_for_someone = Intent.HUMAN in self.intents and self.intent in (Intent.HUMAN, Intent.QUESTION, None)
+        if self.intent is None and self.probability(Intent.HUMAN) < SURE_ENOUGH_TO_ASK and not self.named_staff():
+            asks_for_someone = False  # a line not understood is no request for a person on a weak guess
+        if self.matching_workflow() is not None and self.pending is None:
+            asks_for_someone = False  # the merchant's own trigger words ("trade in my bike") win
         if self.intent is Intent.MESSAGE or (
             asks_for_someone and not (self.pending is None and self.sounds_like_booking())
         ):
@@ -459,7 +463,7 @@ class _Turn:
         cancellation, and the shop's answer is its cancellations policy)."""
         if self.meaning is None or not asks_question(self.raw):
             return None
-        topics = [TOPICS[g.label] for g in self.meaning.guesses[:2] if g.label in TOPICS and g.probability >= ALSO]
+        topics = [TOPICS[g.label] for g in self.meaning.guesses[:3] if g.label in TOPICS and g.probability >= ALSO]
         if not topics:
             return None
         query = f"{canonical(self.raw[:500])} {' '.join(topics)}"
