@@ -82,7 +82,7 @@ _STOP_WORD_GROUPS = (
     # contractions once apostrophes are dropped
     "whats dont doesnt didnt isnt arent wasnt cant wont im ive youre thats theres wheres",
     # speech fillers and politeness
-    "get got need want like know tell let please thanks thank",
+    "get got need want like know tell let please thanks thank come comes came coming go goes going went",
     "hi hello hey um uh oh okay ok yeah guys guy somewhere anywhere near nearby around",
     # verbs every shop question uses ("do you sell", "can I buy")
     "sell buy carry offer",

@@ -487,8 +487,19 @@ class _Turn:
     def dates_wanted(self) -> list[DateMatch]:
         """The dates the caller names for what they want, not for what already happened ("I got
         my belly button done on Sunday", "you replaced the valve back in June")."""
-        clauses = (c for c in PAST_BREAKS.split(self.raw[:500]) if c.strip() and not PAST.search(normalize(c)))
-        return [match for clause in clauses for match in find_dates(clause, self.ctx.local_now)]
+        return [match for clause in self.wanted_clauses for match in find_dates(clause, self.ctx.local_now)]
+
+    @functools.cached_property
+    def wanted_clauses(self) -> list[str]:
+        """The clauses of the line that do not tell of the past."""
+        return [c for c in PAST_BREAKS.split(self.raw[:500]) if c.strip() and not PAST.search(normalize(c))]
+
+    def service_wanted(self, **how: bool) -> str | None:
+        """The service the line asks for: named where it does not tell of the past ("I got the
+        windshield done elsewhere and now my lane camera needs recalibrating" asks for the camera)."""
+        services = self.ctx.shop.service_options()
+        wanted = " ".join(self.wanted_clauses)
+        return (match_option(wanted, services, **how) if wanted else None) or match_option(self.raw, services, **how)
 
     def reach_a_person(self) -> Reply:
         """A transfer while someone can answer (to the handoff number, saying whom the caller
@@ -582,7 +593,7 @@ class _Turn:
 
     def sounds_like_booking(self) -> bool:
         """'what's the earliest you can do a tune up tomorrow': a service plus a when."""
-        if not match_option(self.raw, self.ctx.shop.service_options()):
+        if not self.service_wanted():
             return False
         when = parse_time(self.raw)
         return bool(BOOKING_WORDS.search(self.text) or (when and when.earliest) or self.dates_wanted)
@@ -723,7 +734,7 @@ class _Turn:
         # a service already chosen changes only for one named whole and word for word ("the later one" is
         # no "water", "whatever's first" no "first visit")
         chosen = bool(self.slots.get("service")) and self.pending != "service"
-        service = match_option(self.raw, self.ctx.shop.service_options(), typos=not chosen, whole=chosen)
+        service = self.service_wanted(typos=not chosen, whole=chosen)
         if service and (self.state.get("task") == "book" or self.pending == "service"):
             self.slots["service"] = service
         staff = self.named_staff()
