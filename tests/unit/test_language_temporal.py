@@ -124,6 +124,8 @@ def test_reschedule_target_is_the_date_after_to() -> None:
         ("2:30", dt.time(14, 30)),
         ("at two thirty", dt.time(14, 30)),
         ("half past two", dt.time(14, 30)),
+        ("half ten", dt.time(10, 30)),
+        ("about half six", dt.time(18, 30)),
         ("quarter to four", dt.time(15, 45)),
         ("quarter past ten", dt.time(10, 15)),
         ("ten to four", dt.time(15, 50)),
@@ -186,6 +188,7 @@ def test_parse_time_requires_a_cue(text: str) -> None:
         ("four thirty", dt.time(16, 30)),
         ("ten", dt.time(10, 0)),
         ("uh 11", dt.time(11, 0)),
+        ("the later one, the 5 o'clock", dt.time(17, 0)),
     ],
 )
 def test_parse_time_bare_number_when_agent_asked(text: str, at: dt.time) -> None:
@@ -194,9 +197,16 @@ def test_parse_time_bare_number_when_agent_asked(text: str, at: dt.time) -> None
     assert match.at == at
 
 
-@pytest.mark.parametrize("text", ["december 3", "order 1042", "the 3rd"])
-def test_expected_time_still_skips_dates_and_orders(text: str) -> None:
+@pytest.mark.parametrize("text", ["december 3", "order 1042", "the 3rd", "the later one", "that one", "half an hour"])
+def test_expected_time_still_skips_dates_orders_and_pronouns(text: str) -> None:
     assert parse_time(text, expect_time=True) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["Good morning, can I book a trim", "Morning. My son needs a check-up", "sick since last night"]
+)
+def test_a_greeting_or_the_past_asks_for_no_time_of_day(text: str) -> None:
+    assert parse_time(text) is None
 
 
 def test_parse_time_flags() -> None:

@@ -635,13 +635,26 @@ def _pick_clock(words: Sequence[str], *, expect_time: bool) -> _Clock | None:
             continue
         clocks.append(clock)
         i = clock.end
+    clocks = [clock for clock in clocks if not _pronoun_one(words, clock)]
     if not clocks:
         return None
-    chosen = clocks[0]
+    strong = [clock for clock in clocks if clock.strong]
+    chosen = strong[0] if strong and not clocks[0].strong else clocks[0]  # "the later one, the 5 o'clock"
     for clock in clocks:
         if clock.start > 0 and words[clock.start - 1] == "to":
             chosen = clock
     return chosen
+
+
+# words before "one" that make it a pronoun ("the later one", "that one"), not one o'clock
+_ONE_AS_PRONOUN_AFTER = frozenset(
+    "the later earlier first last other that this next same early late second third which a another any each".split()
+)
+
+
+def _pronoun_one(words: Sequence[str], clock: _Clock) -> bool:
+    bare = clock.end == clock.start + 1 and not clock.meridiem and not clock.strong
+    return bare and words[clock.start] == "one" and _at(words, clock.start - 1) in _ONE_AS_PRONOUN_AFTER
 
 
 def _clock_at(words: Sequence[str], i: int, *, expect_time: bool) -> _Clock | None:
@@ -742,6 +755,10 @@ def _relative_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, b
     minutes, j = _relative_minutes(words, i)
     if minutes is None or _at(words, i - 1) in ("from", "between"):
         return None
+    if words[i] == "half" and j == i + 1:
+        british = _half_hour(words, j)  # "half ten": half past ten, as the British say it
+        if british is not None:
+            return british
     direction = _at(words, j)
     if direction not in ("past", "after", "to", "til", "till", "of"):
         return None
@@ -759,6 +776,21 @@ def _relative_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, b
         return None
     offset = minutes if direction in ("past", "after") else -minutes
     return hour, 0, offset, end, True, False
+
+
+def _half_hour(words: Sequence[str], j: int) -> tuple[int, int, int, int, bool, bool] | None:
+    """The hour after a British "half" ("half ten", "half 2"), not "half an hour" or "half past"."""
+    word = _at(words, j)
+    if word.isdigit() and len(word) <= 2:
+        hour, end = int(word), j + 1
+    else:
+        parsed = _small_cardinal(words, j)
+        if parsed is None:
+            return None
+        hour, end = parsed
+    if not 1 <= hour <= 12 or _at(words, end) in ("hour", "hours", "past", "to", "minutes", "days", "day"):
+        return None
+    return hour, 30, 0, end, True, False
 
 
 def _relative_minutes(words: Sequence[str], i: int) -> tuple[int | None, int]:
