@@ -92,6 +92,9 @@ def test_extract_phone_rejects_invalid(text: str, region: str) -> None:
         ("my name is mary-jane mcdonald", "Mary-Jane McDonald"),
         ("my name is will smith", "Will Smith"),
         ("call me Will", "Will"),
+        ("I've a trim on Friday at 1 under Luis Ortega", "Luis Ortega"),
+        ("Now then, Graham Sutcliffe here, ringing on the wife's mobile", "Graham Sutcliffe"),
+        ("Hi, Greg Lindqvist speaking", "Greg Lindqvist"),
     ],
 )
 def test_extract_name_after_cue(text: str, name: str) -> None:

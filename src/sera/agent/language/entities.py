@@ -279,6 +279,10 @@ _MEDIUM_CUES: tuple[tuple[str, ...], ...] = (
     ("it's",),
     ("it", "is"),
     ("call", "me"),
+    ("under", "the", "name", "of"),
+    ("under", "the", "name"),
+    ("in", "the", "name", "of"),
+    ("under",),  # "an AC recharge on Friday at 1 under Luis Ortega"
 )
 _WEAK_CUES: tuple[tuple[str, ...], ...] = (("i'm",), ("i", "am"), ("im",))
 _NAME_END = frozenset({"", "and", "calling", "from", "here", "speaking", "with", "thanks", "thank", "please"})
@@ -295,6 +299,16 @@ _MAX_NAME_WORDS = 3
 class _Word:
     lower: str
     capitalized: bool
+
+
+# a name said with "here" or "speaking" after it, at the start of a sentence or clause, capitalised
+_GREETING_WORDS = frozenset(
+    {"hi", "hey", "hello", "hiya", "yeah", "yes", "morning", "afternoon", "evening", "oh", "ok"}
+)
+_NAME_HERE = re.compile(
+    r"(?:^|[,.!?]\s*)(?:(?:Hi|Hey|Hello|Hiya|Yeah|Yes|Morning|Afternoon|Evening|Now then|Oh|Ok|Okay),? )?"
+    r"([A-Z][a-z'-]+(?: [A-Z][a-z'-]+){1,2}) (?:here|speaking)\b"
+)
 
 
 def extract_name(text: str, *, expect_name: bool = False) -> str | None:
@@ -314,6 +328,11 @@ def extract_name(text: str, *, expect_name: bool = False) -> str | None:
     cued = _name_after_cue(words, expect_name=expect_name)
     if cued is not None:
         return cued
+    introduced = _NAME_HERE.search(text[:_RAW_CAP])  # "Now then, Graham Sutcliffe here, I'm ringing..."
+    named = introduced.group(1) if introduced is not None else ""
+    said = named.lower().split()
+    if said and not FILLERS.intersection(said) and said[0] not in _GREETING_WORDS:
+        return named
     return _bare_name(words) if expect_name else None
 
 

@@ -648,7 +648,8 @@ def _pick_clock(words: Sequence[str], *, expect_time: bool) -> _Clock | None:
 
 # words before "one" that make it a pronoun ("the later one", "that one"), not one o'clock
 _ONE_AS_PRONOUN_AFTER = frozenset(
-    "the later earlier first last other that this next same early late second third which a another any each".split()
+    {"the", "later", "earlier", "first", "last", "other", "that", "this", "next", "same", "early", "late"}
+    | {"second", "third", "which", "a", "another", "any", "each"}
 )
 
 

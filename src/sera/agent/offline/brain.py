@@ -541,7 +541,9 @@ class _Turn:
         if intent is Intent.BOOK or (might_book and self.sounds_like_booking()):
             return self.start_booking()
         if intent is Intent.CANCEL:
-            return self.start_change("cancel")
+            # "I've a scale and polish booked Friday and need to shift it to Saturday": a move
+            moves = self.sounds_like_move() and len(self.days_said()) >= 2
+            return self.start_change("reschedule" if moves else "cancel")
         asks_about_order = self.names_an_order() and (intent in (Intent.QUESTION, None) or asks_question(self.raw))
         if intent is Intent.ORDER_STATUS or asks_about_order:
             return self.start_order()
@@ -1010,7 +1012,7 @@ class _Turn:
         unsure = self.meaning is None or self.meaning.confidence < SURE_ENOUGH_TO_ASK
         if not listed and not lookup and not self.slots.get("told_identity") and self.identity_in_line():
             return self.find_appointment_to_change()  # "this is Laura Fitzgerald, my tasting on Thursday..."
-        a_new_one = not (task == "reschedule" and HAS_BOOKING.search(self.text))  # not "my tasting booked Thursday"
+        a_new_one = not HAS_BOOKING.search(self.text)  # not "I've a tasting booked Thursday"
         if not listed and not lookup and (task == "reschedule" or unsure) and a_new_one and self.sounds_like_booking():
             # "any chance of a bath and brush on Monday" from a caller with nothing booked: a booking
             return self.start_booking()
