@@ -272,13 +272,24 @@ class _Turn:
         """A story that ends in a question ("I got my belly button done on Sunday and I've got
         Cancun next week. Am I gonna wreck it?") means what its question means: the story's
         words (a day, a service) are no request when the question itself is surely a question."""
-        asked = " ".join(asked_sentences(self.raw[:500]))
+        sentences = asked_sentences(self.raw[:500])
+        asked = " ".join(sentences)
+        if len(sentences) > 1 and self.all_questions(sentences):
+            # "are you open on a Monday at all, and can I bring the dog in?": two questions
+            return replace(meaning, intent=Intent.QUESTION, intents=meaning.intents | {Intent.QUESTION})
         if not asked or asked == self.raw.strip() or find_dates(asked, self.ctx.local_now) or parse_time(asked):
             return meaning  # "my dog needs a groom. anything Thursday?" asks for a booking
         question = understand(asked, answering=bool(self.pending))
         if question.intent is not Intent.QUESTION or question.confidence < SURE_ENOUGH_TO_ASK:
             return meaning
         return replace(meaning, intent=Intent.QUESTION, intents=meaning.intents | {Intent.QUESTION})
+
+    def all_questions(self, sentences: list[str]) -> bool:
+        """Each question of the line, read alone, surely asks about the shop (its hours or anything
+        else), and one is not about the hours."""
+        readings = [understand(s) for s in sentences[:MAX_ANSWERS]]
+        sure = all(r.intent in (Intent.QUESTION, Intent.HOURS) and r.confidence >= SURE_ENOUGH_TO_ASK for r in readings)
+        return sure and any(r.intent is Intent.QUESTION for r in readings)
 
     def is_plain_answer(self) -> bool:
         """Two words or three that are exactly what the pending question asked for: a time, a
