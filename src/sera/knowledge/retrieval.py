@@ -125,7 +125,24 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "deposit": ("deposit", "downpayment", "retainer", "upfront", "prepay", "prepayment"),
     "walkin": ("walkin", "dropin"),
-    "wear": ("wear", "clothes", "clothing", "outfit", "attire", "shorts", "trousers", "pants", "leggings"),
+    "wear": (
+        "wear",
+        "clothes",
+        "clothing",
+        "outfit",
+        "attire",
+        "shorts",
+        "trousers",
+        "pants",
+        "leggings",
+        "shoes",
+        "trainers",
+        "sneakers",
+        "socks",
+        "barefoot",
+        "footwear",
+    ),
+    "warranty": ("warranty", "guarantee"),
     "referral": ("referral", "refer"),
     "payment": ("payment", "pay", "amex", "visa", "mastercard", "cheque", "zelle", "venmo", "paypal"),
 }
@@ -153,6 +170,7 @@ PHRASES: dict[tuple[str, str], str] = {
     ("show", "up"): "walkin",
     ("turn", "up"): "walkin",
     ("change", "into"): "wear",
+    ("stand", "behind"): "warranty",
 }
 
 # a phrase's two words may have one of these between them ("send it back", "leave my car")

@@ -209,6 +209,18 @@ def asked_sentences(raw: str) -> list[str]:
     return [s for s in sentences if s and (s.endswith("?") or QUESTION_OPENERS.search(normalize(s)))]
 
 
+def question_tail(raw: str) -> str | None:
+    """The last clause of a long question that asks on its own ("if the pump goes a few months
+    later am I covered, like how long do you stand behind your work?"), when there is one."""
+    asked = asked_sentences(raw)
+    clauses = [c.strip() for c in asked[-1].split(",")] if asked else []
+    for clause in reversed(clauses[1:]):
+        plain = re.sub(r"^(?:like|so|and|or|but|i mean)\s+", "", clause, flags=re.I)
+        if QUESTION_OPENERS.search(normalize(plain)):
+            return plain
+    return None
+
+
 class OfflineBrain:
     """A deterministic dialogue manager over the shared tools."""
 
@@ -259,6 +271,7 @@ class _Turn:
         self.slots: dict[str, Any] = self.state.setdefault("slots", {})
         self.pending: str | None = self.state.get("pending")
         self.meaning = None
+        self.question_read = False
         if self.text:
             plain = self.is_plain_answer()
             self.meaning = plain_answer(text) if plain else understand(text, answering=bool(self.pending))
@@ -276,12 +289,14 @@ class _Turn:
         asked = " ".join(sentences)
         if len(sentences) > 1 and self.all_questions(sentences):
             # "are you open on a Monday at all, and can I bring the dog in?": two questions
+            self.question_read = True
             return replace(meaning, intent=Intent.QUESTION, intents=meaning.intents | {Intent.QUESTION})
         if not asked or asked == self.raw.strip() or find_dates(asked, self.ctx.local_now) or parse_time(asked):
             return meaning  # "my dog needs a groom. anything Thursday?" asks for a booking
         question = understand(asked, answering=bool(self.pending))
         if question.intent is not Intent.QUESTION or question.confidence < SURE_ENOUGH_TO_ASK:
             return meaning
+        self.question_read = True  # the story's words (a day, a service) ask for no booking
         return replace(meaning, intent=Intent.QUESTION, intents=meaning.intents | {Intent.QUESTION})
 
     def all_questions(self, sentences: list[str]) -> bool:
@@ -398,8 +413,14 @@ class _Turn:
         if self.matching_workflow() is not None:  # the merchant's own trigger words win
             return None
         meaning, intent = self.meaning, self.intent
-        if meaning is None or intent is Intent.HOURS:
+        if meaning is None:
             return None
+        if intent is Intent.HOURS:
+            # "can I drop the car off tonight before you open?" is answered by the shop's FAQ on
+            # dropping off after hours, if it has one, not by the hours
+            found = self.knowledge
+            sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") in ("faq", "policy")
+            return self.run_done(found) if sure else None
         if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
             return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
         asks_price = bool(ASKS_PRICE.search(self.text))  # a price is asked before anything is booked
@@ -429,7 +450,7 @@ class _Turn:
     def price_of_named_service(self) -> Reply | None:
         """The price of the service a line names whole ("before I book anything, roughly what would
         a tune-up run me? just want a ballpark"; "can't have kittens" names no "kitten visit")."""
-        service = match_option(self.raw, self.ctx.shop.service_options(), whole=True)
+        service = self.service_wanted(whole=True)
         if service is None:
             return None
         priced = self.tools.run(self.ctx, "search_knowledge", {"query": f"{service} price"})
@@ -464,6 +485,11 @@ class _Turn:
                     first = more
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
+        tail = question_tail(self.raw[:500]) if not answers else None
+        if tail:
+            found = self.tools.run(self.ctx, "search_knowledge", {"query": tail})
+            if found.data.get("confidence", 0.0) >= ALSO_ANSWER:
+                return found
         if not answers:
             return self.knowledge_of_the_request() or whole
         return ToolResult(" ".join(answers[:MAX_ANSWERS]), first.data, outcome=first.outcome)
@@ -548,7 +574,7 @@ class _Turn:
         maybe_move = intent in (Intent.BOOK, Intent.QUESTION, None)
         if intent is Intent.RESCHEDULE or (maybe_move and (self.sounds_like_move() or self.moves_a_booking())):
             return self.start_change("reschedule")
-        might_book = intent in (Intent.QUESTION, Intent.HOURS, Intent.HUMAN, None)
+        might_book = intent in (Intent.QUESTION, Intent.HOURS, Intent.HUMAN, None) and not self.question_read
         if intent is Intent.BOOK or (might_book and self.sounds_like_booking()):
             return self.start_booking()
         if intent is Intent.CANCEL:
