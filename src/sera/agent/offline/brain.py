@@ -147,6 +147,7 @@ WHAT_IF = re.compile(
     r"(?:be charged|get charged|have to pay|lose)|how much notice|(?:fee|charge|penalty) (?:for|if|to))\b"
 )
 MAX_ANSWERS = 2
+HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
 ALSO = 0.15  # an intent the classifier gives this much is what a question may be about
 # the words shops write about what callers ask of them (a question about not turning up is about
 # the cancellations policy)
@@ -417,9 +418,11 @@ class _Turn:
             return None
         if intent is Intent.HOURS:
             # "can I drop the car off tonight before you open?" is answered by the shop's FAQ on
-            # dropping off after hours, if it has one, not by the hours
-            found = self.knowledge
-            sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") in ("faq", "policy")
+            # dropping off after hours, if it has one, not by the hours: what the line asks
+            # besides the hours is searched
+            rest = HOURS_WORDS.sub(" ", self.raw[:500])
+            found = self.tools.run(self.ctx, "search_knowledge", {"query": rest})
+            sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") == "faq"
             return self.run_done(found) if sure else None
         if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
             return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
