@@ -765,22 +765,24 @@ def _relative_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, b
         return None
     if direction == "of" and words[i] != "quarter":
         return None
-    hour_word = _at(words, j + 1)
-    if hour_word.isdigit() and len(hour_word) <= 2:
-        hour, end = int(hour_word), j + 2
-    else:
-        parsed_hour = _small_cardinal(words, j + 1)
-        if parsed_hour is None:
-            return None
-        hour, end = parsed_hour
-    if not 1 <= hour <= 12:
+    parsed_hour = _hour_at(words, j + 1)
+    if parsed_hour is None:
         return None
+    hour, end = parsed_hour
     offset = minutes if direction in ("past", "after") else -minutes
     return hour, 0, offset, end, True, False
 
 
 def _half_hour(words: Sequence[str], j: int) -> tuple[int, int, int, int, bool, bool] | None:
     """The hour after a British "half" ("half ten", "half 2"), not "half an hour" or "half past"."""
+    parsed = _hour_at(words, j)
+    if parsed is None or _at(words, parsed[1]) in ("hour", "hours", "past", "to", "minutes", "days", "day"):
+        return None
+    return parsed[0], 30, 0, parsed[1], True, False
+
+
+def _hour_at(words: Sequence[str], j: int) -> tuple[int, int] | None:
+    """(hour 1-12, end) for an hour said in digits or words at ``j``."""
     word = _at(words, j)
     if word.isdigit() and len(word) <= 2:
         hour, end = int(word), j + 1
@@ -789,9 +791,7 @@ def _half_hour(words: Sequence[str], j: int) -> tuple[int, int, int, int, bool, 
         if parsed is None:
             return None
         hour, end = parsed
-    if not 1 <= hour <= 12 or _at(words, end) in ("hour", "hours", "past", "to", "minutes", "days", "day"):
-        return None
-    return hour, 30, 0, end, True, False
+    return (hour, end) if 1 <= hour <= 12 else None
 
 
 def _relative_minutes(words: Sequence[str], i: int) -> tuple[int | None, int]:

@@ -148,7 +148,7 @@ WHAT_IF = re.compile(
 )
 MAX_ANSWERS = 2
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
-ALSO = 0.15  # an intent the classifier gives this much is what a question may be about
+MAY_BE_ABOUT = 0.15  # an intent the classifier gives this much is what a question may be about
 # the words shops write about what callers ask of them (a question about not turning up is about
 # the cancellations policy)
 TOPICS = {
@@ -503,7 +503,9 @@ class _Turn:
         cancellation, and the shop's answer is its cancellations policy)."""
         if self.meaning is None or not asks_question(self.raw):
             return None
-        topics = [TOPICS[g.label] for g in self.meaning.guesses[:3] if g.label in TOPICS and g.probability >= ALSO]
+        topics = [
+            TOPICS[g.label] for g in self.meaning.guesses[:3] if g.label in TOPICS and g.probability >= MAY_BE_ABOUT
+        ]
         if not topics:
             return None
         query = f"{canonical(self.raw[:500])} {' '.join(topics)}"
