@@ -717,8 +717,9 @@ class _Turn:
             return self.answer_fallback_offer()
         if pending == "take_message":
             if yes_no(self.raw) is True:
-                return self.start_message(with_this_line=False)
+                return self.start_message(with_this_line=False, about=self.state.pop("unanswered", None))
             if yes_no(self.raw) is False:
+                self.state.pop("unanswered", None)
                 return self.reply("No problem.")
             return None
         if pending.startswith("wf:"):
@@ -1267,13 +1268,18 @@ class _Turn:
 
     # -- messages --------------------------------------------------------------------------------
 
-    def start_message(self, *, for_whom: str | None = None, with_this_line: bool = True) -> Reply:
-        """Take a message: what it is about, who is calling, the number to call them back on."""
+    def start_message(
+        self, *, for_whom: str | None = None, with_this_line: bool = True, about: str | None = None
+    ) -> Reply:
+        """Take a message: what it is about (``about``: the question the agent could not answer),
+        who is calling, the number to call them back on."""
         self.reset()
         self.state["task"] = "message"
         if for_whom:
             self.slots["for"] = for_whom
-        if with_this_line and len(self.text.split()) >= MESSAGE_IN_REQUEST:
+        if about:
+            self.slots["message"] = about
+        elif with_this_line and len(self.text.split()) >= MESSAGE_IN_REQUEST:
             self.slots["message"] = self.raw.strip()[:1000]  # "...can someone call me about my delivery"
         preface = "" if self.ctx.shop.is_open(self.ctx.now) else "The team isn't available right now."
         return self.advance_message(preface)
@@ -1453,6 +1459,7 @@ class _Turn:
             return self.run_done(result)
         if asked or self.intent is Intent.QUESTION:
             self.state["pending"] = "take_message"
+            self.state["unanswered"] = self.raw.strip()[:1000]  # the message, if the caller wants one taken
             return Reply(
                 "I'm not sure about that one. Would you like me to take a message for the team?", understood=False
             )
