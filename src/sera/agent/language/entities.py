@@ -240,7 +240,7 @@ _NEVER_NAME = _word_set(
     i me my mine you your yours he she they we us our it its it's this that these those
     is am are was were be been being do does did done have has had having would can
     could should shall might must not no nope yes yeah yep yup yea sure ok okay okey
-    alright right correct wrong please thanks thank hi hello hey bye goodbye what who when
+    alright right correct wrong please thanks thank hi hiya hello hey bye goodbye what who when
     where why how which there here just only also very really well oh um uh like
     need want book booking cancel reschedule order orders appointment call calling called
     get got give help know think mean say said tell see look looking go going come coming
@@ -302,9 +302,6 @@ class _Word:
 
 
 # a name said with "here" or "speaking" after it, at the start of a sentence or clause, capitalised
-_GREETING_WORDS = frozenset(
-    {"hi", "hey", "hello", "hiya", "yeah", "yes", "morning", "afternoon", "evening", "oh", "ok"}
-)
 _NAME_HERE = re.compile(
     r"(?:^|[,.!?]\s*)(?:(?:Hi|Hey|Hello|Hiya|Yeah|Yes|Morning|Afternoon|Evening|Now then|Oh|Ok|Okay),? )?"
     r"([A-Z][a-z'-]+(?: [A-Z][a-z'-]+){1,2}) (?:here|speaking)\b"
@@ -331,7 +328,7 @@ def extract_name(text: str, *, expect_name: bool = False) -> str | None:
     introduced = _NAME_HERE.search(text[:_RAW_CAP])  # "Now then, Graham Sutcliffe here, I'm ringing..."
     named = introduced.group(1) if introduced is not None else ""
     said = named.lower().split()
-    if said and not FILLERS.intersection(said) and said[0] not in _GREETING_WORDS:
+    if said and not FILLERS.intersection(said) and said[0] not in _NEVER_NAME:
         return named
     return _bare_name(words) if expect_name else None
 

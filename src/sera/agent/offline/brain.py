@@ -210,6 +210,19 @@ def asked_sentences(raw: str) -> list[str]:
     return [s for s in sentences if s and (s.endswith("?") or QUESTION_OPENERS.search(normalize(s)))]
 
 
+def place_named(text: str, count: int) -> int | None:
+    """The place among ``count`` choices read out in time order that a caller picks ("the
+    earliest", "the later one", "the second"), or None when the line names none that is there."""
+    if EARLIEST.search(text):
+        return 0
+    if LATEST.search(text):
+        return count - 1
+    for word, index in ORDINALS.items():
+        if re.search(rf"\b{word}\b", text):
+            return index % count if -count <= index < count else None
+    return None
+
+
 def question_tail(raw: str) -> str | None:
     """The last clause of a long question that asks on its own ("if the pump goes a few months
     later am I covered, like how long do you stand behind your work?"), when there is one."""
@@ -808,7 +821,7 @@ class _Turn:
         """The date the caller wants (for a move: the new one, not the one it is on now)."""
         if self.moving():
             return self.move_request[0]
-        days = [match.day for match in self.dates_wanted if match.text not in WEEK_ONLY]
+        days = self.days_said()
         return days[0] if days else None
 
     def days_named(self, text: str) -> list[date]:
@@ -907,13 +920,9 @@ class _Turn:
         offered = [datetime.fromisoformat(o) for o in self.state.get("offered", [])]
         if not offered:
             return None
-        if EARLIEST.search(self.text):
-            return min(offered)
-        if LATEST.search(self.text):
-            return max(offered)
-        for word, index in ORDINALS.items():
-            if re.search(rf"\b{word}\b", self.text):
-                return offered[index] if -len(offered) <= index < len(offered) else None
+        place = place_named(self.text, len(offered))
+        if place is not None:
+            return offered[place]
         day = parse_date(self.raw, self.ctx.local_now)
         when = parse_time(self.raw, expect_time=True)
         if when is not None and when.at is not None:  # "Friday at 1:30 then", "the 2 o'clock"
@@ -1119,14 +1128,8 @@ class _Turn:
 
     def pick_listed(self, listed: list[dict[str, Any]]) -> dict[str, Any] | None:
         """ "the first one", "the later one": an appointment chosen by its place in the list read out."""
-        if EARLIEST.search(self.text):
-            return listed[0]
-        if LATEST.search(self.text):
-            return listed[-1]
-        for word, index in ORDINALS.items():
-            if re.search(rf"\b{word}\b", self.text) and -len(listed) <= index < len(listed):
-                return listed[index]
-        return None
+        place = place_named(self.text, len(listed))
+        return listed[place] if place is not None else None
 
     def identify_caller(self) -> Reply:
         """No appointment for this number: ask the name and the date it is booked for (a day the
@@ -1447,8 +1450,8 @@ class _Turn:
             return False
         if extract_phone(self.raw, self.ctx.shop.region) or extract_email(self.raw):
             return True
-        other = self.meaning is not None and self.meaning.guesses[0].label == "other"
-        return other and self.meaning is not None and self.meaning.confidence >= SURE_OF_REQUEST
+        meaning = self.meaning
+        return meaning is not None and meaning.guesses[0].label == "other" and meaning.confidence >= SURE_OF_REQUEST
 
     def answer_question(self, *, asked: bool = False) -> Reply | None:
         """The shop's answer; a question it has none for is offered as a message for the team."""
