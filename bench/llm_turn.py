@@ -9,12 +9,18 @@ talk), reached through the real client over HTTP. The time spent waiting for the
 (request, server, stream) is measured around the client and subtracted, so what is left
 is Sera's overhead. Also timed: from the model's first text token to the first sentence
 handed to the channel. Baseline in the same run: the same lines through the offline brain.
+
+Then each way a model fails (an error status, a stall before or during the stream, garbage
+twice) with a first-token deadline of ``FIRST_TOKEN_S``: how long the caller waits for the
+offline brain's answer, against that deadline (the bound is the deadline twice over: a
+stall after the first token waits out the deadline once more).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -107,9 +113,42 @@ def run(agent: Agent, merchant_id: str, rounds: int, timed: list[Timed]) -> tupl
     return overhead, to_sentence
 
 
+FIRST_TOKEN_S = 0.6
+FAILURES = {
+    "500": [Answer(status=500)],
+    "429": [Answer(status=429, retry_after="0")],  # no pause: the next kind is asked at once
+    "stall": [Answer(stall_s=FIRST_TOKEN_S + 1.5, text="too late")],
+    "stall-mid-stream": [Answer(stall_after_first_s=FIRST_TOKEN_S + 1.5, text="too late")],
+    "bad-chunks": [Answer(raw="data: {not json\n\n")] * 2,
+    "bad-arguments": [Answer(calls=[("get_hours", '{"date": "2026-')])] * 2,
+    "empty": [Answer(text="")] * 2,
+}
+
+
+def fallbacks(sera: Any, merchant_id: str, model: FakeOpenAI, rounds: int) -> dict[str, list[float]]:
+    """Seconds from the caller's line to the offline brain's answer, for each kind of failure."""
+    # a client of its own (clients are kept per endpoint, model and key), with this deadline
+    sera.settings = sera.settings.model_copy(update={"llm_first_token_seconds": FIRST_TOKEN_S, "llm_model": "failing"})
+    logging.getLogger("sera.agent.llm.brain").setLevel(logging.ERROR)  # each fallback is logged: expected here
+    agent = Agent(sera)
+    waits: dict[str, list[float]] = {kind: [] for kind in FAILURES}
+    for i in range(rounds):
+        for kind, answers in FAILURES.items():
+            model.script.clear()
+            model.answer(*answers)
+            ref = ConversationRef(merchant_id, "voice", uuid.uuid4().hex)
+            agent.start(ref, caller_phone=f"+1312556{i:04d}")
+            started = time.perf_counter()
+            reply = agent.reply(ref, "are you open tomorrow?")
+            waits[kind].append(time.perf_counter() - started)
+            assert reply.fallback is not None, kind
+    return waits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--failure-rounds", type=int, default=5)
     args = parser.parse_args()
     model = FakeOpenAI(api_key=None)
     model.default = scripted
@@ -141,6 +180,9 @@ def main() -> None:
             run(agent, merchant_id, 20, timed)  # warm-up: connections, caches
             requests = len(model.requests)
             overhead, to_sentence = run(agent, merchant_id, args.rounds, timed)
+            model.default = None
+            sera.chat_models = shop_models
+            waits = fallbacks(sera, merchant_id, model, args.failure_rounds)
             sera.close()
     finally:
         model.close()
@@ -155,6 +197,10 @@ def main() -> None:
         f"p50 {statistics.median(to_sentence):.3f} ms, max {max(to_sentence):.3f} ms"
     )
     print("targets: overhead p50 < 5 ms, p99 < 20 ms; first token to first sentence < 5 ms")
+    print(f"[a failing model, first-token deadline {FIRST_TOKEN_S} s] caller's wait for the offline brain's answer:")
+    for kind, seconds in waits.items():
+        print(f"  {kind:<17} p50 {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s")
+    print(f"target: every kind under the deadline twice over, {2 * FIRST_TOKEN_S:.1f} s, plus 0.5 s")
 
 
 if __name__ == "__main__":
