@@ -68,10 +68,11 @@ def shop_text(faq: int, products: int) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-def make_sera(workdir: Path, text: str) -> tuple[Sera, str]:
+def make_sera(workdir: Path, text: str, database_url: str | None = None) -> tuple[Sera, str]:
+    """A Sera on SQLite files in ``workdir`` (or the scratch database ``database_url``), one shop."""
     settings = Settings(
         env="test",
-        database_url=f"sqlite:///{workdir}/sera.db",
+        database_url=database_url or f"sqlite:///{workdir}/sera.db",
         keystore_url=f"sqlite:///{workdir}/keys.db",
         master_key=SecretStr(new_key_text()),
     )

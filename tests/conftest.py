@@ -114,6 +114,7 @@ def settings(database_template: str, tmp_path: Path) -> Settings:
         master_key=new_key_text(),
         secret_key="test-secret-" + uuid.uuid4().hex,
         public_url="https://sera.test",
+        mail_dir=tmp_path / "mail",
     )
 
 

@@ -56,6 +56,17 @@ def test_demo_serves_the_demo_shop_from_an_empty_folder(tmp_path: Path) -> None:
                 time.sleep(0.2)
         else:
             pytest.fail("sera demo did not start within 60 s")
+        # a message taken on /try is an email in var/mail, sent by the embedded jobs
+        started = httpx.post(f"{base}/try/conversations", json={"caller_phone": "+13125550133"}, timeout=10).json()
+        for line in ["can I leave a message for Dana", "tell her the saddle fits", "Ines Ortiz", "yes"]:
+            said = f"{base}/try/conversations/{started['conversation_id']}/messages"
+            httpx.post(said, json={"text": line}, timeout=10).raise_for_status()
+        mail = tmp_path / "var" / "mail" / "new"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (mail.exists() and any(mail.iterdir())):
+            time.sleep(0.2)
+        [sent] = list(mail.iterdir())
+        assert "Ines Ortiz" in sent.read_text() and "saddle fits" in sent.read_text()
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     finally:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sera.billing.pricing import PriceList, load_pricing
 from sera.clock import Clock, system_clock
 from sera.config import Settings
 from sera.crypto.envelope import FieldCipher, MasterKeyring
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from sera.agent.context import TurnContext
     from sera.agent.ports import ChatModel
     from sera.jobs import Jobs
+    from sera.mail.service import Sender as MailSender
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Sera:
     jobs: Jobs | None = None  # attached by sera.jobs.wiring.build_jobs
     lookups: TtlCache = field(default_factory=lambda: TtlCache(0))  # number -> shop, webhook secrets
     chat_models: Callable[[TurnContext], ChatModel | None] | None = None  # a shop's LLM (sera.adapters.openai)
+    pricing: PriceList = field(default_factory=PriceList)  # plans and prices (SERA_PRICING_FILE)
+    mail_sender: MailSender | None = None  # SMTP, or the Maildir (sera.adapters.smtp)
 
     def uow(self, merchant_id: str | None = None, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self.db, merchant_id, readonly=readonly, vault=self.vault)
@@ -58,7 +62,7 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
     if settings.master_key is not None:
         for part in settings.master_key.get_secret_value().split(","):
             register_secret(part.strip())
-    for secret in (settings.secret_key, settings.llm_api_key):
+    for secret in (settings.secret_key, settings.llm_api_key, settings.smtp_url):
         if secret is not None:
             register_secret(secret.get_secret_value())
     clock = clock or system_clock
@@ -70,6 +74,7 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
         vault=Vault(keystore, cipher),
         clock=clock,
         lookups=TtlCache(settings.lookup_cache_seconds),
+        pricing=load_pricing(settings.pricing_file),  # a bad file stops start-up, naming the line
     )
     _connect_ports(sera)
     return sera
@@ -79,6 +84,8 @@ def _connect_ports(sera: Sera) -> None:
     """The providers the capabilities read through (a source declines shops not connected to it)."""
     from sera.adapters.openai import wiring as openai  # imported here: the adapters import Sera
     from sera.adapters.shopify import wiring as shopify
+    from sera.adapters.smtp import wiring as smtp
 
     shopify.connect(sera)
     openai.connect(sera)
+    smtp.connect(sera)

@@ -125,12 +125,16 @@ def set_up_demo(sera: Sera) -> DemoSetup:
     Run again (each `make demo`), it leaves the same shop and still exactly one demo key.
     """
     from sera.access.api_keys import replace_api_key
+    from sera.feedback.settings import start_asking_unless_chosen
     from sera.merchants.service import import_shop
     from sera.merchants.shop_file import load_shop_file
 
     sera.migrate()
     shop = load_shop_file(sera.settings.demo_shop_file or DEMO_SHOP)
     merchant_id = import_shop(sera, shop, actor="cli:demo").merchant_id
+    with sera.uow(merchant_id) as uow:  # the demo shop asks "How did we do?" after calls and texts
+        start_asking_unless_chosen(uow, actor="cli:demo", now=sera.clock())
+        uow.commit()
     key = replace_api_key(sera, merchant_id, role="admin", label=DEMO_KEY_LABEL, actor="cli:demo")
     return DemoSetup(shop, merchant_id, key.key, key.revoked)
 
@@ -170,7 +174,17 @@ def _demo_summary(sera: Sera, setup: DemoSetup, host: str, port: int) -> str:
         f"  Demo API key ({which}): {key}\n"
         f"  Try it:       curl -H 'Authorization: Bearer {key}' {base}/api/v1/customers\n"
         f"  Data:         {database} (keys in {keystore}{secrets_file})\n"
+        f"  Mail:         {_mail_target(sera)} (`sera mail list --shop {setup.shop.shop.domain}`)\n"
     )
+
+
+def _mail_target(sera: Sera) -> str:
+    """Where email to the business goes: the SMTP server (host only), or the Maildir."""
+    from urllib.parse import urlsplit
+
+    if sera.settings.smtp_url is None:
+        return f"each email to the business is a file in the Maildir {sera.settings.mail_dir}"
+    return f"sent through {urlsplit(sera.settings.smtp_url.get_secret_value()).hostname}"
 
 
 @main.group()
@@ -578,5 +592,191 @@ def keys_rotate() -> None:
     click.echo("no key depends on an old master any more; it can be removed from SERA_MASTER_KEY")
 
 
+@main.command("report")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--week", default=None, help="An ISO week, e.g. 2026-W48 (default: last week, in the shop's time zone).")
+@click.option("--no-email", "no_email", is_flag=True, help="Print only; do not email it to the shop.")
+def report_command(domain: str, week: str | None, no_email: bool) -> None:
+    """The shop's weekly report: printed, and emailed to the owner (once per week)."""
+    from sera.reports.delivery import report_now
+    from sera.reports.service import ReportError
+
+    sera = _sera()
+    try:
+        done = report_now(sera, _merchant_id(sera, domain), week, email=not no_email, actor="cli")
+    except ReportError as exc:
+        raise click.BadParameter(str(exc), param_hint="--week") from None
+    click.echo(done.text)
+    if not no_email:
+        click.echo(
+            f"\n(emailed: mail {done.mail_id})"
+            if done.mail_id
+            else f"\n(not emailed: already sent for {done.report.week}, or the shop has no email)"
+        )
+
+
+@main.group()
+def billing() -> None:
+    """A shop's plan and billing details (see SERA_PRICING_FILE)."""
+
+
+@billing.command("set")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--plan", default=None, help="A plan key of the price list ('' takes the plan away: no more invoices).")
+@click.option("--company", default=None, help="The name invoices are made out to.")
+@click.option("--email", default=None, help="Where invoices are emailed (default: the shop's email).")
+@click.option("--address", default=None, help="The billing address, as one text.")
+@click.option("--tax-id", "tax_id", default=None, help="The shop's VAT or tax number.")
+def billing_set(
+    domain: str, plan: str | None, company: str | None, email: str | None, address: str | None, tax_id: str | None
+) -> None:
+    """Set what is given; options left out stay as they are, '' clears one. Audited."""
+    from sera.billing.accounts import BillingError, set_billing
+    from sera.billing.pricing import UnknownPlanError
+
+    given = {
+        name: value
+        for name, value in {
+            "plan": plan,
+            "company": company,
+            "email": email,
+            "address": address,
+            "tax_id": tax_id,
+        }.items()
+        if value is not None
+    }
+    if not given:
+        raise click.UsageError("nothing to set: give --plan, --company, --email, --address or --tax-id")
+    sera = _sera()
+    with sera.uow(_merchant_id(sera, domain)) as uow:
+        try:
+            view = set_billing(uow, sera.pricing, actor="cli", **given)
+        except UnknownPlanError as exc:
+            raise click.BadParameter(str(exc), param_hint="--plan") from None
+        except BillingError as exc:
+            raise click.BadParameter(str(exc), param_hint="--email") from None
+        uow.commit()
+    click.echo(f"{domain}: plan {view.plan or '(none: no invoices)'}; billing email {view.email or '(the shop email)'}")
+
+
+@main.group()
+def invoices() -> None:
+    """Monthly invoices and credit notes."""
+
+
+@invoices.command("issue")
+@click.option("--month", required=True, help="The month to invoice, YYYY-MM (e.g. 2026-11).")
+@click.option("--shop", "domain", default=None, help="Only this shop (default: every shop with a plan).")
+def invoices_issue(month: str, domain: str | None) -> None:
+    """Issue the month's invoices (PDF, email) once: a second run issues nothing and says so."""
+    from sera.billing.invoices import IssueOutcome, Month, issue_month
+
+    try:
+        period = Month.parse(month)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    sera = _sera()
+    shops = None if domain is None else [_merchant_id(sera, domain)]
+
+    def show(outcome: IssueOutcome) -> None:
+        if outcome.status == "issued" and outcome.invoice is not None:
+            mail = "emailed" if outcome.emailed else "not emailed (no billing email)"
+            invoice = outcome.invoice
+            amount = f"{invoice.currency} {invoice.total:>12}"
+            click.echo(f"issued {invoice.number}  {amount}  {outcome.merchant_id}  {mail}")
+        elif outcome.status == "failed":
+            click.echo(f"FAILED {outcome.merchant_id}: {outcome.message}", err=True)
+
+    run = issue_month(sera, period, actor="cli", merchant_ids=shops, on_outcome=show)
+    summary = (
+        f"{period}: {run.count('issued')} issued, {run.count('already_issued')} already issued, "
+        f"{run.count('nothing_to_bill')} with nothing to bill, {run.count('no_plan')} without a plan, "
+        f"{run.count('failed')} failed"
+    )
+    if not run.issued and not run.count("failed"):
+        summary += " (nothing new to issue)"
+    click.echo(summary)
+    if run.count("failed"):
+        raise SystemExit(1)
+
+
+@invoices.command("list")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+def invoices_list(domain: str) -> None:
+    """The shop's invoices and credit notes, newest first."""
+    from sera.billing.invoices import list_invoices
+    from sera.storage.paging import PageRequest
+
+    sera = _sera()
+    request = PageRequest(limit=200)
+    with sera.uow(_merchant_id(sera, domain), readonly=True) as uow:
+        while True:
+            page = list_invoices(uow, request)
+            for doc in page.items:
+                what = doc.period or f"credits {doc.credits_invoice_id}"
+                click.echo(f"{doc.number:<14} {doc.kind:<12} {what:<32} {doc.currency} {doc.total:>12}  {doc.id}")
+            if page.next_cursor is None:
+                break
+            request = PageRequest(limit=200, cursor=page.next_cursor)
+
+
+@invoices.command("credit")
+@click.argument("invoice")
+@click.option("--reason", required=True, help="Why: printed on the credit note (no customer's personal data).")
+@click.option("--amount", default=None, help="How much to credit, tax included (default: all that is left).")
+def invoices_credit(invoice: str, reason: str, amount: str | None) -> None:
+    """Issue a credit note against INVOICE (its id or its number): the way to correct an invoice."""
+    from decimal import Decimal, InvalidOperation
+
+    from sera.billing.invoices import CreditError, InvoiceNotFoundError, credit_invoice
+
+    value = None
+    if amount is not None:
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            raise click.BadParameter(f"not a number: {amount!r}", param_hint="--amount") from None
+    sera = _sera()
+    try:
+        note = credit_invoice(sera, invoice, reason=reason, amount=value, actor="cli")
+    except InvoiceNotFoundError:
+        raise click.ClickException(f"no invoice {invoice}") from None
+    except CreditError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"issued {note.number}  {note.currency} {note.total}  crediting {note.credits_number}  {note.id}")
+
+
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def mail() -> None:
+    """Email to the business: what was queued, and sending it now."""
+
+
+@mail.command("list")
+@click.option("--shop", "domain", required=True, help="the shop's domain")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+def mail_list(domain: str, limit: int) -> None:
+    """The shop's emails, oldest first: template, status, attempts, last error."""
+    from sera.mail.service import list_mail
+    from sera.storage.paging import PageRequest
+
+    sera = _sera()
+    with sera.uow(_merchant_id(sera, domain), readonly=True) as uow:
+        found = list_mail(uow, PageRequest(limit=limit)).items
+    for view in found:
+        sent = f"sent {view.sent_at:%Y-%m-%d %H:%M} UTC" if view.sent_at else f"{view.attempts} attempts"
+        error = f"  ({view.last_error})" if view.last_error else ""
+        click.echo(f"{view.created_at:%Y-%m-%d %H:%M}  {view.id}  {view.template:<16} {view.status:<8} {sent}{error}")
+    if not found:
+        click.echo("no mail yet")
+
+
+@mail.command("send")
+def mail_send() -> None:
+    """Send the mail that is due now, in this process (`sera serve` and `sera worker` do it anyway)."""
+    from sera.mail.service import send_pending
+
+    click.echo(f"sent {send_pending(_sera())}")

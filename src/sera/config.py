@@ -15,6 +15,7 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class Environment(StrEnum):
 class LogFormat(StrEnum):
     JSON = "json"  # one JSON object a line, for log shippers
     TEXT = "text"  # time, level, logger, message, key=value: for a person at a terminal
+
+
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class ConfigError(Exception):
@@ -114,6 +118,25 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_first_token_seconds: float = Field(default=2.5, gt=0, le=30)
     llm_max_tool_calls: int = Field(default=6, ge=1, le=20)  # per caller turn
+    # Email to the business: smtp://host:25 (a local relay), smtp+starttls://user:pass@host:587
+    # or smtps://user:pass@host:465. Unset: each message is written to the Maildir mail_dir.
+    smtp_url: SecretStr | None = None
+    smtp_ca_file: Path | None = None  # a private CA that signs the mail server's certificate
+    smtp_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
+    mail_from: str = "Sera <sera@localhost>"
+    mail_dir: Path = DEFAULT_VAR_DIR / "mail"
+    # The deployment's price list (plans, prices, the invoices' issuer): a YAML file, read and
+    # checked at start-up. Unset: no plans, no invoices.
+    pricing_file: Path | None = None
+
+    @field_validator("smtp_url", mode="before")
+    @classmethod
+    def _smtp_scheme(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() == "":
+            return None
+        if isinstance(value, str) and urlsplit(value).scheme not in SMTP_SCHEMES:
+            raise ValueError(f"must start with one of {', '.join(s + '://' for s in SMTP_SCHEMES)}")
+        return value
 
     @field_validator("log_format", mode="before")
     @classmethod

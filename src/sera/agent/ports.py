@@ -36,6 +36,7 @@ class Reply:
     actions: tuple[Action, ...] = ()
     understood: bool = True  # False when the agent did not understand the line (`sera eval` lists those)
     fallback: str | None = None  # why the LLM brain handed this turn to the offline brain (`sera eval` counts them)
+    unanswered: str | None = None  # the caller's question the shop has no answer to (the weekly report lists them)
 
     @property
     def ended(self) -> bool:

@@ -40,6 +40,7 @@ from sera.calls.service import (
 )
 from sera.customers.service import find_customer
 from sera.privacy.copies import holds_copies, note_copy
+from sera.reports.questions import record_unanswered
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Call, Conversation, Merchant, Transcript, new_id
 
@@ -351,6 +352,15 @@ class Agent:
                 log.exception("brain failed", extra={"conversation": stored.conversation.id})
                 return Reply("Sorry, I had a problem with that. Could you say it another way?")
             self._save(uow, stored, ctx, [TranscriptLine("caller", line), TranscriptLine("agent", reply.text)], reply)
+            if reply.unanswered and ctx.shop.agent.get("record_calls", True):  # kept as long as transcripts
+                record_unanswered(
+                    uow,
+                    question=reply.unanswered,
+                    channel=ref.channel,
+                    asked_at=now,
+                    call_id=stored.call.id,
+                    customer_id=ctx.caller.customer_id,
+                )
             uow.commit()
         return reply
 

@@ -34,7 +34,7 @@ from sera.knowledge.service import shop_index
 from sera.orders.ports import OrderInfo, OrdersPort, OrdersUnavailableError
 from sera.orders.source import orders_for
 from sera.privacy.service import REQUEST_TYPES, record_privacy_request
-from sera.support.service import create_ticket
+from sera.support.service import Callback, create_ticket
 
 KNOWLEDGE_CONFIDENCE = 0.35
 SEARCH_DAYS = 21
@@ -469,7 +469,7 @@ def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     return ToolResult(text, data, outcome="knowledge")
 
 
-def ticket(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
+def ticket(ctx: TurnContext, args: dict[str, Any], callback: Callback | None = None) -> ToolResult:
     customer_id = _ensure_customer(ctx, args.get("customer_name"))
     created = create_ticket(
         ctx.uow,
@@ -480,6 +480,7 @@ def ticket(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         now=ctx.now,
         source=ctx.channel,
         call_id=ctx.call_id,
+        callback=callback,
     )
     return ToolResult(
         "I've passed that to the team; they'll get back to you.",
@@ -510,7 +511,8 @@ def transfer(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
             outcome="transferred",
         )
     reason = args.get("reason") or "Caller asked to speak to a person"
-    ticket(ctx, {"subject": "Callback request", "description": reason, "tags": ["callback"]})
+    callback = Callback(ctx.caller.name, ctx.caller.phone, reason, asked_for_person=True)
+    ticket(ctx, {"subject": "Callback request", "description": reason, "tags": ["callback"]}, callback)
     text = f"The team isn't available right now, so I've taken a message and someone will call you back.{_reopens(ctx)}"
     return ToolResult(text, {"transferred": False, "message_taken": True}, outcome="message")
 
@@ -530,7 +532,16 @@ def take_message(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         "",
         str(args["message"]),
     ]
-    ticket(ctx, {"subject": f"Message for {recipient}", "description": "\n".join(lines), "tags": ["callback"]})
+    callback = Callback(
+        args.get("customer_name") or ctx.caller.name,
+        args.get("callback_number") or ctx.caller.phone,
+        str(args["message"]),
+        recipient,
+        asked_for_person=bool(ctx.state.pop("asked_for_person", False)),
+    )
+    ticket(
+        ctx, {"subject": f"Message for {recipient}", "description": "\n".join(lines), "tags": ["callback"]}, callback
+    )
     text = f"Thanks, I've passed your message to {recipient} and they'll call you back.{_reopens(ctx)}"
     return ToolResult(text, {"message_taken": True}, outcome="message")
 

@@ -69,6 +69,18 @@ deletion_credentials = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# A shop's records key: seals what the operator must keep after the shop is gone (its billing
+# details on issued invoices). Wrapped under the master keyring, not the shop's key, so that
+# neither erasing a customer nor deleting the shop destroys it.
+record_keys = Table(
+    "record_keys",
+    metadata,
+    Column("merchant_id", String(40), primary_key=True),
+    Column("wrapping_key_id", String(16), nullable=False, index=True),
+    Column("wrapped_key", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
 CACHE_SECONDS = 60.0
 CACHE_ENTRIES = 50_000
 
@@ -83,6 +95,10 @@ def _merchant_aad(merchant_id: str) -> bytes:
 
 def _credential_aad(merchant_id: str, provider: str) -> bytes:
     return f"deletion-credential:{merchant_id}:{provider}".encode()
+
+
+def _record_aad(merchant_id: str) -> bytes:
+    return f"record-key:{merchant_id}".encode()
 
 
 def _customer_aad(merchant_id: str, customer_id: str) -> bytes:
@@ -220,6 +236,34 @@ class KeyStore:
         self._cache.drop(f"c:{customer_id}")
         return bool(count)
 
+    # -- records keys: the operator's business records, kept past the shop --------
+    def records_key(self, merchant_id: str) -> bytes:
+        """The shop's records key, made on first use (see ``record_keys``)."""
+        cached: bytes | None = self._cache.cached(f"r:{merchant_id}")
+        if cached is not None:
+            return cached
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(record_keys.c.wrapping_key_id, record_keys.c.wrapped_key).where(
+                    record_keys.c.merchant_id == merchant_id
+                )
+            ).first()
+            if row is None:
+                key = new_data_key()
+                wrapping_id, wrapped = self.keyring.wrap(key, _record_aad(merchant_id))
+                conn.execute(
+                    record_keys.insert().values(
+                        merchant_id=merchant_id,
+                        wrapping_key_id=wrapping_id,
+                        wrapped_key=wrapped,
+                        created_at=self.clock(),
+                    )
+                )
+            else:
+                key = self.keyring.unwrap(row.wrapping_key_id, row.wrapped_key, _record_aad(merchant_id))
+        self._cache.put(f"r:{merchant_id}", key)
+        return key
+
     # -- a deleted shop's provider secrets, until its copies there are deleted -----
     def keep_for_deletion(self, merchant_id: str, provider: str, account_id: str | None, secret: str) -> None:
         """Keep a shop's own provider secret, wrapped under the master keyring, past its shop."""
@@ -298,6 +342,7 @@ class KeyStore:
             rewrapped += len(rows)
             if len(rows) < batch_size:
                 self._rotate_deletion_credentials(primary)
+                self._rotate_record_keys(primary)
                 return rewrapped
 
     def _rotate_deletion_credentials(self, primary: str) -> None:
@@ -318,6 +363,19 @@ class KeyStore:
                         deletion_credentials.c.provider == row.provider,
                     )
                     .values(wrapping_key_id=new_id, wrapped_secret=wrapped)
+                )
+
+    def _rotate_record_keys(self, primary: str) -> None:
+        """Records keys, re-wrapped like merchant keys (one per shop that was ever invoiced)."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(record_keys).where(record_keys.c.wrapping_key_id != primary)).all()
+            for row in rows:
+                aad = _record_aad(row.merchant_id)
+                new_id, wrapped = self.keyring.wrap(self.keyring.unwrap(row.wrapping_key_id, row.wrapped_key, aad), aad)
+                conn.execute(
+                    update(record_keys)
+                    .where(record_keys.c.merchant_id == row.merchant_id)
+                    .values(wrapping_key_id=new_id, wrapped_key=wrapped)
                 )
 
     def wrapping_key_ids(self) -> dict[str, int]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sera.crypto.envelope import AesGcmCipher, FieldCipher, blind_index, derive_subkey, field_aad
 from sera.crypto.keystore import KeyStore
-from sera.storage.models import SEALED, Customer
+from sera.storage.models import Customer, sealed_columns
 
 
 class Vault:
@@ -55,7 +55,7 @@ class Vault:
         """Link a row to a customer, re-sealing its fields under that customer's key."""
         if row.customer_id == customer_id:
             return
-        plain = self.open_many(row, *SEALED[row.__tablename__])
+        plain = self.open_many(row, *sealed_columns(row.__tablename__))
         row.customer_id = customer_id
         self.seal(row, **plain)
 

@@ -23,14 +23,13 @@ import ipaddress
 import json
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
 
 from sera import audit
 from sera.bootstrap import Sera
@@ -293,28 +292,11 @@ def emit(uow: UnitOfWork, event_type: str, data: dict[str, Any], *, customer_id:
         ids.append(delivery.id)
     if ids:
         uow.session.flush()
-        _queue_after_commit(uow, ids)
+        HANDED_OVER.after_commit(uow, ids)
     return ids
 
 
-_enqueue: list[Callable[[str], None]] = []  # the job queue of this process, once it has one
-
-
-def deliver_with(enqueue: Callable[[str], None]) -> None:
-    """Deliveries committed in this process go to ``enqueue`` at once (the jobs' wiring sets it;
-    without it, or if it fails, the periodic sweep finds them within a minute)."""
-    _enqueue[:] = [enqueue]
-
-
-def _queue_after_commit(uow: UnitOfWork, ids: list[str]) -> None:
-    def hand_over(_session: Session) -> None:
-        for delivery_id in ids if _enqueue else ():
-            try:
-                _enqueue[0](delivery_id)
-            except Exception:  # the sweep takes it instead
-                log.warning("webhook delivery not queued at once", extra={"delivery": delivery_id})
-
-    event.listen(uow.session, "after_commit", hand_over, once=True)
+HANDED_OVER = attempts.HandOver("webhook delivery")
 
 
 def forget_customer(uow: UnitOfWork, customer_id: str) -> int:
@@ -359,7 +341,7 @@ def replay(uow: UnitOfWork, delivery_id: str, *, actor: str) -> DeliveryView:
         target_type="webhook_delivery",
         target_id=row.id,
     )
-    _queue_after_commit(uow, [row.id])
+    HANDED_OVER.after_commit(uow, [row.id])
     return _delivery_view(row)
 
 

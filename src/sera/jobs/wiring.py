@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from huey import crontab
+from sqlalchemy import select
 
 from sera.adapters.http import HttpClient
 from sera.adapters.shopify.app import ShopifyNotConfiguredError, shopify_app
@@ -14,18 +15,24 @@ from sera.adapters.shopify.client import admin_client
 from sera.adapters.shopify.events import PROCESS_JOB, process_event, requeue_stale_events
 from sera.adapters.shopify.installs import REGISTER_WEBHOOKS_JOB, delete_uninstalled_shops, register_webhooks
 from sera.adapters.shopify.tokens import refresh_expiring_tokens
+from sera.adapters.twilio.client import client_for
 from sera.adapters.twilio.deletion import twilio_deleter
 from sera.adapters.vapi.deletion import vapi_deleter
 from sera.adapters.webhooks.sender import StandardWebhooksSender, guarded_http
 from sera.agent.idle import close_idle_conversations
+from sera.billing.invoices import issue_due
 from sera.bootstrap import Sera
 from sera.checkouts.retention import sweep_all_checkouts
 from sera.integrations import webhooks
 from sera.jobs import Jobs, make_huey
-from sera.outbound.jobs import register_outbound
+from sera.mail import service as mail
+from sera.notifications import service as notifications
+from sera.outbound.jobs import register_outbound, sending_http
 from sera.privacy.copies import DELETE_JOB, Deleter, delete_copy, take_due
 from sera.privacy.queue import check_overdue
 from sera.privacy.retention import run_retention
+from sera.reports.delivery import send_due_reports
+from sera.storage.models import MerchantPhoneNumber
 
 log = logging.getLogger("sera.jobs")
 
@@ -87,6 +94,37 @@ def _webhooks_due(sera: Sera) -> None:
     _queue_due(sera, webhooks.DELIVER_JOB, webhooks.take_due)
 
 
+def _send_mail(sera: Sera, mail_id: str) -> None:
+    if sera.mail_sender is not None:
+        mail.send(sera, sera.mail_sender, mail_id)
+
+
+def _mail_due(sera: Sera) -> None:
+    _queue_due(sera, mail.SEND_JOB, mail.take_due)
+
+
+def _text_business(sera: Sera, merchant_id: str, to: str, body: str) -> str:
+    """A notification texted to someone at the shop, from the shop's own number."""
+    client = client_for(sera, merchant_id, http=sending_http())
+    with sera.uow(merchant_id, readonly=True) as uow:
+        number = uow.session.execute(select(MerchantPhoneNumber.number).limit(1)).scalar()
+    if client is None or number is None:
+        raise RuntimeError("the shop has no number or Twilio account to text from")
+    return client.send_sms(to=to, from_=number, body=body).sid
+
+
+def _send_notification_text(sera: Sera, notification_id: str) -> None:
+    notifications.send_text(sera, lambda m, to, body: _text_business(sera, m, to, body), notification_id)
+
+
+def _notification_texts_due(sera: Sera) -> None:
+    _queue_due(sera, notifications.SMS_JOB, notifications.take_due)
+
+
+def _weekly_reports(sera: Sera) -> None:
+    send_due_reports(sera, sera.clock())
+
+
 def _shopify_event(sera: Sera, merchant_id: str, event_id: str) -> None:
     process_event(sera, merchant_id, event_id)
 
@@ -117,6 +155,11 @@ def _shops_pending_deletion(sera: Sera) -> None:
     delete_uninstalled_shops(sera, sera.clock())
 
 
+def _monthly_invoices(sera: Sera) -> None:
+    """Last month's invoices, each shop's once its own month is over (hourly on the 1st and 2nd)."""
+    issue_due(sera, sera.clock())
+
+
 def _checkout_retention(sera: Sera) -> None:
     sweep_all_checkouts(sera, sera.clock())
 
@@ -132,11 +175,19 @@ def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs.periodic("shopify.tokens", crontab(minute="30", hour="4"), _shopify_tokens)
     jobs.periodic("shops.pending_deletion", crontab(minute="*/10"), _shops_pending_deletion)
     jobs.periodic("checkouts.retention", crontab(minute="45", hour="3"), _checkout_retention)
+    jobs.periodic("invoices.monthly", crontab(minute="7", day="1,2"), _monthly_invoices)
+    jobs.periodic("reports.weekly", crontab(minute="5"), _weekly_reports)  # each shop on its own day and hour
     jobs.register(DELETE_JOB, _delete_copy, retries=0)  # a failed attempt is rescheduled by its row
     jobs.periodic("privacy.copies_due", crontab(minute="*"), _copies_due)
     jobs.register(webhooks.DELIVER_JOB, _deliver_webhook, retries=0)  # a failed attempt is rescheduled by its row
     jobs.periodic("webhooks.due", crontab(minute="*"), _webhooks_due)
-    webhooks.deliver_with(lambda delivery_id: jobs.enqueue(webhooks.DELIVER_JOB, delivery_id))
+    webhooks.HANDED_OVER.to(lambda delivery_id: jobs.enqueue(webhooks.DELIVER_JOB, delivery_id))
+    jobs.register(mail.SEND_JOB, _send_mail, retries=0)  # a failed attempt is rescheduled by its row
+    jobs.periodic("mail.due", crontab(minute="*"), _mail_due)
+    mail.HANDED_OVER.to(lambda mail_id: jobs.enqueue(mail.SEND_JOB, mail_id))
+    jobs.register(notifications.SMS_JOB, _send_notification_text, retries=0)  # rescheduled by its row
+    jobs.periodic("notifications.due", crontab(minute="*"), _notification_texts_due)
+    notifications.HANDED_OVER.to(lambda row_id: jobs.enqueue(notifications.SMS_JOB, row_id))
     register_outbound(jobs)
     sera.jobs = jobs
     return jobs

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from sera.bootstrap import Sera
+from sera.feedback.asking import lookback, plan_feedback
 from sera.outbound.confirmations import unqueued_confirmations
 from sera.outbound.locks import one_at_a_time
 from sera.outbound.planning import PLAN_BATCH, cancel_for_completed_checkouts, plan_merchant
@@ -101,6 +102,7 @@ def dispatch_merchant(
             if round_ == 0:
                 cancelled = cancel_for_completed_checkouts(uow, now)
                 recorded = unqueued_confirmations(uow, now, now + lookahead, limit=ENQUEUE_BATCH)
+                recorded += plan_feedback(uow, now, lookback(sera.settings))  # after a conversation ended
             uow.commit()
         planned += chunk
         if len(chunk) < PLAN_BATCH:

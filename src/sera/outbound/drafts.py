@@ -19,6 +19,7 @@ import phonenumbers
 from sqlalchemy import select
 
 from sera.agent.phrasing import say_when
+from sera.feedback.asking import FEEDBACK, render_feedback
 from sera.outbound.confirmations import BOOKED, CANCELLED, MOVED
 from sera.outbound.settings import ShopOutbound
 from sera.storage.database import UnitOfWork
@@ -159,6 +160,8 @@ def _listed(uow: UnitOfWork, indexes: set[str]) -> set[str]:
 def render(uow: UnitOfWork, subjects: Subjects, action: OutboundAction, now: datetime) -> Draft | Skip | Wait:
     if action.kind == RECOVERY:
         return _recovery(uow, subjects, action, now)
+    if action.kind == FEEDBACK:
+        return render_feedback(uow, subjects, action, now)
     return _appointment(uow, subjects, action, now)
 
 

@@ -43,6 +43,7 @@ from sera.billing.usage import record_usage
 from sera.bootstrap import Sera
 from sera.calls.messages import record_message, sms_segments
 from sera.customers.service import add_do_not_contact
+from sera.notifications.service import notify
 from sera.outbound.drafts import Draft, Skip, Subjects, Wait, render
 from sera.outbound.locks import ActionLocks, Throttle, one_at_a_time
 from sera.outbound.rules import next_allowed, recipient_zones
@@ -76,6 +77,7 @@ SKIP_REASONS = (
     "disabled",
     "channel-unavailable",
     "quiet-hours",  # no allowed moment within three days in every zone the number may be in
+    "recently-asked",  # a feedback question: the customer was asked within 30 days
 )
 WAIT_REASONS = ("quiet-hours-deferred", "rate-limited", "checkout-updated", "provider-busy")
 
@@ -263,8 +265,13 @@ def _settle_and_claim(
     outcomes: dict[str, Outcome] = {}
     with box.sera.uow(merchant_id) as uow:
         one_at_a_time(uow, "claim")  # so the daily cap is exact
-        for action_id, expected, outcome in plan.decided + _apply_limits(box, uow, plan.ready, zone, now):
+        limited = _apply_limits(box, uow, plan.ready, zone, now)
+        for action_id, expected, outcome in plan.decided + limited:
             outcomes[action_id] = outcome if _transition(uow, [action_id], expected, outcome, now) else NOOP
+        if any(outcome.reason == "capped" for _, _, outcome in limited):
+            reason = f"the daily cap of {box.policy.daily_cap} messages was reached"
+            day = now.astimezone(zone).date().isoformat()
+            notify(uow, "outbound_paused", key=f"outbound:capped:{day}", context={"reason": reason}, now=now)
         if plan.reconciled:
             outcomes.update(_mark_sent(uow, plan.reconciled, senders, "reconciled", zone, now))
         going = [(a, expected, draft) for a, expected, _, draft in plan.ready if a not in outcomes]
@@ -389,6 +396,10 @@ def _record_delivery(
             outcome = Outcome("skipped", "do-not-contact")
             outcomes[action_id] = outcome if _transition(uow, [action_id], "sending", outcome, now) else NOOP
             add_do_not_contact(uow, draft.to, source="carrier", now=now)
+        failed = [action_id for action_id, outcome in done.decided if outcome.status == "failed"]
+        if failed:  # told at most once an hour, with that hour's first count
+            context = {"count": len(failed), "kind": "message", "reason": "the provider refused them"}
+            notify(uow, "outbound_failed", key=f"outbound:failed:{now:%Y-%m-%dT%H}", context=context, now=now)
         uow.commit()
     for action_id, outcome in outcomes.items():
         _log(action_id, outcome)

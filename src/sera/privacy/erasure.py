@@ -5,7 +5,7 @@ Invariants:
   moment every copy of their sealed fields, in this database and in every backup of
   it, is unreadable. The database clean-up that follows is tidiness, not the guarantee.
 - What is left afterwards carries no personal data: rows that only describe the person
-  are deleted (customer, transcripts, messages, conversations, consents); rows that
+  are deleted (customer, feedback, transcripts, messages, conversations, consents); rows that
   count for the business (calls, appointments, tickets, orders, privacy requests) lose
   their sealed fields and their link to the person, so aggregates keep anonymous counts.
 - The do-not-contact entry stays as a keyed hash of the number (its sealed number and
@@ -24,6 +24,8 @@ from sqlalchemy import delete, or_, select, update
 from sera import audit
 from sera.bootstrap import Sera
 from sera.integrations.webhooks import emit, forget_customer
+from sera.mail import service as mail
+from sera.notifications import service as notifications
 from sera.privacy.copies import keep_shop_credentials, order_for_customer, order_for_shop, start_deletions
 from sera.storage.database import rows
 from sera.storage.models import (
@@ -33,11 +35,13 @@ from sera.storage.models import (
     Conversation,
     Customer,
     DoNotContact,
+    Feedback,
     Message,
     Order,
     PrivacyRequest,
     Ticket,
     Transcript,
+    UnansweredQuestion,
 )
 
 
@@ -65,9 +69,16 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
             select(Message.id).where(or_(Message.customer_id == customer_id, Message.call_id.in_(calls)))
         ).scalars()
         copies = order_for_customer(uow, customer_id, [*calls, *messages], sera.clock())
-        removable: tuple[type[Any], ...] = (Transcript, Message, Conversation, Consent)
+        removable: tuple[type[Any], ...] = (Feedback, Transcript, Message, Conversation, Consent)
         for model in removable:
             deleted[model.__tablename__] = rows(session.execute(delete(model).where(model.customer_id == customer_id)))
+        deleted["unanswered_questions"] = rows(  # the questions they asked, also before they were known
+            session.execute(
+                delete(UnansweredQuestion).where(
+                    or_(UnansweredQuestion.customer_id == customer_id, UnansweredQuestion.call_id.in_(calls))
+                )
+            )
+        )
         scrub: dict[type[Any], dict[str, None]] = {
             Call: {"from_number": None, "to_number": None, "recording_url": None, "summary": None},
             Appointment: {"notes": None},
@@ -88,6 +99,8 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
             )
         deleted["customers"] = rows(session.execute(delete(Customer).where(Customer.id == customer_id)))
         forget_customer(uow, customer_id)  # their events not yet delivered are never sent
+        mail.forget_customer(uow, customer_id)  # nor the business's mail and texts that carry their details
+        notifications.forget_customer(uow, customer_id)
         emit(uow, "customer.erased", {"customer_id": customer_id})  # so a CRM deletes too
         audit.record(
             session,
@@ -105,7 +118,8 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
 
 
 SHOP_BATCH = 5000
-KEPT_TABLES = ("audit_entries", "provider_copies", "merchants")  # the proof outlives the shop; merchants go last
+# The proof outlives the shop, and so do the operator's invoices (business records); merchants go last.
+KEPT_TABLES = ("audit_entries", "provider_copies", "invoices", "merchants")
 
 
 @dataclass(frozen=True)

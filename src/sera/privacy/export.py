@@ -10,9 +10,19 @@ from sqlalchemy import select
 from sera.calls.service import get_call
 from sera.checkouts.service import customer_checkouts
 from sera.customers.service import CustomerNotFoundError, get_customer
+from sera.feedback.report import customer_feedback
 from sera.outbound.report import customer_outbound_history
 from sera.storage.database import UnitOfWork
-from sera.storage.models import Appointment, Call, Consent, Message, PrivacyRequest, Service, Ticket
+from sera.storage.models import (
+    Appointment,
+    Call,
+    Consent,
+    Message,
+    PrivacyRequest,
+    Service,
+    Ticket,
+    UnansweredQuestion,
+)
 
 
 def _iso(value: Any) -> Any:
@@ -21,7 +31,8 @@ def _iso(value: Any) -> Any:
 
 def export_customer_data(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
     """Customer record, calls with transcripts, messages, appointments, tickets, consents,
-    checkouts, outbound messages, requests. Raises CustomerNotFoundError for an unknown (or erased) customer."""
+    checkouts, outbound messages, feedback, requests. Raises CustomerNotFoundError for an unknown (or erased)
+    customer."""
     customer = get_customer(uow, customer_id)
     session, vault = uow.session, uow.vault
     calls = [
@@ -40,6 +51,11 @@ def export_customer_data(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
     tickets = session.execute(select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at))
     consents = session.execute(select(Consent).where(Consent.customer_id == customer_id))
     requests = session.execute(select(PrivacyRequest).where(PrivacyRequest.customer_id == customer_id))
+    questions = session.execute(
+        select(UnansweredQuestion)
+        .where(UnansweredQuestion.customer_id == customer_id)
+        .order_by(UnansweredQuestion.asked_at)
+    )
     return {
         "customer": {
             "id": customer.id,
@@ -78,6 +94,11 @@ def export_customer_data(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
         ],
         "checkouts": customer_checkouts(uow, customer_id),
         "outbound": customer_outbound_history(uow, customer_id),
+        "feedback": customer_feedback(uow, customer_id),
+        "unanswered_questions": [  # questions they asked that the agent could not answer
+            {"question": vault.open(q, "question"), "channel": q.channel, "at": _iso(q.asked_at)}
+            for q in questions.scalars()
+        ],
         "privacy_requests": [
             {"type": r.type, "status": r.status, "received_at": _iso(r.received_at)} for r in requests.scalars()
         ],

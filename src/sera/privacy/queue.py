@@ -1,5 +1,5 @@
 """The privacy queue across shops: overdue requests, and deletions at providers not yet
-done, raise a metric and a warning."""
+done, raise a metric and a warning; the business is told of deadlines near and past."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sera.bootstrap import Sera
 from sera.observability import PRIVACY_OVERDUE, PROVIDER_DELETIONS_PENDING
 from sera.privacy.copies import CopyView, count_pending, pending_copies
-from sera.privacy.service import PrivacyRequestView, overdue_requests
+from sera.privacy.service import PrivacyRequestView, overdue_requests, tell_deadlines
 from sera.storage.models import Merchant
 
 log = logging.getLogger("sera.privacy")
@@ -34,8 +34,10 @@ def check_overdue(sera: Sera, now: datetime) -> Overdue:
         merchant_ids = list(uow.session.execute(select(Merchant.id)).scalars())
     requests: list[tuple[str, PrivacyRequestView]] = []
     for merchant_id in merchant_ids:
-        with sera.uow(merchant_id, readonly=True) as uow:
+        with sera.uow(merchant_id) as uow:
             requests += [(merchant_id, request) for request in overdue_requests(uow, now)]
+            tell_deadlines(uow, now)  # the business hears of each deadline once
+            uow.commit()
     copies = pending_copies(sera, overdue_at=now)
     PRIVACY_OVERDUE.set(len(requests) + len(copies))
     PROVIDER_DELETIONS_PENDING.set(count_pending(sera))

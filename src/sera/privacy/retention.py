@@ -31,7 +31,17 @@ from sera import audit
 from sera.bootstrap import Sera
 from sera.privacy.copies import order_expired, prune_settled, start_deletions
 from sera.storage.database import is_sqlite, rows
-from sera.storage.models import Call, Conversation, Merchant, Message, OutboundAction, Transcript, UsageRecord
+from sera.storage.models import (
+    Call,
+    Conversation,
+    Feedback,
+    Merchant,
+    Message,
+    OutboundAction,
+    Transcript,
+    UnansweredQuestion,
+    UsageRecord,
+)
 
 DEFAULT_DAYS = {
     "recordings_transcripts": 730,
@@ -84,6 +94,12 @@ def _targets() -> dict[str, tuple[Any, Expired, str]]:
         "transcripts": (Transcript, lambda cut: Transcript.created_at < cut, "recordings_transcripts"),
         "messages": (Message, lambda cut: Message.created_at < cut, "recordings_transcripts"),
         "conversations": (Conversation, lambda cut: Conversation.updated_at < cut, "recordings_transcripts"),
+        "unanswered_questions": (
+            UnansweredQuestion,
+            lambda cut: UnansweredQuestion.asked_at < cut,
+            "recordings_transcripts",
+        ),
+        "feedback": (Feedback, lambda cut: Feedback.created_at < cut, "call_logs"),  # before the calls it names
         "calls": (Call, lambda cut: Call.started_at < cut, "call_logs"),
         "usage_records": (UsageRecord, lambda cut: UsageRecord.day < cut.date(), "call_logs"),
         "abandoned_checkouts": (

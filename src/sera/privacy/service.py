@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from sera import audit
 from sera.integrations.webhooks import emit
+from sera.notifications.service import notify
 from sera.storage.database import UnitOfWork
-from sera.storage.models import PrivacyRequest, new_id
+from sera.storage.models import Merchant, PrivacyRequest, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
 
 REQUEST_TYPES = ("access", "erasure", "correction", "objection")
@@ -77,7 +79,43 @@ def record_privacy_request(
         "due_at": request.due_at,
     }
     emit(uow, "privacy_request.received", data)
+    tell_deadline(uow, request, "received", now)
     return request
+
+
+# When the business is told a pending request's deadline comes near: (name, hours before it).
+REMINDERS = (("24h", 24), ("6h", 6))
+
+
+def tell_deadline(uow: UnitOfWork, request: PrivacyRequest, stage: str, now: datetime) -> None:
+    """Tell the business of a request: ``received``, a reminder (``24h``, ``6h``) or ``overdue``;
+    once per request and stage. Ids, the type and the deadline only."""
+    merchant = uow.session.get(Merchant, request.merchant_id)
+    zone = ZoneInfo(merchant.timezone if merchant is not None else "UTC")
+    event = {"received": "privacy_request_received", "overdue": "privacy_request_overdue"}.get(
+        stage, "privacy_request_due_soon"
+    )
+    context = {
+        "request_id": request.id,
+        "request_type": request.type,
+        "deadline": request.due_at.astimezone(zone).strftime("%a %d %b %Y %H:%M %Z"),
+        "hours_left": max(0, round((request.due_at - now).total_seconds() / 3600)),
+    }
+    notify(uow, event, key=f"privacy:{request.id}:{stage}", context=context, now=now)
+
+
+def tell_deadlines(uow: UnitOfWork, now: datetime) -> None:
+    """Reminders for the shop's pending requests near their deadline, and word of those past it."""
+    soonest = now + timedelta(hours=max(hours for _, hours in REMINDERS))
+    pending = uow.session.execute(
+        select(PrivacyRequest).where(PrivacyRequest.status == "pending", PrivacyRequest.due_at <= soonest)
+    ).scalars()
+    for request in pending:
+        if request.due_at < now:
+            tell_deadline(uow, request, "overdue", now)
+            continue
+        due = [name for name, hours in REMINDERS if request.due_at - now <= timedelta(hours=hours)]
+        tell_deadline(uow, request, due[-1], now)  # the nearest; one skipped while down is not sent late
 
 
 def _view(request: PrivacyRequest) -> PrivacyRequestView:

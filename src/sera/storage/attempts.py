@@ -4,12 +4,17 @@ worker tries, and tried again later with backoff."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import Session
 
 from sera.storage.database import UnitOfWork, rows
+
+log = logging.getLogger("sera.jobs")
 
 
 def take_due(uow: UnitOfWork, model: Any, now: datetime, hold: timedelta, limit: int) -> list[str]:
@@ -47,7 +52,45 @@ def claim(uow: UnitOfWork, model: Any, row_id: str, now: datetime, hold: timedel
     return bool(rows(held))
 
 
+def claim_many(uow: UnitOfWork, model: Any, row_ids: list[str], now: datetime, hold: timedelta) -> list[str]:
+    """``claim`` for several rows in one statement; the ids held (others are settled or held)."""
+    held = uow.session.execute(
+        update(model)
+        .where(
+            model.id.in_(row_ids),
+            model.status == "pending",
+            or_(model.claimed_until.is_(None), model.claimed_until < now),
+        )
+        .values(claimed_until=now + hold, attempts=model.attempts + 1)
+        .returning(model.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(held.scalars())
+
+
 def backoff(attempts: int, first: timedelta, longest: timedelta) -> timedelta:
     """``first``, doubling with each attempt, up to ``longest``."""
     longer: timedelta = first * 2 ** min(max(0, attempts - 1), 20)
     return min(longer, longest)
+
+
+class HandOver:
+    """Rows committed in this process go to the job queue at once (the jobs' wiring sets it
+    with ``to``); without a queue, or if queueing fails, the periodic sweep finds them."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._enqueue: list[Callable[[str], None]] = []
+
+    def to(self, enqueue: Callable[[str], None]) -> None:
+        self._enqueue[:] = [enqueue]
+
+    def after_commit(self, uow: UnitOfWork, ids: list[str]) -> None:
+        def hand_over(_session: Session) -> None:
+            for row_id in ids if self._enqueue else ():
+                try:
+                    self._enqueue[0](row_id)
+                except Exception:  # the sweep takes it instead
+                    log.warning("not queued at once", extra={"what": self.what, "id": row_id})
+
+        event.listen(uow.session, "after_commit", hand_over, once=True)

@@ -1,7 +1,7 @@
 """The data model. Every merchant-owned table carries ``merchant_id``.
 
 Personal data lives only in ``LargeBinary`` columns sealed by ``sera.crypto``
-(see ``SEALED``); exact-match lookups use ``*_bidx`` blind-index columns.
+(see ``sealed_columns``); exact-match lookups use ``*_bidx`` blind-index columns.
 """
 
 from __future__ import annotations
@@ -83,6 +83,11 @@ Sealed = LargeBinary  # a personal-data column: AES-GCM ciphertext, see sera.cry
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def sealed_columns(table: str) -> tuple[str, ...]:
+    """Which columns of a table hold sealed personal data (checked by the plaintext-scan test)."""
+    return tuple(c.name for c in Base.metadata.tables[table].columns if isinstance(c.type, LargeBinary))
 
 
 class MerchantOwned:
@@ -665,8 +670,186 @@ class AuditHead(Base):
     floor_hash: Mapped[str] = mapped_column(String(64), default="0" * 64, server_default="0" * 64)
 
 
-# Which columns hold sealed personal data (checked by the plaintext-scan test).
-SEALED: dict[str, tuple[str, ...]] = {
-    table.name: tuple(c.name for c in table.columns if isinstance(c.type, LargeBinary))
-    for table in Base.metadata.sorted_tables
-}
+class MailMessage(MerchantOwned, Base):
+    """One email to the business, built when queued. The message is sealed (under the customer's
+    key when it carries a customer's details, so erasure shreds it) and dropped once sent."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "key", name="uq_mail_messages_key"),
+        Index("ix_mail_messages_due", "status", "next_attempt_at"),
+        Index("ix_mail_messages_merchant_created", "merchant_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # idempotency: one mail per key and shop
+    template: Mapped[str] = mapped_column(String(60))
+    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    recipients: Mapped[int] = mapped_column(Integer)
+    message: Mapped[bytes | None] = mapped_column(Sealed)  # the whole RFC 5322 message
+    status: Mapped[str] = mapped_column(String(12))  # pending | sent | failed | erased
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))  # the server's code and words, never the body
+    created_at: Mapped[datetime] = stamped()
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class NotificationContact(MerchantOwned, Base):
+    """Someone at the business who is told of events, by email or SMS, per event."""
+
+    __tablename__ = "notification_contacts"
+    __table_args__ = (Index("ix_notification_contacts_merchant_created", "merchant_id", "created_at", "id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[bytes | None] = mapped_column(Sealed)
+    email: Mapped[bytes | None] = mapped_column(Sealed)
+    phone: Mapped[bytes | None] = mapped_column(Sealed)
+    events: Mapped[dict[str, list[str]]] = mapped_column(JSON)  # event -> channels ("email", "sms")
+    quiet_start: Mapped[str | None] = mapped_column(String(5))  # "21:00", in the shop's time zone
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
+
+
+class Notification(MerchantOwned, Base):
+    """The notification log: one row per event, contact and channel (so each is sent once)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "event_key", "contact_id", "channel", name="uq_notifications_once"),
+        Index("ix_notifications_merchant_created", "merchant_id", "created_at", "id"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    event: Mapped[str] = mapped_column(String(40))
+    event_key: Mapped[str] = mapped_column(String(200))  # what happened, once: "ticket:tkt_..", "privacy:prq_..:6h"
+    contact_id: Mapped[str | None] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(8))  # email | sms
+    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(12))  # pending | sent | failed | erased
+    mail_id: Mapped[str | None] = mapped_column(String(40))
+    body: Mapped[bytes | None] = mapped_column(Sealed)  # an SMS's text until sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = stamped()
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class UnansweredQuestion(MerchantOwned, Base):
+    """A question the agent had no answer to, for the weekly report's topics. The question (and
+    its sentence vector, which is derived from it) is sealed under the customer's key when the
+    caller is known, so erasure shreds it; it expires with transcripts."""
+
+    __tablename__ = "unanswered_questions"
+    __table_args__ = (Index("ix_unanswered_questions_merchant_asked", "merchant_id", "asked_at", "id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))  # voice | sms | web
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    question: Mapped[bytes] = mapped_column(Sealed)
+    vector: Mapped[bytes | None] = mapped_column(Sealed)  # base64 float16 sentence vector
+
+
+class FeedbackSettings(MerchantOwned, Base):
+    """Whether a shop asks for feedback after a conversation, and in what words. Its own table,
+    not the shop file's ``outbound`` section (a contract other programs read), so importing a
+    shop file leaves it as the merchant set it."""
+
+    __tablename__ = "feedback_settings"
+    __table_args__ = (UniqueConstraint("merchant_id", name="uq_feedback_settings_merchant_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    wording: Mapped[str | None] = mapped_column(String(200))  # None: the default question
+    enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # conversations ended before are not asked
+    updated_at: Mapped[datetime] = stamped()
+
+
+class Feedback(MerchantOwned, Base):
+    """A customer's answer to the feedback text: a score from 1 to 5 and any words (sealed under
+    the customer's key), with the conversation it was about. Expires with call logs."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("action_id", name="uq_feedback_action_id"),  # one answer per question asked
+        Index("ix_feedback_merchant_created", "merchant_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    action_id: Mapped[str | None] = mapped_column(ForeignKey("outbound_actions.id", ondelete="SET NULL"))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"), index=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    channel: Mapped[str] = mapped_column(String(10))  # the conversation's: voice | sms
+    score: Mapped[int] = mapped_column(Integer)
+    words: Mapped[bytes | None] = mapped_column(Sealed)
+    created_at: Mapped[datetime] = stamped()
+
+
+# -- billing -------------------------------------------------------------------------------------
+
+
+class BillingAccount(MerchantOwned, Base):
+    """A shop's plan (a key of the deployment's price list) and billing details, sealed under the
+    shop's key. A shop without a plan gets no invoice."""
+
+    __tablename__ = "billing_accounts"
+    __table_args__ = (UniqueConstraint("merchant_id", name="uq_billing_accounts_merchant_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    plan: Mapped[str | None] = mapped_column(String(64), index=True)
+    company: Mapped[bytes | None] = mapped_column(Sealed)
+    email: Mapped[bytes | None] = mapped_column(Sealed)
+    address: Mapped[bytes | None] = mapped_column(Sealed)
+    tax_id: Mapped[bytes | None] = mapped_column(Sealed)
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
+
+
+class Invoice(Base):
+    """An issued invoice or credit note: a business record, never updated once written.
+
+    Like the audit log it outlives its shop (no foreign key: the operator keeps its records),
+    the retention sweep and every erasure: it holds no end-customer data, and the billing
+    details as they were at issue are sealed under the shop's records key, which deleting the
+    shop does not destroy. ``period`` is set on invoices only, so (merchant, period) is unique
+    for them and a restarted run never issues a month twice.
+    """
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "period", name="uq_invoices_merchant_period"),
+        UniqueConstraint("number", name="uq_invoices_number"),
+        Index("ix_invoices_merchant_issued", "merchant_id", "issued_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    merchant_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(12))  # invoice | credit_note
+    number: Mapped[str] = mapped_column(String(32))
+    period: Mapped[str | None] = mapped_column(String(7))  # YYYY-MM, invoices only
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)  # the last day
+    credits_invoice_id: Mapped[str | None] = mapped_column(String(40), index=True)  # credit notes
+    plan: Mapped[str] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3))
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # decimals as strings
+    subtotal: Mapped[str] = mapped_column(String(32))  # a Decimal, exact
+    tax_rate: Mapped[str | None] = mapped_column(String(16))
+    tax_label: Mapped[str | None] = mapped_column(String(40))
+    tax: Mapped[str] = mapped_column(String(32))
+    total: Mapped[str] = mapped_column(String(32))
+    issuer: Mapped[dict[str, Any]] = mapped_column(JSON)  # the operator, as at issue
+    billed_to: Mapped[bytes] = mapped_column(Sealed)  # JSON: the shop's billing details at issue
+    reason: Mapped[str | None] = mapped_column(String(500))  # why a credit note was issued
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    due_on: Mapped[date | None] = mapped_column(Date)
+    mail_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class InvoiceCounter(Base):
+    """The last number used in each series of this deployment: taken, locked, in the same
+    transaction that writes the document, so numbers have no gaps and no duplicates."""
+
+    __tablename__ = "invoice_counters"
+    series: Mapped[str] = mapped_column(String(12), primary_key=True)  # invoice | credit_note
+    last: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from sera.customers.service import PersonRef, person_refs
 from sera.integrations.webhooks import emit
+from sera.notifications.service import notify
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Ticket, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of
@@ -16,6 +17,17 @@ from sera.storage.paging import Page, PageRequest, keyset, page_of
 
 class TicketNotFoundError(LookupError):
     pass
+
+
+@dataclass(frozen=True)
+class Callback:
+    """A caller who wants to be called back: what the team needs to do it."""
+
+    name: str | None
+    phone: str | None
+    message: str
+    recipient: str = "the team"
+    asked_for_person: bool = False  # asked for a person while the shop was closed
 
 
 @dataclass(frozen=True)
@@ -39,7 +51,10 @@ def create_ticket(
     now: datetime,
     source: str = "agent",
     call_id: str | None = None,
+    callback: Callback | None = None,
 ) -> Ticket:
+    """A ticket, its ``ticket.created`` event, and the business told: of a message taken (the
+    caller's name, number and words, to call back) or of a new ticket (its subject and words)."""
     if uow.merchant_id is None:
         raise RuntimeError("tickets need a merchant-scoped unit of work")
     ticket = Ticket(
@@ -58,6 +73,21 @@ def create_ticket(
     uow.session.flush()
     data = {"id": ticket.id, "subject": ticket.subject, "tags": tags, "customer_id": customer_id, "call_id": call_id}
     emit(uow, "ticket.created", data, customer_id=customer_id)
+    if callback is not None:
+        event = "person_requested" if callback.asked_for_person else "message_taken"
+        context = {
+            "ticket_id": ticket.id,
+            "caller_name": callback.name,
+            "caller_phone": callback.phone,
+            "message": callback.message,
+            "recipient": callback.recipient,
+        }
+    else:
+        event, context = (
+            "ticket_created",
+            {"ticket_id": ticket.id, "subject": ticket.subject, "description": description},
+        )
+    notify(uow, event, key=f"ticket:{ticket.id}", context=context, now=now, customer_id=customer_id)
     return ticket
 
 

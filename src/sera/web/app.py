@@ -21,6 +21,8 @@ from sera.adapters.vapi.webhooks import router as vapi_webhooks
 from sera.bootstrap import Sera
 from sera.observability import LATENCY, REQUESTS, set_request_id
 from sera.storage.text import without_surrogates
+from sera.web.api.billing import router as api_billing
+from sera.web.api.notifications import router as api_notifications
 from sera.web.api.v1 import router as api_v1
 from sera.web.api.webhooks import router as api_webhooks
 from sera.web.calendar import router as calendar_feed
@@ -149,6 +151,8 @@ def create_app(sera: Sera) -> FastAPI:
     app.mount("/static", static_files, name="static")
     app.include_router(api_v1)
     app.include_router(api_webhooks)
+    app.include_router(api_notifications)
+    app.include_router(api_billing)
     app.include_router(twilio_webhooks)
     app.include_router(vapi_webhooks)
     app.include_router(shopify_app)

@@ -44,6 +44,7 @@ from sera.adapters.http import PermanentError, RetryableError
 from sera.adapters.shopify.client import AccessGrant, RefreshRefusedError, ShopifyAdmin
 from sera.bootstrap import Sera
 from sera.merchants.providers import set_provider_account
+from sera.notifications.service import notify
 from sera.storage.database import UnitOfWork, is_sqlite
 from sera.storage.models import ProviderAccount
 
@@ -233,6 +234,8 @@ def _refuse(uow: UnitOfWork, row: ProviderAccount, now: datetime, status: int | 
         "shopify refused the token refresh: the shop must install the app again",
         extra={"merchant": uow.merchant_id, "status": status},
     )
+    context = {"domain": row.account_id, "reason": "Shopify refused the app's access token"}
+    notify(uow, "shopify_disconnected", key=f"shopify:refused:{now.isoformat()}", context=context, now=now)
 
 
 def reinstall_needed(sera: Sera, merchant_id: str) -> bool:

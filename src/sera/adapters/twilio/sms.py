@@ -11,6 +11,10 @@ never their number. Keywords are the whole message, trimmed, any case:
   sends the confirmation. YES from anyone else is an ordinary answer ("yes, book it").
 - HELP, INFO: the shop's help text (its name, its phone, how to opt out).
 
+After those (and the do-not-contact list), an answer to the shop's feedback question
+("4 quick and friendly", within two days of it) is recorded and thanked without the agent
+(``sera.feedback.replies``); anything else is the agent's.
+
 A number on the list gets no reply to anything else until it opts back in.
 
 Retries are harmless: the agent answers a repeated MessageSid as it did the first
@@ -37,6 +41,7 @@ from sera.billing.usage import record_usage
 from sera.bootstrap import Sera
 from sera.calls.messages import find_message, record_message, sms_segments, update_message_status
 from sera.customers.service import add_do_not_contact, find_customer, is_do_not_contact, remove_do_not_contact
+from sera.feedback.replies import parse_answer, record_reply
 from sera.privacy.copies import note_copy
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Conversation, MerchantPhoneNumber
@@ -117,7 +122,26 @@ def receive_sms(sera: Sera, agent: Agent, merchant_id: str, sms: SmsEvent, sende
         return _without_agent(sera, merchant_id, sms, lambda uow: None, help_text(shop_name, shop_number))
     if listed:
         return _without_agent(sera, merchant_id, sms, lambda uow: None)  # recorded, never answered
+    answered = _feedback_answer(sera, merchant_id, sms, sender)
+    if answered is not None:
+        return answered
     return _converse(sera, agent, merchant_id, sms, sender, shop_number)
+
+
+def _feedback_answer(sera: Sera, merchant_id: str, sms: SmsEvent, sender: str) -> list[str] | None:
+    """An answer to the shop's feedback question ("4 quick and friendly"): recorded with the text
+    and thanked, never handed to the agent. None: an ordinary text (nothing was written)."""
+    if parse_answer(sms.body) is None:
+        return None
+    with sera.uow(merchant_id) as uow:
+        if not first_delivery(uow, provider=PROVIDER, event_id=f"sms:{sms.message_sid}", topic="sms.inbound"):
+            return []  # a concurrent delivery of the same text handled it
+        recorded = record_reply(uow, phone=sender, text=sms.body, now=sera.clock())
+        if recorded is None:
+            return None  # rolled back, the receipt with it: the agent's path records the text
+        _record_exchange(sera, uow, sms, [recorded.thanks], call_id=None)
+        uow.commit()
+    return [recorded.thanks]
 
 
 def _without_agent(

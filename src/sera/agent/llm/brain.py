@@ -28,6 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from prometheus_client import Counter
@@ -116,6 +117,7 @@ class _Turn:
         self.proposed = False
         self.deadline = time.monotonic() + TURN_BUDGET_S
         self.done: dict[str, str] = {}  # what Sera did on the caller's yes: the same call again gets its result
+        self.unanswered: str | None = None  # the caller's line, when the shop's knowledge had no answer to it
 
     def run(self) -> Reply:
         if not self.history and self.state.get("last_reply"):
@@ -134,6 +136,8 @@ class _Turn:
             self.state.pop("confirmed", None)  # a yes holds for the turn it was said in
         self.history.append(turn)
         del self.history[:-KEPT_TURNS]
+        if self.unanswered and reply.unanswered is None:
+            reply = replace(reply, unanswered=self.unanswered)
         return reply
 
     def remember_what_was_heard(self) -> None:
@@ -282,6 +286,8 @@ class _Turn:
             caller.customer_id, caller.name = before
             log.exception("tool failed", extra={"tool": call.name})
             return _error("the tool failed; tell the caller you could not do it and offer a message"), True, None
+        if call.name == "search_knowledge" and not result.data.get("found"):
+            self.unanswered = self.text.strip()[:1000]
         if result.data.get("needs_confirmation"):
             self.proposed = True
             self.state["pending"], self.state["task"] = "confirm", TASKS.get(call.name)
@@ -309,7 +315,7 @@ class _Turn:
                 self.speak(result.text)
             return Reply(" ".join(self.said), self.actions(), fallback=reason)
         reply = self.brain.offline.respond(self.ctx, self.text, self.say)
-        return Reply(reply.text, reply.actions, reply.understood, fallback=reason)
+        return Reply(reply.text, reply.actions, reply.understood, fallback=reason, unanswered=reply.unanswered)
 
 
 UNGROUNDED_NOTE = (

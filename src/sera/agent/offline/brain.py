@@ -562,6 +562,8 @@ class _Turn:
         staff = self.named_staff()
         shop = self.ctx.shop
         if self.intent is Intent.MESSAGE or not (shop.handoff_number and shop.is_open(self.ctx.now)):
+            if self.intent is not Intent.MESSAGE and not shop.is_open(self.ctx.now):
+                self.state["asked_for_person"] = True  # the business hears of the message as such
             return self.start_message(for_whom=staff)
         reason = f"Caller asked for {staff}" if staff else "Caller asked for a person"
         return self.run_tool("transfer_call", {"reason": reason}, end_on_action=True)
@@ -1464,6 +1466,8 @@ class _Turn:
             self.state["pending"] = "take_message"
             self.state["unanswered"] = self.raw.strip()[:1000]  # the message, if the caller wants one taken
             return Reply(
-                "I'm not sure about that one. Would you like me to take a message for the team?", understood=False
+                "I'm not sure about that one. Would you like me to take a message for the team?",
+                understood=False,
+                unanswered=self.state["unanswered"],
             )
         return None

@@ -32,6 +32,8 @@ from sera.customers.service import (
     record_objection,
     withdraw_objection,
 )
+from sera.feedback.report import call_feedback, feedback_summary, list_feedback
+from sera.feedback.settings import FeedbackSettingsError, feedback_settings, set_feedback_settings
 from sera.outbound.report import list_actions, outbound_report
 from sera.privacy.requests import Correction, complete_privacy_request
 from sera.privacy.service import (
@@ -111,8 +113,20 @@ class CallOut(_Out):
     customer_id: str | None
 
 
+class FeedbackOut(_Out):
+    id: str
+    score: int = Field(description="1 to 5, 5 the best")
+    words: str | None = Field(description="what the customer wrote after the score")
+    channel: str = Field(description="the conversation it was about: `voice` or `sms`")
+    customer_id: str | None
+    conversation_id: str | None
+    call_id: str | None
+    created_at: datetime
+
+
 class CallDetailOut(CallOut):
     transcript: list[TranscriptLineOut]
+    feedback: FeedbackOut | None = Field(default=None, description="the customer's answer to the feedback text")
 
 
 class CustomerOut(_Out):
@@ -292,7 +306,10 @@ def calls(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep)
 @router.get("/calls/{call_id}", response_model=CallDetailOut, response_model_by_alias=True, responses=errors(404))
 def call(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, call_id: IdPath) -> CallDetailOut:
     view = _read_one(sera, principal, "call", lambda: get_call(uow, call_id), CallNotFoundError)
-    return CallDetailOut.model_validate(view)
+    detail = CallDetailOut.model_validate(view)
+    answer = call_feedback(uow, call_id)
+    detail.feedback = FeedbackOut.model_validate(answer) if answer is not None else None
+    return detail
 
 
 @router.get(
@@ -695,3 +712,78 @@ def outbound_actions(
             raise HTTPException(404, "customer not found") from None
     items, cursor = _listing(sera, principal, "outbound_action", lambda: list_actions(uow, page, customer_id))
     return ListOut(data=[OutboundActionOut.model_validate(v) for v in items], next_cursor=cursor)
+
+
+# -- customer feedback ----------------------------------------------------------------------------
+
+
+class FeedbackSummaryOut(_Out):
+    count: int
+    average: float | None = Field(description="the average score, none when nobody answered")
+    by_score: dict[int, int] = Field(description="how many gave each score from 1 to 5")
+
+
+class FeedbackSettingsOut(_Out):
+    enabled: bool
+    wording: str | None = Field(description="the question sent; none: the default")
+    question: str = Field(description="the question as it is sent")
+    enabled_at: datetime | None
+
+
+class FeedbackSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: StrictBool
+    wording: Line | None = Field(
+        default=None,
+        max_length=160,
+        description="one text message that says how to answer and how to opt out; none: the default",
+        examples=["How did we do today? Reply 1-5 (5 = great). Reply STOP to opt out."],
+    )
+
+
+@router.get(
+    "/feedback",
+    response_model=ListOut[FeedbackOut],
+    responses=links(200, "$response.body#/data/0/call_id", "get /api/v1/calls/{call_id}"),
+)
+def feedback(sera: SeraDep, principal: PrincipalDep, uow: ReaderDep, page: PageDep) -> ListOut[FeedbackOut]:
+    """Customers' answers to the feedback text (score and words), newest first."""
+    items, cursor = _listing(sera, principal, "feedback", lambda: list_feedback(uow, page))
+    return ListOut(data=[FeedbackOut.model_validate(v) for v in items], next_cursor=cursor)
+
+
+@router.get("/feedback/summary", response_model=FeedbackSummaryOut, responses=errors(400))
+def feedback_totals(
+    uow: ReaderDep,
+    since: Annotated[Instant, Query(description="ISO 8601 with offset, inclusive")],
+    until: Annotated[Instant, Query(description="ISO 8601 with offset, exclusive")],
+) -> FeedbackSummaryOut:
+    """How many answered, the average score and how many gave each score, by when they answered."""
+    require_offsets(since=since, until=until)
+    return FeedbackSummaryOut.model_validate(feedback_summary(uow, since, until))
+
+
+@router.get("/feedback/settings", response_model=FeedbackSettingsOut)
+def feedback_settings_read(uow: ReaderDep) -> FeedbackSettingsOut:
+    """Whether the shop texts customers "How did we do?" after a call or text conversation."""
+    return FeedbackSettingsOut.model_validate(feedback_settings(uow))
+
+
+@router.put("/feedback/settings", response_model=FeedbackSettingsOut, responses=errors(400, 403))
+def feedback_settings_write(sera: SeraDep, principal: AdminDep, body: FeedbackSettingsIn) -> FeedbackSettingsOut:
+    """Turn the feedback text on or off, and set its wording (admin keys)."""
+    with sera.uow(principal.merchant_id) as uow:
+        try:
+            config = set_feedback_settings(
+                uow, enabled=body.enabled, wording=body.wording, actor=principal.actor, now=sera.clock()
+            )
+        except FeedbackSettingsError as exc:
+            raise invalid(str(exc), "body", "wording") from None
+        uow.commit()
+    return FeedbackSettingsOut.model_validate(config)
+
+
+# the weekly report and the unanswered questions (their routes live beside their models)
+from sera.web.api.reports import router as reports_router  # noqa: E402
+
+router.include_router(reports_router)
