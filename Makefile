@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 suite: $(STAMP) system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto  # one worker a core (pytest-xdist)
 
 system-deps:
 	@scripts/install-system-deps

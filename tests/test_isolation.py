@@ -15,7 +15,9 @@ from sera.storage.models import Base, Call, Customer, MerchantOwned, Order, Tran
 from tests.conftest import Personas
 from tests.seed import seed_activity
 
-OWNED = [m.class_ for m in Base.registry.mappers if issubclass(m.class_, MerchantOwned)]
+OWNED = sorted(  # in a fixed order: parallel test workers must collect the same tests
+    (m.class_ for m in Base.registry.mappers if issubclass(m.class_, MerchantOwned)), key=lambda c: c.__tablename__
+)
 
 
 @pytest.mark.parametrize("model", OWNED, ids=lambda m: m.__tablename__)
