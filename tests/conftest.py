@@ -31,6 +31,7 @@ from sera.config import Settings, new_key_text
 from sera.storage import migrate
 from sera.storage.database import make_engine
 from sera.storage.models import Base
+from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -155,6 +156,14 @@ def personas(sera: Sera) -> Personas:
         teammate_key=create_api_key(sera, northside, role="viewer", actor="test"),
         outsider_key=create_api_key(sera, southside, role="admin", actor="test"),
     )
+
+
+@pytest.fixture
+def fake_twilio() -> Iterator[TwilioServer]:
+    """Twilio's REST API as a local server that knows Sera's own test account."""
+    with TwilioServer() as fake:
+        fake.add_account(ACCOUNT_SID, AUTH_TOKEN)
+        yield fake
 
 
 REDIS_URL = os.environ.get("SERA_TEST_REDIS_URL")

@@ -43,13 +43,6 @@ HARRIET = "+13125550170"
 
 
 @pytest.fixture
-def fake_twilio() -> Iterator[TwilioServer]:
-    with TwilioServer() as fake:
-        fake.add_account(ACCOUNT_SID, AUTH_TOKEN)
-        yield fake
-
-
-@pytest.fixture
 def settings(settings: Settings, fake_twilio: TwilioServer, tmp_path: Path) -> Settings:
     return settings.model_copy(
         update={

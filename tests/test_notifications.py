@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import mailbox
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -24,19 +23,11 @@ from sera.notifications.service import ContactInput, add_contact, after_quiet_ho
 from sera.privacy.queue import check_overdue
 from sera.privacy.service import record_privacy_request
 from sera.web.app import create_app
-from tests.adapters.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN
 from tests.conftest import FakeClock, Personas
-from tests.fakes.twilio_server import TwilioServer
+from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioServer
 
 OWNER = "hello@northside.example"  # the demo shop's own email
 CALLER = "+13125550133"
-
-
-@pytest.fixture
-def fake_twilio() -> Iterator[TwilioServer]:
-    with TwilioServer() as fake:
-        fake.add_account(ACCOUNT_SID, AUTH_TOKEN)
-        yield fake
 
 
 @pytest.fixture

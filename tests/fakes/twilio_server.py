@@ -29,6 +29,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
+# Sera's own Twilio account in the tests (SERA_TWILIO_ACCOUNT_SID / SERA_TWILIO_AUTH_TOKEN).
+ACCOUNT_SID = "AC0f5ab0e7a4d2c1b8e9f6a3d4c2b1a0e9"
+AUTH_TOKEN = "9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c"
+
 API = "/2010-04-01/Accounts/"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages\.json$")
 _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls\.json$")

@@ -311,17 +311,7 @@ def send_pending(sera: Sera, sender: Sender | None = None) -> int:
 
 def forget_customer(uow: UnitOfWork, customer_id: str) -> int:
     """An erased customer's unsent mail is never sent: its bodies go, and no row keeps their id."""
-    theirs = MailMessage.customer_id == customer_id
-    unsent = uow.session.execute(
-        update(MailMessage)
-        .where(theirs, MailMessage.status == "pending")
-        .values(status="erased", message=None, next_attempt_at=None),
-        execution_options={"synchronize_session": False},
-    )
-    uow.session.execute(
-        update(MailMessage).where(theirs).values(customer_id=None), execution_options={"synchronize_session": False}
-    )
-    return rows(unsent)
+    return attempts.forget_customer(uow, MailMessage, "message", customer_id)
 
 
 # -- the mail log ------------------------------------------------------------------------------

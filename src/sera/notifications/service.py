@@ -9,12 +9,12 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from sera import audit
 from sera.bootstrap import Sera
 from sera.crypto.envelope import DecryptionError
+from sera.customers.phones import InvalidPhoneError, normalize_phone
 from sera.mail.service import MailError, check_address, queue_mail, render_text
 from sera.storage import attempts
 from sera.storage.database import UnitOfWork, conflict_insert, rows
@@ -43,6 +43,7 @@ RETRY_FOR = timedelta(days=1)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(hours=1)
 HANDED_OVER = attempts.HandOver("notification text")
+INTERNATIONAL_ONLY = "ZZ"  # phonenumbers' unknown region: a number must carry its country code
 OWNER = "owner"  # the contact id of the shop's own email, when the shop has named no contacts
 
 
@@ -81,12 +82,9 @@ def _checked(given: ContactInput) -> ContactInput:
     phone = None
     if given.phone:
         try:
-            parsed = phonenumbers.parse(given.phone, None)
-        except phonenumbers.NumberParseException:
-            parsed = None
-        if parsed is None or not phonenumbers.is_valid_number(parsed):
-            raise ContactError("phone must be a valid number in international form, like +13125550123")
-        phone = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+            phone = normalize_phone(given.phone, INTERNATIONAL_ONLY)
+        except InvalidPhoneError:
+            raise ContactError("phone must be a valid number in international form, like +13125550123") from None
     events: dict[str, list[str]] = {}
     for event, channels in given.events.items():
         if event not in EVENTS:
@@ -387,17 +385,7 @@ def send_text(sera: Sera, send: TextSender, notification_id: str) -> str | None:
 
 def forget_customer(uow: UnitOfWork, customer_id: str) -> int:
     """An erased customer's unsent texts are never sent, and no row keeps their id."""
-    theirs = Notification.customer_id == customer_id
-    unsent = uow.session.execute(
-        update(Notification)
-        .where(theirs, Notification.status == "pending")
-        .values(status="erased", body=None, next_attempt_at=None),
-        execution_options={"synchronize_session": False},
-    )
-    uow.session.execute(
-        update(Notification).where(theirs).values(customer_id=None), execution_options={"synchronize_session": False}
-    )
-    return rows(unsent)
+    return attempts.forget_customer(uow, Notification, "body", customer_id)
 
 
 # -- the log -------------------------------------------------------------------------------------

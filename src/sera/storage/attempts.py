@@ -68,6 +68,22 @@ def claim_many(uow: UnitOfWork, model: Any, row_ids: list[str], now: datetime, h
     return list(held.scalars())
 
 
+def forget_customer(uow: UnitOfWork, model: Any, body: str, customer_id: str) -> int:
+    """An erased customer's rows not yet done are never done: ``status`` becomes ``erased`` and
+    the sealed ``body`` goes; no row keeps their id. How many were still pending."""
+    theirs = model.customer_id == customer_id
+    unsent = uow.session.execute(
+        update(model)
+        .where(theirs, model.status == "pending")
+        .values({"status": "erased", body: None, "next_attempt_at": None}),
+        execution_options={"synchronize_session": False},
+    )
+    uow.session.execute(
+        update(model).where(theirs).values(customer_id=None), execution_options={"synchronize_session": False}
+    )
+    return rows(unsent)
+
+
 def backoff(attempts: int, first: timedelta, longest: timedelta) -> timedelta:
     """``first``, doubling with each attempt, up to ``longest``."""
     longer: timedelta = first * 2 ** min(max(0, attempts - 1), 20)

@@ -25,12 +25,10 @@ from sera.bootstrap import Sera
 from sera.config import Settings
 from sera.web.app import create_app
 from tests.conftest import Personas
-from tests.fakes.twilio_server import TwilioServer, new_sid
+from tests.fakes.twilio_server import ACCOUNT_SID, AUTH_TOKEN, TwilioServer, new_sid
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PUBLIC = "https://sera.test"
-ACCOUNT_SID = "AC0f5ab0e7a4d2c1b8e9f6a3d4c2b1a0e9"
-AUTH_TOKEN = "9f2c4e6a8b0d1f3e5a7c9b2d4f6e8a0c"
 SHOP = "+13125550100"
 HANDOFF = "+13125550199"
 CALLER = "+13125550170"
@@ -93,13 +91,6 @@ class Phone:
         sid = sid or new_sid("SM")
         params = payload("sms_incoming", Body=body, From=sender, To=to, MessageSid=sid, SmsSid=sid, SmsMessageSid=sid)
         return self.post("/twilio/sms", params)
-
-
-@pytest.fixture
-def fake_twilio() -> Iterator[TwilioServer]:
-    with TwilioServer() as fake:
-        fake.add_account(ACCOUNT_SID, AUTH_TOKEN)
-        yield fake
 
 
 @pytest.fixture
