@@ -163,11 +163,12 @@ def test_a_dropped_line_or_a_4xx_is_retried_with_backoff(
 
 def test_a_5xx_refusal_marks_the_mail_failed_and_shown(sera: Sera, personas: Personas, smtp: SmtpServer) -> None:
     use_smtp(sera, smtp.url)
-    smtp.handler.answers = ["554 5.7.1 rejected as spam"]
+    smtp.handler.answers = ["554 5.7.1 <owner@northside.example>: rejected as spam"]
     mail_id = queue(sera, personas.northside_id)
     assert send_pending(sera) == 0
     row = status(sera, mail_id)
     assert row.status == "failed" and row.message is None and "554" in (row.last_error or "")
+    assert "owner@northside.example" not in (row.last_error or "")  # the server's words, without the address
     assert send_pending(sera) == 0 and smtp.received == []
 
 

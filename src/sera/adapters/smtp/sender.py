@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from sera.mail.service import MailDeferredError, MailRejectedError
+from sera.observability import redact
 
 PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
@@ -111,8 +112,9 @@ class SmtpSender:
 
 
 def _words(error: bytes | str) -> str:
+    """The server's answer as kept in the mail's row: a refusal often names the recipient."""
     text = error.decode(errors="replace") if isinstance(error, bytes) else str(error)
-    return " ".join(text.split())[:150]
+    return redact(" ".join(text.split()))[:150]
 
 
 class MaildirSender:
