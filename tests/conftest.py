@@ -116,6 +116,7 @@ def settings(database_template: str, tmp_path: Path) -> Settings:
         secret_key="test-secret-" + uuid.uuid4().hex,
         public_url="https://sera.test",
         mail_dir=tmp_path / "mail",
+        password_hash_memory_kib=1024,  # every test makes members: argon2id's full cost is for the bench
     )
 
 

@@ -188,6 +188,23 @@ def test_asking_for_a_person_when_closed_takes_a_message(sera: Sera, personas: P
     assert ticket.tags == ["callback"] and "Call back on: +13125550133" in (ticket.description or "")
 
 
+@pytest.mark.parametrize("greeting", ["Hi, ", "hello there, ", "Hey ", "Good morning Sam, "])
+def test_a_greeting_before_a_request_is_read_past(sera: Sera, personas: Personas, greeting: str) -> None:
+    """A salutation that pulls the line towards "greeting" does not turn it into an FAQ search."""
+    _, replies = converse(Agent(sera), personas.northside_id, [f"{greeting}where's my order?"], phone="+13125550142")
+    assert "Order 1045" in replies[1].text and "Order 1042" in replies[1].text
+
+
+def test_a_callback_asked_as_a_question_is_a_message_not_a_question(
+    sera: Sera, personas: Personas, clock: FakeClock
+) -> None:
+    """Asking for a person and asking for a call back are one wish: together the classifier is sure
+    of it, though it splits its belief between them."""
+    clock.now = datetime(2026, 11, 29, 18, 0, tzinfo=UTC)  # Sunday: closed, so a message
+    _, replies = converse(Agent(sera), personas.northside_id, ["can someone call me back about my repair?"])
+    assert "isn't available right now" in replies[1].text
+
+
 def test_transfer_goes_to_the_handoff_number_while_open(sera: Sera, personas: Personas) -> None:
     _, replies = converse(Agent(sera), personas.northside_id, ["I want to speak to a manager"])
     assert replies[1].transfer_to == "+13125550199"

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -22,7 +23,7 @@ from sera.bootstrap import Sera
 from sera.config import Environment
 from sera.web.app import create_app
 from sera.web.home import STATIC
-from tests.conftest import Personas
+from tests.conftest import ROOT, Personas
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Route
@@ -65,13 +66,23 @@ def test_the_docs_load_their_scripts_from_this_server(client: TestClient) -> Non
                 assert client.get(asset).status_code == 200
 
 
-def test_vendored_assets_are_the_pinned_packages_files() -> None:
+@pytest.mark.parametrize(
+    ("home", "packages"),
+    [
+        (STATIC / "vendor", {"swagger-ui-dist", "redoc", "htmx.org"}),  # served
+        (ROOT / "tests" / "vendor", {"axe-core"}),  # the browser tests' accessibility checks
+        (ROOT / "src" / "sera" / "team" / "vendor", {"@zxcvbn-ts/language-common"}),  # common passwords
+    ],
+    ids=["served", "tests", "passwords"],
+)
+def test_vendored_assets_are_the_pinned_packages_files(home: Path, packages: set[str]) -> None:
     """scripts/vendor-assets wrote them from the npm registry; nobody edited them since."""
-    manifest = json.loads((STATIC / "vendor" / "assets.json").read_text())
-    assert set(manifest) == {"swagger-ui-dist", "redoc"}
+    manifest = json.loads((home / "assets.json").read_text())
+    assert set(manifest) == packages
     for package, entry in manifest.items():
         for name, digest in entry["files"].items():
-            assert hashlib.sha256((STATIC / "vendor" / package / name).read_bytes()).hexdigest() == digest
+            path = home / package.split("/")[-1] / name
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
 
 
 def _offline(page: Page, server: str) -> list[str]:

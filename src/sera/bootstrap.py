@@ -22,6 +22,7 @@ from sera.observability import register_secret
 from sera.storage import migrate
 from sera.storage.cache import TtlCache
 from sera.storage.database import Database, UnitOfWork, make_engine, restrict_sqlite_file
+from sera.team.passwords import use_memory
 
 if TYPE_CHECKING:
     from sera.agent.context import TurnContext
@@ -66,6 +67,7 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
         if secret is not None:
             register_secret(secret.get_secret_value())
     clock = clock or system_clock
+    use_memory(settings.password_hash_memory_kib)
     keystore = KeyStore(make_engine(settings.keystore_url), keyring, clock)
     sera = Sera(
         settings=settings,

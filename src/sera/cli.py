@@ -117,17 +117,22 @@ class DemoSetup:
     merchant_id: str
     api_key: str  # the only valid demo key of the shop
     revoked_keys: int  # earlier demo keys this set-up revoked
+    owner_email: str  # the dashboard's demo owner
+    owner_password: str  # generated at each set-up: the only time it is shown
 
 
 def set_up_demo(sera: Sera) -> DemoSetup:
-    """Migrate, load the demo shop and give it one valid demo API key, revoking earlier ones.
+    """Migrate, load the demo shop and give it one valid demo API key, revoking earlier ones; its
+    dashboard owner a new password; and, the first time, a few conversations with its agent.
 
     Run again (each `make demo`), it leaves the same shop and still exactly one demo key.
     """
     from sera.access.api_keys import replace_api_key
+    from sera.agent.demo import hold_demo_conversations
     from sera.feedback.settings import start_asking_unless_chosen
     from sera.merchants.service import import_shop
     from sera.merchants.shop_file import load_shop_file
+    from sera.team.members import reset_demo_owner
 
     sera.migrate()
     shop = load_shop_file(sera.settings.demo_shop_file or DEMO_SHOP)
@@ -136,7 +141,10 @@ def set_up_demo(sera: Sera) -> DemoSetup:
         start_asking_unless_chosen(uow, actor="cli:demo", now=sera.clock())
         uow.commit()
     key = replace_api_key(sera, merchant_id, role="admin", label=DEMO_KEY_LABEL, actor="cli:demo")
-    return DemoSetup(shop, merchant_id, key.key, key.revoked)
+    owner = f"owner@{shop.shop.domain}"
+    password = reset_demo_owner(sera, merchant_id, owner, actor="cli:demo")
+    hold_demo_conversations(sera, merchant_id)  # once: the dashboard shows what the agent did
+    return DemoSetup(shop, merchant_id, key.key, key.revoked, owner, password)
 
 
 @main.command()
@@ -167,6 +175,7 @@ def _demo_summary(sera: Sera, setup: DemoSetup, host: str, port: int) -> str:
     return (
         f"\nSera demo: {setup.shop.shop.name} ({setup.shop.shop.domain})\n"
         f"  Start here:   {base}/\n"
+        f"  Dashboard:    {base}/dashboard/  (log in as {setup.owner_email}, password {setup.owner_password})\n"
         f"  Talk to it:   {base}/try\n"
         f"  API docs:     {base}/docs (to try) and {base}/redoc (to read)\n"
         f"  Health:       {base}/healthz\n"
@@ -400,6 +409,45 @@ def apikey_revoke(domain: str, prefix: str) -> None:
     if not revoke_api_key(sera, _merchant_id(sera, domain), prefix, actor="cli"):
         raise click.ClickException("no such key")
     click.echo("revoked")
+
+
+@main.group()
+def user() -> None:
+    """Manage the team members who log in to a shop's dashboard."""
+
+
+@user.command("create")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(["owner", "admin", "agent", "viewer"]), required=True)
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+@click.option("--name", default=None)
+def user_create(domain: str, email: str, role: str, password_stdin: bool, name: str | None) -> None:
+    """Create a member who logs in with the password read from standard input."""
+    from sera.team.members import TeamError, create_member
+    from sera.team.passwords import WeakPasswordError
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    sera = _sera()
+    try:
+        member = create_member(
+            sera, _merchant_id(sera, domain), email=email, role=role, password=password, actor="cli", name=name
+        )
+    except (TeamError, WeakPasswordError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{member.id} {member.role}")
+
+
+@user.command("list")
+@click.option("--shop", "domain", required=True)
+def user_list(domain: str) -> None:
+    from sera.team.members import list_members
+
+    sera = _sera()
+    with sera.uow(_merchant_id(sera, domain), readonly=True) as reader:
+        for member in list_members(reader):
+            factor = "2fa" if member.second_factor else "   "
+            click.echo(f"{member.id}  {member.role:<6} {factor} {member.email}")
 
 
 @main.group("audit")

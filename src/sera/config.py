@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Which shop answers a number, and its providers' webhook secrets, are cached this long;
     # a change made in another process (a CLI import) reaches webhooks within it.
     lookup_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # argon2id's memory per password hash (RFC 9106's second option: 64 MiB). Lower it only for
+    # a test suite that makes many members: verifying reads the cost from each stored hash.
+    password_hash_memory_kib: int = Field(default=65536, ge=1024)
     # Shopify app: the client credentials from the Partner Dashboard, the scopes asked for at
     # install (comma-separated), the Admin API version, and where Admin API calls go: empty
     # means each shop's own https://{shop}; a base URL (a test fake, a proxy) is used as

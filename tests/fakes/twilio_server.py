@@ -1,5 +1,5 @@
 """A local stand-in for Twilio's REST API (2010-04-01): Messages create, list, redact and
-delete, Calls create, list, update and delete, Recordings delete, and the called phone (``ring``): the webhooks Twilio sends for a
+delete, Calls create, list, update and delete, Recordings delete and their audio (``.mp3``), and the called phone (``ring``): the webhooks Twilio sends for a
 call it placed (the answer URL, the asynchronous answering-machine verdict, the status
 callback), signed with the account's auth token by the SDK's own validator.
 
@@ -39,6 +39,9 @@ _CALLS = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls\.j
 _CALL = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Calls/(?P<sid>CA[0-9a-f]{32})\.json$")
 _MESSAGE = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Messages/(?P<sid>(SM|MM)[0-9a-f]{32})\.json$")
 _RECORDING = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Recordings/(?P<sid>RE[0-9a-f]{32})\.json$")
+_RECORDING_MEDIA = re.compile(
+    r"^/2010-04-01/Accounts/(?P<account>AC[0-9a-f]{32})/Recordings/(?P<sid>RE[0-9a-f]{32})\.(?P<ext>mp3|wav)$"
+)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 
@@ -226,7 +229,23 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(200, row)
 
     def do_GET(self) -> None:
-        self._dispatch({_MESSAGES: self._list_messages, _CALLS: self._list_calls})
+        self._dispatch({_MESSAGES: self._list_messages, _CALLS: self._list_calls, _RECORDING_MEDIA: self._media})
+
+    def _media(self, seen: Received, account: str, sid: str, ext: str) -> None:
+        """A recording's audio, as Twilio serves ``/Recordings/RE….mp3`` (or ``.wav``)."""
+        with self.server.state.lock:
+            row = next(
+                (r for r in self.server.state.recordings if r["sid"] == sid and r["account_sid"] == account), None
+            )
+        if row is None:
+            self._error(404, 20404, f"The requested resource {seen.path} was not found")
+            return
+        audio: bytes = row.get("audio") or b"ID3" + sid.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/mpeg" if ext == "mp3" else "audio/x-wav")
+        self.send_header("Content-Length", str(len(audio)))
+        self.end_headers()
+        self.wfile.write(audio)
 
     # -- resources -------------------------------------------------------------------------
     def _create_message(self, seen: Received, account: str) -> None:
@@ -445,11 +464,13 @@ class TwilioServer:
             self.state.calls.append(row)
         return sid
 
-    def recorded(self, account_sid: str, call_sid: str) -> str:
-        """A finished recording of a call (before Twilio posts its callback): its sid."""
+    def recorded(self, account_sid: str, call_sid: str, audio: bytes | None = None) -> str:
+        """A finished recording of a call (before Twilio posts its callback): its sid; ``audio``
+        is what its ``.mp3`` serves."""
         sid = new_sid("RE")
         with self.state.lock:
-            self.state.recordings.append({"account_sid": account_sid, "sid": sid, "call_sid": call_sid})
+            row = {"account_sid": account_sid, "sid": sid, "call_sid": call_sid, "audio": audio}
+            self.state.recordings.append(row)
         return sid
 
     def set_status(self, sid: str, status: str) -> None:

@@ -279,6 +279,7 @@ def book(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
             now=ctx.now,
             staff_name=args.get("staff"),
             source=ctx.channel,
+            call_id=ctx.call_id,
         )
     except BookingError as exc:
         return ToolResult(f"Sorry, {exc}.", {"booked": False})
@@ -579,12 +580,13 @@ def hours(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
             ranges = ctx.shop.opening_hours(d) if d not in ctx.shop.schedule.calendar.closures else []
             ranges = ranges or [(r.start, r.end) for r in ctx.shop.schedule.calendar.hours.get(d.weekday(), [])]
             parts.append(f"{say_day(d).split(',')[0]} {say_hours(ranges) if ranges else 'closed'}")
-        return ToolResult("Our hours are: " + "; ".join(parts) + ".", {"day": None})
+        return ToolResult("Our hours are: " + "; ".join(parts) + ".", {"day": None}, outcome="knowledge")
     ranges = ctx.shop.opening_hours(day)
     name = say_day(day, today)
     if not ranges:
-        return ToolResult(f"We're closed on {name}.", {"day": day.isoformat(), "open": False})
-    return ToolResult(f"On {name} we're open from {say_hours(ranges)}.", {"day": day.isoformat(), "open": True})
+        return ToolResult(f"We're closed on {name}.", {"day": day.isoformat(), "open": False}, outcome="knowledge")
+    opened = {"day": day.isoformat(), "open": True}
+    return ToolResult(f"On {name} we're open from {say_hours(ranges)}.", opened, outcome="knowledge")
 
 
 # -- workflows -----------------------------------------------------------------------------------
@@ -751,6 +753,27 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 
+TOOLS_KEPT = 40  # the last tool runs a conversation's sealed state keeps, for its call's page
+TOOL_RESULT_CHARS = 300
+
+
+def _noted(ctx: TurnContext, name: str, result: ToolResult) -> ToolResult:
+    """Keep the run in the conversation's state (sealed with it): the call's page lists the tools
+    the agent used and what each answered."""
+    used = ctx.state.setdefault("tools_used", [])
+    used.append(
+        {
+            "tool": name,
+            "at": ctx.now.isoformat(),
+            "outcome": result.outcome,
+            "waiting": bool(result.data.get("needs_confirmation")),
+            "result": result.text[:TOOL_RESULT_CHARS],
+        }
+    )
+    del used[:-TOOLS_KEPT]
+    return result
+
+
 class ToolRegistry:
     """The shop's tools: the fixed set plus one per merchant workflow.
 
@@ -787,12 +810,12 @@ class ToolRegistry:
                     f"Not done yet: ask the caller to confirm. Shall I {plan.summary}? "
                     f"Call {name} again with the same arguments only after they say yes."
                 )
-                return ToolResult(text, {"needs_confirmation": True, "plan": plan.summary})
+                return _noted(ctx, name, ToolResult(text, {"needs_confirmation": True, "plan": plan.summary}))
             del ctx.state["confirmed"]
         result = tool.handler(ctx, args)
         if result.outcome:
             ctx.state.setdefault("outcomes", []).append(result.outcome)
-        return result
+        return _noted(ctx, name, result)
 
     def confirm(self, ctx: TurnContext, name: str, args: dict[str, Any]) -> None:
         """The caller said yes to this call: its next run with these arguments goes ahead."""

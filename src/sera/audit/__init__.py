@@ -87,6 +87,21 @@ def record(
     return entry
 
 
+def record_read(
+    session: Session, *, merchant_id: str, actor: str, action: str, target_type: str, ids: list[str]
+) -> None:
+    """A read of personal data (a page or an API answer), by ids only: one entry per read."""
+    record(
+        session,
+        merchant_id=merchant_id,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=ids[0] if len(ids) == 1 else None,
+        details={"count": len(ids)},
+    )
+
+
 @dataclass(frozen=True)
 class VerifyResult:
     chain: str

@@ -56,3 +56,19 @@ def usage_report(uow: UnitOfWork, since: date | None = None, until: date | None 
     for row in uow.session.execute(stmt).scalars():
         days.setdefault(row.day, dict.fromkeys(METRICS, 0))[row.metric] = row.quantity
     return [DailyUsage(day, counts) for day, counts in days.items()]
+
+
+@dataclass(frozen=True)
+class MonthlyUsage:
+    month: str  # YYYY-MM
+    counts: dict[str, int]
+
+
+def usage_by_month(uow: UnitOfWork, since: date, until: date) -> list[MonthlyUsage]:
+    """The daily counters of [since, until) added up per calendar month, oldest first."""
+    months: dict[str, dict[str, int]] = {}
+    for day in usage_report(uow, since, until):
+        totals = months.setdefault(f"{day.day:%Y-%m}", dict.fromkeys(METRICS, 0))
+        for metric, quantity in day.counts.items():
+            totals[metric] += quantity
+    return [MonthlyUsage(month, counts) for month, counts in months.items()]

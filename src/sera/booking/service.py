@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, String, select, type_coerce
 
+from sera import audit
 from sera.booking.slots import (
     Booking,
     ServiceSpec,
@@ -19,7 +20,7 @@ from sera.booking.slots import (
     find_slots,
     is_bookable,
 )
-from sera.customers.service import PersonRef, person_refs
+from sera.customers.service import PersonRef, find_or_create_customer, person_refs, shop_phone
 from sera.integrations.webhooks import emit
 from sera.outbound.confirmations import BOOKED, CANCELLED, MOVED, record_confirmation
 from sera.storage.database import UnitOfWork
@@ -49,6 +50,11 @@ class AppointmentView:
     status: str
     customer: PersonRef | None
     customer_id: str | None
+    staff_id: str | None = None
+    source: str = "agent"  # the channel the agent booked it on (voice, sms, web), or "dashboard"
+    booked_by: str | None = None  # the team member's audit actor, for a booking made by hand
+    call_id: str | None = None
+    created_at: datetime | None = None
 
 
 def shop_zone(uow: UnitOfWork) -> ZoneInfo:
@@ -84,6 +90,11 @@ def _view(zone: ZoneInfo, row: Row, person: PersonRef | None) -> AppointmentView
         status=appointment.status,
         customer=person,
         customer_id=appointment.customer_id,
+        staff_id=appointment.staff_id,
+        source=appointment.source,
+        booked_by=appointment.booked_by,
+        call_id=appointment.call_id,
+        created_at=appointment.created_at,
     )
 
 
@@ -295,9 +306,12 @@ def book_appointment(
     now: datetime,
     staff_name: str | None = None,
     source: str = "agent",
+    call_id: str | None = None,
+    actor: str | None = None,
 ) -> Appointment:
     """Book one appointment; two callers can never get the same slot. The shop's confirmation
-    text, if it sends them, is recorded with it."""
+    text, if it sends them, is recorded with it. ``actor``: the team member booking by hand
+    (kept on the appointment and audited)."""
     if uow.merchant_id is None:
         raise RuntimeError("booking needs a merchant-scoped unit of work")
     schedule = load_schedule(uow)
@@ -314,6 +328,8 @@ def book_appointment(
         busy_until=slot.end.astimezone(UTC) + timedelta(minutes=service.buffer_min),
         status="booked",
         source=source,
+        call_id=call_id,
+        booked_by=actor,
         created_at=now,
         updated_at=now,
     )
@@ -321,6 +337,7 @@ def book_appointment(
     uow.session.flush()
     record_confirmation(uow, appointment, BOOKED, now)
     _announce(uow, appointment, "appointment.booked", service.name)
+    _audit(uow, actor, "appointment.booked", appointment, now)
     return appointment
 
 
@@ -338,6 +355,7 @@ def reschedule_appointment(
     new_start: datetime,
     now: datetime,
     staff_name: str | None = None,
+    actor: str | None = None,
 ) -> Appointment:
     appointment = _appointment(uow, appointment_id)
     if appointment.status != "booked":
@@ -353,17 +371,37 @@ def reschedule_appointment(
     uow.session.flush()
     record_confirmation(uow, appointment, MOVED, now)
     _announce(uow, appointment, "appointment.moved", service.name)
+    _audit(uow, actor, "appointment.moved", appointment, now)
     return appointment
 
 
-def cancel_appointment(uow: UnitOfWork, appointment_id: str, *, now: datetime) -> Appointment:
+def cancel_appointment(uow: UnitOfWork, appointment_id: str, *, now: datetime, actor: str | None = None) -> Appointment:
     appointment = _appointment(uow, appointment_id)
+    if actor is not None and appointment.status != "booked":  # the agent's cancel stays idempotent
+        raise BookingError("that appointment is cancelled already")
     appointment.status = "cancelled"
     appointment.cancelled_at = appointment.updated_at = now
     uow.session.flush()
     record_confirmation(uow, appointment, CANCELLED, now)
     _announce(uow, appointment, "appointment.cancelled", None)
+    _audit(uow, actor, "appointment.cancelled", appointment, now)
     return appointment
+
+
+def _audit(uow: UnitOfWork, actor: str | None, action: str, appointment: Appointment, now: datetime) -> None:
+    """A change a team member made by hand (the agent's are in its call's record)."""
+    if actor is None:
+        return
+    audit.record(
+        uow.session,
+        merchant_id=uow.merchant_id,
+        actor=actor,
+        action=action,
+        target_type="appointment",
+        target_id=appointment.id,
+        details={"staff_id": appointment.staff_id, "starts_at": appointment.start_at.isoformat()},
+        at=now,
+    )
 
 
 def _announce(uow: UnitOfWork, appointment: Appointment, event: str, service: str | None) -> None:
@@ -409,3 +447,87 @@ def appointments_for_name(uow: UnitOfWork, name: str, day: date, zone: ZoneInfo)
     views = appointment_views(uow, [(r[0], r[1], r[2]) for r in uow.session.execute(stmt).all()])
     wanted = " ".join(name.lower().split())
     return [v for v in views if v.customer and v.customer.name and " ".join(v.customer.name.lower().split()) == wanted]
+
+
+# -- the dashboard's calendar ---------------------------------------------------------------------
+
+
+def appointments_between(
+    uow: UnitOfWork, first_day: date, days: int, *, staff_id: str | None = None
+) -> list[AppointmentView]:
+    """Booked appointments starting on ``days`` local days from ``first_day`` (the shop's zone),
+    earliest first; only one staff member's when ``staff_id`` is given."""
+    zone = shop_zone(uow)
+    start = datetime.combine(first_day, time(0), tzinfo=zone)
+    end = datetime.combine(first_day + timedelta(days=days), time(0), tzinfo=zone)
+    stmt = appointment_query().where(
+        Appointment.status == "booked",
+        Appointment.start_at >= start.astimezone(UTC),
+        Appointment.start_at < end.astimezone(UTC),
+    )
+    if staff_id is not None:
+        stmt = stmt.where(Appointment.staff_id == staff_id)
+    rows = [(r[0], r[1], r[2]) for r in uow.session.execute(stmt.order_by(Appointment.start_at, Appointment.id))]
+    return appointment_views(uow, rows)
+
+
+def free_times(
+    uow: UnitOfWork,
+    service_name: str,
+    day: date,
+    *,
+    now: datetime,
+    staff_id: str | None = None,
+    moving: str | None = None,
+) -> list[Slot]:
+    """The start times the agent would offer for a service on a local day (for one staff member
+    when ``staff_id`` is given); ``moving``: the appointment being moved, whose own time is free."""
+    schedule = load_schedule(uow)
+    staff = next((s.name for s in schedule.staff if s.id == staff_id), None) if staff_id else None
+    zone = schedule.calendar.tz
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return find_availability(
+        uow, schedule, service_name, window_start=start, window_end=end, now=now, staff_name=staff, exclude=moving
+    )
+
+
+def book_by_hand(
+    uow: UnitOfWork,
+    *,
+    service_name: str,
+    start: datetime,
+    staff_id: str | None,
+    customer_name: str,
+    customer_phone: str,
+    actor: str,
+    now: datetime,
+) -> Appointment:
+    """A booking a team member makes for a customer (found by phone, or created), through the same
+    engine as the agent's: a time taken meanwhile raises ``SlotUnavailableError`` and saves nothing.
+    Raises ``InvalidPhoneError`` for a number that is not one."""
+    phone = shop_phone(uow, customer_phone)
+    schedule = load_schedule(uow)
+    staff = next((s.name for s in schedule.staff if s.id == staff_id and s.id), None) if staff_id else None
+    if staff_id and staff is None:
+        raise BookingError("that staff member is not on the schedule")
+    customer = find_or_create_customer(uow, name=customer_name.strip() or None, phone=phone, source="dashboard")
+    return book_appointment(
+        uow,
+        service_name=service_name,
+        start=start,
+        customer_id=customer.id,
+        now=now,
+        staff_name=staff,
+        source="dashboard",
+        actor=actor,
+    )
+
+
+def move_by_hand(
+    uow: UnitOfWork, appointment_id: str, *, new_start: datetime, staff_id: str | None, actor: str, now: datetime
+) -> Appointment:
+    """Move an appointment to a free time (of ``staff_id``, or whoever is free then)."""
+    schedule = load_schedule(uow)
+    staff = next((s.name for s in schedule.staff if s.id == staff_id and s.id), None) if staff_id else None
+    return reschedule_appointment(uow, appointment_id, new_start=new_start, now=now, staff_name=staff, actor=actor)

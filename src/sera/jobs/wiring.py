@@ -32,6 +32,7 @@ from sera.privacy.copies import DELETE_JOB, Deleter, delete_copy, take_due
 from sera.privacy.queue import check_overdue
 from sera.privacy.retention import run_retention
 from sera.reports.delivery import send_due_reports
+from sera.reports.rollups import keep_every_shops_days
 from sera.storage.models import MerchantPhoneNumber
 
 log = logging.getLogger("sera.jobs")
@@ -164,6 +165,10 @@ def _checkout_retention(sera: Sera) -> None:
     sweep_all_checkouts(sera, sera.clock())
 
 
+def _analytics_days(sera: Sera) -> None:
+    keep_every_shops_days(sera)
+
+
 def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs = Jobs(sera, make_huey(sera.settings, name=name))
     jobs.periodic("retention.sweep", crontab(minute="15", hour="3"), _retention_sweep)
@@ -175,6 +180,7 @@ def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs.periodic("shopify.tokens", crontab(minute="30", hour="4"), _shopify_tokens)
     jobs.periodic("shops.pending_deletion", crontab(minute="*/10"), _shops_pending_deletion)
     jobs.periodic("checkouts.retention", crontab(minute="45", hour="3"), _checkout_retention)
+    jobs.periodic("analytics.days", crontab(minute="20"), _analytics_days)  # hourly: days end at each shop's midnight
     jobs.periodic("invoices.monthly", crontab(minute="7", day="1,2"), _monthly_invoices)
     jobs.periodic("reports.weekly", crontab(minute="5"), _weekly_reports)  # each shop on its own day and hour
     jobs.register(DELETE_JOB, _delete_copy, retries=0)  # a failed attempt is rescheduled by its row

@@ -409,93 +409,107 @@ def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def shop_document(uow: UnitOfWork, *, with_orders: bool) -> dict[str, Any]:
+    """The shop file as data, read in the caller's unit of work; ``with_orders`` opens the
+    orders' sealed customer details (an export), without them it holds no personal data."""
+    session = uow.session
+    merchant_id = uow.merchant_id
+    merchant = session.execute(select(Merchant).where(Merchant.id == merchant_id)).scalar_one()
+    hours = _rows(session, OpeningHours)
+    staff = sorted(_rows(session, StaffMember), key=lambda r: r.position)
+    settings = merchant.settings
+    document: dict[str, Any] = {
+        "shop": _drop_none(
+            {
+                "domain": merchant.domain,
+                "name": merchant.name,
+                "timezone": merchant.timezone,
+                "locale": merchant.locale,
+                "currency": merchant.currency,
+                "phone_numbers": sorted(n.number for n in _rows(session, MerchantPhoneNumber)),
+                "handoff_number": merchant.handoff_number,
+                "email": merchant.email,
+                "address": merchant.address,
+                "website": merchant.website,
+            }
+        ),
+        "agent": _drop_none(settings.get("agent", {})),
+        "hours": _hours_dict([h for h in hours if h.staff_id is None]),
+        "closures": sorted(c.day for c in _rows(session, Closure)),
+        "staff": [
+            _drop_none(
+                {
+                    "name": s.name,
+                    "services": s.service_names,
+                    "hours": _hours_dict([h for h in hours if h.staff_id == s.id]) if s.has_own_hours else None,
+                }
+            )
+            for s in staff
+        ],
+        "services": [
+            _drop_none(
+                {
+                    "name": s.name,
+                    "duration_min": s.duration_min,
+                    "price": _money(s.price_cents),
+                    "buffer_min": s.buffer_min,
+                    "capacity": s.capacity,
+                    "description": s.description,
+                    "aliases": s.aliases,
+                }
+            )
+            for s in sorted(_rows(session, Service), key=lambda r: r.position)
+        ],
+    }
+    knowledge = sorted(_rows(session, KnowledgeEntry), key=lambda r: r.position)
+    document["faq"] = [{"q": k.title, "a": k.body} for k in knowledge if k.kind == "faq"]
+    document["policies"] = {k.title: k.body for k in knowledge if k.kind == "policy"}
+    document["products"] = [
+        _drop_none(
+            {
+                "title": p.title,
+                "sku": p.sku,
+                "price": _money(p.price_cents),
+                "in_stock": p.in_stock,
+                "description": p.description,
+            }
+        )
+        for p in sorted(_rows(session, Product), key=lambda r: (r.position, r.external_id is not None, r.id))
+    ]
+    if with_orders:
+        orders = sorted(_rows(session, Order), key=lambda r: r.position)
+        uow.vault.prefetch(merchant.id, [o.customer_id for o in orders])
+        document["orders"] = [_export_order(uow, o) for o in orders]
+    document["workflows"] = settings.get("workflows", [])
+    document["outbound"] = settings.get("outbound", {})
+    document["retention"] = settings.get("retention", {})
+    return document
+
+
+def shop_text(document: dict[str, Any]) -> str:
+    """A shop document written as the shop file (YAML) that import reads back."""
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    if not document["shop"]["phone_numbers"]:  # a shop installed from Shopify, before it set any
+        text = text.replace("\n  phone_numbers: []\n", f"\n  # {NUMBERS_MISSING}\n  phone_numbers: []\n", 1)
+    return text
+
+
 def export_shop(sera: Sera, domain: str, *, actor: str) -> str:
     """The shop file for a merchant, personal data decrypted; the export is audited."""
     merchant_id = require_merchant_id(sera, domain)
     with sera.uow(merchant_id) as uow:
-        session = uow.session
-        merchant = session.execute(select(Merchant).where(Merchant.id == merchant_id)).scalar_one()
-        hours = _rows(session, OpeningHours)
-        staff = sorted(_rows(session, StaffMember), key=lambda r: r.position)
-        settings = merchant.settings
-        document: dict[str, Any] = {
-            "shop": _drop_none(
-                {
-                    "domain": merchant.domain,
-                    "name": merchant.name,
-                    "timezone": merchant.timezone,
-                    "locale": merchant.locale,
-                    "currency": merchant.currency,
-                    "phone_numbers": sorted(n.number for n in _rows(session, MerchantPhoneNumber)),
-                    "handoff_number": merchant.handoff_number,
-                    "email": merchant.email,
-                    "address": merchant.address,
-                    "website": merchant.website,
-                }
-            ),
-            "agent": _drop_none(settings.get("agent", {})),
-            "hours": _hours_dict([h for h in hours if h.staff_id is None]),
-            "closures": sorted(c.day for c in _rows(session, Closure)),
-            "staff": [
-                _drop_none(
-                    {
-                        "name": s.name,
-                        "services": s.service_names,
-                        "hours": _hours_dict([h for h in hours if h.staff_id == s.id]) if s.has_own_hours else None,
-                    }
-                )
-                for s in staff
-            ],
-            "services": [
-                _drop_none(
-                    {
-                        "name": s.name,
-                        "duration_min": s.duration_min,
-                        "price": _money(s.price_cents),
-                        "buffer_min": s.buffer_min,
-                        "capacity": s.capacity,
-                        "description": s.description,
-                        "aliases": s.aliases,
-                    }
-                )
-                for s in sorted(_rows(session, Service), key=lambda r: r.position)
-            ],
-        }
-        knowledge = sorted(_rows(session, KnowledgeEntry), key=lambda r: r.position)
-        document["faq"] = [{"q": k.title, "a": k.body} for k in knowledge if k.kind == "faq"]
-        document["policies"] = {k.title: k.body for k in knowledge if k.kind == "policy"}
-        document["products"] = [
-            _drop_none(
-                {
-                    "title": p.title,
-                    "sku": p.sku,
-                    "price": _money(p.price_cents),
-                    "in_stock": p.in_stock,
-                    "description": p.description,
-                }
-            )
-            for p in sorted(_rows(session, Product), key=lambda r: (r.position, r.external_id is not None, r.id))
-        ]
-        orders = sorted(_rows(session, Order), key=lambda r: r.position)
-        uow.vault.prefetch(merchant_id, [o.customer_id for o in orders])
-        document["orders"] = [_export_order(uow, o) for o in orders]
-        document["workflows"] = settings.get("workflows", [])
-        document["outbound"] = settings.get("outbound", {})
-        document["retention"] = settings.get("retention", {})
+        document = shop_document(uow, with_orders=True)
         audit.record(
-            session,
+            uow.session,
             merchant_id=merchant_id,
             actor=actor,
             action="shop.exported",
             target_type="merchant",
             target_id=merchant_id,
-            details={"orders": len(orders)},
+            details={"orders": len(document["orders"])},
         )
         uow.commit()
-    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    if not document["shop"]["phone_numbers"]:  # a shop installed from Shopify, before it set any
-        text = text.replace("\n  phone_numbers: []\n", f"\n  # {NUMBERS_MISSING}\n  phone_numbers: []\n", 1)
-    return text
+    return shop_text(document)
 
 
 def _export_order(uow: UnitOfWork, order: Order) -> dict[str, Any]:

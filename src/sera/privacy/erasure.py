@@ -5,7 +5,7 @@ Invariants:
   moment every copy of their sealed fields, in this database and in every backup of
   it, is unreadable. The database clean-up that follows is tidiness, not the guarantee.
 - What is left afterwards carries no personal data: rows that only describe the person
-  are deleted (customer, feedback, transcripts, messages, conversations, consents); rows that
+  are deleted (customer, feedback, transcripts, messages, conversations, consents, ticket notes); rows that
   count for the business (calls, appointments, tickets, orders, privacy requests) lose
   their sealed fields and their link to the person, so aggregates keep anonymous counts.
 - The do-not-contact entry stays as a keyed hash of the number (its sealed number and
@@ -40,6 +40,7 @@ from sera.storage.models import (
     Order,
     PrivacyRequest,
     Ticket,
+    TicketNote,
     Transcript,
     UnansweredQuestion,
 )
@@ -69,7 +70,7 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
             select(Message.id).where(or_(Message.customer_id == customer_id, Message.call_id.in_(calls)))
         ).scalars()
         copies = order_for_customer(uow, customer_id, [*calls, *messages], sera.clock())
-        removable: tuple[type[Any], ...] = (Feedback, Transcript, Message, Conversation, Consent)
+        removable: tuple[type[Any], ...] = (Feedback, Transcript, Message, Conversation, Consent, TicketNote)
         for model in removable:
             deleted[model.__tablename__] = rows(session.execute(delete(model).where(model.customer_id == customer_id)))
         deleted["unanswered_questions"] = rows(  # the questions they asked, also before they were known

@@ -217,9 +217,18 @@ def _sweep_audit(sera: Sera, merchant_id: str, cutoff: datetime, dry_run: bool, 
 
 
 def sweep_merchant(
-    sera: Sera, merchant_id: str, now: datetime, *, dry_run: bool = False, batch: int = BATCH
+    sera: Sera,
+    merchant_id: str,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    batch: int = BATCH,
+    days: dict[str, int] | None = None,
 ) -> SweepReport:
-    days = merchant_retention_days(sera, merchant_id)
+    """``days`` (a dry run only: what periods not yet saved would delete) replaces the shop's."""
+    if days is not None and not dry_run:
+        raise ValueError("a sweep deletes by the shop's saved periods only")
+    days = days or merchant_retention_days(sera, merchant_id)
     report = SweepReport(merchant_id)
     recordings_cutoff = now - timedelta(days=days["recordings_transcripts"])
     report.deleted["recordings"] = _sweep_recordings(sera, merchant_id, recordings_cutoff, dry_run, batch)

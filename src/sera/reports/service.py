@@ -5,8 +5,9 @@ it recovered and their revenue, the busiest hours, customer feedback, and the qu
 could not answer grouped into topics. No customer's name or number is in it: a topic's example
 question passes ``scrub`` first. The same data feeds the email, ``sera report`` and the API.
 
-Every figure is computed by aggregate SQL over the week's rows (100,000 calls take well under
-a second); only the week's unanswered questions are read one by one, to group them.
+Every figure is computed by aggregate SQL over the week's rows (``sera.reports.aggregates``,
+shared with the analytics page; 100,000 calls take well under a second); only the week's
+unanswered questions are read one by one, to group them.
 """
 
 from __future__ import annotations
@@ -20,17 +21,26 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import BigInteger, Integer, String, cast, func, literal_column, select
+from sqlalchemy import select
 
 from sera.feedback.report import feedback_summary
 from sera.outbound.report import recoveries
+from sera.reports.aggregates import (
+    agent_bookings,
+    conversations,
+    messages_taken,
+    outcome_counts,
+    per_hour,
+    text_messages,
+    total,
+    window,
+)
 from sera.reports.questions import AskedQuestion, questions_between, scrub
 from sera.reports.topics import SIMILAR, SIMILAR_WORDS, group, lexical_vectors
 from sera.storage.database import UnitOfWork
-from sera.storage.models import Appointment, Call, Merchant, Message, Ticket
+from sera.storage.models import Merchant
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-BUCKET_S = 900  # calls are counted per quarter hour in SQL, then put in the shop's local hours
 BUSIEST = 3  # hours the report names
 MAX_TOPICS = 20  # topics a report lists (the rest are counted)
 FAQ_PATH = "/dashboard/knowledge/new"
@@ -147,16 +157,16 @@ def weekly_report(uow: UnitOfWork, week: Week) -> WeeklyReport:
         select(Merchant.name, Merchant.domain, Merchant.timezone).where(Merchant.id == uow.merchant_id)
     ).one()
     since, until = week.starts, week.ends
-    conversations = _conversations(uow, since, until)
-    calls = {d: conversations.get(("voice", d), 0) for d in ("inbound", "outbound")}
-    texts = {"conversations": sum(v for (c, _), v in conversations.items() if c == "sms")}
-    texts.update(_messages(uow, since, until))
+    win = window(since, until, week.zone)
+    talks = conversations(uow, win)
+    calls = {d: total(talks, f"voice_{d}") for d in ("inbound", "outbound")}
+    sent = text_messages(uow, win)
+    texts = {"conversations": total(talks, "sms"), **{d: total(sent, d) for d in ("inbound", "outbound")}}
     recovered = recoveries(uow, since, until)
     revenue: Counter[str] = Counter()
     for item in recovered:
         revenue[item.currency] += item.amount_cents
-    by_hour = _by_hour(uow, since, until, week.zone)
-    busiest = sorted((h for h in range(24) if by_hour[h]), key=lambda h: (-by_hour[h], h))[:BUSIEST]
+    by_hour = per_hour(talks, "inbound")
     questions = questions_between(uow, since, until)
     topics = question_topics(questions)
     return WeeklyReport(
@@ -168,27 +178,25 @@ def weekly_report(uow: UnitOfWork, week: Week) -> WeeklyReport:
         timezone=merchant.timezone,
         calls=calls,
         texts=texts,
-        web_chats=sum(v for (c, _), v in conversations.items() if c == "web"),
-        outcomes=_outcomes(uow, since, until),
-        bookings=_count(uow, Appointment, Appointment.created_at, since, until, Appointment.source == "agent"),
-        messages_taken=_count(
-            uow,
-            Ticket,
-            Ticket.created_at,
-            since,
-            until,
-            Ticket.source == "agent",
-            cast(Ticket.tags, String).like('%"callback"%'),
-        ),
+        web_chats=total(talks, "web"),
+        outcomes=outcome_counts(uow, win),
+        bookings=total(agent_bookings(uow, win)),
+        messages_taken=total(messages_taken(uow, win)),
         recovered_checkouts=len(recovered),
         recovered_revenue=dict(revenue),
-        busiest_hours=[HourCount(h, by_hour[h]) for h in busiest],
+        busiest_hours=busiest_hours(by_hour),
         by_hour=by_hour,
         feedback=_feedback(uow, since, until),
         unanswered=len(questions),
         topics=topics[:MAX_TOPICS],
         more_topics=max(0, len(topics) - MAX_TOPICS),
     )
+
+
+def busiest_hours(by_hour: list[int]) -> list[HourCount]:
+    """The ``BUSIEST`` local hours with the most conversations, the busiest first."""
+    busiest = sorted((h for h in range(24) if by_hour[h]), key=lambda h: (-by_hour[h], h))[:BUSIEST]
+    return [HourCount(h, by_hour[h]) for h in busiest]
 
 
 def question_topics(questions: list[AskedQuestion]) -> list[Topic]:
@@ -231,62 +239,7 @@ def _vectors(questions: list[AskedQuestion]) -> np.ndarray[Any, np.dtype[np.floa
     return out
 
 
-# -- the aggregates ----------------------------------------------------------------------------
-
-
-def _conversations(uow: UnitOfWork, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
-    rows = uow.session.execute(
-        select(Call.channel, Call.direction, func.count())
-        .where(Call.merchant_id == uow.merchant_id, Call.started_at >= since, Call.started_at < until)
-        .group_by(Call.channel, Call.direction)
-    ).all()
-    return {(channel, direction): int(n) for channel, direction, n in rows}
-
-
-def _outcomes(uow: UnitOfWork, since: datetime, until: datetime) -> dict[str, int]:
-    rows = uow.session.execute(
-        select(Call.outcome, func.count())
-        .where(Call.merchant_id == uow.merchant_id, Call.started_at >= since, Call.started_at < until)
-        .where(Call.ended_at.is_not(None))
-        .group_by(Call.outcome)
-    ).all()
-    return {outcome or "unknown": int(n) for outcome, n in sorted(rows, key=lambda r: -r[1])}
-
-
-def _messages(uow: UnitOfWork, since: datetime, until: datetime) -> dict[str, int]:
-    rows = uow.session.execute(
-        select(Message.direction, func.count())
-        .where(Message.merchant_id == uow.merchant_id, Message.created_at >= since, Message.created_at < until)
-        .group_by(Message.direction)
-    ).all()
-    counted = {direction: int(n) for direction, n in rows}
-    return {"inbound": counted.get("inbound", 0), "outbound": counted.get("outbound", 0)}
-
-
-def _count(uow: UnitOfWork, model: Any, column: Any, since: datetime, until: datetime, *where: Any) -> int:
-    stmt = select(func.count()).select_from(model)
-    stmt = stmt.where(model.merchant_id == uow.merchant_id, column >= since, column < until, *where)
-    return int(uow.session.execute(stmt).scalar_one())
-
-
-def _by_hour(uow: UnitOfWork, since: datetime, until: datetime, zone: ZoneInfo) -> list[int]:
-    """Inbound conversations per local hour: counted per quarter hour of UTC in SQL (the
-    database knows no time zones), then each quarter put in its local hour."""
-    if uow.session.get_bind().dialect.name == "sqlite":
-        epoch = cast(func.strftime("%s", Call.started_at), Integer)
-    else:
-        epoch = cast(func.extract("epoch", Call.started_at), BigInteger)
-    bucket = (epoch / literal_column(str(BUCKET_S))).label("bucket")
-    rows = uow.session.execute(
-        select(bucket, func.count())
-        .where(Call.merchant_id == uow.merchant_id, Call.started_at >= since, Call.started_at < until)
-        .where(Call.direction == "inbound")
-        .group_by(bucket)
-    ).all()
-    hours = [0] * 24
-    for quarter, n in rows:
-        hours[datetime.fromtimestamp(int(quarter) * BUCKET_S, zone).hour] += int(n)
-    return hours
+# -- customer feedback -------------------------------------------------------------------------
 
 
 def _feedback(uow: UnitOfWork, since: datetime, until: datetime) -> FeedbackSection:

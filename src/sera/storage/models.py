@@ -129,17 +129,76 @@ class MerchantPhoneNumber(MerchantOwned, Base):
 
 
 class StaffUser(MerchantOwned, Base):
-    """A dashboard user (the merchant's team), not an end customer."""
+    """A dashboard user (the merchant's team), not an end customer (``sera.team``).
+
+    ``login_bidx`` finds a member by email at login, across shops (a keyed hash under the
+    deployment's secret key); ``email_bidx`` finds one within a shop. A removed member's row
+    stays (the audit log names it) but can never log in again.
+    """
 
     __tablename__ = "staff_users"
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     email: Mapped[bytes] = mapped_column(Sealed)
     email_bidx: Mapped[str] = mapped_column(String(32), index=True)
+    login_bidx: Mapped[str | None] = mapped_column(String(64), index=True)
     name: Mapped[bytes | None] = mapped_column(Sealed)
     role: Mapped[str] = mapped_column(String(10))  # owner | admin | agent | viewer
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    totp_secret: Mapped[bytes | None] = mapped_column(Sealed)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)  # a code is good once
+    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)  # SHA-256 of each unused code
+    preferences: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # time zone, table density, analytics
     created_at: Mapped[datetime] = stamped()
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class DashboardSession(MerchantOwned, Base):
+    """A member's session in the dashboard; the cookie holds a token whose SHA-256 is the id.
+
+    ``stage`` is ``second_factor`` between the password and the code, ``enroll`` while a member
+    who must have a second factor sets one up, and ``full`` after.
+    """
+
+    __tablename__ = "dashboard_sessions"
+    __table_args__ = (Index("ix_dashboard_sessions_member", "member_id", "ended_at"),)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[str] = mapped_column(String(40), ForeignKey("staff_users.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(20))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(20), default="password")  # password | shopify
+    created_at: Mapped[datetime] = stamped()
+    last_seen_at: Mapped[datetime] = stamped()
+    reauthenticated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(30))
+
+
+class TeamInvitation(MerchantOwned, Base):
+    """An emailed invitation: single use, 72 hours; the link's token is kept as its SHA-256."""
+
+    __tablename__ = "team_invitations"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[bytes] = mapped_column(Sealed)
+    role: Mapped[str] = mapped_column(String(10))
+    invited_by: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = stamped()
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed logins per account or per client address (keyed hashes: no email, no address)."""
+
+    __tablename__ = "login_throttles"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ProviderAccount(MerchantOwned, Base):
@@ -380,6 +439,9 @@ class Appointment(MerchantOwned, Base):
     created_at: Mapped[datetime] = stamped()
     updated_at: Mapped[datetime] = stamped()
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # where it came from: the call the agent booked it on, or the team member who booked it
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    booked_by: Mapped[str | None] = mapped_column(String(80))  # an audit actor, never a name
 
 
 class KnowledgeEntry(MerchantOwned, Base):
@@ -436,10 +498,25 @@ class Ticket(MerchantOwned, Base):
     subject: Mapped[str] = mapped_column(String(300))
     description: Mapped[bytes | None] = mapped_column(Sealed)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    status: Mapped[str] = mapped_column(String(12), default="open")  # open | closed
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | in_progress | resolved
     source: Mapped[str] = mapped_column(String(20), default="agent")
     created_at: Mapped[datetime] = stamped()
     updated_at: Mapped[datetime] = stamped()
+    assignee_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+
+
+class TicketNote(MerchantOwned, Base):
+    """A team member's internal note on a ticket, sealed under the ticket's customer's key (so
+    erasing the customer shreds it too); ``customer_id`` follows the ticket's."""
+
+    __tablename__ = "ticket_notes"
+    __table_args__ = (Index("ix_ticket_notes_ticket_created", "ticket_id", "created_at"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    author_id: Mapped[str | None] = mapped_column(ForeignKey("staff_users.id", ondelete="SET NULL"))
+    body: Mapped[bytes] = mapped_column(Sealed)
+    created_at: Mapped[datetime] = stamped()
 
 
 class Checkout(MerchantOwned, Base):
@@ -853,3 +930,31 @@ class InvoiceCounter(Base):
     __tablename__ = "invoice_counters"
     series: Mapped[str] = mapped_column(String(12), primary_key=True)  # invoice | credit_note
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ShopSettingsVersion(MerchantOwned, Base):
+    """A saved state of the shop's settings: the shop file as it was after a change (orders,
+    which hold customers' details, left out), who changed which section, and when."""
+
+    __tablename__ = "shop_settings_versions"
+    __table_args__ = (UniqueConstraint("merchant_id", "number", name="uq_shop_settings_versions_number"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, 3... per shop
+    section: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(80))  # an audit actor, never a name
+    document: Mapped[str] = mapped_column(Text)  # the shop file (YAML)
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = stamped()
+
+
+class AnalyticsDay(MerchantOwned, Base):
+    """A shop's counts for one local day that is over (``sera.reports.rollups``): what the
+    analytics page reads instead of counting the day's conversations again. Counts only."""
+
+    __tablename__ = "analytics_days"
+    __table_args__ = (UniqueConstraint("merchant_id", "day", name="uq_analytics_days_day"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64))  # the zone the day was counted in
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+    computed_at: Mapped[datetime] = stamped()

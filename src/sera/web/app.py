@@ -26,6 +26,7 @@ from sera.web.api.notifications import router as api_notifications
 from sera.web.api.v1 import router as api_v1
 from sera.web.api.webhooks import router as api_webhooks
 from sera.web.calendar import router as calendar_feed
+from sera.web.dashboard import routes as dashboard
 from sera.web.home import router as home
 from sera.web.home import static_files
 from sera.web.try_page import router as try_page
@@ -158,4 +159,5 @@ def create_app(sera: Sera) -> FastAPI:
     app.include_router(shopify_app)
     app.include_router(try_page, include_in_schema=not sera.settings.is_production)
     app.include_router(calendar_feed)
+    dashboard.install(app)
     return app

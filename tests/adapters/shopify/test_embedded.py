@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import jwt
@@ -29,23 +28,54 @@ def test_a_session_token_names_the_shop(
     assert response.json() == {"merchant_id": installed, "shop": SHOP, "user_id": "74553753793"}
 
 
-def test_the_page_may_be_framed_by_the_shops_admin_only(
+def test_the_admin_opens_the_dashboard_framed_by_the_shops_admin_only(
     client: TestClient, fake_shopify: FakeShopify, installed: str, clock: FakeClock
 ) -> None:
     token = fake_shopify.session_token(SHOP, clock())
-    response = client.get("/shopify/app", params={"id_token": token, "shop": SHOP})
-    assert response.status_code == 200
-    assert response.headers["content-security-policy"] == (f"frame-ancestors https://{SHOP} https://admin.shopify.com;")
-    assert f'content="{API_KEY}"' in response.text
+    response = client.get("/shopify/app", params={"id_token": token, "shop": SHOP, "host": "YWRtaW4"})
+    assert response.status_code == 200 and response.url.path == "/dashboard/"
+    policy = response.headers["content-security-policy"]
+    assert f"frame-ancestors https://{SHOP} https://admin.shopify.com" in policy
+    assert "script-src 'self' 'nonce-" in policy and "https://cdn.shopify.com" in policy
+    assert f'<meta name="shopify-api-key" content="{API_KEY}">' in response.text
+    assert response.text.index("app-bridge.js") < response.text.index("htmx.min.js")  # App Bridge first
+    assert "Today at Lakeside Bikes" in response.text
+    assert "set-cookie" not in response.headers  # no cookie in a third-party frame
+    assert "Log out" not in response.text  # the admin's own session is the login
 
 
-def test_the_page_opens_from_a_signed_admin_url(client: TestClient, fake_shopify: FakeShopify, installed: str) -> None:
-    query = fake_shopify.sign_query(
-        {"embedded": "1", "host": "YWRtaW4", "shop": SHOP, "timestamp": str(int(time.time()))}
-    )
-    response = client.get(f"/shopify/app?{query}")
-    assert response.status_code == 200 and SHOP in response.headers["content-security-policy"]
-    assert client.get(f"/shopify/app?{query.replace('hmac=', 'hmac=f')}").status_code == 401
+def test_the_dashboard_in_the_admin_takes_the_session_token_on_every_request(
+    client: TestClient, fake_shopify: FakeShopify, installed: str, clock: FakeClock, shopify_sera: Sera
+) -> None:
+    from sqlalchemy import select
+
+    from sera.storage.models import AuditEntry
+
+    page = client.get("/dashboard/", headers=bearer(fake_shopify.session_token(SHOP, clock())))
+    assert page.status_code == 200 and "Lakeside Bikes" in page.text
+    assert 'href="/dashboard/team"' in page.text  # the shop's staff are admins
+    assert 'href="/dashboard/settings"' in page.text
+    # another token of the same staff account is the same member; a change needs no CSRF token
+    # (no cookie carries it) but is refused when the token is forged
+    again = client.get("/dashboard/", headers=bearer(fake_shopify.session_token(SHOP, clock())))
+    assert again.status_code == 200
+    forged = fake_shopify.session_token(SHOP, clock(), secret="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")
+    refused = client.get("/dashboard/", headers={**bearer(forged), "HX-Request": "true"}, follow_redirects=False)
+    assert refused.status_code == 401 and "/dashboard/embedded/bounce" in refused.headers["hx-redirect"]
+    with shopify_sera.uow(installed, readonly=True) as reader:
+        added = (
+            reader.session.execute(select(AuditEntry).where(AuditEntry.action == "team_member_added")).scalars().all()
+        )
+    assert len(added) == 1 and added[0].details["via"] == "shopify_admin"
+
+
+def test_a_reload_inside_the_admin_goes_by_the_bounce_page(client: TestClient, installed: str) -> None:
+    reload = client.get("/dashboard/calls?embedded=1&shop=" + SHOP, follow_redirects=False)
+    assert reload.status_code == 303
+    assert reload.headers["location"].startswith("/dashboard/embedded/bounce?shopify-reload=%2Fdashboard%2Fcalls")
+    bounce = client.get(reload.headers["location"])
+    assert 'src="https://cdn.shopify.com/shopifycloud/app-bridge.js"' in bounce.text
+    assert f'content="{API_KEY}"' in bounce.text
 
 
 def test_the_page_needs_proof_of_the_shop(client: TestClient, installed: str) -> None:

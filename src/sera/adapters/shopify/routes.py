@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from sera.adapters.http import OutboundError, PermanentError
@@ -168,37 +168,34 @@ def _page_session(request: Request, sera: SeraDep, app: AppDep) -> ShopSession:
     return ShopSession(merchant_id=merchant_id, shop=shop)
 
 
-PAGE = """<!doctype html>
+REINSTALL = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sera</title>
 <meta name="shopify-api-key" content="{api_key}">
 <script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script></head>
-<body><main><h1>Sera is answering for {shop}</h1>
-<p>Your AI voice agent is installed. Calls, messages and privacy requests are in the Sera dashboard.</p>
-{notice}<p id="status"></p></main>
-<script>fetch("{session_path}").then(r => r.json()).then(s => {{
-  document.getElementById("status").textContent = "Connected to " + s.shop; }});</script>
-</body></html>"""
-
-
-REINSTALL = """<p id="reinstall">Shopify no longer accepts Sera's access to this store, so callers cannot
+<body><main><h1>Sera needs to be installed again</h1>
+<p id="reinstall">Shopify no longer accepts Sera's access to {shop}, so callers cannot
 hear about their orders. <a href="{install}" target="_top">Install Sera again</a> to reconnect it.</p>
-"""
+</main></body></html>"""
+DASHBOARD = "/dashboard/"
 
 
 @router.get(APP_PATH, response_class=HTMLResponse)
-def embedded_app(session: Annotated[ShopSession, Depends(_page_session)], sera: SeraDep, app: AppDep) -> HTMLResponse:
-    """The app inside the Shopify admin; only the shop's own admin (and Shopify's) may frame it."""
-    notice = ""
-    if reinstall_needed(sera, session.merchant_id):  # Shopify refused to refresh the shop's token
-        notice = REINSTALL.format(install=html.escape(f"/shopify/install?{urlencode({'shop': session.shop})}"))
-    page = PAGE.format(
-        api_key=html.escape(app.api_key),
-        shop=html.escape(session.shop),
-        session_path=f"{APP_PATH}/session",
-        notice=notice,
-    )
+def embedded_app(
+    request: Request, session: Annotated[ShopSession, Depends(_page_session)], sera: SeraDep, app: AppDep
+) -> Response:
+    """The app inside the Shopify admin: the dashboard, with the session token Shopify put in the
+    URL (a signed URL without one goes by the dashboard's bounce page, where App Bridge adds one).
+    Only the shop's own admin (and Shopify's) may frame it."""
     ancestors = f"frame-ancestors https://{session.shop} https://admin.shopify.com;"
-    return HTMLResponse(page, headers={"Content-Security-Policy": ancestors})
+    if reinstall_needed(sera, session.merchant_id):  # Shopify refused to refresh the shop's token
+        install = html.escape(f"/shopify/install?{urlencode({'shop': session.shop})}")
+        page = REINSTALL.format(api_key=html.escape(app.api_key), shop=html.escape(session.shop), install=install)
+        return HTMLResponse(page, headers={"Content-Security-Policy": ancestors})
+    query = urlencode({"embedded": "1", **{k: v for k, v in request.query_params.items() if k != "hmac"}})
+    target = f"{DASHBOARD}?{query}"
+    if "id_token" not in request.query_params:
+        target = f"{DASHBOARD}embedded/bounce?{urlencode({'shopify-reload': target})}"
+    return RedirectResponse(target, status_code=303, headers={"Content-Security-Policy": ancestors})
 
 
 @router.get(f"{APP_PATH}/session")

@@ -37,7 +37,7 @@ from sera.agent.ports import Action, ActionKind, Reply, Say
 from sera.agent.tools import PARTS, ToolRegistry, ToolResult
 from sera.agent.understanding.embedding import embedder
 from sera.agent.understanding.intents import canonical
-from sera.agent.understanding.meaning import Meaning, plain_answer, understand
+from sera.agent.understanding.meaning import NAMES_PEOPLE, Meaning, plain_answer, understand
 from sera.booking.slots import next_open_day
 
 MAX_MISSES = 3
@@ -273,6 +273,15 @@ class OfflineBrain:
         return reply
 
 
+def sureness(meaning: Meaning) -> float:
+    """How sure the classifier is of what the caller wants. Asking for a person and asking to
+    leave them a message are one wish (reach someone), so the two add up: "can someone call me
+    back about my repair?" is split between them, and surely neither a question for the FAQ."""
+    if meaning.intent in (Intent.HUMAN, Intent.MESSAGE):
+        return sum(g.probability for g in meaning.guesses if g.label in NAMES_PEOPLE)
+    return meaning.confidence
+
+
 class _Turn:
     """One caller line: understand it against the state, act, and phrase the reply."""
 
@@ -444,7 +453,7 @@ class _Turn:
         request = intent in REQUESTS and not asks_price and not what_if
         if (
             request
-            and (meaning.confidence >= SURE_OF_REQUEST or self.gives_details())
+            and (sureness(meaning) >= SURE_OF_REQUEST or self.gives_details())
             and not self.asks_beyond_services()
         ):
             return None

@@ -12,6 +12,7 @@ never acts on it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sera.agent.language import Intent, detect_intents
@@ -49,15 +50,47 @@ def plain_answer(text: str) -> Meaning:
     return Meaning(intent, frozenset(r.intent for r in found), 0.0, (IntentGuess(OTHER, 0.0),))
 
 
+SALUTATION_PULL = 0.1  # how much a greeting took from the line's reading before it is read past
+# a salutation that opens a line ("hi,", "hello there", "good morning Sam,"): a courtesy before
+# the request, never the request itself when more follows
+SALUTATION = re.compile(
+    r"^\s*(?:hi+|hello|hey+|hiya|howdy|heya|good\s+(?:morning|afternoon|evening|day)|greetings|g'day|morning|evening)"
+    r"(?:\s+there)?(?:\s+[A-Z][a-z]+)?\s*[,.!:;-]+\s*|^\s*(?:hi+|hello|hey+|hiya)\s+(?=\w)",
+    re.IGNORECASE,
+)
+
+
+def without_salutation(text: str) -> str:
+    """The line after an opening salutation, when a request of two words or more follows it."""
+    rest = SALUTATION.sub("", text, count=1)
+    return rest if rest != text and len(rest.split()) >= 2 else text
+
+
+def _best_request(guesses: tuple[IntentGuess, ...]) -> tuple[str, float]:
+    """The classifier's best reading that is neither a courtesy nor ``other``, and its probability."""
+    best = next((g for g in guesses if g.label not in COURTESIES and g.label != OTHER), None)
+    return (best.label, best.probability) if best else (OTHER, 0.0)
+
+
 def understand(text: str, *, answering: bool = False) -> Meaning:
     """``answering``: the agent asked the caller something, and this line may be the answer.
 
     A hello, a bye or a yes in a longer line is a courtesy around the request, not what the
     caller wants ("hi, I'm just checking on order fifty five oh one" is no greeting, "before I
-    can come and see you" no goodbye): on such a line those intents are not candidates.
+    can come and see you" no goodbye): on such a line those intents are not candidates; and an
+    opening salutation that pulled the classifier towards a greeting is read past when the line
+    means the same without it ("hi, where's my order?" asks where the order is, as surely as the
+    line without it).
     """
-    long_line = len(text.split()) > SHORT_ANSWER_WORDS
     guesses = tuple(intent_classifier().classify(text))
+    past_it = without_salutation(text)
+    pulled = sum(g.probability for g in guesses if g.label in COURTESIES) >= SALUTATION_PULL
+    if past_it != text and pulled:
+        clearer = tuple(intent_classifier().classify(past_it))
+        (label, before), (same, after) = _best_request(guesses), _best_request(clearer)
+        if same == label and after > before:
+            text, guesses = past_it, clearer
+    long_line = len(text.split()) > SHORT_ANSWER_WORDS
     candidates = [g for g in guesses if not (long_line and g.label in COURTESIES)]
     probability = {g.label: g.probability for g in guesses}
     found = [r for r in detect_intents(text) if r.score >= RULE_MATCHED]

@@ -159,14 +159,13 @@ class ListOut(BaseModel, Generic[T]):
 def _audit_read(sera: SeraDep, principal: Principal, target_type: str, ids: Sequence[str]) -> None:
     """Every API read of personal data is in the audit log (ids only)."""
     with sera.uow(principal.merchant_id) as uow:
-        audit.record(
+        audit.record_read(
             uow.session,
             merchant_id=principal.merchant_id,
             actor=principal.actor,
             action="api.read",
             target_type=target_type,
-            target_id=ids[0] if len(ids) == 1 else None,
-            details={"count": len(ids)},
+            ids=list(ids),
         )
         uow.commit()
 
