@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from sera.bootstrap import Sera
 from sera.privacy.erasure import redact_customer
+from sera.privacy.export import export_customer_data
 from sera.storage.models import AuditEntry, TicketNote
 from sera.support.service import create_ticket, get_ticket
 from tests.conftest import Personas
@@ -108,6 +109,10 @@ def test_a_note_is_shown_to_the_team_sealed_at_rest_and_erased_with_the_customer
     assert len(stored) == 2 and all(NOTE.encode() not in body for body in stored)
     [added, _] = _audit(sera, team.owner.merchant_id, "ticket.note_added")
     assert "Called back" not in str(added.details)
+    with sera.uow(team.owner.merchant_id, readonly=True) as reader:  # the customer's access export has them
+        exported = export_customer_data(reader, seeded.customer_id)
+    [ticket] = [t for t in exported["tickets"] if t["notes"]]
+    assert [n["note"] for n in ticket["notes"]] == [NOTE, SCRIPT]
     redact_customer(sera, team.owner.merchant_id, seeded.customer_id, actor="test")
     assert NOTE not in client.get(url).text
 

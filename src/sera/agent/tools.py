@@ -34,6 +34,7 @@ from sera.knowledge.service import shop_index
 from sera.orders.ports import OrderInfo, OrdersPort, OrdersUnavailableError
 from sera.orders.source import orders_for
 from sera.privacy.service import REQUEST_TYPES, record_privacy_request
+from sera.reports.questions import record_unanswered
 from sera.support.service import Callback, create_ticket
 
 KNOWLEDGE_CONFIDENCE = 0.35
@@ -757,6 +758,18 @@ TOOLS_KEPT = 40  # the last tool runs a conversation's sealed state keeps, for i
 TOOL_RESULT_CHARS = 300
 
 
+def _keep_unanswered(ctx: TurnContext, question: str) -> None:
+    if ctx.shop.agent.get("record_calls", True):  # kept as long as transcripts: none kept, none kept
+        record_unanswered(
+            ctx.uow,
+            question=question,
+            channel=ctx.channel,
+            asked_at=ctx.now,
+            call_id=ctx.call_id,
+            customer_id=ctx.caller.customer_id,
+        )
+
+
 def _noted(ctx: TurnContext, name: str, result: ToolResult) -> ToolResult:
     """Keep the run in the conversation's state (sealed with it): the call's page lists the tools
     the agent used and what each answered."""
@@ -782,12 +795,18 @@ class ToolRegistry:
     the proposal and answers "ask the caller to confirm", doing nothing. A brain records the
     caller's yes with ``confirm``; it holds for that one plan, once. ``confirmations=False``
     is for a provider whose own model holds the dialogue (Vapi), where Sera never hears the yes.
+    ``records_unanswered`` is for a brain that does not say which questions it could not answer
+    (a language model's, Vapi's): a search of the shop's knowledge that finds nothing is kept as
+    an unanswered question for the weekly report, as the offline brain's are.
     """
 
-    def __init__(self, workflows: list[dict[str, Any]], *, confirmations: bool = True) -> None:
+    def __init__(
+        self, workflows: list[dict[str, Any]], *, confirmations: bool = True, records_unanswered: bool = False
+    ) -> None:
         tools = list(TOOLS) + [workflow_tool(w) for w in workflows]
         self._tools = {tool.name: tool for tool in tools}
         self.confirmations = confirmations
+        self.records_unanswered = records_unanswered
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._tools.values())
@@ -815,6 +834,8 @@ class ToolRegistry:
         result = tool.handler(ctx, args)
         if result.outcome:
             ctx.state.setdefault("outcomes", []).append(result.outcome)
+        if self.records_unanswered and tool.handler is search_knowledge and not result.data.get("found"):
+            _keep_unanswered(ctx, str(args.get("query", "")))
         return _noted(ctx, name, result)
 
     def confirm(self, ctx: TurnContext, name: str, args: dict[str, Any]) -> None:

@@ -186,7 +186,7 @@ def read_transcript(uow: UnitOfWork, row: Transcript) -> list[TranscriptLine]:
     return [TranscriptLine(role=item["role"], text=item["text"]) for item in raw]
 
 
-def _view(uow: UnitOfWork, call: Call, transcript: list[TranscriptLine] | None = None) -> CallView:
+def call_view(uow: UnitOfWork, call: Call, transcript: list[TranscriptLine] | None = None) -> CallView:
     numbers = uow.vault.open_many(call, "from_number", "to_number")
     return CallView(
         id=call.id,
@@ -208,7 +208,7 @@ def list_calls(uow: UnitOfWork, request: PageRequest) -> Page[CallView]:
     kept, cursor = page_of(rows, request, lambda c: (c.started_at, c.id))
     if uow.merchant_id:
         uow.vault.prefetch(uow.merchant_id, [c.customer_id for c in kept])
-    return Page([_view(uow, c) for c in kept], cursor)
+    return Page([call_view(uow, c) for c in kept], cursor)
 
 
 def get_call(uow: UnitOfWork, call_id: str) -> CallView:
@@ -216,4 +216,4 @@ def get_call(uow: UnitOfWork, call_id: str) -> CallView:
     if call is None:
         raise CallNotFoundError(call_id)
     row = transcript_of(uow, call)
-    return _view(uow, call, read_transcript(uow, row) if row is not None else [])
+    return call_view(uow, call, read_transcript(uow, row) if row is not None else [])

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from sera import audit
 from sera.booking.service import AppointmentView, appointment_query, appointment_views
-from sera.calls.service import CallView
+from sera.calls.service import CallView, call_view
 from sera.customers.service import CustomerView, correct_customer, get_customer, list_customers, view
 from sera.orders.ports import OrderInfo, OrdersUnavailableError
 from sera.orders.source import orders_for
@@ -142,24 +142,7 @@ def _calls(uow: UnitOfWork, customer_id: str) -> list[CallView]:
     rows = uow.session.execute(
         select(Call).where(Call.customer_id == customer_id).order_by(Call.started_at.desc()).limit(HISTORY)
     ).scalars()
-    views = []
-    for call in rows:
-        numbers = uow.vault.open_many(call, "from_number", "to_number")
-        views.append(
-            CallView(
-                id=call.id,
-                channel=call.channel,
-                direction=call.direction,
-                from_number=numbers["from_number"],
-                to_number=numbers["to_number"],
-                started_at=call.started_at,
-                ended_at=call.ended_at,
-                duration_s=call.duration_s,
-                outcome=call.outcome,
-                customer_id=call.customer_id,
-            )
-        )
-    return views
+    return [call_view(uow, call) for call in rows]
 
 
 def _consents(uow: UnitOfWork, customer_id: str) -> list[ConsentState]:

@@ -21,6 +21,7 @@ from sera.storage.models import (
     PrivacyRequest,
     Service,
     Ticket,
+    TicketNote,
     UnansweredQuestion,
 )
 
@@ -49,6 +50,11 @@ def export_customer_data(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
         .order_by(Appointment.start_at)
     )
     tickets = session.execute(select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at))
+    notes: dict[str, list[dict[str, str | None]]] = {}
+    for note in session.execute(
+        select(TicketNote).where(TicketNote.customer_id == customer_id).order_by(TicketNote.created_at)
+    ).scalars():
+        notes.setdefault(note.ticket_id, []).append({"note": vault.open(note, "body"), "at": _iso(note.created_at)})
     consents = session.execute(select(Consent).where(Consent.customer_id == customer_id))
     requests = session.execute(select(PrivacyRequest).where(PrivacyRequest.customer_id == customer_id))
     questions = session.execute(
@@ -85,7 +91,12 @@ def export_customer_data(uow: UnitOfWork, customer_id: str) -> dict[str, Any]:
             {"service": name, "start": _iso(a.start_at), "status": a.status} for a, name in appointments.all()
         ],
         "tickets": [
-            {"subject": t.subject, "description": vault.open(t, "description"), "created_at": _iso(t.created_at)}
+            {
+                "subject": t.subject,
+                "description": vault.open(t, "description"),
+                "created_at": _iso(t.created_at),
+                "notes": notes.get(t.id, []),  # the team's notes about them are theirs to see too
+            }
             for t in tickets.scalars()
         ],
         "consents": [

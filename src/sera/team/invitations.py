@@ -24,7 +24,7 @@ from sera.bootstrap import Sera
 from sera.mail.service import queue_mail
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Merchant, TeamInvitation, new_id
-from sera.team.members import Member, TeamError, add_member, check_role, find_by_email, normalize_email
+from sera.team.members import Member, add_member, new_members_email
 from sera.team.passwords import check_policy
 
 VALID_FOR = timedelta(hours=72)
@@ -82,10 +82,7 @@ def _view(uow: UnitOfWork, row: TeamInvitation) -> Invitation:
 def invite(uow: UnitOfWork, sera: Sera, *, email: str, role: str, actor: str, invited_by: str) -> Sent:
     """Invite someone (in the caller's transaction): the row, the audit entry and the mail."""
     assert uow.merchant_id is not None
-    email = normalize_email(email)
-    check_role(role)
-    if find_by_email(uow, email) is not None:
-        raise TeamError("this email already belongs to a member of the team")
+    email = new_members_email(uow, email, role)
     now = uow.now()
     token = secrets.token_urlsafe(32)
     row = TeamInvitation(

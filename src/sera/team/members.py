@@ -113,6 +113,16 @@ def find_by_email(uow: UnitOfWork, email: str) -> StaffUser | None:
     ).scalar_one_or_none()
 
 
+def new_members_email(uow: UnitOfWork, email: str, role: str) -> str:
+    """The email of someone joining the team, normalized; ``TeamError`` when it is not an
+    address, the role is not one, or the email is a member's already."""
+    email = normalize_email(email)
+    check_role(role)
+    if find_by_email(uow, email) is not None:
+        raise TeamError("this email already belongs to a member of the team")
+    return email
+
+
 def add_member(
     uow: UnitOfWork,
     sera: Sera,
@@ -126,10 +136,7 @@ def add_member(
     """Add a member in the caller's transaction. ``password`` None: they set one from an
     invitation (or log in through Shopify's admin only)."""
     assert uow.merchant_id is not None
-    email = normalize_email(email)
-    check_role(role)
-    if find_by_email(uow, email) is not None:
-        raise TeamError("this email already belongs to a member of the team")
+    email = new_members_email(uow, email, role)
     now = uow.now()
     row = StaffUser(
         id=new_id("mem"),

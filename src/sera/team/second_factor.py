@@ -68,9 +68,13 @@ def _hash(code: str) -> str:
     return hashlib.sha256(code.replace("-", "").strip().lower().encode()).hexdigest()
 
 
-def _recovery_codes() -> list[str]:
+def _new_recovery_codes(row: StaffUser) -> list[str]:
+    """Fresh codes for the member (the earlier ones stop working), kept as hashes: returned to be
+    shown this once."""
     codes = ["".join(secrets.choice(_ALPHABET) for _ in range(10)) for _ in range(RECOVERY_CODES)]
-    return [f"{code[:5]}-{code[5:]}" for code in codes]
+    shown = [f"{code[:5]}-{code[5:]}" for code in codes]
+    row.recovery_codes = [_hash(code) for code in shown]
+    return shown
 
 
 def enable(uow: UnitOfWork, row: StaffUser, secret: str, code: str, *, actor: str) -> list[str]:
@@ -80,8 +84,7 @@ def enable(uow: UnitOfWork, row: StaffUser, secret: str, code: str, *, actor: st
         raise SecondFactorError("that code is not right: check the app shows Sera's current code")
     uow.vault.seal(row, totp_secret=secret)
     row.totp_enabled_at = uow.now()
-    codes = _recovery_codes()
-    row.recovery_codes = [_hash(code) for code in codes]
+    codes = _new_recovery_codes(row)
     audit.record(
         uow.session,
         merchant_id=row.merchant_id,
@@ -119,8 +122,7 @@ def regenerate_recovery_codes(uow: UnitOfWork, row: StaffUser, code: str, *, act
     """New recovery codes (the old ones stop working) once the member shows a current code;
     returned to be shown this once."""
     verify(uow, row, code)
-    codes = _recovery_codes()
-    row.recovery_codes = [_hash(code) for code in codes]
+    codes = _new_recovery_codes(row)
     audit.record(
         uow.session,
         merchant_id=row.merchant_id,

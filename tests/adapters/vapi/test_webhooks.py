@@ -14,6 +14,7 @@ from sera.billing.usage import usage_report
 from sera.booking.service import list_appointments
 from sera.bootstrap import Sera
 from sera.merchants.providers import set_provider_account
+from sera.reports.questions import questions_between
 from sera.storage.models import Appointment, Call, Conversation, Merchant, WebhookReceipt
 from sera.storage.paging import PageRequest
 from tests.adapters.vapi.conftest import (
@@ -100,6 +101,18 @@ def test_tool_calls_run_the_tools_in_the_calls_conversation(vapi: TestClient, se
     assert record.call is not None
     assert record.call.channel == "voice" and record.call.from_number == CALLER
     assert record.call.to_number == "+13125550100" and record.call.ended_at is None
+
+
+def test_a_question_vapis_model_found_no_answer_to_is_kept_for_the_weekly_report(
+    vapi: TestClient, sera: Sera, personas: Personas
+) -> None:
+    answered = post(vapi, tool_calls(("call_kn2", "search_knowledge", {"query": "is there a swimming pool upstairs"})))
+    assert answered.json()["results"][0]["result"] == "I don't know that."
+    post(vapi, tool_calls(("call_kn3", "search_knowledge", {"query": "do you have parking"})))  # the FAQ answers
+    with sera.uow(personas.northside_id, readonly=True) as uow:
+        asked = questions_between(uow, datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    assert [(q.text, q.channel) for q in asked] == [("is there a swimming pool upstairs", "voice")]
+    assert asked[0].call_id == stored(sera, personas.northside_id).call.id  # type: ignore[union-attr]
 
 
 def test_end_of_call_report_completes_the_call_record(vapi: TestClient, sera: Sera, personas: Personas) -> None:

@@ -105,7 +105,8 @@ class VapiEvents:
         if not requested:
             return {"results": []}
         with self._session(merchant_id, message) as session:
-            registry = ToolRegistry(session.ctx.shop.workflows, confirmations=False)  # its model confirms
+            # its model confirms, and says nothing of what it could not answer: Sera keeps those
+            registry = ToolRegistry(session.ctx.shop.workflows, confirmations=False, records_unanswered=True)
             results = [self._answer(session, registry, message, call) for call in requested]
             session.commit()
         return {"results": results}

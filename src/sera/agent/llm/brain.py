@@ -110,7 +110,7 @@ class _Turn:
         self.text = text
         self.say = say
         self.state = ctx.state
-        self.tools = ToolRegistry(ctx.shop.workflows)
+        self.tools = ToolRegistry(ctx.shop.workflows, records_unanswered=True)
         self.history: list[list[dict[str, Any]]] = self.state.setdefault("llm_turns", [])
         self.said: list[str] = []  # sentences handed to the channel this turn
         self.acted: list[ToolResult] = []  # tool results that changed something this turn

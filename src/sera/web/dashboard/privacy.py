@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from sera.bootstrap import Sera
 from sera.privacy.audit_log import AuditFilter, audit_actions, list_audit_entries, verify_shop_chain
 from sera.privacy.erasure import delete_shop
 from sera.privacy.requests import Correction, complete_privacy_request
@@ -159,6 +160,17 @@ def _typed(recordings_transcripts: str, call_logs: str, abandoned_checkouts: str
     }
 
 
+def _periods(
+    request: Request, sera: Sera, user: DashboardUser, recordings: str, call_logs: str, checkouts: str, audit: str
+) -> dict[str, int] | Response:
+    """The periods as entered, checked as the shop file's are; or the page again with the errors."""
+    entered = _typed(recordings, call_logs, checkouts, audit)
+    try:
+        return validate_periods(entered)
+    except RetentionError as exc:
+        return _privacy_page(request, sera, user, entered=entered, errors=exc.errors, status_code=400)
+
+
 @router.post("/privacy/retention/preview")
 def retention_preview(
     request: Request,
@@ -170,11 +182,9 @@ def retention_preview(
     audit_logs: Days = "",
 ) -> Response:
     """The effect of new periods, before anything is saved."""
-    entered = _typed(recordings_transcripts, call_logs, abandoned_checkouts, audit_logs)
-    try:
-        days = validate_periods(entered)
-    except RetentionError as exc:
-        return _privacy_page(request, sera, user, entered=entered, errors=exc.errors, status_code=400)
+    days = _periods(request, sera, user, recordings_transcripts, call_logs, abandoned_checkouts, audit_logs)
+    if isinstance(days, Response):
+        return days
     effects = preview_periods(sera, user.merchant_id, days, sera.clock())
     saved = current_periods(sera, user.merchant_id)
     return render(
@@ -199,11 +209,9 @@ def retention_save(
     abandoned_checkouts: Days = "",
     audit_logs: Days = "",
 ) -> Response:
-    entered = _typed(recordings_transcripts, call_logs, abandoned_checkouts, audit_logs)
-    try:
-        days = validate_periods(entered)
-    except RetentionError as exc:
-        return _privacy_page(request, sera, user, entered=entered, errors=exc.errors, status_code=400)
+    days = _periods(request, sera, user, recordings_transcripts, call_logs, abandoned_checkouts, audit_logs)
+    if isinstance(days, Response):
+        return days
     set_periods(sera, user.merchant_id, days, actor=user.actor)
     return RedirectResponse(f"{PREFIX}/privacy?done=retention", status_code=303)
 
