@@ -22,6 +22,7 @@ from sera.observability import register_secret
 from sera.storage import migrate
 from sera.storage.cache import TtlCache
 from sera.storage.database import Database, UnitOfWork, make_engine, restrict_sqlite_file
+from sera.team import session_store
 from sera.team.passwords import use_memory
 
 if TYPE_CHECKING:
@@ -78,6 +79,8 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
         lookups=TtlCache(settings.lookup_cache_seconds),
         pricing=load_pricing(settings.pricing_file),  # a bad file stops start-up, naming the line
     )
+    if settings.redis_url:  # dashboard sessions where every web process sees them, without a write each
+        sera.db.services[session_store.SERVICE] = session_store.RedisSessions(settings.redis_url)
     _connect_ports(sera)
     return sera
 

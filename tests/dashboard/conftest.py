@@ -5,6 +5,7 @@ for each (a TestClient over https, as the cookie is ``__Host-`` and ``Secure``).
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,9 @@ from fastapi.testclient import TestClient
 
 from sera.bootstrap import Sera
 from sera.team.members import create_member
+from sera.team.session_store import SERVICE, RedisSessions
 from sera.web.app import create_app
-from tests.conftest import Personas
+from tests.conftest import REDIS_URL, Personas
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -45,6 +47,22 @@ class Team:
     def by_role(self, role: str) -> Member:
         member: Member = getattr(self, role)
         return member
+
+
+@pytest.fixture(autouse=True)
+def session_store(sera: Sera) -> Iterator[str]:
+    """Dashboard sessions where the deployment would keep them: in Redis when the tests have one
+    (``SERA_TEST_REDIS_URL``, as the PostgreSQL and Redis run of CI does), else in the table;
+    each test under its own Redis prefix."""
+    if not REDIS_URL:
+        yield "table"
+        return
+    store = RedisSessions(REDIS_URL, prefix=f"sera-test:{uuid.uuid4().hex[:12]}:dashboard:")
+    sera.db.services[SERVICE] = store
+    yield "redis"
+    keys = list(store.redis.scan_iter(f"{store.prefix}*"))
+    if keys:
+        store.redis.delete(*keys)
 
 
 @pytest.fixture

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from sera.bootstrap import Sera
 from sera.storage.models import AuditEntry, DashboardSession
-from tests.conftest import FakeClock
+from sera.team.session_store import RedisSessions
+from sera.team.sessions import open_sessions
+from tests.conftest import REDIS_URL, FakeClock
 from tests.dashboard.conftest import PASSWORD, Browser, Team
 
 
@@ -102,9 +108,10 @@ def test_an_outsider_session_never_opens_another_shop(
 ) -> None:
     outsider = as_role("outsider")
     assert "Southside" in outsider.get("/dashboard/").text
-    with sera.uow(readonly=True) as reader:
-        rows = reader.session.execute(select(DashboardSession)).scalars().all()
-    assert {row.merchant_id for row in rows if row.member_id == team.outsider.member_id} == {team.outsider.merchant_id}
+    with sera.uow(team.outsider.merchant_id, readonly=True) as reader:
+        assert len(open_sessions(reader, team.outsider.member_id)) == 1
+    with sera.uow(team.owner.merchant_id, readonly=True) as reader:  # Northside's pages never list it
+        assert open_sessions(reader, team.outsider.member_id) == []
 
 
 def test_an_oversized_form_is_refused_before_it_is_read(as_role: Callable[[str], Browser]) -> None:
@@ -121,3 +128,40 @@ def test_an_oversized_form_is_refused_before_it_is_read(as_role: Callable[[str],
     )
     assert streamed.status_code == 413
     assert owner.get("/dashboard/").status_code == 200  # the session is untouched
+
+
+def test_sessions_live_where_the_deployment_keeps_them(
+    sera: Sera, team: Team, browser: Callable[[], Browser], session_store: str
+) -> None:
+    """The table, or Redis where configured: the same login, the same end at logout."""
+    client = browser().login(team.owner.email)
+    with sera.uow(readonly=True) as reader:
+        rows = reader.session.execute(select(DashboardSession)).scalars().all()
+    assert len(rows) == (1 if session_store == "table" else 0)  # in Redis, nothing in the table
+    with sera.uow(team.owner.merchant_id, readonly=True) as reader:
+        [open_session] = open_sessions(reader, team.owner.member_id)
+    assert client.act("POST", "/dashboard/logout").status_code == 303  # type: ignore[attr-defined]
+    with sera.uow(team.owner.merchant_id, readonly=True) as reader:
+        assert open_sessions(reader, team.owner.member_id) == []
+    assert client.get("/dashboard/").status_code == 303
+    assert open_session.id
+
+
+def test_redis_keeps_a_session_as_the_table_does() -> None:
+    """The Redis store round-trips every field, lists a member's sessions and forgets an ended one."""
+    if not REDIS_URL:
+        pytest.skip("no Redis for the tests (SERA_TEST_REDIS_URL)")
+    store = RedisSessions(REDIS_URL, prefix=f"sera-test:{uuid.uuid4().hex[:12]}:dashboard:")
+    now = datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    row = DashboardSession(
+        id="a" * 64, member_id="mem_1", merchant_id="mer_1", stage="full", csrf_token="t", via="password",
+        created_at=now, last_seen_at=now, reauthenticated_at=None, ended_at=None, ended_reason=None,
+    )  # fmt: skip
+    uow: Any = None  # the Redis store needs no unit of work
+    store.keep(uow, row)
+    again = store.get(uow, row.id)
+    assert again is not None and (again.member_id, again.created_at, again.stage) == ("mem_1", now, "full")
+    assert [r.id for r in store.of_member(uow, "mem_1")] == [row.id]
+    again.ended_at, again.ended_reason = now, "logout"
+    store.keep(uow, again)
+    assert store.get(uow, row.id) is None and store.of_member(uow, "mem_1") == []

@@ -239,6 +239,9 @@ class Database:
         # re-entrant: a thread that opens a second writing unit of work inside a first behaves as
         # it would without this lock (SQLite itself decides)
         self.writer_lock: threading.RLock | None = threading.RLock() if is_sqlite(engine) else None
+        # what every session carries besides the clock (``sera.bootstrap`` wires them: the
+        # dashboard's session store, say), read back from ``session.info``
+        self.services: dict[str, Any] = {}
         self._readonly_engine = engine.execution_options(sqlite_begin="DEFERRED")
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._readonly_sessions = sessionmaker(bind=self._readonly_engine, expire_on_commit=False)
@@ -251,6 +254,7 @@ class Database:
     def session(self, merchant_id: str | None = None, *, readonly: bool = False) -> Session:
         factory = self._readonly_sessions if readonly else self._sessions
         session = factory()
+        session.info.update(self.services)
         session.info["merchant_id"] = merchant_id
         session.info["clock"] = self.clock
         return session

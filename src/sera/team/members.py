@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import available_timezones
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from sera import audit
 from sera.bootstrap import Sera
 from sera.mail.service import MailError, check_address
 from sera.storage.database import UnitOfWork
-from sera.storage.models import DashboardSession, StaffUser, new_id
+from sera.storage.models import StaffUser, new_id
 from sera.team import second_factor
 from sera.team.passwords import hash_password, verify_password
 from sera.team.permissions import ROLES
+from sera.team.session_store import store_of
 
 
 class TeamError(ValueError):
@@ -184,14 +185,13 @@ def _owners(uow: UnitOfWork) -> int:
 
 def end_sessions(uow: UnitOfWork, member_id: str, *, reason: str, keep: str | None = None) -> int:
     """End every open session of a member (but ``keep``, the one making the change)."""
-    statement = (
-        update(DashboardSession)
-        .where(DashboardSession.member_id == member_id, DashboardSession.ended_at.is_(None))
-        .values(ended_at=uow.now(), ended_reason=reason)
-    )
-    if keep is not None:
-        statement = statement.where(DashboardSession.id != keep)
-    return int(uow.session.execute(statement).rowcount)  # type: ignore[attr-defined]
+    store, now, ended = store_of(uow), uow.now(), 0
+    for row in store.of_member(uow, member_id):
+        if row.id != keep and row.ended_at is None:
+            row.ended_at, row.ended_reason = now, reason
+            store.keep(uow, row)
+            ended += 1
+    return ended
 
 
 def change_role(uow: UnitOfWork, member_id: str, role: str, *, actor: str) -> Member:

@@ -28,6 +28,7 @@ from sera.storage.models import DashboardSession, LoginThrottle, Merchant, Staff
 from sera.team import second_factor
 from sera.team.members import login_index
 from sera.team.passwords import burn_time, hash_password, needs_rehash, verify_password
+from sera.team.session_store import store_of
 
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
@@ -222,6 +223,7 @@ def login(sera: Sera, email: str, password: str, *, address: str) -> Started:
 
 def _start(uow: UnitOfWork, member: StaffUser, *, stage: str, via: str) -> Started:
     token = secrets.token_urlsafe(32)
+    now = uow.now()
     row = DashboardSession(
         id=session_id(token),
         merchant_id=member.merchant_id,
@@ -229,9 +231,10 @@ def _start(uow: UnitOfWork, member: StaffUser, *, stage: str, via: str) -> Start
         stage=stage,
         csrf_token=secrets.token_urlsafe(32),
         via=via,
+        created_at=now,
+        last_seen_at=now,
     )
-    uow.session.add(row)
-    uow.session.flush()
+    store_of(uow).keep(uow, row)
     return Started(token=token, session=_info(row, member.role))
 
 
@@ -249,7 +252,7 @@ def _logged_in(uow: UnitOfWork, member: StaffUser, session: SessionInfo, *, seco
 
 
 def _pending(uow: UnitOfWork, sid: str, stage: str) -> tuple[DashboardSession, StaffUser]:
-    row = uow.session.get(DashboardSession, sid)
+    row = store_of(uow).get(uow, sid)
     if row is None or row.ended_at is not None or row.stage != stage or uow.now() - row.created_at > PENDING:
         raise LoginRefusedError("this login has expired: enter your email and password again")
     member = uow.session.get(StaffUser, row.member_id)
@@ -289,7 +292,7 @@ def complete_second_factor(sera: Sera, sid: str, code: str) -> Started:
             )
             uow.commit()
             raise
-        row.ended_at, row.ended_reason = uow.now(), "second_factor_done"
+        _end(uow, row, "second_factor_done")
         started = _start(uow, member, stage=FULL, via=row.via)
         _logged_in(uow, member, started.session, second_factor=used)
         uow.commit()
@@ -301,7 +304,7 @@ def complete_enrollment(sera: Sera, sid: str, secret: str, code: str) -> tuple[S
     with sera.uow() as uow:
         row, member = _pending(uow, sid, ENROLL)
         codes = second_factor.enable(uow, member, secret, code, actor=f"team_member:{member.id}")
-        row.ended_at, row.ended_reason = uow.now(), "second_factor_done"
+        _end(uow, row, "second_factor_done")
         started = _start(uow, member, stage=FULL, via=row.via)
         _logged_in(uow, member, started.session, second_factor="enrolled")
         uow.commit()
@@ -317,7 +320,7 @@ def resume(sera: Sera, token: str) -> SessionInfo | None:
         return None
     sid = session_id(token)
     with sera.uow(readonly=True) as reader:
-        row = reader.session.get(DashboardSession, sid)
+        row = store_of(reader).get(reader, sid)
         member = reader.session.get(StaffUser, row.member_id) if row is not None else None
         shop = reader.session.get(Merchant, row.merchant_id) if row is not None else None
         if row is None or member is None or shop is None or row.ended_at is not None:
@@ -334,24 +337,31 @@ def resume(sera: Sera, token: str) -> SessionInfo | None:
     if reason is None and now - info.last_seen_at < TOUCH_EVERY:
         return info
     with sera.uow() as uow:
-        row = uow.session.get(DashboardSession, sid)
+        store = store_of(uow)
+        row = store.get(uow, sid)
         if row is None or row.ended_at is not None:
             return None
         if reason is not None:
-            row.ended_at, row.ended_reason = now, reason
+            _end(uow, row, reason)
             uow.commit()
             return None
         row.last_seen_at = now
+        store.keep(uow, row)
         uow.commit()
     return info
 
 
+def _end(uow: UnitOfWork, row: DashboardSession, reason: str) -> None:
+    row.ended_at, row.ended_reason = uow.now(), reason
+    store_of(uow).keep(uow, row)
+
+
 def end(sera: Sera, sid: str, *, reason: str, actor: str) -> None:
     with sera.uow() as uow:
-        row = uow.session.get(DashboardSession, sid)
+        row = store_of(uow).get(uow, sid)
         if row is None or row.ended_at is not None:
             return
-        row.ended_at, row.ended_reason = uow.now(), reason
+        _end(uow, row, reason)
         audit.record(
             uow.session,
             merchant_id=row.merchant_id,
@@ -367,7 +377,8 @@ def end(sera: Sera, sid: str, *, reason: str, actor: str) -> None:
 def reauthenticate(sera: Sera, sid: str, password: str) -> bool:
     """A member enters their password again before erasing or deleting (five minutes)."""
     with sera.uow() as uow:
-        row = uow.session.get(DashboardSession, sid)
+        store = store_of(uow)
+        row = store.get(uow, sid)
         member = uow.session.get(StaffUser, row.member_id) if row is not None else None
         if row is None or member is None or not verify_password(member.password_hash, password):
             if member is not None:
@@ -382,6 +393,7 @@ def reauthenticate(sera: Sera, sid: str, password: str) -> bool:
                 uow.commit()
             return False
         row.reauthenticated_at = uow.now()
+        store.keep(uow, row)
         uow.commit()
     return True
 
@@ -401,31 +413,26 @@ class SessionView:
 
 def open_sessions(uow: UnitOfWork, member_id: str) -> list[SessionView]:
     now = uow.now()
-    rows = uow.session.execute(
-        select(DashboardSession)
-        .where(
-            DashboardSession.member_id == member_id,
-            DashboardSession.merchant_id == uow.merchant_id,
-            DashboardSession.ended_at.is_(None),
-            DashboardSession.stage == FULL,
-        )
-        .order_by(DashboardSession.last_seen_at.desc())
-    ).scalars()
+    rows = [
+        row
+        for row in store_of(uow).of_member(uow, member_id)
+        if row.merchant_id == uow.merchant_id and row.stage == FULL and row.ended_at is None
+    ]
     return [
         SessionView(
             id=row.id, short_id=row.id[:8], via=row.via, created_at=row.created_at, last_seen_at=row.last_seen_at
         )
-        for row in rows
+        for row in sorted(rows, key=lambda row: row.last_seen_at, reverse=True)
         if now - row.last_seen_at <= IDLE and now - row.created_at <= ABSOLUTE
     ]
 
 
 def end_member_session(uow: UnitOfWork, member_id: str, sid: str, *, actor: str) -> bool:
     """End one of a member's sessions (from their sessions page, or the team page)."""
-    row = uow.session.get(DashboardSession, sid)
+    row = store_of(uow).get(uow, sid)
     if row is None or row.member_id != member_id or row.merchant_id != uow.merchant_id or row.ended_at is not None:
         return False
-    row.ended_at, row.ended_reason = uow.now(), "ended_by_member"
+    _end(uow, row, "ended_by_member")
     audit.record(
         uow.session,
         merchant_id=uow.merchant_id,
