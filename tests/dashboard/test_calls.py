@@ -22,6 +22,7 @@ from sera.storage.models import AuditEntry
 from tests.conftest import FakeClock, Personas
 from tests.dashboard.conftest import Browser, Team, check_accessibility, no_csp_violations
 from tests.fakes.twilio_server import TwilioServer, new_sid
+from tests.fakes.vapi_server import FakeVapi
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -278,6 +279,40 @@ def test_a_stored_reference_never_sends_the_request_elsewhere(
         attach_recording(uow, call, f"https://evil.example/2010-04-01/Accounts/AC{'9' * 32}/Recordings/{new_sid('RE')}")
         uow.commit()
     assert as_role("owner").get(f"/dashboard/calls/{call_id}/recording").status_code == 502  # no such account here
+
+
+def test_a_vapi_calls_recording_plays_from_vapis_storage_and_nothing_else(
+    as_role: Callable[[str], Browser], sera: Sera, personas: Personas
+) -> None:
+    from sera.calls.service import attach_recording
+    from sera.storage.models import Call
+
+    fake = FakeVapi().start()
+    try:
+        sera.settings = sera.settings.model_copy(update={"vapi_api_base": fake.base_url})
+        audio = b"RIFF" + bytes(range(256)) * 100
+        with sera.uow(personas.northside_id) as uow:
+            call = start_call(
+                uow, channel="voice", direction="inbound", provider="vapi", from_number="+13125550142",
+                to_number="+13125550100", started_at=sera.clock(), provider_call_id="vapi-call-1",
+            )  # fmt: skip
+            attach_recording(uow, call, fake.store_recording("vapi-call-1-mono.wav", audio))
+            call_id = call.id
+            uow.commit()
+        owner = as_role("owner")
+        played = owner.get(f"/dashboard/calls/{call_id}/recording")
+        assert played.status_code == 200 and played.content == audio
+        assert played.headers["content-type"] == "audio/wav"
+        [fetched] = [r for r in fake.requests if r.path.startswith("/storage/")]
+        assert "Authorization" not in fetched.headers  # the storage wants no key: none is sent
+        with sera.uow(personas.northside_id) as uow:  # a reference Vapi did not give is never fetched
+            call = uow.session.execute(select(Call).where(Call.id == call_id)).scalar_one()
+            attach_recording(uow, call, "https://evil.example/storage/vapi-call-1-mono.wav")
+            uow.commit()
+        assert owner.get(f"/dashboard/calls/{call_id}/recording").status_code == 502
+        assert len([r for r in fake.requests if r.path.startswith("/storage/")]) == 1
+    finally:
+        fake.stop()
 
 
 # -- in Debian's Chromium ------------------------------------------------------------------------

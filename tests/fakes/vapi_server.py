@@ -45,6 +45,8 @@ class FakeVapi:
     phone_numbers: dict[str, str] = field(default_factory=dict)  # number -> Vapi's phone number id
     calls: list[dict[str, Any]] = field(default_factory=list)  # the calls created, oldest first
     deleted: list[str] = field(default_factory=list)  # ids of the calls deleted
+    # recordings on Vapi's storage, by path: readable without a key, as storage.vapi.ai's are
+    storage: dict[str, bytes] = field(default_factory=dict)
     _failures: list[int] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -92,6 +94,9 @@ class FakeVapi:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         self.requests.append(RecordedRequest(handler.command, handler.path, dict(handler.headers.items()), body))
+        if handler.command == "GET" and handler.path.startswith("/storage/"):
+            self._serve_recording(handler)
+            return
         if handler.command == "GET":
             status, answer = self._list(handler.path, handler.headers.get("Authorization"))
         elif handler.command == "DELETE":
@@ -104,6 +109,19 @@ class FakeVapi:
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
         handler.wfile.write(payload)
+
+    def store_recording(self, name: str, audio: bytes) -> str:
+        """A call's recording on the fake's storage; its URL, as an end-of-call report gives it."""
+        self.storage[f"/storage/{name}"] = audio
+        return f"{self.base_url}/storage/{name}"
+
+    def _serve_recording(self, handler: BaseHTTPRequestHandler) -> None:
+        audio = self.storage.get(handler.path)
+        handler.send_response(200 if audio is not None else 404)
+        handler.send_header("Content-Type", "audio/wav" if audio is not None else "text/plain")
+        handler.send_header("Content-Length", str(len(audio or b"")))
+        handler.end_headers()
+        handler.wfile.write(audio or b"")
 
     def _list(self, target: str, authorization: str | None) -> tuple[int, Any]:
         if authorization != f"Bearer {self.api_key}":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -267,6 +268,20 @@ def call_detail(uow: UnitOfWork, call_id: str) -> CallDetail:
         summary=uow.vault.open(call, "summary"),
         has_recording=call.recording_url is not None,
     )
+
+
+class RecordingUnavailableError(LookupError):
+    """The provider cannot be asked for this recording: no credentials for the account that
+    holds it, a reference Sera did not make, or a provider whose recordings Sera cannot fetch."""
+
+
+@dataclass(frozen=True)
+class Audio:
+    """A recording as its provider streams it."""
+
+    content_type: str
+    length: int | None
+    chunks: Iterator[bytes]
 
 
 @dataclass(frozen=True)

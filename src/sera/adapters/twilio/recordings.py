@@ -11,29 +11,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import httpx
 
 from sera.adapters.http import HttpClient
 from sera.adapters.twilio.client import shared_http
 from sera.bootstrap import Sera
+from sera.calls.browse import Audio, RecordingUnavailableError
 from sera.merchants.providers import provider_credentials
 
 _REFERENCE = re.compile(r"/Accounts/(?P<account>AC[0-9a-f]{32})/Recordings/(?P<sid>RE[0-9a-f]{32})(\.\w+)?$")
 CHUNK = 64 * 1024
 TIMEOUT = httpx.Timeout(10.0, read=30.0)
-
-
-class RecordingUnavailableError(LookupError):
-    """No credentials for the account that holds the recording, or a reference Sera did not make."""
-
-
-@dataclass(frozen=True)
-class Audio:
-    content_type: str
-    length: int | None
-    chunks: Iterator[bytes]
 
 
 def _account_token(sera: Sera, merchant_id: str, account: str) -> str | None:

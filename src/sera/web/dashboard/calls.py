@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from sera.adapters.http import OutboundError
-from sera.adapters.twilio.recordings import RecordingUnavailableError, open_recording
+from sera.adapters.twilio import recordings as twilio_recordings
+from sera.adapters.vapi import recordings as vapi_recordings
 from sera.calls.browse import (
     CHANNELS,
     DIRECTIONS,
@@ -24,6 +25,7 @@ from sera.calls.browse import (
     CallNotFoundError,
     CallRow,
     RecordingNotFoundError,
+    RecordingUnavailableError,
     call_detail,
     customer_matching,
     list_conversations,
@@ -165,6 +167,10 @@ def call_page(request: Request, sera: SeraDep, user: CallsReader, call_id: str) 
     )
 
 
+# who streams a provider's recordings (the provider a call went through)
+PLAYERS = {"twilio": twilio_recordings.open_recording, "vapi": vapi_recordings.open_recording}
+
+
 @router.get("/calls/{call_id}/recording")
 def recording(request: Request, sera: SeraDep, user: Player, call_id: str) -> Response:
     """The recording, streamed through Sera from the provider with the shop's credentials."""
@@ -176,9 +182,9 @@ def recording(request: Request, sera: SeraDep, user: Player, call_id: str) -> Re
         raise PageNotFoundError(call_id) from None
     stack = ExitStack()
     try:
-        if ref.provider != "twilio":
+        if ref.provider not in PLAYERS:
             raise RecordingUnavailableError(ref.provider)
-        audio = stack.enter_context(open_recording(sera, user.merchant_id, ref.reference))
+        audio = stack.enter_context(PLAYERS[ref.provider](sera, user.merchant_id, ref.reference))
     except (RecordingUnavailableError, OutboundError):
         stack.close()
         return render(
