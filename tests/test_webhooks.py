@@ -150,6 +150,8 @@ def test_three_days_of_failures_fail_the_delivery_disable_the_endpoint_and_a_rep
         jobs.run_pending()
     state = api.get(url).json()
     assert (state["enabled"], state["disabled_reason"]) == (False, "failing for a day")
+    told = api.get("/api/v1/notifications").json()["data"]  # the shop hears of it, once
+    assert [n["event"] for n in told].count("webhook_endpoint_disabled") == 1
     [delivery] = api.get(f"{url}/deliveries").json()["data"]
     assert delivery["status"] in ("failed", "pending")
 

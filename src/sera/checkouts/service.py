@@ -163,6 +163,12 @@ def _latest_consent(uow: UnitOfWork, customer_id: str, channel: str) -> bool | N
     ).scalar_one_or_none()
 
 
+@dataclass(frozen=True)
+class Completed:
+    checkout_id: str
+    newly: bool  # this order completed it (not an update of an order that already had)
+
+
 def complete_checkout(
     uow: UnitOfWork,
     *,
@@ -172,12 +178,13 @@ def complete_checkout(
     order_ref: str,
     completed_at: datetime,
     now: datetime,
-) -> str | None:
+) -> Completed | None:
     """Mark the checkout an order came from as completed (recovery stops on it).
 
     An order can arrive before its checkout does: then a completed placeholder is kept,
     and the checkout's own (older) updates fill it in without reopening it. Returns the
-    checkout id, or None when the order names no checkout.
+    checkout and whether this order completed it (an order's later updates do not), or None
+    when the order names no checkout.
     """
     if not external_id and not token:
         return None
@@ -194,11 +201,12 @@ def complete_checkout(
             updated_at=now,
         )
         uow.session.add(row)
+    newly = row.completed_at is None
     row.completed_at = row.completed_at or completed_at
     row.order_ref = row.order_ref or order_ref
     row.updated_at = now
     uow.session.flush()
-    return row.id
+    return Completed(row.id, newly)
 
 
 def delete_checkouts_for_orders(uow: UnitOfWork, *, source: str, order_refs: Iterable[str]) -> int:

@@ -9,7 +9,7 @@ Invariants:
   when the event is about one (erasure shreds it), and dropped once delivered.
 - Delivery is claimed before the endpoint is called; failures are retried with backoff
   for three days, then the delivery is ``failed`` (and can be replayed); an endpoint that
-  has failed for a day is disabled, audited and logged.
+  has failed for a day is disabled, audited, logged, and the shop told (``webhook_endpoint_disabled``).
 - An erased customer's undelivered events are never sent or replayed (``customer.erased``
   itself carries ids only, and goes).
 - Endpoint URLs are checked here (https, no credentials, no literal private address);
@@ -34,6 +34,7 @@ from sqlalchemy import select, update
 from sera import audit
 from sera.bootstrap import Sera
 from sera.crypto.envelope import DecryptionError
+from sera.notifications.service import notify
 from sera.storage import attempts
 from sera.storage.database import UnitOfWork, clock_of, rows
 from sera.storage.models import WebhookDelivery, WebhookEndpoint, new_id
@@ -465,3 +466,6 @@ def _failing(uow: UnitOfWork, endpoint: WebhookEndpoint, now: datetime) -> None:
             at=now,
         )
         log.warning("webhook endpoint disabled after a day of failures", extra={"endpoint": endpoint.id})
+        context = {"endpoint_id": endpoint.id, "host": urlsplit(endpoint.url).hostname or "its address"}
+        notify(uow, "webhook_endpoint_disabled", key=f"webhook_endpoint:{endpoint.id}:disabled:{now.isoformat()}",
+               context=context, now=now)  # fmt: skip

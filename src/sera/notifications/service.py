@@ -34,6 +34,7 @@ EVENTS: dict[str, str] = {
     "outbound_failed": "Outbound sending failed",
     "outbound_paused": "Outbound sending was paused by a cap",
     "shopify_disconnected": "The Shopify connection stopped working",
+    "webhook_endpoint_disabled": "A webhook endpoint was turned off after a day of failures",
     "weekly_report": "The weekly report",
 }
 CHANNELS = ("email", "sms")

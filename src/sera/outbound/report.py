@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 
+from sera.integrations.webhooks import emit
 from sera.outbound.drafts import RECOVERY
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Checkout, Merchant, Message, OutboundAction
@@ -95,6 +96,34 @@ def outbound_report(uow: UnitOfWork, since: datetime | None = None, until: datet
         pending=pending,
         recovered=recovered,
     )
+
+
+def announce_recovery(uow: UnitOfWork, checkout_id: str) -> Recovered | None:
+    """A checkout just completed: if a recovery message won it back, the shop's systems hear of
+    it (``checkout.recovered``, ids and the amount only); the recovery, or None."""
+    checkout = uow.session.execute(
+        select(Checkout.completed_at, Checkout.order_ref, Checkout.customer_id).where(Checkout.id == checkout_id)
+    ).one()
+    if checkout.completed_at is None:
+        return None
+    moment = (checkout.completed_at, checkout.completed_at + timedelta(microseconds=1))
+    recovered = next((r for r in recoveries(uow, *moment) if r.checkout_id == checkout_id), None)
+    if recovered is None:
+        return None
+    emit(
+        uow,
+        "checkout.recovered",
+        {
+            "checkout_id": checkout_id,
+            "order": checkout.order_ref,
+            "amount": f"{recovered.amount_cents / 100:.2f}",
+            "currency": recovered.currency,
+            "outbound_message_id": recovered.action_id,
+            "completed_at": recovered.completed_at.isoformat(),
+        },
+        customer_id=checkout.customer_id,  # an erased shopper's event is never sent
+    )
+    return recovered
 
 
 def recoveries(uow: UnitOfWork, since: datetime | None = None, until: datetime | None = None) -> list[Recovered]:

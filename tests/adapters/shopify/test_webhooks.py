@@ -123,6 +123,43 @@ def test_orders_create(client: TestClient, fake_shopify: FakeShopify, installed:
     assert row.order_ref == "5623418519745"
 
 
+def test_an_order_after_a_recovery_text_is_announced_once_as_checkout_recovered(
+    client: TestClient, fake_shopify: FakeShopify, installed: str, jobs: Any, sera: Sera
+) -> None:
+    from sera.integrations.webhooks import create_endpoint
+    from sera.outbound.drafts import RECOVERY, recovery_key
+    from sera.storage.models import OutboundAction, WebhookDelivery, new_id
+
+    deliver(client, fake_shopify, jobs, "checkouts/create")
+    row, _ = checkout(sera, installed)
+    with sera.uow(installed) as uow:
+        create_endpoint(
+            uow,
+            "https://crm.example/hooks",
+            ["checkout.recovered"],
+            actor="test",
+            allow_private=False,
+            require_https=True,
+        )
+        texted = datetime(2026, 11, 27, 15, 50, tzinfo=UTC)  # the order comes at 16:05:11
+        uow.session.add(
+            OutboundAction(
+                id=new_id("out"), merchant_id=installed, kind=RECOVERY, channel="sms", subject_id=row.id, status="sent",
+                due_at=texted, idempotency_key=recovery_key(row.id, 1), created_at=texted, updated_at=texted,
+                sent_at=texted,
+            )
+        )  # fmt: skip
+        uow.commit()
+    deliver(client, fake_shopify, jobs, "orders/create")
+    deliver(client, fake_shopify, jobs, "orders/updated")  # the same order again: no second announcement
+    with sera.uow(installed, readonly=True) as uow:
+        [event] = uow.session.execute(select(WebhookDelivery)).scalars().all()
+        body = json.loads(uow.vault.open(event, "payload") or "{}")
+    assert event.event_type == "checkout.recovered"
+    assert body["data"]["checkout_id"] == row.id and body["data"]["order"] == "5623418519745"
+    assert set(body["data"]) == {"checkout_id", "order", "amount", "currency", "outbound_message_id", "completed_at"}
+
+
 def test_orders_updated(client: TestClient, fake_shopify: FakeShopify, installed: str, jobs: Any, sera: Sera) -> None:
     """The order came first (webhooks are not ordered); the checkout's own update cannot reopen it."""
     deliver(client, fake_shopify, jobs, "orders/updated")

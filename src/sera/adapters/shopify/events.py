@@ -45,6 +45,7 @@ from sera.crypto.envelope import DecryptionError
 from sera.customers.phones import region_of_locale
 from sera.merchants.service import merchant_id_for_domain
 from sera.orders.service import redact_orders
+from sera.outbound.report import announce_recovery
 from sera.privacy.erasure import delete_shop, redact_customer
 from sera.privacy.requests import complete_privacy_request
 from sera.privacy.service import PrivacyRequestError, load_request, record_privacy_request
@@ -190,7 +191,7 @@ def _order(sera: Sera, event: Event) -> str:
     order = parse_order(event.payload)
     now = sera.clock()
     with _consuming(sera, event) as uow:
-        checkout_id = complete_checkout(
+        completed = complete_checkout(
             uow,
             source=SOURCE,
             external_id=order.checkout_id,
@@ -199,7 +200,9 @@ def _order(sera: Sera, event: Event) -> str:
             completed_at=order.placed_at or now,
             now=now,
         )
-    return "checkout_completed" if checkout_id else "no_checkout"
+        if completed is not None and completed.newly:
+            announce_recovery(uow, completed.checkout_id)
+    return "checkout_completed" if completed else "no_checkout"
 
 
 def _product(sera: Sera, event: Event) -> str:
