@@ -289,32 +289,41 @@ def reset_demo_owner(sera: Sera, merchant_id: str, email: str, *, actor: str) ->
 SHOPIFY_STAFF_ROLE = "admin"  # what the shop's staff may do when they open Sera inside the Shopify admin
 
 
-def shopify_staff(sera: Sera, merchant_id: str, shopify_user_id: str) -> Member:
-    """The member standing for a staff account of the shop's Shopify admin (the session token's
-    ``sub``), made on their first visit with the admin role. They have no password: they come
-    in only through the Shopify admin, so their actions are audited as a member like any other."""
-    handle = f"shopify-user:{shopify_user_id}"
+def shopify_staff(sera: Sera, merchant_id: str, shopify_user_id: str) -> str:
+    """The id of the member standing for a staff account of the shop's Shopify admin (the
+    session token's ``sub``), made on their first visit with the admin role. They have no
+    password: they come in only through the Shopify admin, so their actions are audited as a
+    member like any other. Every request from the admin asks: only the first one writes."""
+    with sera.uow(merchant_id, readonly=True) as reader:
+        bidx = reader.vault.blind_index(merchant_id, "staff_users", "shopify_user", f"shopify-user:{shopify_user_id}")
+        known = _member_id_by(reader, bidx)
+    if known is not None:
+        return known
     with sera.uow(merchant_id) as uow:
-        bidx = uow.vault.blind_index(merchant_id, "staff_users", "shopify_user", handle)
-        row = uow.session.execute(
-            select(StaffUser).where(StaffUser.merchant_id == merchant_id, StaffUser.email_bidx == bidx)
-        ).scalar_one_or_none()
-        if row is None:
-            row = StaffUser(id=new_id("mem"), merchant_id=merchant_id, email_bidx=bidx, role=SHOPIFY_STAFF_ROLE)
-            uow.vault.seal(row, email="", name=f"Shopify staff account {shopify_user_id}")
-            uow.session.add(row)
-            uow.session.flush()
-            audit.record(
-                uow.session,
-                merchant_id=merchant_id,
-                actor="shopify",
-                action="team_member_added",
-                target_type="team_member",
-                target_id=row.id,
-                details={"role": SHOPIFY_STAFF_ROLE, "via": "shopify_admin"},
-            )
-            uow.commit()
-        return view(uow, row)
+        known = _member_id_by(uow, bidx)  # made meanwhile by a request beside this one
+        if known is not None:
+            return known
+        row = StaffUser(id=new_id("mem"), merchant_id=merchant_id, email_bidx=bidx, role=SHOPIFY_STAFF_ROLE)
+        uow.vault.seal(row, email="", name=f"Shopify staff account {shopify_user_id}")
+        uow.session.add(row)
+        uow.session.flush()
+        audit.record(
+            uow.session,
+            merchant_id=merchant_id,
+            actor="shopify",
+            action="team_member_added",
+            target_type="team_member",
+            target_id=row.id,
+            details={"role": SHOPIFY_STAFF_ROLE, "via": "shopify_admin"},
+        )
+        uow.commit()
+        return row.id
+
+
+def _member_id_by(uow: UnitOfWork, email_bidx: str) -> str | None:
+    return uow.session.execute(
+        select(StaffUser.id).where(StaffUser.merchant_id == uow.merchant_id, StaffUser.email_bidx == email_bidx)
+    ).scalar_one_or_none()
 
 
 DENSITIES = ("normal", "compact")

@@ -73,8 +73,8 @@ def authenticate(request: Request, sera: Sera, token: str) -> tuple[sessions.Ses
     merchant_id = installed_merchant(sera, claims.shop)
     if merchant_id is None:
         raise EmbeddedRefusedError
-    member = shopify_staff(sera, merchant_id, claims.user_id)
-    info = sessions.shopify_admin_session(sera, member.id, claims.session_id)
+    member_id = shopify_staff(sera, merchant_id, claims.user_id)
+    info = sessions.shopify_admin_session(sera, member_id, claims.session_id)
     if info is None:  # the member was removed from the team page
         raise EmbeddedRefusedError
     return info, Embedded(shop=claims.shop, api_key=app.api_key)
