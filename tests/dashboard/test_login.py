@@ -7,11 +7,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pyotp
 import pytest
 from sqlalchemy import select
 
 from sera.bootstrap import Sera
-from sera.storage.models import AuditEntry, DashboardSession
+from sera.storage.models import AuditEntry, DashboardSession, StaffUser
+from sera.team.second_factor import current_code, enable
 from sera.team.session_store import RedisSessions
 from sera.team.sessions import open_sessions
 from tests.conftest import REDIS_URL, FakeClock
@@ -165,3 +167,26 @@ def test_redis_keeps_a_session_as_the_table_does() -> None:
     again.ended_at, again.ended_reason = now, "logout"
     store.keep(uow, again)
     assert store.get(uow, row.id) is None and store.of_member(uow, "mem_1") == []
+
+
+def test_second_factor_codes_are_throttled_like_passwords(
+    sera: Sera, team: Team, browser: Callable[[], Browser], clock: FakeClock
+) -> None:
+    secret = pyotp.random_base32()
+    with sera.uow(team.owner.merchant_id) as uow:
+        member = uow.session.get(StaffUser, team.owner.member_id)
+        assert member is not None
+        enable(uow, member, secret, current_code(secret, int(clock().timestamp()) // 30), actor="test")
+        uow.commit()
+    clock.advance(seconds=30)  # past the code the set-up used
+    client = browser()
+    started = client.post("/dashboard/login", data={"email": team.owner.email, "password": PASSWORD})
+    assert started.headers["location"].startswith("/dashboard/login/code")
+    for wrong in ("000000", "111111", "222222", "333333", "444444"):
+        assert client.post("/dashboard/login/code", data={"code": wrong}).status_code == 401
+    right = current_code(secret, int(clock().timestamp()) // 30)
+    locked = client.post("/dashboard/login/code", data={"code": right})
+    assert locked.status_code == 401 and "too many failed attempts" in locked.text  # even the right code waits
+    clock.advance(seconds=31)
+    right = current_code(secret, int(clock().timestamp()) // 30)
+    assert client.post("/dashboard/login/code", data={"code": right}).status_code == 303

@@ -277,11 +277,14 @@ def complete_second_factor(sera: Sera, sid: str, code: str) -> Started:
     """The code after the password: a new token for the full session (the pending one ends)."""
     with sera.uow() as uow:
         row, member = _pending(uow, sid, SECOND_FACTOR)
+        account_key = _throttle_key(sera, "account", member.login_bidx or member.id)  # the password's own
+        wait = _locked_for(uow, [account_key])
+        if wait is not None:  # a code is guessed no faster than a password
+            raise LoginRefusedError("too many failed attempts: try again later", retry_after=wait)
         try:
             used = second_factor.verify(uow, member, code)
         except second_factor.SecondFactorError:
-            address_key = _throttle_key(sera, "account", member.login_bidx or member.id)
-            _count_failure(uow, address_key, ACCOUNT_FREE_FAILURES)
+            _count_failure(uow, account_key, ACCOUNT_FREE_FAILURES)
             audit.record(
                 uow.session,
                 merchant_id=member.merchant_id,
