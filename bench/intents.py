@@ -1,6 +1,6 @@
 """Intent accuracy on the project's own utterance sets, and what one classification costs.
 
-    .venv/bin/python bench/intents.py [--set dev|heldout|both] [--misses]
+    .venv/bin/python bench/intents.py [--set dev|dev4|heldout|both] [--misses]
 
 Each line of evals/<set>/intents*.yaml (written blind to the code; the held-out set is never
 tuned on) is understood three ways, printed side by side from the same run:
@@ -82,10 +82,10 @@ def timing() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--set", choices=["dev", "heldout", "both"], default="both")
+    parser.add_argument("--set", choices=["dev", "dev4", "heldout", "both"], default="both")
     parser.add_argument("--misses", action="store_true", help="list the lines the agent misunderstood")
     args = parser.parse_args()
-    for name in ("dev", "heldout") if args.set == "both" else (args.set,):
+    for name in ("dev", "dev4", "heldout") if args.set == "both" else (args.set,):
         measure(name, args.misses)
     timing()
 

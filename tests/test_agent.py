@@ -205,6 +205,29 @@ def test_a_callback_asked_as_a_question_is_a_message_not_a_question(
     assert "isn't available right now" in replies[1].text
 
 
+def test_a_staff_member_asked_for_on_their_day_off_is_offered_on_their_next_day(sera: Sera, personas: Personas) -> None:
+    _, replies = converse(Agent(sera), personas.northside_id, ["can Luis do a tune-up for me on Monday at 2?"])
+    said = replies[-1].text
+    assert "Luis isn't in on Mondays" in said and "Tuesday" in said
+    assert "I don't have any openings" not in said
+
+
+def test_a_visit_asked_for_by_a_caller_with_nothing_booked_is_never_looked_up_as_a_move(
+    sera: Sera, personas: Personas
+) -> None:
+    for line in [
+        "my gears keep slipping, could I bring it in tomorrow morning, say ten?",
+        "could you do Saturday at half ten?",
+    ]:
+        _, replies = converse(Agent(sera), personas.northside_id, [line])
+        assert "couldn't find an appointment" not in replies[-1].text and "appointment under" not in replies[-1].text
+
+
+def test_an_opt_out_guess_on_a_line_asking_for_a_slot_books_instead(sera: Sera, personas: Personas) -> None:
+    ref, replies = converse(Agent(sera), personas.northside_id, ["hey cn i get a fitting msg fri @ 6?"], channel="sms")
+    assert "won't call or text" not in replies[-1].text and not replies[-1].ended
+
+
 def test_transfer_goes_to_the_handoff_number_while_open(sera: Sera, personas: Personas) -> None:
     _, replies = converse(Agent(sera), personas.northside_id, ["I want to speak to a manager"])
     assert replies[1].transfer_to == "+13125550199"

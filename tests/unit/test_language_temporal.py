@@ -65,6 +65,8 @@ NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
         ("sun morning", dt.date(2026, 11, 29)),
         ("sat am if poss", dt.date(2026, 11, 28)),
         ("anything sat?", dt.date(2026, 11, 28)),
+        ("cn u fix a puncture sat around 11", dt.date(2026, 11, 28)),  # a time after it: a day
+        ("sun at 10am?", dt.date(2026, 11, 29)),
         ("this wknd", dt.date(2026, 11, 28)),
     ],
 )
@@ -82,6 +84,8 @@ def test_parse_date(text: str, day: dt.date) -> None:
         "may I book a tune up",
         "I sat down",
         "I sat 12 hours in the waiting room",
+        "I sat at 10 in the waiting room",
+        "the sun at 3 was blinding",
         "the sun was out",
         "at 4 pm",
         "order 1042",
@@ -153,6 +157,8 @@ def test_reschedule_target_is_the_date_after_to() -> None:
         ("friday at um 3 30", dt.time(15, 30)),
         ("next tuesday at 10 in the morning", dt.time(10, 0)),
         ("tomorrow at noon", dt.time(12, 0)),
+        ("cn i get a swedish massage fri @ 6?", dt.time(18, 0)),  # a text's "@" is "at"
+        ("sat @10am", dt.time(10, 0)),
     ],
 )
 def test_parse_time(text: str, at: dt.time) -> None:

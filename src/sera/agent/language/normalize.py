@@ -174,6 +174,9 @@ def is_email(candidate: str) -> bool:
     return _EMAIL_SHAPE.fullmatch(candidate) is not None
 
 
+_AT_SIGN = re.compile(r"(?:(?<=\s)|^)@(?=\d|\s|$)")
+
+
 def _clean_chunks(chunks: list[str]) -> str:
     """Clean whitespace-separated chunks, passing valid emails through untouched.
 
@@ -191,7 +194,8 @@ def _clean_chunks(chunks: list[str]) -> str:
                     pending = []
                 out.append(email)
                 continue
-        pending.append(chunk)
+        # "fri @ 6", "sat @6pm": in a text an "@" that is no email is the word "at"
+        pending.append(_AT_SIGN.sub(" at ", chunk) if "@" in chunk else chunk)
     if pending:
         out.append(_clean_segment(" ".join(pending)))
     return " ".join(out)

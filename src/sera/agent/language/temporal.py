@@ -132,6 +132,8 @@ _HHMM = re.compile(r"(\d{1,2}):(\d{2})")
 _HOUR_DIGITS = re.compile(r"\d{1,2}")
 _MINUTE_DIGITS = re.compile(r"\d{2}")
 _COMPACT_CLOCK = re.compile(r"(\d{1,2})(\d{2})")
+_NOT_A_DAY_BEFORE = frozenset({"i", "we", "you", "he", "she", "they", "it", "who", "the", "a", "and"})
+_CLOCK_START = re.compile(r"\d{1,2}(?::\d{2})?(?:am|pm)?$")
 _HOUR_ISH = re.compile(r"(\d{1,2})ish")
 _TIME_CUES = frozenset(
     {"at", "around", "about", "by", "approximately", "roughly", "after", "before"}
@@ -394,6 +396,9 @@ def _reads_as_day(words: Sequence[str], i: int, today: dt.date) -> bool:
     after = _at(words, i + 1)
     if after in _PARTS or after in ("am", "pm") or _DIGIT_ORDINAL.fullmatch(after):
         return True
+    subject = i > 0 and words[i - 1] in _NOT_A_DAY_BEFORE  # "I sat at 10", "the sun at 3"
+    if not subject and after in _APPROX_CUES | {"at", "before", "after"} and _CLOCK_START.match(_at(words, i + 2)):
+        return True  # "fix a puncture sat around 11", "sun at 10am"
     return _explicit_date(words, i + 1 + (after == "the"), today) is not None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from calendar import day_name
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -165,7 +166,8 @@ SAME_TIME = re.compile(r"\b(same time|same slot|same hour)\b")
 # A move's line tells of the old appointment and asks for the new time ("I've got Oscar in
 # Thursday at ten but can we push it to Friday afternoon"): cut into clauses here, a clause
 # that names only the appointment's own day speaks of the old one.
-CLAUSE_BREAKS = re.compile(r"[,.;!?]|\b(?:but|instead|to|until|till|so|because)\b")
+# a clause keeps the word that opens it ("... to sat": "sat" is a day after "to")
+CLAUSE_BREAKS = re.compile(r"[,.;!?]|(?=\b(?:but|instead|to|until|till|so|because)\b)")
 THAT_DAY = re.compile(r"\b(that|the same|same) day\b")
 # "push it a day", "two days later", "the day after": counted from the old day
 COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "couple of": 2}
@@ -382,8 +384,18 @@ class _Turn:
             asks_for_someone and not (self.pending is None and self.sounds_like_booking())
         ):
             return self.reach_a_person()  # "is Rosa in? can I set up my yearly check with her" is a booking
-        if self.intent is None and self.meaning and self.meaning.guesses[0].label == "human" and self.named_staff():
+        if (
+            self.intent is None
+            and self.pending is None
+            and self.wants_someone()
+            and not self.sounds_like_booking()
+            and self.named_staff()
+        ):
             return self.reach_a_person()  # "could I have a quick word with Hannah": unsure, but she is staff
+        if self.intent is Intent.OPT_OUT and self.asks_for_a_slot():
+            # "cn i get a sweedish msg fri @ 6": a service at a time asks for a visit; an opt-out
+            # cannot be taken back, so a line that also asks for a slot is that booking
+            self.intent = Intent.BOOK
         if self.intent is Intent.OPT_OUT:
             self.reset()
             result = self.tools.run(self.ctx, "opt_out", {})
@@ -393,6 +405,14 @@ class _Turn:
         if self.intent is Intent.GOODBYE or (self.pending == "anything_else" and self.says_no_more()):
             return self.goodbye()
         return None
+
+    def wants_someone(self) -> bool:
+        """Reaching a person (to talk to, or to leave word with) is the classifier's best reading
+        of the line, its two ways counted together."""
+        if self.meaning is None:
+            return False
+        people = sum(g.probability for g in self.meaning.guesses if g.label in NAMES_PEOPLE)
+        return people >= max(g.probability for g in self.meaning.guesses if g.label not in NAMES_PEOPLE)
 
     def restates_task(self) -> bool:
         """Asked to confirm, the caller says again what they asked for ("I just want my details
@@ -658,6 +678,20 @@ class _Turn:
         """What the classifier gives ``intent`` for this line."""
         guesses = self.meaning.guesses if self.meaning else ()
         return next((g.probability for g in guesses if g.label == intent.value), 0.0)
+
+    def asks_for_a_slot(self) -> bool:
+        """One of the shop's services, on a day, at a clock time."""
+        when = parse_time(self.raw)
+        return bool(self.service_wanted() and self.dates_wanted and when and when.at)
+
+    def asks_for_a_visit(self) -> bool:
+        """A service with a when, or, with no service named, a day and a time or words that ask for
+        a visit ("could I bring it in tomorrow, say nine?"), and nothing of moving one."""
+        if self.sounds_like_booking():
+            return True
+        if MOVE_WORDS.search(self.text):
+            return False
+        return bool(BOOKING_WORDS.search(self.text) or (self.dates_wanted and parse_time(self.raw)))
 
     def sounds_like_booking(self) -> bool:
         """'what's the earliest you can do a tune up tomorrow': a service plus a when."""
@@ -953,6 +987,9 @@ class _Turn:
             preface = f"{preface} {staff_note}".strip()
         if not slots.get("day") and not slots.get("earliest") and not slots.get("part"):
             return self.asking(f"What day would you like to come in for the {slots['service']}?", "day", preface)
+        away = self.staff_away()
+        if away:
+            preface = f"{preface} {away}".strip()
         args = {"service": slots["service"], "staff": slots.get("staff"), "date": slots.get("day")}
         args |= {"time": slots.get("time"), "part": slots.get("part"), "earliest": bool(slots.get("earliest"))}
         if (
@@ -1013,6 +1050,28 @@ class _Turn:
         """The shop is open on ``day`` at ``at`` ("HH:MM")."""
         moment = time.fromisoformat(at)
         return any(start <= moment < end for start, end in self.ctx.shop.opening_hours(day))
+
+    def staff_away(self) -> str:
+        """The caller asked for someone on a day they don't work: say which days they do, and
+        forget the day (asking a time on it only leads to "no openings")."""
+        schedule = self.ctx.shop.schedule
+        staff = schedule.staff_named(self.slots.get("staff"))
+        wanted = self.slots.get("day")
+        if staff is None or staff.hours is None or not wanted:
+            return ""
+        day = date.fromisoformat(wanted)
+        if staff.hours.get(day.weekday()) or not self.ctx.shop.opening_hours(day):
+            return ""  # they work that day, or the shop is closed (said on its own)
+        works = [day_name[d] + "s" for d in range(7) if staff.hours.get(d) and schedule.calendar.hours.get(d)]
+        note = f"{staff.name} isn't in on {day_name[day.weekday()]}s; {staff.name} works {say_list(works)}."
+        following = (day + timedelta(days=n) for n in range(1, 15))
+        after = next((d for d in following if staff.hours.get(d.weekday()) and self.ctx.shop.opening_hours(d)), None)
+        if after is None:
+            self.slots.pop("day", None)
+            self.slots.pop("time", None)
+            return note
+        self.slots["day"] = after.isoformat()  # their next day, at the time or part of day asked for
+        return note
 
     def staff_mismatch(self) -> str:
         """A caller asked for someone who doesn't do this service: say who does, drop the wish."""
@@ -1076,8 +1135,15 @@ class _Turn:
         if not listed and not lookup and not self.slots.get("told_identity") and self.identity_in_line():
             return self.find_appointment_to_change()  # "this is Laura Fitzgerald, my tasting on Thursday..."
         a_new_one = not HAS_BOOKING.search(self.text)  # not "I've a tasting booked Thursday"
-        if not listed and not lookup and (task == "reschedule" or unsure) and a_new_one and self.sounds_like_booking():
-            # "any chance of a bath and brush on Monday" from a caller with nothing booked: a booking
+        if (
+            not listed
+            and not self.slots.get("customer_name")
+            and (task == "reschedule" or unsure)
+            and a_new_one
+            and self.asks_for_a_visit()
+        ):
+            # "any chance of a bath and brush on Monday", "could I bring it in tomorrow at nine" from a
+            # caller with nothing booked and no name given: a booking (moving needs something booked)
             return self.start_booking()
         if not listed and not lookup and task == "cancel" and unsure and Intent.SUPPORT in self.intents:
             # "I picked Daisy up yesterday and she's got razor burn" from a caller with nothing booked: a complaint
