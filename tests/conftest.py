@@ -117,6 +117,7 @@ def settings(database_template: str, tmp_path: Path) -> Settings:
         public_url="https://sera.test",
         mail_dir=tmp_path / "mail",
         password_hash_memory_kib=1024,  # every test makes members: argon2id's full cost is for the bench
+        hubspot_api_url="http://127.0.0.1:9",  # never the real HubSpot: tests that use it start a fake
     )
 
 

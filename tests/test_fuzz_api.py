@@ -33,6 +33,7 @@ from sera.booking.service import book_appointment
 from sera.bootstrap import Sera
 from sera.customers.service import record_objection
 from tests.conftest import ROOT, Personas
+from tests.fakes.hubspot_server import FakeHubspot
 from tests.seed import seed_activity
 
 DEEP = os.environ.get("SERA_FUZZ") == "deep"
@@ -111,8 +112,12 @@ def _requests_served() -> float:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("persona", ["owner", "teammate"])
-def test_schemathesis_finds_nothing(persona: str, server: str, sera: Sera, personas: Personas, tmp_path: Path) -> None:
+def test_schemathesis_finds_nothing(
+    persona: str, server: str, sera: Sera, personas: Personas, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _seed(sera, personas.northside_id)
+    hubspot = FakeHubspot().start()  # connecting checks the token with HubSpot: a fake that refuses it
+    monkeypatch.setattr(sera.settings, "hubspot_api_url", hubspot.base_url)
     key = personas.owner_key if persona == "owner" else personas.teammate_key
     command = [
         str(Path(sys.executable).parent / "st"),
@@ -137,6 +142,7 @@ def test_schemathesis_finds_nothing(persona: str, server: str, sera: Sera, perso
     links = re.search(r"API Links:\s+(.+)", run.stdout)
     summary = f"schemathesis as the {persona}: {served:.0f} requests in {elapsed:.0f} s; links {links and links[1]}"
     print(summary)
+    hubspot.stop()
     assert run.returncode == 0, f"{summary}\n{run.stdout[-30000:]}\n{run.stderr[-5000:]}"
     assert "Stateful" in run.stdout  # the phase that reaches real records ran
     if DEEP:

@@ -28,6 +28,7 @@ from sera.team.passwords import use_memory
 if TYPE_CHECKING:
     from sera.agent.context import TurnContext
     from sera.agent.ports import ChatModel
+    from sera.integrations.hubspot import HubspotFactory
     from sera.jobs import Jobs
     from sera.mail.service import Sender as MailSender
 
@@ -44,6 +45,7 @@ class Sera:
     chat_models: Callable[[TurnContext], ChatModel | None] | None = None  # a shop's LLM (sera.adapters.openai)
     pricing: PriceList = field(default_factory=PriceList)  # plans and prices (SERA_PRICING_FILE)
     mail_sender: MailSender | None = None  # SMTP, or the Maildir (sera.adapters.smtp)
+    hubspot: HubspotFactory | None = None  # a token -> its HubSpot account (sera.adapters.hubspot)
 
     def uow(self, merchant_id: str | None = None, *, readonly: bool = False) -> UnitOfWork:
         return UnitOfWork(self.db, merchant_id, readonly=readonly, vault=self.vault)
@@ -87,6 +89,8 @@ def bootstrap(settings: Settings, *, cipher: FieldCipher | None = None, clock: C
 
 def _connect_ports(sera: Sera) -> None:
     """The providers the capabilities read through (a source declines shops not connected to it)."""
+    from sera.adapters.caldav import wiring as caldav
+    from sera.adapters.hubspot import wiring as hubspot
     from sera.adapters.openai import wiring as openai  # imported here: the adapters import Sera
     from sera.adapters.shopify import wiring as shopify
     from sera.adapters.smtp import wiring as smtp
@@ -94,3 +98,5 @@ def _connect_ports(sera: Sera) -> None:
     shopify.connect(sera)
     openai.connect(sera)
     smtp.connect(sera)
+    caldav.connect(sera)  # staff calendars, checked live before a booking is confirmed
+    hubspot.connect(sera)

@@ -828,3 +828,140 @@ def mail_send() -> None:
     from sera.mail.service import send_pending
 
     click.echo(f"sent {send_pending(_sera())}")
+
+
+@main.group()
+def calendar() -> None:
+    """Staff members' own calendars (CalDAV): busy times block slots, bookings are written to them."""
+
+
+@calendar.command("connect")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--staff", "staff_name", required=True, help="The staff member, by name.")
+@click.option("--url", required=True, help="The calendar's own CalDAV URL.")
+@click.option("--username", required=True)
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the app password from standard input.")
+@click.option(
+    "--detail",
+    type=click.Choice(["service_first_name", "service", "busy"]),
+    default="service_first_name",
+    show_default=True,
+    help="What Sera's events say.",
+)
+def calendar_connect(domain: str, staff_name: str, url: str, username: str, password_stdin: bool, detail: str) -> None:
+    """Check the account against the server, save it (sealed), and read its busy times."""
+    from sera.adapters.caldav.wiring import opener
+    from sera.calendars.busy import refresh
+    from sera.calendars.connections import CalendarSetupError, connect_calendar
+    from sera.calendars.ports import CalendarError
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    sera = _sera()
+    try:
+        view = connect_calendar(
+            sera,
+            opener,
+            _merchant_id(sera, domain),
+            staff_name=staff_name,
+            url=url,
+            username=username,
+            password=password,
+            actor="cli",
+            event_detail=detail,
+        )
+    except (CalendarError, CalendarSetupError) as exc:
+        raise click.ClickException(f"not connected: {exc}") from None
+    outcome = refresh(sera, opener, view.id)
+    click.echo(f"connected {view.staff}'s calendar at {view.host} (busy times {outcome})")
+
+
+@calendar.command("list")
+@click.option("--shop", "domain", required=True)
+def calendar_list(domain: str) -> None:
+    from sera.calendars.connections import list_calendars
+
+    sera = _sera()
+    with sera.uow(_merchant_id(sera, domain), readonly=True) as uow:
+        found = list_calendars(uow)
+    for view in found:
+        read = f"read {view.refreshed_at:%Y-%m-%d %H:%M} UTC" if view.refreshed_at else "not read yet"
+        problem = f"  ({view.last_error})" if view.last_error else ""
+        click.echo(f"{view.staff:<20} {view.host:<30} {view.status:<9} {view.event_detail:<18} {read}{problem}")
+    if not found:
+        click.echo("no calendars connected")
+
+
+@calendar.command("refresh")
+def calendar_refresh() -> None:
+    """Read every connected calendar's busy times now (`sera serve` and `sera worker` do it every 5 minutes)."""
+    from sera.adapters.caldav.wiring import opener
+    from sera.calendars.busy import calendar_ids, refresh
+
+    sera = _sera()
+    outcomes = [refresh(sera, opener, calendar_id) for calendar_id in calendar_ids(sera)]
+    click.echo(f"refreshed {outcomes.count('refreshed')}, failed {outcomes.count('error')}")
+
+
+@calendar.command("disconnect")
+@click.option("--shop", "domain", required=True)
+@click.option("--staff", "staff_name", required=True)
+def calendar_disconnect(domain: str, staff_name: str) -> None:
+    """Forget a staff member's calendar (Sera's events already in it stay)."""
+    from sera.calendars.connections import CalendarNotFoundError, disconnect_calendar, list_calendars
+
+    sera = _sera()
+    with sera.uow(_merchant_id(sera, domain)) as uow:
+        view = next((v for v in list_calendars(uow) if v.staff.lower() == staff_name.strip().lower()), None)
+        if view is None:
+            raise click.ClickException(f"{staff_name} has no calendar connected")
+        try:
+            disconnect_calendar(uow, view.staff_id, actor="cli")
+        except CalendarNotFoundError:
+            raise click.ClickException(f"{staff_name} has no calendar connected") from None
+        uow.commit()
+    click.echo("disconnected")
+
+
+@main.group()
+def hubspot() -> None:
+    """A shop's HubSpot account: its calls and appointments written there."""
+
+
+@hubspot.command("connect")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+@click.option("--token-stdin", is_flag=True, required=True, help="Read the private app's access token from stdin.")
+def hubspot_connect(domain: str, token_stdin: bool) -> None:
+    """Connect with a private app's access token (checked with HubSpot, then kept sealed)."""
+    from sera.integrations.hubspot import HubspotError, connect
+
+    token = sys.stdin.readline().strip()
+    sera = _sera()
+    try:
+        view = connect(sera, _merchant_id(sera, domain), token, actor="cli")
+    except HubspotError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"connected to HubSpot account {view.portal_id}; {view.pending} waiting to be sent")
+
+
+@hubspot.command("status")
+@click.option("--shop", "domain", required=True, help="The shop's domain.")
+def hubspot_status(domain: str) -> None:
+    """The connection, the last sync, what waits, what failed and why."""
+    from sera.integrations.hubspot import status
+
+    sera = _sera()
+    with sera.uow(_merchant_id(sera, domain), readonly=True) as uow:
+        view = status(uow)
+    if view.status == "not_connected":
+        click.echo("HubSpot is not connected (`sera hubspot connect --shop DOMAIN --token-stdin`)")
+        return
+    click.echo(f"HubSpot account {view.portal_id}: {view.status}")
+    click.echo(f"last sync:  {f'{view.last_sync_at:%Y-%m-%d %H:%M} UTC' if view.last_sync_at else 'never'}")
+    click.echo(f"pending:    {view.pending}")
+    click.echo(f"failed:     {view.failed}")
+    if view.paused_until is not None:
+        click.echo(f"paused until {view.paused_until:%Y-%m-%d %H:%M:%S} UTC")
+    if view.last_error and view.last_error_at is not None:
+        click.echo(f"last error: {view.last_error} ({view.last_error_at:%Y-%m-%d %H:%M} UTC)")
+    for failure in view.recent_failures:
+        click.echo(f"  failed {failure.kind} {failure.object_id}: {failure.error}")

@@ -105,6 +105,15 @@ class Settings(BaseSettings):
     # Webhook endpoints may be private, loopback or link-local addresses (and plain http
     # outside production): for tests and development only.
     webhooks_allow_private: bool = False
+    # Staff calendars (CalDAV) may be at private or loopback addresses, and plain http: for
+    # tests, development, and a calendar server on the shop's own network.
+    calendars_allow_private: bool = False
+    # How long confirming a booking waits on a staff calendar's live check before going by the
+    # cached busy times; background reads and writes wait longer.
+    calendar_live_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    calendar_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    # HubSpot's API (CRM v3, account info): a local fake's address in tests.
+    hubspot_api_url: str = "https://api.hubapi.com"
     # A worker deleting a copy at a provider holds it this long; one that dies holding it
     # leaves it to the next attempt after that (longer than any one provider request).
     deletion_claim_seconds: int = Field(default=120, ge=1, le=3600)

@@ -7,7 +7,9 @@ failures, 429 and 5xx). Provider clients translate these into their own terms.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +19,34 @@ import httpx
 
 log = logging.getLogger("sera.http.out")
 RETRYABLE_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+def public_address(address: str, *, allow_private: bool) -> bool:
+    """Whether Sera may connect to ``address`` for a merchant-supplied URL (a webhook endpoint,
+    a staff calendar): a global unicast address, or anything when ``allow_private`` (tests,
+    development). Private, loopback, link-local (cloud metadata) and IPv4-mapped forms of them
+    are refused, so a merchant's URL cannot reach Sera's own network."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return allow_private or (ip.is_global and not ip.is_multicast)
+
+
+class HostRefusedError(Exception):
+    """A merchant-supplied URL's host does not resolve, or resolves inside Sera's network."""
+
+
+def public_addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
+    """What ``host`` resolves to now, every address allowed by ``public_address``: the caller
+    connects to one of these (pinned), never resolves again, so DNS rebinding cannot slip by."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        raise HostRefusedError(f"{host} does not resolve") from None
+    addresses = [str(info[4][0]) for info in infos]
+    if not addresses or not all(public_address(a, allow_private=allow_private) for a in addresses):
+        raise HostRefusedError(f"{host} resolves to a private, loopback or link-local address")
+    return addresses
 
 
 class OutboundError(Exception):
@@ -67,7 +97,7 @@ class HttpClient:
                 message = f"{method} {httpx.URL(url).host} answered {response.status_code}"
                 if response.status_code not in RETRYABLE_STATUS:
                     raise PermanentError(message, response.status_code, response.text[:2000])
-                error = RetryableError(message, response.status_code, response.text[:2000])
+                error = RetryableError(message, response.status_code, response.text[:2000], _retry_after(response))
             if attempt > self.retries:
                 raise error
             log.warning("outbound request retried", extra={"host": httpx.URL(url).host, "attempt": attempt})

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 
-from sera.integrations.webhooks import emit
+from sera.integrations.events import emit
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Call, Transcript, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of

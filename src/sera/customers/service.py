@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select
 
 from sera import audit
 from sera.customers.phones import normalize_phone, region_of_locale
-from sera.integrations.webhooks import emit
+from sera.integrations.events import emit
 from sera.storage.database import MERCHANT, UnitOfWork, prescoped
 from sera.storage.models import Consent, Customer, DoNotContact, Merchant, new_id
 from sera.storage.paging import Page, PageRequest, keyset, page_of

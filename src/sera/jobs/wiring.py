@@ -9,6 +9,7 @@ from datetime import datetime
 from huey import crontab
 from sqlalchemy import select
 
+from sera.adapters.caldav import wiring as caldav
 from sera.adapters.http import HttpClient
 from sera.adapters.shopify.app import ShopifyNotConfiguredError, shopify_app
 from sera.adapters.shopify.client import admin_client
@@ -22,8 +23,10 @@ from sera.adapters.webhooks.sender import StandardWebhooksSender, guarded_http
 from sera.agent.idle import close_idle_conversations
 from sera.billing.invoices import issue_due
 from sera.bootstrap import Sera
+from sera.calendars import busy as calendar_busy
+from sera.calendars import events as calendar_events
 from sera.checkouts.retention import sweep_all_checkouts
-from sera.integrations import webhooks
+from sera.integrations import hubspot, webhooks
 from sera.jobs import Jobs, make_huey
 from sera.mail import service as mail
 from sera.notifications import service as notifications
@@ -84,15 +87,30 @@ def _copies_due(sera: Sera) -> None:
 _webhook_senders: dict[bool, StandardWebhooksSender] = {}  # one per process (by the private-address setting)
 
 
-def _deliver_webhook(sera: Sera, delivery_id: str) -> None:
+def _deliver_webhook(sera: Sera, *delivery_ids: str) -> None:
     allow = sera.settings.webhooks_allow_private
     if allow not in _webhook_senders:
         _webhook_senders[allow] = StandardWebhooksSender(guarded_http(allow_private=allow))
-    webhooks.deliver(sera, _webhook_senders[allow], delivery_id)
+    webhooks.deliver(sera, _webhook_senders[allow], *delivery_ids)
 
 
 def _webhooks_due(sera: Sera) -> None:
-    _queue_due(sera, webhooks.DELIVER_JOB, webhooks.take_due)
+    """What is due goes to the queue a batch per job (a backlog after an outage is claimed and
+    settled in batches, not a transaction per delivery)."""
+    if sera.jobs is not None:
+        due = webhooks.take_due(sera, sera.clock())
+        for at in range(0, len(due), webhooks.BATCH):
+            sera.jobs.enqueue(webhooks.DELIVER_JOB, *due[at : at + webhooks.BATCH])
+
+
+def _hubspot_drain(sera: Sera, merchant_id: str) -> None:
+    drained = hubspot.drain(sera, merchant_id)
+    if drained.resume_in is not None and sera.jobs is not None:  # after HubSpot's Retry-After, or at once
+        sera.jobs.enqueue(hubspot.DRAIN_JOB, merchant_id, delay=drained.resume_in)
+
+
+def _hubspot_due(sera: Sera) -> None:
+    _queue_due(sera, hubspot.DRAIN_JOB, hubspot.take_due)
 
 
 def _send_mail(sera: Sera, mail_id: str) -> None:
@@ -169,6 +187,24 @@ def _analytics_days(sera: Sera) -> None:
     keep_every_shops_days(sera)
 
 
+def _refresh_calendar(sera: Sera, calendar_id: str) -> None:
+    calendar_busy.refresh(sera, caldav.opener, calendar_id)
+
+
+def _refresh_calendars(sera: Sera) -> None:
+    if sera.jobs is not None:
+        for calendar_id in calendar_busy.calendar_ids(sera):
+            sera.jobs.enqueue(calendar_busy.REFRESH_JOB, calendar_id)
+
+
+def _write_calendar_event(sera: Sera, link_id: str) -> None:
+    calendar_events.write(sera, caldav.opener, link_id)
+
+
+def _calendar_events_due(sera: Sera) -> None:
+    _queue_due(sera, calendar_events.WRITE_JOB, calendar_events.take_due)
+
+
 def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs = Jobs(sera, make_huey(sera.settings, name=name))
     jobs.periodic("retention.sweep", crontab(minute="15", hour="3"), _retention_sweep)
@@ -188,12 +224,20 @@ def build_jobs(sera: Sera, *, name: str = "sera") -> Jobs:
     jobs.register(webhooks.DELIVER_JOB, _deliver_webhook, retries=0)  # a failed attempt is rescheduled by its row
     jobs.periodic("webhooks.due", crontab(minute="*"), _webhooks_due)
     webhooks.HANDED_OVER.to(lambda delivery_id: jobs.enqueue(webhooks.DELIVER_JOB, delivery_id))
+    jobs.register(hubspot.DRAIN_JOB, _hubspot_drain, retries=0)  # a paused queue is queued again by the drain
+    jobs.periodic("hubspot.due", crontab(minute="*"), _hubspot_due)
+    hubspot.HANDED_OVER.to(lambda merchant_id: jobs.enqueue(hubspot.DRAIN_JOB, merchant_id))
     jobs.register(mail.SEND_JOB, _send_mail, retries=0)  # a failed attempt is rescheduled by its row
     jobs.periodic("mail.due", crontab(minute="*"), _mail_due)
     mail.HANDED_OVER.to(lambda mail_id: jobs.enqueue(mail.SEND_JOB, mail_id))
     jobs.register(notifications.SMS_JOB, _send_notification_text, retries=0)  # rescheduled by its row
     jobs.periodic("notifications.due", crontab(minute="*"), _notification_texts_due)
     notifications.HANDED_OVER.to(lambda row_id: jobs.enqueue(notifications.SMS_JOB, row_id))
+    jobs.register(calendar_busy.REFRESH_JOB, _refresh_calendar, retries=0)  # the next sweep reads it again
+    jobs.periodic("calendars.refresh_all", crontab(minute="*/5"), _refresh_calendars)
+    jobs.register(calendar_events.WRITE_JOB, _write_calendar_event, retries=0)  # rescheduled by its row
+    jobs.periodic("calendars.events_due", crontab(minute="*"), _calendar_events_due)
+    calendar_events.HANDED_OVER.to(lambda link_id: jobs.enqueue(calendar_events.WRITE_JOB, link_id))
     register_outbound(jobs)
     sera.jobs = jobs
     return jobs

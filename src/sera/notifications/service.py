@@ -35,6 +35,7 @@ EVENTS: dict[str, str] = {
     "outbound_paused": "Outbound sending was paused by a cap",
     "shopify_disconnected": "The Shopify connection stopped working",
     "webhook_endpoint_disabled": "A webhook endpoint was turned off after a day of failures",
+    "hubspot_disconnected": "HubSpot refused Sera's token: calls and bookings are not reaching it",
     "weekly_report": "The weekly report",
 }
 CHANNELS = ("email", "sms")

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 
-from sera.integrations.webhooks import emit
+from sera.integrations.events import emit
 from sera.outbound.drafts import RECOVERY
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Checkout, Merchant, Message, OutboundAction

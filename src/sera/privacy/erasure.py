@@ -23,7 +23,8 @@ from sqlalchemy import delete, or_, select, update
 
 from sera import audit
 from sera.bootstrap import Sera
-from sera.integrations.webhooks import emit, forget_customer
+from sera.calendars import events as calendar_events
+from sera.integrations.events import emit, forget_customer
 from sera.mail import service as mail
 from sera.notifications import service as notifications
 from sera.privacy.copies import keep_shop_credentials, order_for_customer, order_for_shop, start_deletions
@@ -80,6 +81,7 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
                 )
             )
         )
+        calendar_events.forget_customer(uow, customer_id)  # their first name leaves the staff calendars
         scrub: dict[type[Any], dict[str, None]] = {
             Call: {"from_number": None, "to_number": None, "recording_url": None, "summary": None},
             Appointment: {"notes": None},
@@ -99,7 +101,7 @@ def redact_customer(sera: Sera, merchant_id: str, customer_id: str, *, actor: st
                 update(DoNotContact).where(DoNotContact.phone_bidx == phone_bidx).values(phone=None, reason=None)
             )
         deleted["customers"] = rows(session.execute(delete(Customer).where(Customer.id == customer_id)))
-        forget_customer(uow, customer_id)  # their events not yet delivered are never sent
+        forget_customer(uow, customer_id)  # their events not yet sent to an integration are never sent
         mail.forget_customer(uow, customer_id)  # nor the business's mail and texts that carry their details
         notifications.forget_customer(uow, customer_id)
         emit(uow, "customer.erased", {"customer_id": customer_id})  # so a CRM deletes too

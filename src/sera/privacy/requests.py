@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sera import audit
 from sera.bootstrap import Sera
 from sera.customers.service import CustomerNotFoundError, add_do_not_contact, correct_customer, get_customer
-from sera.integrations.webhooks import emit
+from sera.integrations.events import emit
 from sera.privacy.erasure import redact_customer
 from sera.privacy.export import export_json
 from sera.privacy.service import PrivacyRequestError, load_request

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from sera import audit
-from sera.integrations.webhooks import emit
+from sera.integrations.events import emit
 from sera.notifications.service import notify
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Merchant, PrivacyRequest, new_id

@@ -660,6 +660,9 @@ class WebhookEndpoint(MerchantOwned, Base):
     updated_at: Mapped[datetime] = stamped()
     failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
     disabled_reason: Mapped[str | None] = mapped_column(String(80))
+    # after a rotation, events are signed with the old secret too until then (the receiver switches)
+    previous_secret: Mapped[bytes | None] = mapped_column(Sealed)
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class WebhookDelivery(MerchantOwned, Base):
@@ -958,3 +961,123 @@ class AnalyticsDay(MerchantOwned, Base):
     timezone: Mapped[str] = mapped_column(String(64))  # the zone the day was counted in
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
     computed_at: Mapped[datetime] = stamped()
+
+
+class IntegrationSettings(MerchantOwned, Base):
+    """What a shop lets integrations (webhooks, CRMs) receive beyond ids and contact details.
+    Its own table, like ``FeedbackSettings``: a shop file import never turns sharing on."""
+
+    __tablename__ = "integration_settings"
+    __table_args__ = (UniqueConstraint("merchant_id", name="uq_integration_settings_merchant_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    share_interaction_data: Mapped[bool] = mapped_column(Boolean, default=False)  # transcripts, summaries
+    updated_at: Mapped[datetime] = stamped()
+
+
+# -- staff members' own calendars (CalDAV) -------------------------------------------------------
+
+
+class StaffCalendar(MerchantOwned, Base):
+    """A staff member's own calendar (``sera.calendars``): its busy times block slots, and
+    Sera's bookings are written to it. Where it is and how to log in are sealed under the
+    shop's key (a URL often names the person: Fastmail's carries their address)."""
+
+    __tablename__ = "staff_calendars"
+    __table_args__ = (UniqueConstraint("merchant_id", "staff_id", name="uq_staff_calendars_staff"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_members.id", ondelete="CASCADE"))
+    url: Mapped[bytes] = mapped_column(Sealed)
+    username: Mapped[bytes] = mapped_column(Sealed)
+    password: Mapped[bytes] = mapped_column(Sealed)  # an app password, never the account's own
+    event_detail: Mapped[str] = mapped_column(String(20), default="service_first_name")  # | service | busy
+    status: Mapped[str] = mapped_column(String(12), default="connected")  # connected | error
+    last_error: Mapped[str | None] = mapped_column(String(200))  # what the server said, never a body
+    refreshed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # busy times last read
+    created_at: Mapped[datetime] = stamped()
+    updated_at: Mapped[datetime] = stamped()
+
+
+class CalendarBusyTime(MerchantOwned, Base):
+    """A busy range read from a staff member's calendar (times only: no titles), replaced on
+    each refresh; the availability search reads these like bookings."""
+
+    __tablename__ = "calendar_busy_times"
+    __table_args__ = (Index("ix_calendar_busy_times_window", "merchant_id", "start_at", "end_at", "staff_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("staff_calendars.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[str] = mapped_column(String(40))
+    start_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CalendarEventLink(MerchantOwned, Base):
+    """An appointment's event in one staff calendar, and the write owed to it: ``pending`` rows
+    are done by a job (ids only) that makes the calendar match the appointment as it is then."""
+
+    __tablename__ = "calendar_event_links"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "calendar_id", name="uq_calendar_event_links_appointment"),
+        Index("ix_calendar_event_links_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    appointment_id: Mapped[str] = mapped_column(ForeignKey("appointments.id", ondelete="CASCADE"))
+    calendar_id: Mapped[str] = mapped_column(ForeignKey("staff_calendars.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(120))  # derived from the appointment id: stable across moves
+    href: Mapped[str | None] = mapped_column(String(2000))
+    state: Mapped[str] = mapped_column(String(12), default="none")  # none | written | removed | conflict
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    written_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = stamped()
+
+
+class HubspotConnection(MerchantOwned, Base):
+    """A shop's HubSpot account: its private-app token (sealed under the shop's key), the portal
+    it opens, and the state of the sync the merchant is shown. ``paused_until``: HubSpot asked
+    Sera to wait (429 ``Retry-After``) or failed, so the shop's queue waits, in order;
+    ``draining_until``: a worker holds the queue (one at a time keeps HubSpot's order Sera's)."""
+
+    __tablename__ = "hubspot_connections"
+    __table_args__ = (UniqueConstraint("merchant_id", name="uq_hubspot_connections_merchant_id"),)
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token: Mapped[bytes] = mapped_column(Sealed)
+    portal_id: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))  # connected | broken (HubSpot refused the token)
+    connected_at: Mapped[datetime] = stamped()
+    last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))  # HubSpot's words, never a customer's details
+    last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # in a row, for the backoff
+    paused_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    draining_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    queued: Mapped[int] = mapped_column(Integer, default=0)  # the last position given in the queue
+    updated_at: Mapped[datetime] = stamped()
+
+
+class HubspotSync(MerchantOwned, Base):
+    """One Sera object (a call, an appointment) as written to the shop's HubSpot: one row per
+    object, so it is created there once; ``hubspot_id`` once HubSpot made it, so a later change
+    updates it. Ids only: what is sent is read from the object when it is sent. ``changes``
+    counts the events, so one that arrives while the row is being sent is sent after."""
+
+    __tablename__ = "hubspot_syncs"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "kind", "object_id", name="uq_hubspot_syncs_object"),
+        Index("ix_hubspot_syncs_queue", "merchant_id", "status", "position"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(12))  # call | appointment
+    object_id: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    status: Mapped[str] = mapped_column(String(12))  # pending | synced | failed | erased
+    changes: Mapped[int] = mapped_column(Integer, default=1)
+    hubspot_id: Mapped[str | None] = mapped_column(String(40))  # the call or meeting at HubSpot
+    contact_id: Mapped[str | None] = mapped_column(String(40))  # the HubSpot contact it is associated with
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    position: Mapped[int] = mapped_column(Integer)  # the order in the shop's queue; a later change queues it again
+    queued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    synced_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(300))

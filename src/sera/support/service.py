@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from sera import audit
 from sera.customers.service import PersonRef, person_refs
-from sera.integrations.webhooks import emit
+from sera.integrations.events import emit
 from sera.notifications.service import notify
 from sera.storage.database import UnitOfWork
 from sera.storage.models import Ticket, TicketNote, new_id

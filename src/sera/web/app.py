@@ -22,6 +22,8 @@ from sera.bootstrap import Sera
 from sera.observability import LATENCY, REQUESTS, set_request_id
 from sera.storage.text import without_surrogates
 from sera.web.api.billing import router as api_billing
+from sera.web.api.calendars import router as api_calendars
+from sera.web.api.hubspot import router as api_hubspot
 from sera.web.api.notifications import router as api_notifications
 from sera.web.api.v1 import router as api_v1
 from sera.web.api.webhooks import router as api_webhooks
@@ -154,6 +156,8 @@ def create_app(sera: Sera) -> FastAPI:
     app.include_router(api_webhooks)
     app.include_router(api_notifications)
     app.include_router(api_billing)
+    app.include_router(api_hubspot)
+    app.include_router(api_calendars)
     app.include_router(twilio_webhooks)
     app.include_router(vapi_webhooks)
     app.include_router(shopify_app)

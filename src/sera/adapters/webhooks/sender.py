@@ -12,15 +12,14 @@ Redirects are not followed: a 3xx is a failed delivery.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 import httpx
 from standardwebhooks import Webhook
 
-from sera.adapters.http import HttpClient, PermanentError
+from sera.adapters.http import HostRefusedError, HttpClient, PermanentError, public_addresses
 
 USER_AGENT = "Sera-Webhooks/1"
 TIMEOUT = 10.0
@@ -28,13 +27,6 @@ TIMEOUT = 10.0
 
 class AddressRefused(httpx.ConnectError):
     """The URL's host resolves to an address Sera does not post to."""
-
-
-def allowed(address: str, *, allow_private: bool) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return allow_private or (ip.is_global and not ip.is_multicast)
 
 
 class GuardedTransport(httpx.HTTPTransport):
@@ -48,12 +40,9 @@ class GuardedTransport(httpx.HTTPTransport):
         host = request.url.host
         port = request.url.port or (443 if request.url.scheme == "https" else 80)
         try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror:
-            raise httpx.ConnectError(f"{host} does not resolve") from None
-        addresses = [str(info[4][0]) for info in infos]
-        if not addresses or not all(allowed(a, allow_private=self.allow_private) for a in addresses):
-            raise AddressRefused(f"{host} resolves to a private, loopback or link-local address")
+            addresses = public_addresses(host, port, allow_private=self.allow_private)
+        except HostRefusedError as exc:
+            raise AddressRefused(str(exc)) from None
         pinned = addresses[0]
         request.url = request.url.copy_with(host=pinned if ":" not in pinned else f"[{pinned}]")
         request.headers["Host"] = host if request.url.port is None else f"{host}:{request.url.port}"
@@ -69,11 +58,13 @@ class StandardWebhooksSender:
     def __init__(self, http: HttpClient) -> None:
         self._http = http
 
-    def deliver(self, url: str, secret: str, message_id: str, timestamp: datetime, body: str) -> int:
+    def deliver(self, url: str, secrets: Sequence[str], message_id: str, timestamp: datetime, body: str) -> int:
+        # during a secret rotation the header carries one signature per secret, space-separated
+        signatures = " ".join(Webhook(secret).sign(message_id, timestamp, body) for secret in secrets)
         headers = {
             "webhook-id": message_id,
             "webhook-timestamp": str(int(timestamp.timestamp())),
-            "webhook-signature": Webhook(secret).sign(message_id, timestamp, body),
+            "webhook-signature": signatures,
             "content-type": "application/json",
             "user-agent": USER_AGENT,
         }

@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from sera.integrations.sharing import set_sharing, shares_interaction_data
 from sera.integrations.webhooks import (
     EVENTS,
     DeliveryNotFoundError,
@@ -23,6 +24,7 @@ from sera.integrations.webhooks import (
     list_deliveries,
     list_endpoints,
     replay,
+    rotate_secret,
     update_endpoint,
 )
 from sera.web.api.deps import AdminDep, PageDep, ReaderDep, SeraDep, invalid, read_page
@@ -39,6 +41,7 @@ ENDPOINT_OPERATIONS = (
     "patch /api/v1/webhook-endpoints/{endpoint_id}",
     "delete /api/v1/webhook-endpoints/{endpoint_id}",
     "get /api/v1/webhook-endpoints/{endpoint_id}/deliveries",
+    "post /api/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
 )
 
 
@@ -51,6 +54,9 @@ class EndpointOut(BaseModel):
     created_at: datetime
     failing_since: datetime | None
     disabled_reason: str | None
+    rotation_ends_at: datetime | None = Field(
+        default=None, description="after a rotation: events are signed with the previous secret too until then"
+    )
 
 
 class CreatedEndpointOut(EndpointOut):
@@ -145,6 +151,21 @@ def change(sera: SeraDep, principal: AdminDep, endpoint_id: IdPath, body: Endpoi
     return EndpointOut.model_validate(view)
 
 
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/rotate-secret", response_model=CreatedEndpointOut, responses=errors(403, 404)
+)
+def rotate(sera: SeraDep, principal: AdminDep, endpoint_id: IdPath) -> CreatedEndpointOut:
+    """A new signing secret, in this answer only; for 24 hours events carry a signature under the
+    previous secret as well, so the receiver can switch without losing any."""
+    with sera.uow(principal.merchant_id) as uow:
+        try:
+            view, secret = rotate_secret(uow, endpoint_id, actor=principal.actor)
+        except EndpointNotFoundError:
+            raise HTTPException(404, "webhook endpoint not found") from None
+        uow.commit()
+    return CreatedEndpointOut(**vars(view), secret=secret)
+
+
 @router.delete("/webhook-endpoints/{endpoint_id}", status_code=204, response_class=Response, responses=errors(403, 404))
 def remove(sera: SeraDep, principal: AdminDep, endpoint_id: IdPath) -> Response:
     with sera.uow(principal.merchant_id) as uow:
@@ -185,3 +206,34 @@ def replay_delivery(sera: SeraDep, principal: AdminDep, delivery_id: IdPath) -> 
             raise HTTPException(409, str(exc)) from None
         uow.commit()
     return DeliveryOut.model_validate(view)
+
+
+# -- what integrations may receive ---------------------------------------------------------------
+
+
+class IntegrationSettingsOut(BaseModel):
+    share_interaction_data: bool = Field(
+        description="when true, `call.completed` carries the call's summary and transcript (off by default)"
+    )
+
+
+class IntegrationSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    share_interaction_data: StrictBool
+
+
+@router.get("/integration-settings", response_model=IntegrationSettingsOut, responses=errors(403))
+def integration_settings_read(principal: AdminDep, uow: ReaderDep) -> IntegrationSettingsOut:
+    """Whether call transcripts and summaries go to the shop's integrations (webhooks, CRMs)."""
+    return IntegrationSettingsOut(share_interaction_data=shares_interaction_data(uow))
+
+
+@router.put("/integration-settings", response_model=IntegrationSettingsOut, responses=errors(400, 403))
+def integration_settings_write(
+    sera: SeraDep, principal: AdminDep, body: IntegrationSettingsIn
+) -> IntegrationSettingsOut:
+    """Turn "share interaction data with integrations" on or off (admin keys; audited)."""
+    with sera.uow(principal.merchant_id) as uow:
+        share = set_sharing(uow, share=body.share_interaction_data, actor=principal.actor, now=sera.clock())
+        uow.commit()
+    return IntegrationSettingsOut(share_interaction_data=share)

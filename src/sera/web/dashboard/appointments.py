@@ -30,6 +30,7 @@ from sera.booking.service import (
     move_by_hand,
 )
 from sera.booking.slots import Slot, StaffSpec
+from sera.calendars.events import event_states
 from sera.customers.phones import InvalidPhoneError
 from sera.storage.database import UnitOfWork
 from sera.team.members import MemberNotFoundError, get_member
@@ -107,6 +108,7 @@ def calendar(
         schedule = load_schedule(reader)
         chosen = _staff(schedule, staff)
         found = appointments_between(reader, days[0], len(days), staff_id=chosen.id if chosen else None)
+        calendar_events = event_states(reader, [a.id for a in found])
     people = [chosen] if chosen else schedule.staff
     grid = [
         [Column(s, d, [a for a in found if a.start.date() == d and (a.staff_id or "") == s.id]) for s in people]
@@ -129,6 +131,7 @@ def calendar(
         previous=days[0] - step,
         following=days[0] + step,
         total=len(found),
+        calendar_events=calendar_events,
     )
 
 
@@ -261,6 +264,7 @@ def appointment_detail(
     with sera.uow(user.merchant_id, readonly=True) as reader:
         view = _one(reader, appointment_id)
         creator = _creator(reader, view)
+        calendar_event = event_states(reader, [view.id]).get(view.id)
     audit_read(sera, user, "appointment", [view.id])
     return render(
         request,
@@ -271,6 +275,7 @@ def appointment_detail(
         appointment=view,
         creator=creator,
         done=done,
+        calendar_event=calendar_event,
     )
 
 

@@ -70,6 +70,8 @@ NAV = (
     NavItem("/usage", "Usage and invoices", "analytics.read"),
     NavItem("/team", "Team", "team.read"),
     NavItem("/developer", "Developer", "developer.read"),
+    NavItem("/webhooks", "Webhooks", "webhooks.read"),
+    NavItem("/hubspot", "HubSpot", "hubspot.manage"),
 )
 
 

@@ -10,18 +10,21 @@ from sera.web.dashboard import (
     account,
     analytics,
     appointments,
+    calendars,
     calls,
     cookies,
     customers,
     developer,
     embedded,
     home,
+    hubspot,
     login,
     privacy,
     settings,
     team,
     tickets,
     usage,
+    webhooks,
 )
 from sera.web.dashboard.access import PREFIX, ForbiddenError, LoginRequiredError, PageNotFoundError, login_url
 from sera.web.dashboard.render import render
@@ -42,6 +45,9 @@ for module in (
     account,
     cookies,
     developer,
+    webhooks,
+    calendars,
+    hubspot,
     usage,
 ):
     router.include_router(module.router)
