@@ -224,7 +224,7 @@ def test_a_visit_asked_for_by_a_caller_with_nothing_booked_is_never_looked_up_as
 
 
 def test_an_opt_out_guess_on_a_line_asking_for_a_slot_books_instead(sera: Sera, personas: Personas) -> None:
-    ref, replies = converse(Agent(sera), personas.northside_id, ["hey cn i get a fitting msg fri @ 6?"], channel="sms")
+    _, replies = converse(Agent(sera), personas.northside_id, ["hey cn i get a fitting msg fri @ 6?"], channel="sms")
     assert "won't call or text" not in replies[-1].text and not replies[-1].ended
 
 
