@@ -9,7 +9,10 @@ It listens on 127.0.0.1 on a free port in a thread, records every request, and s
   ``hs_timestamp`` required on calls and meetings, as HubSpot's ``VALIDATION_ERROR`` says;
 - ``PATCH /crm/v3/objects/{type}/{id}``: changes properties; 404 ``OBJECT_NOT_FOUND``;
 - ``POST /crm/v3/objects/{type}/search``: ``filterGroups`` ORed, filters in a group ANDed,
-  ``EQ`` (case-insensitive) and ``CONTAINS_TOKEN``, sorted, ``{"total", "results"}``.
+  ``EQ`` (case-insensitive) and ``CONTAINS_TOKEN``, sorted, ``{"total", "results"}``;
+- ``DELETE /crm/v3/objects/{type}/{id}`` (archive) and ``POST /crm/v3/objects/contacts/gdpr-delete``
+  (``{"objectId": id}``): 204 with no body, the object and its associations gone; 404
+  ``OBJECT_NOT_FOUND`` for an id HubSpot does not hold.
 Every request needs ``Authorization: Bearer <token>``: 401 ``INVALID_AUTHENTICATION`` otherwise.
 
 On demand: ``rate_limit(n, retry_after)`` answers the next n requests with HubSpot's 429
@@ -32,7 +35,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-OBJECT_PATH = re.compile(r"^/crm/v3/objects/(contacts|calls|meetings)(?:/(search|\d+))?$")
+OBJECT_PATH = re.compile(r"^/crm/v3/objects/(contacts|calls|meetings)(?:/(search|gdpr-delete|\d+))?$")
 ENUMS = {
     "hs_call_direction": {"INBOUND", "OUTBOUND"},
     "hs_call_status": {"BUSY", "CALLING_CRM_USER", "CANCELED", "COMPLETED", "CONNECTING", "FAILED"}
@@ -97,6 +100,9 @@ class FakeHubspot:
                 fake._handle(self)
 
             def do_PATCH(self) -> None:
+                fake._handle(self)
+
+            def do_DELETE(self) -> None:
                 fake._handle(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -176,11 +182,12 @@ class FakeHubspot:
                 self._lose_creates.remove(kind)
                 handler.close_connection = True  # made, and never answered
                 return
-        payload = json.dumps(answer).encode()
+        payload = json.dumps(answer).encode() if status != 204 else b""
         handler.send_response(status)
         for name, value in headers.items():
             handler.send_header(name, value)
-        handler.send_header("Content-Type", "application/json;charset=utf-8")
+        if payload:
+            handler.send_header("Content-Type", "application/json;charset=utf-8")
         handler.send_header("Content-Length", str(len(payload)))
         handler.end_headers()
         handler.wfile.write(payload)
@@ -199,9 +206,15 @@ class FakeHubspot:
                 "dataHostingLocation": "na1",
             }
         match = OBJECT_PATH.match(path.split("?", 1)[0])
+        if match is not None and method == "DELETE" and match.group(2) and match.group(2).isdigit():
+            return self._archive(match.group(1), match.group(2))
         if match is None or not isinstance(body, dict):
             return 404, _error("Unable to infer object type from: " + path, "OBJECT_NOT_FOUND")
         kind, tail = match.group(1), match.group(2)
+        if method == "POST" and kind == "contacts" and tail == "gdpr-delete":
+            if not isinstance(body.get("objectId"), str) or body.get("idProperty") not in (None, "hs_object_id"):
+                return 400, _error("Invalid input JSON: objectId must be a string")
+            return self._archive("contacts", body["objectId"])
         if method == "POST" and tail == "search":
             return 200, self._search(kind, body)
         if method == "POST" and tail is None:
@@ -281,6 +294,15 @@ class FakeHubspot:
         stored["properties"].update(body["properties"])
         stored["updatedAt"] = stored["properties"]["hs_lastmodifieddate"] = _now()
         return 200, stored
+
+    def _archive(self, kind: str, object_id: str) -> tuple[int, dict[str, Any]]:
+        if self.objects[kind].pop(object_id, None) is None:
+            return 404, _error(f"Object not found.  objectId are usually numeric. {object_id}", "OBJECT_NOT_FOUND")
+        self.associations = [
+            link for link in self.associations if not (link[0] == kind and link[1] == object_id)
+            and not (kind == "contacts" and link[2] == object_id)
+        ]  # fmt: skip
+        return 204, {}
 
     def _search(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         def matches(stored: dict[str, Any], rule: dict[str, Any]) -> bool:

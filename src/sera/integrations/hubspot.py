@@ -20,6 +20,14 @@ Invariants:
   while the shop shares interaction data (``sera.integrations.sharing``), read when it is sent.
 - An erased customer's rows not yet sent are never sent (``forget_customer``), and a row whose
   object or key is gone by the time it is sent is dropped.
+- Erasure reaches HubSpot: in the erasure's transaction, the calls and meetings Sera made for the
+  customer, then the contact Sera made or matched for them, are queued for deletion (archive,
+  then HubSpot's GDPR delete), as rows that hold HubSpot's ids only, in the same queue, in order,
+  once; a 404 is already gone. A contact another customer's rows also went to is not deleted
+  (it is theirs too); the audit entry counts it. Each deletion is in the deletion ledger
+  (``sera.privacy.copies``, provider ``hubspot``, id ``<portal>/<id>``) and settled there when
+  HubSpot has done it. Queued deletions wait through a broken token; connecting another account
+  fails them (their ids mean nothing there), and disconnecting drops them with the queue.
 - HubSpot refusing the token (401) marks the connection broken, stops the queue (its rows are
   kept for a reconnection) and tells the shop (``hubspot_disconnected``); any other refusal fails
   that one row with HubSpot's message and the queue goes on.
@@ -31,6 +39,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import ModuleType
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, or_, select, update
@@ -57,6 +66,9 @@ BODY_LIMIT = 60_000  # hs_call_body holds 65,536 characters
 KINDS = {"call.completed": "call", "appointment.booked": "appointment"}
 KINDS |= {"appointment.moved": "appointment", "appointment.cancelled": "appointment"}
 HANDED_OVER = attempts.HandOver("hubspot queue")
+ERASE = {"call": "erase_call", "appointment": "erase_meeting"}  # a synced row -> the kind that deletes it
+ERASED = {"erase_call": "calls", "erase_meeting": "meetings", "erase_contact": "contacts"}
+LEDGER_KINDS = {"calls": "call", "meetings": "meeting", "contacts": "contact"}
 
 
 # -- the port: HubSpot's API as the capability sees it ------------------------------------------
@@ -64,6 +76,10 @@ HANDED_OVER = attempts.HandOver("hubspot queue")
 
 class CrmRefusedError(Exception):
     """HubSpot refused the request; sending it again will not help. ``str()`` is HubSpot's reason."""
+
+
+class CrmNotFoundError(CrmRefusedError):
+    """HubSpot has no such object (404): for a deletion, it is already gone."""
 
 
 class CrmUnauthorizedError(CrmRefusedError):
@@ -93,6 +109,10 @@ class HubspotApi(Protocol):
     def create_object(self, kind: str, properties: dict[str, str], contact_id: str | None) -> str: ...
 
     def update_object(self, kind: str, object_id: str, properties: dict[str, str]) -> None: ...
+
+    def archive_object(self, kind: str, object_id: str) -> None: ...
+
+    def gdpr_delete_contact(self, contact_id: str) -> None: ...
 
 
 HubspotFactory = Callable[[str], HubspotApi]  # a private-app token -> its account's API
@@ -167,8 +187,15 @@ def connect(sera: Sera, merchant_id: str, token: str, *, actor: str) -> HubspotS
             row = HubspotConnection(id=new_id("hsc"), merchant_id=merchant_id, portal_id=portal, failures=0, queued=0)
             uow.session.add(row)
         elif row.portal_id != portal:  # another account: what Sera created in the old one is not in it
+            left = f"left in the previous HubSpot account ({row.portal_id}): delete it there"
             uow.session.execute(
-                update(HubspotSync).values(hubspot_id=None, contact_id=None),
+                update(HubspotSync)
+                .where(HubspotSync.kind.in_(ERASED), HubspotSync.status == "pending")
+                .values(status="failed", last_error=left),
+                execution_options={"synchronize_session": False},
+            )
+            uow.session.execute(
+                update(HubspotSync).where(HubspotSync.kind.not_in(ERASED)).values(hubspot_id=None, contact_id=None),
                 execution_options={"synchronize_session": False},
             )
         uow.vault.seal(row, token=token.strip())
@@ -295,18 +322,103 @@ def on_event(uow: UnitOfWork, event_type: str, data: dict[str, Any], *, customer
 
 
 def forget_customer(uow: UnitOfWork, customer_id: str) -> int:
-    """An erased customer's rows not yet sent are never sent; no row keeps their id. How many were waiting."""
+    """An erased customer's rows not yet sent are never sent; what HubSpot holds of them is queued
+    for deletion; no row keeps their id. How many were waiting."""
     theirs = HubspotSync.customer_id == customer_id
+    _queue_erasure(uow, customer_id)
     dropped = rows(
         uow.session.execute(
             update(HubspotSync).where(theirs, HubspotSync.status.in_(("pending", "failed"))).values(status="erased"),
             execution_options={"synchronize_session": False},
         )
     )
+    uow.session.execute(  # what HubSpot holds is being deleted: a later change must not write to it
+        update(HubspotSync).where(theirs, HubspotSync.hubspot_id.is_not(None)).values(status="erased"),
+        execution_options={"synchronize_session": False},
+    )
     uow.session.execute(
         update(HubspotSync).where(theirs).values(customer_id=None), execution_options={"synchronize_session": False}
     )
     return dropped
+
+
+def _queue_erasure(uow: UnitOfWork, customer_id: str) -> None:
+    """Before the customer's rows lose their id: queue the deletion of the calls and meetings Sera
+    made for them, then of their contact, and order each in the deletion ledger."""
+    connection = _connection(uow)
+    if connection is None:
+        return
+    found = uow.session.execute(
+        select(HubspotSync.kind, HubspotSync.hubspot_id, HubspotSync.contact_id).where(
+            HubspotSync.customer_id == customer_id, HubspotSync.kind.in_(ERASE)
+        )
+    ).all()
+    objects = sorted({(ERASE[kind], hubspot_id) for kind, hubspot_id, _ in found if hubspot_id})
+    contacts = {contact_id for _, _, contact_id in found if contact_id}
+    shared = set(
+        uow.session.execute(
+            select(HubspotSync.contact_id).where(
+                HubspotSync.contact_id.in_(contacts),
+                HubspotSync.customer_id.is_not(None),
+                HubspotSync.customer_id != customer_id,
+            )
+        ).scalars()
+    )
+    erasures = objects + [("erase_contact", contact_id) for contact_id in sorted(contacts - shared)]
+    now = clock_of(uow.session)
+    if erasures:
+        _queue(uow, erasures, connection.portal_id, customer_id, now)
+    if erasures or shared:
+        counted = {name: sum(1 for kind, _ in erasures if kind == f"erase_{name}") for name in ("call", "meeting")}
+        audit.record(
+            uow.session,
+            merchant_id=uow.merchant_id,
+            actor="system:hubspot",
+            action="hubspot.erasure_ordered",
+            target_type="customer",
+            target_id=customer_id,
+            details={"portal_id": connection.portal_id, "calls": counted["call"], "meetings": counted["meeting"]}
+            | {"contacts": len(contacts - shared), "contacts_shared_kept": len(shared)},
+            at=now,
+        )
+
+
+def _ledger() -> ModuleType:
+    from sera.privacy import copies  # late: privacy's erasure imports the integrations
+
+    return copies
+
+
+def _queue(
+    uow: UnitOfWork, erasures: list[tuple[str, str]], portal: str, customer_id: str | None, now: datetime
+) -> None:
+    """Deletions at the end of the shop's queue, in the order given, each HubSpot id once, and in
+    the deletion ledger (under the erased customer's id, when it is still known)."""
+    connection = uow.session.connection()
+    last = connection.execute(
+        update(HubspotConnection)
+        .where(HubspotConnection.merchant_id == uow.merchant_id)
+        .values(queued=HubspotConnection.queued + len(erasures))
+        .returning(HubspotConnection.queued)
+    ).scalar_one()
+    for offset, (kind, hubspot_id) in enumerate(erasures):
+        values: dict[str, Any] = {"id": new_id("hss"), "merchant_id": uow.merchant_id, "kind": kind}
+        values |= {"object_id": hubspot_id}
+        values |= {"hubspot_id": hubspot_id, "status": "pending", "changes": 1, "attempts": 0}
+        values |= {"position": last - len(erasures) + 1 + offset, "queued_at": now}
+        insert = conflict_insert(connection)(HubspotSync).values(**values)
+        connection.execute(insert.on_conflict_do_nothing(index_elements=["merchant_id", "kind", "object_id"]))
+        ledger_id = f"{portal}/{hubspot_id}"
+        _ledger().order_elsewhere(
+            uow,
+            provider="hubspot",
+            kind=LEDGER_KINDS[ERASED[kind]],
+            provider_id=ledger_id,
+            customer_id=customer_id,
+            now=now,
+        )
+    assert uow.merchant_id is not None
+    HANDED_OVER.after_commit(uow, [uow.merchant_id])
 
 
 # -- sending ------------------------------------------------------------------------------------
@@ -350,6 +462,7 @@ class _Work:
     contact: dict[str, str]
     title: str
     properties: dict[str, str]
+    erase: bool = False  # delete ``hubspot_id`` at HubSpot instead of writing
 
 
 def drain(sera: Sera, merchant_id: str, *, limit: int = BATCH) -> Drained:
@@ -367,7 +480,7 @@ def drain(sera: Sera, merchant_id: str, *, limit: int = BATCH) -> Drained:
                 return Drained(sent)
             done: dict[str, str | None] = {"contact_id": work.contact_id}
             try:
-                hubspot_id = _send(api, work, done)
+                hubspot_id = _erase(api, work, done) if work.erase else _send(api, work, done)
             except CrmBusyError as exc:
                 return Drained(sent, _pause(sera, merchant_id, work, done, exc), "paused")
             except CrmUnauthorizedError as exc:
@@ -376,7 +489,7 @@ def drain(sera: Sera, merchant_id: str, *, limit: int = BATCH) -> Drained:
             except CrmRefusedError as exc:
                 _fail(sera, merchant_id, work, done, str(exc))
                 continue
-            _settle(sera, merchant_id, work, hubspot_id, done.get("contact_id"))
+            _settle(sera, merchant_id, work, hubspot_id, done.get("contact_id"), done.get("result"))
             sent += 1
         return Drained(sent, 0.0, "more")
     finally:
@@ -421,7 +534,7 @@ def _next(sera: Sera, merchant_id: str) -> _Work | None:
             if row is None:
                 return None
             try:
-                work = _call_work(uow, row) if row.kind == "call" else _appointment_work(uow, row)
+                work = _read(uow, row)
             except DecryptionError:  # the customer's key is gone: they were erased
                 work = None
             if work is None:
@@ -433,6 +546,13 @@ def _next(sera: Sera, merchant_id: str) -> _Work | None:
             uow.session.execute(update(HubspotConnection).values(draining_until=hold))
             uow.commit()
             return work
+
+
+def _read(uow: UnitOfWork, row: HubspotSync) -> _Work | None:
+    if row.kind in ERASED:
+        kind = ERASED[row.kind]
+        return _Work(row.id, kind, row.object_id, row.changes, False, row.object_id, None, None, {}, "", {}, erase=True)
+    return _call_work(uow, row) if row.kind == "call" else _appointment_work(uow, row)
 
 
 def _remembered_contact(uow: UnitOfWork, customer_id: str | None) -> str | None:
@@ -548,11 +668,44 @@ def _send(api: HubspotApi, work: _Work, done: dict[str, str | None]) -> str:
     return api.create_object(work.kind, work.properties, contact_id)
 
 
-def _settle(sera: Sera, merchant_id: str, work: _Work, hubspot_id: str, contact_id: str | None) -> None:
+def _erase(api: HubspotApi, work: _Work, done: dict[str, str | None]) -> str:
+    """Delete one object Sera put in HubSpot; ``done["result"]``: ``deleted``, or ``gone`` (404)."""
+    assert work.hubspot_id is not None
+    try:
+        if work.kind == "contacts":
+            api.gdpr_delete_contact(work.hubspot_id)
+        else:
+            api.archive_object(work.kind, work.hubspot_id)
+        done["result"] = "deleted"
+    except CrmNotFoundError:
+        done["result"] = "gone"
+    return work.hubspot_id
+
+
+def _settle(
+    sera: Sera, merchant_id: str, work: _Work, hubspot_id: str, contact_id: str | None, result: str | None = None
+) -> None:
     now = sera.clock()
     with sera.uow(merchant_id) as uow:
         row = uow.session.get(HubspotSync, work.row_id)
-        if row is not None:
+        if row is not None and work.erase:
+            row.status, row.synced_at, row.last_error = "synced", now, None
+            portal = uow.session.execute(select(HubspotConnection.portal_id)).scalar_one()
+            ledger_id = f"{portal}/{hubspot_id}"
+            outcome = "gone" if result == "gone" else "deleted"
+            _ledger().settled_elsewhere(
+                uow, provider="hubspot", kind=LEDGER_KINDS[work.kind], provider_id=ledger_id, outcome=outcome
+            )
+        elif row is not None and row.status == "erased":  # erased while it was sent: what was made goes too
+            made = [(ERASE[row.kind], hubspot_id)] if row.hubspot_id is None else []
+            shared = select(HubspotSync.id).where(HubspotSync.contact_id == contact_id, HubspotSync.id != row.id)
+            if contact_id and row.contact_id is None and uow.session.execute(shared.limit(1)).first() is None:
+                made.append(("erase_contact", contact_id))
+            row.hubspot_id, row.contact_id = hubspot_id, contact_id
+            if made:
+                portal = uow.session.execute(select(HubspotConnection.portal_id)).scalar_one()
+                _queue(uow, made, portal, None, now)
+        elif row is not None:
             row.hubspot_id, row.contact_id, row.last_error = hubspot_id, contact_id, None
             if row.changes == work.changes:  # else it changed while it was sent: it goes again
                 row.status, row.synced_at = "synced", now
@@ -620,7 +773,15 @@ def _broken(sera: Sera, merchant_id: str, work: _Work, done: dict[str, str | Non
 
 def _fail(sera: Sera, merchant_id: str, work: _Work, done: dict[str, str | None], reason: str) -> None:
     with sera.uow(merchant_id) as uow:
-        what = "call" if work.kind == "calls" else "appointment"
-        _problem(uow, work, done, f"HubSpot refused the {what} {work.object_id}: {reason}", failed=True)
+        if work.erase:
+            what = LEDGER_KINDS[work.kind]
+            error = f"HubSpot refused to delete the {what} {work.object_id}: {reason}"
+            _problem(uow, work, done, error, failed=True)
+            portal = uow.session.execute(select(HubspotConnection.portal_id)).scalar_one()
+            _ledger().settled_elsewhere(uow, provider="hubspot", kind=what, provider_id=f"{portal}/{work.object_id}",
+                              outcome=None, error=redact(error))  # fmt: skip
+        else:
+            what = "call" if work.kind == "calls" else "appointment"
+            _problem(uow, work, done, f"HubSpot refused the {what} {work.object_id}: {reason}", failed=True)
         uow.commit()
     log.warning("hubspot refused a row", extra={"merchant": merchant_id, "row": work.row_id})

@@ -17,6 +17,8 @@ Invariants:
   the next attempt finds the copy gone.
 - Each outcome at the provider (deleted, gone, a message body redacted while its deletion
   is refused) is in the shop's audit chain: provider, kind, id, result.
+- HubSpot's copies are in the ledger from the erasure that orders them (``order_elsewhere``):
+  HubSpot's own queue deletes them in its order and settles them here (``settled_elsewhere``).
 - A deleted shop's own provider secret is kept (wrapped under the master keyring, in the key
   store) only while copies in its account are pending, then forgotten.
 """
@@ -169,6 +171,65 @@ def order_copy(uow: UnitOfWork, provider: str, kind: str, provider_id: str, reas
         ProviderCopy.provider_id == provider_id,
     )
     return _order(uow.session, where, reason, now, None)
+
+
+def order_elsewhere(
+    uow: UnitOfWork, *, provider: str, kind: str, provider_id: str, customer_id: str | None, now: datetime
+) -> None:
+    """Record a deletion that the provider's own queue carries out, in its order (HubSpot's):
+    pending in the ledger with no next attempt, so the ledger's job never takes it; the queue
+    settles it (``settled_elsewhere``). Ordering it again changes nothing."""
+    insert = conflict_insert(uow.session.connection())(ProviderCopy).values(
+        id=new_id("pcp"),
+        merchant_id=uow.merchant_id,
+        provider=provider,
+        kind=kind,
+        provider_id=provider_id[:64],
+        data_class="crm_records",
+        customer_id=customer_id,
+        created_at=now,
+        status="pending",
+        reason="erasure",
+        requested_at=now,
+        due_at=now + ANSWER_WITHIN,
+        attempts=0,
+    )
+    uow.session.execute(insert.on_conflict_do_nothing(index_elements=["provider", "kind", "provider_id"]))
+
+
+def settled_elsewhere(
+    uow: UnitOfWork, *, provider: str, kind: str, provider_id: str, outcome: Outcome | None, error: str | None = None
+) -> None:
+    """The provider's queue tried a deletion ordered with ``order_elsewhere``: ``deleted`` or
+    ``gone`` settles it (audited like the ledger's own), None records why it is not done."""
+    row = uow.session.execute(
+        select(ProviderCopy).where(
+            ProviderCopy.merchant_id == uow.merchant_id,
+            ProviderCopy.provider == provider,
+            ProviderCopy.kind == kind,
+            ProviderCopy.provider_id == provider_id[:64],
+            ProviderCopy.status == "pending",
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return
+    now = clock_of(uow.session)
+    row.attempts += 1
+    if outcome not in ("deleted", "gone"):
+        row.last_error = (error or "not deleted yet")[:120]
+        return
+    row.status, row.result, row.deleted_at, row.last_error = "deleted", outcome, now, None
+    audit.record(
+        uow.session,
+        merchant_id=row.merchant_id,
+        actor=f"system:{provider}",
+        action="provider_copy.deleted",
+        target_type="provider_copy",
+        target_id=row.id,
+        details={"provider": provider, "kind": kind, "provider_id": row.provider_id, "result": outcome}
+        | {"reason": row.reason},
+        at=now,
+    )
 
 
 def order_for_customer(uow: UnitOfWork, customer_id: str, record_ids: Sequence[str], now: datetime) -> list[str]:

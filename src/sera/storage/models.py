@@ -1069,7 +1069,7 @@ class HubspotSync(MerchantOwned, Base):
         Index("ix_hubspot_syncs_queue", "merchant_id", "status", "position"),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(12))  # call | appointment
+    kind: Mapped[str] = mapped_column(String(20))  # call | appointment | erase_call | erase_meeting | erase_contact
     object_id: Mapped[str] = mapped_column(String(40))
     customer_id: Mapped[str | None] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(12))  # pending | synced | failed | erased

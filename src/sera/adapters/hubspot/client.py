@@ -8,10 +8,13 @@ shop's queue does, in order, after HubSpot's ``Retry-After``).
 - ``POST /crm/v3/objects/{calls,meetings}`` with ``associations`` to the contact (HubSpot-defined
   types 194, call to contact, and 200, meeting to contact); ``PATCH .../{id}`` to change one;
   ``POST .../search`` on the title (which carries Sera's id) to find one made before.
+- Erasure: ``DELETE /crm/v3/objects/{calls,meetings}/{id}`` archives one, and
+  ``POST /crm/v3/objects/contacts/gdpr-delete`` with ``{"objectId": id}`` deletes a contact for
+  good (HubSpot's GDPR delete); both answer 204, and 404 when HubSpot has no such object.
 
 HubSpot's answers map to the capability's errors: 429 and 5xx (or no answer) to ``CrmBusyError``,
-401 and 403 ``MISSING_SCOPES`` to ``CrmUnauthorizedError``, any other 4xx to ``CrmRefusedError`` with
-HubSpot's message.
+401 and 403 ``MISSING_SCOPES`` to ``CrmUnauthorizedError``, 404 to ``CrmNotFoundError``, any other
+4xx to ``CrmRefusedError`` with HubSpot's message.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import re
 from typing import Any
 
 from sera.adapters.http import HttpClient, OutboundError, PermanentError, RetryableError
-from sera.integrations.hubspot import CrmBusyError, CrmRefusedError, CrmUnauthorizedError
+from sera.integrations.hubspot import CrmBusyError, CrmNotFoundError, CrmRefusedError, CrmUnauthorizedError
 
 DEFAULT_URL = "https://api.hubapi.com"
 TIMEOUT = 10.0
@@ -79,6 +82,12 @@ class HubspotClient:
     def update_object(self, kind: str, object_id: str, properties: dict[str, str]) -> None:
         self._call("PATCH", f"/crm/v3/objects/{kind}/{object_id}", {"properties": properties})
 
+    def archive_object(self, kind: str, object_id: str) -> None:
+        self._call("DELETE", f"/crm/v3/objects/{kind}/{object_id}")
+
+    def gdpr_delete_contact(self, contact_id: str) -> None:
+        self._call("POST", "/crm/v3/objects/contacts/gdpr-delete", {"objectId": contact_id})
+
     # -- the wire -------------------------------------------------------------------------------
 
     def _first(self, kind: str, groups: list[dict[str, Any]], properties: list[str]) -> str | None:
@@ -100,6 +109,8 @@ class HubspotClient:
         except PermanentError as exc:
             if exc.status == 401 or (exc.status == 403 and _category(exc) == "MISSING_SCOPES"):
                 raise CrmUnauthorizedError(_message(exc)) from None
+            if exc.status == 404:
+                raise CrmNotFoundError(_message(exc)) from None
             raise CrmRefusedError(_message(exc)) from None
         answer: dict[str, Any] = response.json() if response.content else {}
         return answer

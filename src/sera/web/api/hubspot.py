@@ -43,7 +43,10 @@ class HubspotIn(BaseModel):
 
 class FailureOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
-    kind: str = Field(description="`call` or `appointment`")
+    kind: str = Field(
+        description="`call` or `appointment` (`object_id`: Sera's id), or a deletion at HubSpot after an "
+        "erasure: `erase_call`, `erase_meeting`, `erase_contact` (`object_id`: HubSpot's id)"
+    )
     object_id: str
     error: str | None = Field(description="HubSpot's reason")
 
