@@ -228,6 +228,22 @@ def test_an_opt_out_guess_on_a_line_asking_for_a_slot_books_instead(sera: Sera, 
     assert "won't call or text" not in replies[-1].text and not replies[-1].ended
 
 
+def test_two_questions_in_a_line_are_answered_each_the_hours_from_the_hours(sera: Sera, personas: Personas) -> None:
+    _, replies = converse(
+        Agent(sera), personas.northside_id, ["are you open late any night, and can I rent an e-bike?"]
+    )
+    said = replies[-1].text
+    assert "8 pm" in said  # Thursday's late closing, from the shop's hours
+    assert "60 dollars a day" in said
+
+
+def test_a_what_if_question_is_answered_by_the_policy_on_what_it_supposes(sera: Sera, personas: Personas) -> None:
+    line = "just wondering, what happens if I don't make it to my tune-up on Saturday and don't tell you?"
+    _, replies = converse(Agent(sera), personas.northside_id, [line], phone="+13125550142")
+    assert "free of charge up to 2 hours before" in replies[-1].text
+    assert "not sure" not in replies[-1].text
+
+
 def test_transfer_goes_to_the_handoff_number_while_open(sera: Sera, personas: Personas) -> None:
     _, replies = converse(Agent(sera), personas.northside_id, ["I want to speak to a manager"])
     assert replies[1].transfer_to == "+13125550199"

@@ -440,6 +440,8 @@ _YES = (
     "yea",
     "yah",
     "ya",
+    "ja",  # callers who think in Dutch, German or a Nordic language say it in English too
+    "oui",
     "yess",
     "sure",
     "certainly",

@@ -59,6 +59,7 @@ _SHORTHAND: dict[str, str] = {
     "u": "you",
     "ur": "your",
     "r": "are",
+    "hw": "how",
     "pls": "please",
     "plz": "please",
     "pleez": "please",

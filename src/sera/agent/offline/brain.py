@@ -20,6 +20,7 @@ from sera.agent.context import TurnContext
 from sera.agent.language import (
     DateMatch,
     Intent,
+    expand_shorthand,
     extract_email,
     extract_name,
     extract_order_number,
@@ -148,6 +149,7 @@ WHAT_IF = re.compile(
     r"(?:be charged|get charged|have to pay|lose)|how much notice|(?:fee|charge|penalty) (?:for|if|to))\b"
 )
 MAX_ANSWERS = 2
+CONDITION = re.compile(r"\bif\b\s+(.+?)(?:[?.!]|$)", re.I)  # what a what-if question supposes
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
 MAY_BE_ABOUT = 0.15  # an intent the classifier gives this much is what a question may be about
 # the words shops write about what callers ask of them (a question about not turning up is about
@@ -202,14 +204,14 @@ def within(ranges: list[tuple[time, time]], part: str | None) -> list[tuple[time
 
 def asks_question(raw: str) -> bool:
     """Shaped like a question: a question mark, or a question word or auxiliary first."""
-    return "?" in raw or bool(QUESTION_OPENERS.search(normalize(raw)))
+    return "?" in raw or bool(QUESTION_OPENERS.search(expand_shorthand(raw)))  # "hw much r ..." too
 
 
 def asked_sentences(raw: str) -> list[str]:
     """The sentences of a line that ask something: ending in a question mark, or opening like a
     question ("and is there anywhere to leave the car, Queen East is a nightmare")."""
     sentences = (part.strip() for sentence in SENTENCE.findall(raw) for part in AND_ASKS.split(sentence))
-    return [s for s in sentences if s and (s.endswith("?") or QUESTION_OPENERS.search(normalize(s)))]
+    return [s for s in sentences if s and (s.endswith("?") or QUESTION_OPENERS.search(expand_shorthand(s)))]
 
 
 def place_named(text: str, count: int) -> int | None:
@@ -310,12 +312,19 @@ class _Turn:
         """A story that ends in a question ("I got my belly button done on Sunday and I've got
         Cancun next week. Am I gonna wreck it?") means what its question means: the story's
         words (a day, a service) are no request when the question itself is surely a question."""
+        if meaning.intent in PRIVACY_TYPES or meaning.intent is Intent.OPT_OUT:
+            return meaning  # "... its Jennifer Nguyen, 2 n's. can u fix it": the question asks for the request
         sentences = asked_sentences(self.raw[:500])
         asked = " ".join(sentences)
         if len(sentences) > 1 and self.all_questions(sentences):
             # "are you open on a Monday at all, and can I bring the dog in?": two questions
             self.question_read = True
             return replace(meaning, intent=Intent.QUESTION, intents=meaning.intents | {Intent.QUESTION})
+        if asked == self.raw.strip() and meaning.intent in (None, Intent.BOOK, Intent.RESCHEDULE, Intent.CANCEL):
+            # one long sentence whose last clause asks on its own, after words that sound like a
+            # booking ("Luna's booked in to get spayed tomorrow and I forgot to ask, can she have
+            # her breakfast before I bring her over?")
+            asked = question_tail(self.raw[:500]) or asked
         if not asked or asked == self.raw.strip() or find_dates(asked, self.ctx.local_now) or parse_time(asked):
             return meaning  # "my dog needs a groom. anything Thursday?" asks for a booking
         question = understand(asked, answering=bool(self.pending))
@@ -461,14 +470,26 @@ class _Turn:
         if intent is Intent.HOURS:
             # "can I drop the car off tonight before you open?" is answered by the shop's FAQ on
             # dropping off after hours, if it has one, not by the hours: what the line asks
-            # besides the hours is searched
-            rest = HOURS_WORDS.sub(" ", self.raw[:500])
-            found = self.tools.run(self.ctx, "search_knowledge", {"query": rest})
+            # besides the hours is searched; a line of two questions, one about the hours ("are
+            # you open late any night, and can I rent an e-bike?"), gets both answers
+            asked = asked_sentences(self.raw[:500])
+            readings = {s: self.hours_asked(s) for s in asked} if len(asked) > 1 else {}
+            hours = next((found for found in readings.values() if found), None)
+            rest = " ".join(s for s, found in readings.items() if not found) if hours else self.raw[:500]
+            if not HOURS_WORDS.sub(" ", rest).strip():
+                return None  # every question is about the hours: answered from the hours, day by day
+            found = self.tools.run(self.ctx, "search_knowledge", {"query": HOURS_WORDS.sub(" ", rest)})
             sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") == "faq"
+            if hours and not sure:  # the other question alone finds nothing: the whole line, as one
+                hours = None
+                found = self.tools.run(self.ctx, "search_knowledge", {"query": HOURS_WORDS.sub(" ", self.raw[:500])})
+                sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") == "faq"
+            if sure and hours:
+                return self.run_done(replace(found, text=f"{hours.text} {found.text}"))
             return self.run_done(found) if sure else None
         if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
             return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
-        asks_price = bool(ASKS_PRICE.search(self.text))  # a price is asked before anything is booked
+        asks_price = bool(ASKS_PRICE.search(expand_shorthand(self.raw)))  # asked before anything is booked
         what_if = bool(WHAT_IF.search(self.text))  # "what happens if I cancel the morning of": the policy
         request = intent in REQUESTS and not asks_price and not what_if
         if (
@@ -524,7 +545,7 @@ class _Turn:
         for sentence in asked_sentences(self.raw[:500])[:MAX_ANSWERS]:
             if sentence == self.raw.strip():
                 continue  # a line that is one question was just searched whole
-            more = self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
+            more = self.hours_asked(sentence) or self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
             if more.data.get("confidence", 0.0) >= ALSO_ANSWER and more.data.get("title") not in titles:
                 if not answers:  # the question alone answers what the whole line did not
                     first = more
@@ -539,15 +560,33 @@ class _Turn:
             return self.knowledge_of_the_request() or whole
         return ToolResult(" ".join(answers[:MAX_ANSWERS]), first.data, outcome=first.outcome)
 
+    def hours_asked(self, sentence: str) -> ToolResult | None:
+        """The hours, for a question of a line that surely asks about them: from the shop's hours
+        (for the days it names, or the week), not from an FAQ entry that mentions a time."""
+        reading = understand(sentence)
+        if reading.intent is not Intent.HOURS or reading.confidence < SURE_ENOUGH_TO_ASK:
+            return None
+        days = list(dict.fromkeys(match.day for match in find_dates(sentence, self.ctx.local_now)))[:4]
+        said = [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days]
+        text = " ".join(said) if said else self.tools.run(self.ctx, "get_hours", {}).text
+        data = {"found": True, "kind": "hours", "title": "hours", "confidence": 1.0}
+        return ToolResult(text, data, outcome="knowledge")
+
     def knowledge_of_the_request(self) -> ToolResult | None:
         """A question whose words find nothing, searched again with the words a shop writes about
         what it sounds like ("what happens if I only let you know that morning" sounds like a
         cancellation, and the shop's answer is its cancellations policy)."""
         if self.meaning is None or not asks_question(self.raw):
             return None
-        topics = [
-            TOPICS[g.label] for g in self.meaning.guesses[:3] if g.label in TOPICS and g.probability >= MAY_BE_ABOUT
-        ]
+        guesses = list(self.meaning.guesses[:3])
+        condition = CONDITION.search(self.raw[:500]) if WHAT_IF.search(self.text) else None
+        if condition:
+            # "what happens if I don't make it to my overhaul and don't tell you": the question is
+            # sure, and what it supposes ("I don't make it ...") is what it is about
+            guesses += understand(condition.group(1)).guesses[:3]
+        topics = list(
+            dict.fromkeys(TOPICS[g.label] for g in guesses if g.label in TOPICS and g.probability >= MAY_BE_ABOUT)
+        )
         if not topics:
             return None
         query = f"{canonical(self.raw[:500])} {' '.join(topics)}"
