@@ -1091,8 +1091,8 @@ class _Turn:
         return any(start <= moment < end for start, end in self.ctx.shop.opening_hours(day))
 
     def staff_away(self) -> str:
-        """The caller asked for someone on a day they don't work: say which days they do, and
-        forget the day (asking a time on it only leads to "no openings")."""
+        """The caller asked for someone on a day they don't work: say which days they do, and go
+        on with their next working day (asking a time on the day asked only leads to "no openings")."""
         schedule = self.ctx.shop.schedule
         staff = schedule.staff_named(self.slots.get("staff"))
         wanted = self.slots.get("day")
