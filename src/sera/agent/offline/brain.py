@@ -478,15 +478,12 @@ class _Turn:
             rest = " ".join(s for s, found in readings.items() if not found) if hours else self.raw[:500]
             if not HOURS_WORDS.sub(" ", rest).strip():
                 return None  # every question is about the hours: answered from the hours, day by day
-            found = self.tools.run(self.ctx, "search_knowledge", {"query": HOURS_WORDS.sub(" ", rest)})
-            sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") == "faq"
-            if hours and not sure:  # the other question alone finds nothing: the whole line, as one
-                hours = None
-                found = self.tools.run(self.ctx, "search_knowledge", {"query": HOURS_WORDS.sub(" ", self.raw[:500])})
-                sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") == "faq"
-            if sure and hours:
-                return self.run_done(replace(found, text=f"{hours.text} {found.text}"))
-            return self.run_done(found) if sure else None
+            found = self.faq_beside_hours(rest)
+            if hours and found is None:  # the other question alone finds nothing: the whole line, as one
+                hours, found = None, self.faq_beside_hours(self.raw[:500])
+            if found is None:
+                return None
+            return self.run_done(replace(found, text=f"{hours.text} {found.text}") if hours else found)
         if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
             return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
         asks_price = bool(ASKS_PRICE.search(expand_shorthand(self.raw)))  # asked before anything is booked
@@ -559,6 +556,12 @@ class _Turn:
         if not answers:
             return self.knowledge_of_the_request() or whole
         return ToolResult(" ".join(answers[:MAX_ANSWERS]), first.data, outcome=first.outcome)
+
+    def faq_beside_hours(self, text: str) -> ToolResult | None:
+        """The FAQ entry that surely answers what ``text`` asks besides the hours, if one does."""
+        found = self.tools.run(self.ctx, "search_knowledge", {"query": HOURS_WORDS.sub(" ", text)})
+        sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") == "faq"
+        return found if sure else None
 
     def hours_asked(self, sentence: str) -> ToolResult | None:
         """The hours, for a question of a line that surely asks about them: from the shop's hours
