@@ -93,11 +93,16 @@ def _postgres_engine(url: str) -> Engine:
 
 def _empty_postgres(url: str) -> None:
     """Every table emptied, children first, and the audit sequence restarted: a test's rows are
-    few, and DELETE is about four times quicker than TRUNCATE, which pays per table (measured)."""
+    few, and DELETE is about four times quicker than TRUNCATE, which pays per table (measured);
+    sent as one batch, 2 ms instead of 8."""
     with _postgres_engine(url).begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
-        conn.execute(text("SELECT setval(pg_get_serial_sequence('audit_entries', 'seq'), 1, false)"))
+        conn.exec_driver_sql(_EMPTYING)
+
+
+_EMPTYING = "; ".join(  # one round trip instead of one a table
+    [f'DELETE FROM "{table.name}"' for table in reversed(Base.metadata.sorted_tables)]
+    + ["SELECT setval(pg_get_serial_sequence('audit_entries', 'seq'), 1, false)"]
+)
 
 
 @pytest.fixture
@@ -170,6 +175,8 @@ def fake_twilio() -> Iterator[TwilioServer]:
 
 REDIS_URL = os.environ.get("SERA_TEST_REDIS_URL")
 JOB_BACKENDS = ["sqlite", "redis"] if REDIS_URL else ["sqlite"]
+KILL_BACKENDS = ["redis"] if REDIS_URL else ["sqlite"]
+"""The kill tests run once per queue: SQLite's in the SQLite suite, Redis's in the PostgreSQL and Redis one."""
 
 
 @pytest.fixture(params=JOB_BACKENDS)

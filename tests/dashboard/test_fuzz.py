@@ -56,3 +56,14 @@ def test_every_dashboard_route_survives_any_input(as_role: Callable[[str], Brows
     for route in sorted(ROUTES, key=lambda r: r.path.startswith(ENDING)):  # the session's end comes last
         survives(route)
     assert hit == set(ROUTES)
+
+
+def test_an_id_no_record_can_have_is_the_not_found_page_on_every_route(as_role: Callable[[str], Browser]) -> None:
+    """PostgreSQL refuses a NUL in text: such an id is answered before any query is made."""
+    owner = as_role("owner")
+    with_ids = [r for r in ROUTES if r.method == "GET" and re.search(r"\{\w+_id\}", r.path)]
+    assert with_ids
+    for route in with_ids:
+        for odd in ("\x00", "a b", "x" * 65):
+            response = owner.get(_url(route, odd), follow_redirects=False)
+            assert response.status_code == 404, (route, odd, response.status_code)

@@ -36,7 +36,7 @@ from sera.privacy.copies import pending_copies
 from sera.privacy.erasure import redact_customer
 from sera.storage.models import AuditEntry, ProviderCopy
 from tests.adapters.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN, SHOP
-from tests.conftest import JOB_BACKENDS, REDIS_URL, ROOT, Personas
+from tests.conftest import KILL_BACKENDS, REDIS_URL, ROOT, Personas
 from tests.outbound.paced_twilio import Pace, PacedTwilioServer
 from tests.outbound.test_kill import LIFETIME, SEED, THREADS, WORKER, Worker, kill_until
 from tests.outbound.worker import worker_env
@@ -59,7 +59,7 @@ def fake_twilio() -> Iterator[PacedTwilioServer]:
         yield fake
 
 
-@pytest.fixture(params=JOB_BACKENDS)
+@pytest.fixture(params=KILL_BACKENDS)
 def queue(request: pytest.FixtureRequest, sera: Sera, personas: Personas) -> Iterator[Jobs]:
     if request.param == "redis":
         sera.settings = sera.settings.model_copy(update={"redis_url": REDIS_URL})

@@ -9,8 +9,8 @@ intended text reached Twilio exactly once, every action is ``sent`` with that me
 sid, and some were found by reconciliation (the path this test is about). Calls take the
 same path with Twilio's Calls API: placed once each, found again in its list of calls.
 
-Runs on the SQLite queue and, where SERA_TEST_REDIS_URL is set, on Redis; on SQLite or
-PostgreSQL as the rest of the suite. Rate limits are off and the shop's quiet hours too;
+Runs once per queue: on SQLite's in the SQLite suite and, where SERA_TEST_REDIS_URL is set
+(the PostgreSQL and Redis suite), on Redis's. Rate limits are off and the shop's quiet hours too;
 ``SERA_OUTBOUND_SETTLE_SECONDS`` is 2 (the fake finishes any request within 50 ms). The
 test process also plays the periodic dispatcher, every second instead of every minute,
 with short "lost job" and "stale sending" ages: a sweep racing live workers is part of
@@ -41,7 +41,7 @@ from sera.outbound.dispatch import dispatch
 from sera.outbound.jobs import enqueue_send
 from sera.storage.models import OutboundAction
 from tests.adapters.twilio.conftest import ACCOUNT_SID, AUTH_TOKEN
-from tests.conftest import JOB_BACKENDS, REDIS_URL, ROOT, Personas
+from tests.conftest import KILL_BACKENDS, REDIS_URL, ROOT, Personas
 from tests.outbound.paced_twilio import Pace, PacedTwilioServer
 from tests.outbound.shoppers import grant_call_consent, record_shopper_checkouts, set_outbound
 from tests.outbound.worker import worker_env
@@ -75,7 +75,7 @@ def fake_twilio(pace: Pace) -> Iterator[PacedTwilioServer]:
         yield fake
 
 
-@pytest.fixture(params=JOB_BACKENDS)
+@pytest.fixture(params=KILL_BACKENDS)
 def queue(request: pytest.FixtureRequest, sera: Sera, personas: Personas) -> Iterator[Jobs]:
     if request.param == "redis":
         sera.settings = sera.settings.model_copy(update={"redis_url": REDIS_URL})

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook
 
-from sera.adapters.http import HostRefusedError, HttpClient, PermanentError, public_addresses
+from sera.adapters.http import HostRefusedError, HttpClient, PermanentError, public_addresses, tls_context
 
 USER_AGENT = "Sera-Webhooks/1"
 TIMEOUT = 10.0
@@ -51,7 +51,9 @@ class GuardedTransport(httpx.HTTPTransport):
 
 
 def guarded_http(*, allow_private: bool) -> HttpClient:
-    return HttpClient(timeout=TIMEOUT, retries=0, transport=GuardedTransport(allow_private=allow_private))
+    return HttpClient(
+        timeout=TIMEOUT, retries=0, transport=GuardedTransport(allow_private=allow_private, verify=tls_context())
+    )
 
 
 class StandardWebhooksSender:

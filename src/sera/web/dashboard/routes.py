@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request
+import re
+
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,8 +30,19 @@ from sera.web.dashboard import (
 )
 from sera.web.dashboard.access import PREFIX, ForbiddenError, LoginRequiredError, PageNotFoundError, login_url
 from sera.web.dashboard.render import render
+from sera.web.fields import ID_PATTERN
 
-router = APIRouter(prefix=PREFIX, include_in_schema=False)
+_ID = re.compile(ID_PATTERN)
+
+
+def _ids_have_an_ids_shape(request: Request) -> None:
+    """A path id no record can have is the 404 page before any query is made."""
+    for name, value in request.path_params.items():
+        if name.endswith("_id") and not _ID.match(value):
+            raise PageNotFoundError
+
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(_ids_have_an_ids_shape)])
 for module in (
     login,
     embedded,
