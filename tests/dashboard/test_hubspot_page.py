@@ -10,6 +10,7 @@ import pytest
 
 from sera.bootstrap import Sera
 from sera.integrations.hubspot import drain
+from sera.privacy.erasure import redact_customer
 from tests.adapters.hubspot.conftest import a_call, a_customer
 from tests.conftest import FakeClock, Personas
 from tests.dashboard.conftest import Browser
@@ -64,3 +65,21 @@ def test_hubspot_is_connected_shown_and_disconnected(
 
     gone = after(owner, owner.act("POST", "/dashboard/hubspot/disconnect"))
     assert "HubSpot is disconnected" in gone and "Not connected" in gone
+
+
+def test_a_shop_disconnected_with_deletions_owed_is_shown_sending_them(
+    sera: Sera, personas: Personas, as_role: Callable[[str], Browser], fake_hubspot: FakeHubspot, clock: FakeClock
+) -> None:
+    shop = personas.northside_id
+    owner = as_role("owner")
+    after(owner, owner.act("POST", "/dashboard/hubspot", data={"token": fake_hubspot.token}))
+    harriet = a_customer(sera, shop)
+    a_call(sera, shop, clock, customer_id=harriet)
+    drain(sera, shop)
+    redact_customer(sera, shop, harriet, actor="test")
+
+    gone = after(owner, owner.act("POST", "/dashboard/hubspot/disconnect"))
+    assert "Disconnecting: sending the deletions owed to erased customers first" in gone
+    assert "Disconnect HubSpot</button>" not in gone
+    drain(sera, shop)
+    assert "Not connected" in owner.get("/dashboard/hubspot").text

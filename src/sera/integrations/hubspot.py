@@ -68,6 +68,7 @@ KINDS |= {"appointment.moved": "appointment", "appointment.cancelled": "appointm
 HANDED_OVER = attempts.HandOver("hubspot queue")
 ERASE = {"call": "erase_call", "appointment": "erase_meeting"}  # a synced row -> the kind that deletes it
 ERASED = {"erase_call": "calls", "erase_meeting": "meetings", "erase_contact": "contacts"}
+SENDING = ("connected", "disconnecting")  # a disconnecting shop's queue holds only owed deletions
 LEDGER_KINDS = {"calls": "call", "meetings": "meeting", "contacts": "contact"}
 
 
@@ -143,7 +144,7 @@ class SyncFailure:
 @dataclass(frozen=True)
 class HubspotStatus:
     connected: bool
-    status: str  # connected | broken | not_connected
+    status: str  # connected | broken | disconnecting (sending owed deletions only) | not_connected
     portal_id: str | None = None
     connected_at: datetime | None = None
     last_sync_at: datetime | None = None
@@ -219,15 +220,24 @@ def connect(sera: Sera, merchant_id: str, token: str, *, actor: str) -> HubspotS
 
 
 def disconnect(uow: UnitOfWork, *, actor: str) -> None:
-    """Forget the token and the queue (what was sent stays in HubSpot)."""
+    """Stop sending to HubSpot (what was sent stays there). Deletions owed to erased customers
+    are still sent first: until they are, the connection is ``disconnecting`` and keeps its
+    token for them alone; then the token is forgotten."""
     row = _connection(uow)
     if row is None:
         raise NotConnectedError("HubSpot is not connected")
+    owed = HubspotSync.kind.in_(ERASED) & (HubspotSync.status == "pending")
     uow.session.execute(
-        delete(HubspotSync).where(HubspotSync.merchant_id == row.merchant_id),
+        delete(HubspotSync).where(HubspotSync.merchant_id == row.merchant_id, ~owed),
         execution_options={"synchronize_session": False},
     )
-    uow.session.delete(row)
+    deletions = uow.session.execute(select(func.count()).select_from(HubspotSync)).scalar_one()
+    if deletions:
+        row.status, row.updated_at = "disconnecting", clock_of(uow.session)
+        assert uow.merchant_id is not None
+        HANDED_OVER.after_commit(uow, [uow.merchant_id])
+    else:
+        uow.session.delete(row)
     audit.record(
         uow.session,
         merchant_id=uow.merchant_id,
@@ -235,9 +245,31 @@ def disconnect(uow: UnitOfWork, *, actor: str) -> None:
         action="hubspot.disconnected",
         target_type="hubspot_connection",
         target_id=row.id,
-        details={"portal_id": row.portal_id},
+        details={"portal_id": row.portal_id, "deletions_still_to_send": deletions},
         at=clock_of(uow.session),
     )
+
+
+def _finish_disconnecting(sera: Sera, merchant_id: str) -> None:
+    """A disconnecting shop whose owed deletions are all sent: its token and queue go."""
+    with sera.uow(merchant_id) as uow:
+        row = _connection(uow)
+        owed = select(HubspotSync.id).where(HubspotSync.status == "pending")
+        if row is None or row.status != "disconnecting" or uow.session.execute(owed.limit(1)).first():
+            return
+        uow.session.execute(delete(HubspotSync), execution_options={"synchronize_session": False})
+        uow.session.delete(row)
+        audit.record(
+            uow.session,
+            merchant_id=merchant_id,
+            actor="system",
+            action="hubspot.token_forgotten",
+            target_type="hubspot_connection",
+            target_id=row.id,
+            details={"portal_id": row.portal_id},
+            at=clock_of(uow.session),
+        )
+        uow.commit()
 
 
 def status(uow: UnitOfWork) -> HubspotStatus:
@@ -289,11 +321,11 @@ def on_event(uow: UnitOfWork, event_type: str, data: dict[str, Any], *, customer
     connection = uow.session.connection()
     position = connection.execute(
         update(HubspotConnection)
-        .where(HubspotConnection.merchant_id == uow.merchant_id)
+        .where(HubspotConnection.merchant_id == uow.merchant_id, HubspotConnection.status != "disconnecting")
         .values(queued=HubspotConnection.queued + 1)
         .returning(HubspotConnection.queued)
     ).scalar_one_or_none()
-    if position is None:  # not connected: nothing is kept for HubSpot
+    if position is None:  # not connected (or disconnecting): nothing is kept for HubSpot
         return False
     now = clock_of(uow.session)
     values = {
@@ -432,7 +464,8 @@ class Drained:
 
 
 def take_due(sera: Sera, now: datetime) -> list[str]:
-    """Shops whose queue has rows to send now: connected, not paused, not held by a worker."""
+    """Shops whose queue has rows to send now: connected (or sending their last deletions), not
+    paused, not held by a worker."""
     with sera.uow(readonly=True) as uow:
         waiting = select(HubspotSync.id).where(
             HubspotSync.merchant_id == HubspotConnection.merchant_id, HubspotSync.status == "pending"
@@ -440,7 +473,7 @@ def take_due(sera: Sera, now: datetime) -> list[str]:
         return list(
             uow.session.execute(
                 select(HubspotConnection.merchant_id).where(
-                    HubspotConnection.status == "connected",
+                    HubspotConnection.status.in_(SENDING),
                     or_(HubspotConnection.paused_until.is_(None), HubspotConnection.paused_until <= now),
                     or_(HubspotConnection.draining_until.is_(None), HubspotConnection.draining_until < now),
                     waiting.exists(),
@@ -477,6 +510,7 @@ def drain(sera: Sera, merchant_id: str, *, limit: int = BATCH) -> Drained:
         while sent < limit:
             work = _next(sera, merchant_id)
             if work is None:
+                _finish_disconnecting(sera, merchant_id)
                 return Drained(sent)
             done: dict[str, str | None] = {"contact_id": work.contact_id}
             try:
@@ -502,7 +536,7 @@ def _hold(sera: Sera, merchant_id: str, now: datetime) -> str | None:
         held = uow.session.execute(
             update(HubspotConnection)
             .where(
-                HubspotConnection.status == "connected",
+                HubspotConnection.status.in_(SENDING),
                 or_(HubspotConnection.paused_until.is_(None), HubspotConnection.paused_until <= now),
                 or_(HubspotConnection.draining_until.is_(None), HubspotConnection.draining_until < now),
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sera.booking.service import cancel_appointment
@@ -15,7 +16,7 @@ from sera.integrations.hubspot import connect, drain
 from sera.privacy.copies import copies_of
 from sera.privacy.erasure import redact_customer
 from sera.privacy.report import privacy_report, render_report
-from sera.storage.models import AuditEntry, HubspotSync
+from sera.storage.models import AuditEntry, HubspotConnection, HubspotSync
 from tests.adapters.hubspot.conftest import HARRIET, a_booking, a_call, a_customer
 from tests.adapters.hubspot.test_failures import drain_until_done
 from tests.conftest import FakeClock
@@ -259,3 +260,43 @@ def test_a_change_to_an_erased_customers_booking_is_not_written_to_hubspot(
         ("DELETE", "/crm/v3/objects/meetings"),
         ("POST", "/crm/v3/objects/contacts"),  # gdpr-delete; no PATCH of the archived meeting
     ]
+
+
+def test_disconnecting_with_deletions_owed_sends_them_first_then_forgets_the_token(
+    sera: Sera, connected: str, fake_hubspot: FakeHubspot, clock: FakeClock, api: TestClient
+) -> None:
+    harriet, contact, call, meeting = synced_harriet(sera, connected, fake_hubspot, clock)
+    peter = a_customer(sera, connected, **PETER)
+    a_call(sera, connected, clock, customer_id=peter, caller=PETER["phone"])  # waiting: never sent now
+    redact_customer(sera, connected, harriet, actor="test")
+
+    assert api.delete("/api/v1/integrations/hubspot").status_code == 204
+    shown = api.get("/api/v1/integrations/hubspot").json()
+    assert (shown["status"], shown["connected"], shown["pending"]) == ("disconnecting", False, 3)
+    a_call(sera, connected, clock, customer_id=peter, caller=PETER["phone"])  # after: nothing is queued
+
+    assert drain(sera, connected).sent == 3
+    assert [path for _, path, _ in erasure_requests(fake_hubspot)] == [
+        f"/crm/v3/objects/calls/{call}",
+        f"/crm/v3/objects/meetings/{meeting}",
+        GDPR_DELETE,
+    ]
+    assert fake_hubspot.objects["calls"] == {} and contact not in fake_hubspot.objects["contacts"]
+    assert {c.status for c in copies_of(sera, connected, customer_id=harriet)} == {"deleted"}
+    assert api.get("/api/v1/integrations/hubspot").json()["status"] == "not_connected"
+    with sera.uow(connected, readonly=True) as uow:
+        assert uow.session.execute(select(HubspotConnection)).first() is None  # the token is gone
+        assert uow.session.execute(select(HubspotSync)).first() is None
+        actions = uow.session.execute(select(AuditEntry.action, AuditEntry.details)).all()
+    assert ("hubspot.disconnected", 3) in [(a, d.get("deletions_still_to_send")) for a, d in actions if d]
+    assert "hubspot.token_forgotten" in [a for a, _ in actions]
+    assert drain(sera, connected).sent == 0
+
+
+def test_disconnecting_with_nothing_owed_forgets_the_token_at_once(
+    sera: Sera, connected: str, fake_hubspot: FakeHubspot, clock: FakeClock, api: TestClient
+) -> None:
+    a_call(sera, connected, clock, customer_id=a_customer(sera, connected))
+    assert api.delete("/api/v1/integrations/hubspot").status_code == 204
+    assert api.get("/api/v1/integrations/hubspot").json()["status"] == "not_connected"
+    assert drain(sera, connected).outcome == "held" and fake_hubspot.requests == []

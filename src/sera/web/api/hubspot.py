@@ -55,7 +55,9 @@ class HubspotOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     connected: bool
     status: str = Field(
-        description="`connected`, `broken` (HubSpot refused the token: connect again) or `not_connected`"
+        description="`connected`, `broken` (HubSpot refused the token: connect again), `disconnecting` "
+        "(disconnected, still sending the deletions owed to erased customers; the token is forgotten "
+        "after them) or `not_connected`"
     )
     portal_id: str | None = Field(description="the HubSpot account")
     connected_at: datetime | None
@@ -63,7 +65,7 @@ class HubspotOut(BaseModel):
     last_error: str | None = Field(description="what went wrong last, in HubSpot's words")
     last_error_at: datetime | None
     paused_until: datetime | None = Field(description="the queue waits until then (HubSpot's rate limit or an outage)")
-    pending: int = Field(description="calls and appointments waiting to be sent, in order")
+    pending: int = Field(description="calls, appointments and deletions waiting to be sent, in order")
     failed: int = Field(description="refused by HubSpot (see recent_failures)")
     recent_failures: list[FailureOut]
 
@@ -89,7 +91,9 @@ def hubspot_status(principal: AdminDep, uow: ReaderDep) -> HubspotOut:
 
 @router.delete("/integrations/hubspot", status_code=204, response_class=Response, responses=errors(403, 404))
 def hubspot_disconnect(sera: SeraDep, principal: AdminDep) -> Response:
-    """Forget the token and what waits to be sent (what HubSpot holds stays there)."""
+    """Stop sending to HubSpot and drop what waits to be sent (what HubSpot holds stays there),
+    except deletions owed to erased customers: the status is `disconnecting` until they are sent,
+    then the token is forgotten."""
     with sera.uow(principal.merchant_id) as uow:
         try:
             disconnect(uow, actor=principal.actor)

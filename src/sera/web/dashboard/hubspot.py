@@ -20,9 +20,11 @@ router = APIRouter()
 Manager = Annotated[DashboardUser, Depends(requires("hubspot.manage"))]
 NOTICES = {
     "connected": "HubSpot is connected: calls and bookings from now on go to it.",
-    "disconnected": "HubSpot is disconnected: nothing more goes to it.",
+    "disconnected": "HubSpot is disconnected: nothing more goes to it but deletions owed to erased customers.",
 }
-BADGES = {"connected": "ok", "broken": "danger", "not_connected": ""}
+BADGES = {"connected": "ok", "broken": "danger", "disconnecting": "warn", "not_connected": ""}
+LABELS = {"connected": "Connected", "broken": "Token refused: connect again"}
+LABELS |= {"disconnecting": "Disconnecting: sending the deletions owed to erased customers first"}
 
 
 def _page(request: Request, sera: Sera, user: DashboardUser, *, status_code: int = 200, **context: Any) -> Response:
@@ -36,6 +38,7 @@ def _page(request: Request, sera: Sera, user: DashboardUser, *, status_code: int
         zone=user.session.timezone,
         view=view,
         badges=BADGES,
+        labels=LABELS,
         notice=NOTICES.get(request.query_params.get("done", "")),
         status_code=status_code,
         **context,
