@@ -262,7 +262,7 @@ def _finish_disconnecting(sera: Sera, merchant_id: str) -> None:
         audit.record(
             uow.session,
             merchant_id=merchant_id,
-            actor="system",
+            actor="system:hubspot",
             action="hubspot.token_forgotten",
             target_type="hubspot_connection",
             target_id=row.id,
