@@ -40,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, func, or_, select, update
 
@@ -53,6 +53,9 @@ from sera.observability import redact
 from sera.storage import attempts
 from sera.storage.database import UnitOfWork, clock_of, conflict_insert, rows
 from sera.storage.models import Appointment, Call, Customer, HubspotConnection, HubspotSync, Service, new_id
+
+if TYPE_CHECKING:
+    from sera.privacy.copies import CopyRef, Outcome
 
 log = logging.getLogger("sera.hubspot")
 
@@ -67,6 +70,7 @@ KINDS = {"call.completed": "call", "appointment.booked": "appointment"}
 KINDS |= {"appointment.moved": "appointment", "appointment.cancelled": "appointment"}
 HANDED_OVER = attempts.HandOver("hubspot queue")
 ERASE = {"call": "erase_call", "appointment": "erase_meeting"}  # a synced row -> the kind that deletes it
+PROVIDER = "hubspot"  # in the deletion ledger and the key store
 ERASED = {"erase_call": "calls", "erase_meeting": "meetings", "erase_contact": "contacts"}
 SENDING = ("connected", "disconnecting")  # a disconnecting shop's queue holds only owed deletions
 LEDGER_KINDS = {"calls": "call", "meetings": "meeting", "contacts": "contact"}
@@ -705,15 +709,56 @@ def _send(api: HubspotApi, work: _Work, done: dict[str, str | None]) -> str:
 def _erase(api: HubspotApi, work: _Work, done: dict[str, str | None]) -> str:
     """Delete one object Sera put in HubSpot; ``done["result"]``: ``deleted``, or ``gone`` (404)."""
     assert work.hubspot_id is not None
-    try:
-        if work.kind == "contacts":
-            api.gdpr_delete_contact(work.hubspot_id)
-        else:
-            api.archive_object(work.kind, work.hubspot_id)
-        done["result"] = "deleted"
-    except CrmNotFoundError:
-        done["result"] = "gone"
+    done["result"] = _delete_at_hubspot(api, work.kind, work.hubspot_id)
     return work.hubspot_id
+
+
+def _delete_at_hubspot(api: HubspotApi, kind: str, hubspot_id: str) -> Outcome:
+    """Archive a call or meeting, or GDPR-delete a contact: ``deleted``, or ``gone`` (a 404)."""
+    try:
+        if kind == "contacts":
+            api.gdpr_delete_contact(hubspot_id)
+        else:
+            api.archive_object(kind, hubspot_id)
+    except CrmNotFoundError:
+        return "gone"
+    return "deleted"
+
+
+# -- a deleted shop's last deletions ------------------------------------------------------------
+
+
+def hand_deletions_to_the_ledger(sera: Sera, merchant_id: str) -> list[str]:
+    """Before a shop's key is destroyed: the deletions its HubSpot queue still owes erased
+    customers become the deletion ledger's own (the queue goes with the shop), with the token
+    kept past the shop for them alone. Their ledger ids, to start now."""
+    with sera.uow(merchant_id) as uow:
+        row = _connection(uow)
+        owed = _ledger().take_over(uow, PROVIDER, clock_of(uow.session)) if row is not None else []
+        if row is None or not owed:
+            return []
+        token, portal = uow.vault.open(row, "token"), row.portal_id
+        uow.commit()
+    if token:  # without one the ledger has no deleter: they stay pending, and are reported overdue
+        sera.keystore.keep_for_deletion(merchant_id, PROVIDER, portal, token)
+    return owed
+
+
+@dataclass(frozen=True)
+class HubspotDeleter:
+    """The deletion ledger's deleter for HubSpot (``sera.privacy.copies.Deleter``): ledger ids
+    are ``<portal>/<HubSpot id>``."""
+
+    api: HubspotApi
+
+    def delete(self, copy: CopyRef) -> Outcome:
+        return _delete_at_hubspot(self.api, f"{copy.kind}s", copy.provider_id.partition("/")[2])
+
+
+def hubspot_deleter(sera: Sera, merchant_id: str) -> HubspotDeleter | None:
+    """A deleted shop's HubSpot account, with the token kept for its last deletions."""
+    kept = sera.keystore.kept_for_deletion(merchant_id, PROVIDER)
+    return None if kept is None else HubspotDeleter(_api(sera, kept[1]))
 
 
 def _settle(

@@ -66,6 +66,8 @@ def deleter(sera: Sera, merchant_id: str, provider: str) -> Deleter | None:
         return twilio_deleter(sera, merchant_id, _deletion_http[0])
     if provider == "vapi":
         return vapi_deleter(sera, _deletion_http[0])
+    if provider == "hubspot":
+        return hubspot.hubspot_deleter(sera, merchant_id)  # a deleted shop's last deletions only
     return None
 
 

@@ -197,6 +197,24 @@ def order_elsewhere(
     uow.session.execute(insert.on_conflict_do_nothing(index_elements=["provider", "kind", "provider_id"]))
 
 
+def take_over(uow: UnitOfWork, provider: str, now: datetime) -> list[str]:
+    """Deletions ordered with ``order_elsewhere`` whose queue is going (its shop is deleted)
+    become the ledger's own, due now; their ids."""
+    ids = list(
+        uow.session.execute(
+            select(ProviderCopy.id).where(
+                ProviderCopy.merchant_id == uow.merchant_id,
+                ProviderCopy.provider == provider,
+                ProviderCopy.status == "pending",
+                ProviderCopy.next_attempt_at.is_(None),
+            )
+        ).scalars()
+    )
+    if ids:
+        uow.session.execute(update(ProviderCopy).where(ProviderCopy.id.in_(ids)).values(next_attempt_at=now))
+    return ids
+
+
 def settled_elsewhere(
     uow: UnitOfWork, *, provider: str, kind: str, provider_id: str, outcome: Outcome | None, error: str | None = None
 ) -> None:

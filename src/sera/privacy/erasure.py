@@ -25,6 +25,7 @@ from sera import audit
 from sera.bootstrap import Sera
 from sera.calendars import events as calendar_events
 from sera.integrations.events import emit, forget_customer
+from sera.integrations.hubspot import hand_deletions_to_the_ledger
 from sera.mail import service as mail
 from sera.notifications import service as notifications
 from sera.privacy.copies import keep_shop_credentials, order_for_customer, order_for_shop, start_deletions
@@ -143,6 +144,7 @@ def delete_shop(sera: Sera, merchant_id: str, *, actor: str) -> ShopDeletion:
 
     copies = order_for_shop(sera, merchant_id, sera.clock())
     keep_shop_credentials(sera, merchant_id)
+    copies += hand_deletions_to_the_ledger(sera, merchant_id)  # owed to customers erased before
     sera.keystore.destroy_merchant_key(merchant_id)
     deleted: dict[str, int] = {}
     for table in reversed(Base.metadata.sorted_tables):

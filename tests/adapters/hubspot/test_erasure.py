@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sera.booking.service import cancel_appointment
 from sera.bootstrap import Sera
 from sera.integrations.hubspot import connect, drain
-from sera.privacy.copies import copies_of
-from sera.privacy.erasure import redact_customer
+from sera.privacy.copies import copies_of, delete_copy, pending_copies
+from sera.privacy.erasure import delete_shop, redact_customer
 from sera.privacy.report import privacy_report, render_report
 from sera.storage.models import AuditEntry, HubspotConnection, HubspotSync
 from tests.adapters.hubspot.conftest import HARRIET, a_booking, a_call, a_customer
@@ -300,3 +300,38 @@ def test_disconnecting_with_nothing_owed_forgets_the_token_at_once(
     assert api.delete("/api/v1/integrations/hubspot").status_code == 204
     assert api.get("/api/v1/integrations/hubspot").json()["status"] == "not_connected"
     assert drain(sera, connected).outcome == "held" and fake_hubspot.requests == []
+
+
+def test_a_shop_deleted_with_deletions_owed_still_sends_them_then_forgets_the_token(
+    sera: Sera, connected: str, fake_hubspot: FakeHubspot, clock: FakeClock
+) -> None:
+    from sera.jobs.wiring import deleter
+
+    harriet, contact, call, meeting = synced_harriet(sera, connected, fake_hubspot, clock)
+    redact_customer(sera, connected, harriet, actor="test")  # owed, not sent yet, when the shop goes
+
+    delete_shop(sera, connected, actor="test")
+    assert sera.keystore.kept_for_deletion(connected, "hubspot") == (str(fake_hubspot.portal_id), fake_hubspot.token)
+    owed = pending_copies(sera)
+    assert sorted(c.kind for c in owed) == ["call", "contact", "meeting"]
+    fake_hubspot.fail_next(503)  # a refusal is tried again by the ledger
+    outcomes = [delete_copy(sera, lambda m, p: deleter(sera, m, p), copy.id) for copy in owed]
+    assert sorted(str(o) for o in outcomes) == ["deleted", "deleted", "retry"]
+    clock.advance(minutes=5)
+    for copy in pending_copies(sera):
+        delete_copy(sera, lambda m, p: deleter(sera, m, p), copy.id)
+
+    assert fake_hubspot.objects == {"contacts": {}, "calls": {}, "meetings": {}}
+    sent = erasure_requests(fake_hubspot)
+    assert {path for _, path, _ in sent} == {
+        f"/crm/v3/objects/calls/{call}",
+        f"/crm/v3/objects/meetings/{meeting}",
+        GDPR_DELETE,
+    }
+    assert ("POST", GDPR_DELETE, {"objectId": contact}) in sent and pending_copies(sera) == []
+    assert {(c.kind, c.status) for c in copies_of(sera, connected)} == {
+        ("call", "deleted"),
+        ("meeting", "deleted"),
+        ("contact", "deleted"),
+    }
+    assert sera.keystore.kept_for_deletion(connected, "hubspot") is None  # forgotten once done
