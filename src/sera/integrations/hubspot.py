@@ -447,7 +447,7 @@ def _queue(
         ledger_id = f"{portal}/{hubspot_id}"
         _ledger().order_elsewhere(
             uow,
-            provider="hubspot",
+            provider=PROVIDER,
             kind=LEDGER_KINDS[ERASED[kind]],
             provider_id=ledger_id,
             customer_id=customer_id,
@@ -773,7 +773,7 @@ def _settle(
             ledger_id = f"{portal}/{hubspot_id}"
             outcome = "gone" if result == "gone" else "deleted"
             _ledger().settled_elsewhere(
-                uow, provider="hubspot", kind=LEDGER_KINDS[work.kind], provider_id=ledger_id, outcome=outcome
+                uow, provider=PROVIDER, kind=LEDGER_KINDS[work.kind], provider_id=ledger_id, outcome=outcome
             )
         elif row is not None and row.status == "erased":  # erased while it was sent: what was made goes too
             made = [(ERASE[row.kind], hubspot_id)] if row.hubspot_id is None else []
@@ -857,7 +857,7 @@ def _fail(sera: Sera, merchant_id: str, work: _Work, done: dict[str, str | None]
             error = f"HubSpot refused to delete the {what} {work.object_id}: {reason}"
             _problem(uow, work, done, error, failed=True)
             portal = uow.session.execute(select(HubspotConnection.portal_id)).scalar_one()
-            _ledger().settled_elsewhere(uow, provider="hubspot", kind=what, provider_id=f"{portal}/{work.object_id}",
+            _ledger().settled_elsewhere(uow, provider=PROVIDER, kind=what, provider_id=f"{portal}/{work.object_id}",
                               outcome=None, error=redact(error))  # fmt: skip
         else:
             what = "call" if work.kind == "calls" else "appointment"
