@@ -27,7 +27,8 @@ Invariants:
   (it is theirs too); the audit entry counts it. Each deletion is in the deletion ledger
   (``sera.privacy.copies``, provider ``hubspot``, id ``<portal>/<id>``) and settled there when
   HubSpot has done it. Queued deletions wait through a broken token; connecting another account
-  fails them (their ids mean nothing there), and disconnecting drops them with the queue.
+  fails them (their ids mean nothing there). Disconnecting sends them first (the connection is
+  ``closing`` meanwhile), and a deleted shop hands them to the deletion ledger.
 - HubSpot refusing the token (401) marks the connection broken, stops the queue (its rows are
   kept for a reconnection) and tells the shop (``hubspot_disconnected``); any other refusal fails
   that one row with HubSpot's message and the queue goes on.
@@ -72,7 +73,7 @@ HANDED_OVER = attempts.HandOver("hubspot queue")
 ERASE = {"call": "erase_call", "appointment": "erase_meeting"}  # a synced row -> the kind that deletes it
 PROVIDER = "hubspot"  # in the deletion ledger and the key store
 ERASED = {"erase_call": "calls", "erase_meeting": "meetings", "erase_contact": "contacts"}
-SENDING = ("connected", "disconnecting")  # a disconnecting shop's queue holds only owed deletions
+SENDING = ("connected", "closing")  # a closing shop's queue holds only owed deletions
 LEDGER_KINDS = {"calls": "call", "meetings": "meeting", "contacts": "contact"}
 
 
@@ -148,7 +149,7 @@ class SyncFailure:
 @dataclass(frozen=True)
 class HubspotStatus:
     connected: bool
-    status: str  # connected | broken | disconnecting (sending owed deletions only) | not_connected
+    status: str  # connected | broken | closing (disconnected, sending owed deletions only) | not_connected
     portal_id: str | None = None
     connected_at: datetime | None = None
     last_sync_at: datetime | None = None
@@ -225,7 +226,7 @@ def connect(sera: Sera, merchant_id: str, token: str, *, actor: str) -> HubspotS
 
 def disconnect(uow: UnitOfWork, *, actor: str) -> None:
     """Stop sending to HubSpot (what was sent stays there). Deletions owed to erased customers
-    are still sent first: until they are, the connection is ``disconnecting`` and keeps its
+    are still sent first: until they are, the connection is ``closing`` and keeps its
     token for them alone; then the token is forgotten."""
     row = _connection(uow)
     if row is None:
@@ -237,7 +238,7 @@ def disconnect(uow: UnitOfWork, *, actor: str) -> None:
     )
     deletions = uow.session.execute(select(func.count()).select_from(HubspotSync)).scalar_one()
     if deletions:
-        row.status, row.updated_at = "disconnecting", clock_of(uow.session)
+        row.status, row.updated_at = "closing", clock_of(uow.session)
         assert uow.merchant_id is not None
         HANDED_OVER.after_commit(uow, [uow.merchant_id])
     else:
@@ -254,12 +255,12 @@ def disconnect(uow: UnitOfWork, *, actor: str) -> None:
     )
 
 
-def _finish_disconnecting(sera: Sera, merchant_id: str) -> None:
-    """A disconnecting shop whose owed deletions are all sent: its token and queue go."""
+def _finish_closing(sera: Sera, merchant_id: str) -> None:
+    """A closing connection whose owed deletions are all sent: its token and queue go."""
     with sera.uow(merchant_id) as uow:
         row = _connection(uow)
         owed = select(HubspotSync.id).where(HubspotSync.status == "pending")
-        if row is None or row.status != "disconnecting" or uow.session.execute(owed.limit(1)).first():
+        if row is None or row.status != "closing" or uow.session.execute(owed.limit(1)).first():
             return
         uow.session.execute(delete(HubspotSync), execution_options={"synchronize_session": False})
         uow.session.delete(row)
@@ -325,11 +326,11 @@ def on_event(uow: UnitOfWork, event_type: str, data: dict[str, Any], *, customer
     connection = uow.session.connection()
     position = connection.execute(
         update(HubspotConnection)
-        .where(HubspotConnection.merchant_id == uow.merchant_id, HubspotConnection.status != "disconnecting")
+        .where(HubspotConnection.merchant_id == uow.merchant_id, HubspotConnection.status != "closing")
         .values(queued=HubspotConnection.queued + 1)
         .returning(HubspotConnection.queued)
     ).scalar_one_or_none()
-    if position is None:  # not connected (or disconnecting): nothing is kept for HubSpot
+    if position is None:  # not connected (or closing): nothing is kept for HubSpot
         return False
     now = clock_of(uow.session)
     values = {
@@ -514,7 +515,7 @@ def drain(sera: Sera, merchant_id: str, *, limit: int = BATCH) -> Drained:
         while sent < limit:
             work = _next(sera, merchant_id)
             if work is None:
-                _finish_disconnecting(sera, merchant_id)
+                _finish_closing(sera, merchant_id)
                 return Drained(sent)
             done: dict[str, str | None] = {"contact_id": work.contact_id}
             try:

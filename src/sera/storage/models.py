@@ -1045,7 +1045,7 @@ class HubspotConnection(MerchantOwned, Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     token: Mapped[bytes] = mapped_column(Sealed)
     portal_id: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(12))  # connected | broken (HubSpot refused the token)
+    status: Mapped[str] = mapped_column(String(12))  # connected | broken (token refused) | closing (owed deletions)
     connected_at: Mapped[datetime] = stamped()
     last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(String(300))  # HubSpot's words, never a customer's details

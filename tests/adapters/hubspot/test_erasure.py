@@ -272,7 +272,7 @@ def test_disconnecting_with_deletions_owed_sends_them_first_then_forgets_the_tok
 
     assert api.delete("/api/v1/integrations/hubspot").status_code == 204
     shown = api.get("/api/v1/integrations/hubspot").json()
-    assert (shown["status"], shown["connected"], shown["pending"]) == ("disconnecting", False, 3)
+    assert (shown["status"], shown["connected"], shown["pending"]) == ("closing", False, 3)
     a_call(sera, connected, clock, customer_id=peter, caller=PETER["phone"])  # after: nothing is queued
 
     assert drain(sera, connected).sent == 3

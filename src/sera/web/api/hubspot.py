@@ -55,7 +55,7 @@ class HubspotOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     connected: bool
     status: str = Field(
-        description="`connected`, `broken` (HubSpot refused the token: connect again), `disconnecting` "
+        description="`connected`, `broken` (HubSpot refused the token: connect again), `closing` "
         "(disconnected, still sending the deletions owed to erased customers; the token is forgotten "
         "after them) or `not_connected`"
     )
@@ -92,7 +92,7 @@ def hubspot_status(principal: AdminDep, uow: ReaderDep) -> HubspotOut:
 @router.delete("/integrations/hubspot", status_code=204, response_class=Response, responses=errors(403, 404))
 def hubspot_disconnect(sera: SeraDep, principal: AdminDep) -> Response:
     """Stop sending to HubSpot and drop what waits to be sent (what HubSpot holds stays there),
-    except deletions owed to erased customers: the status is `disconnecting` until they are sent,
+    except deletions owed to erased customers: the status is `closing` until they are sent,
     then the token is forgotten."""
     with sera.uow(principal.merchant_id) as uow:
         try:

@@ -22,9 +22,9 @@ NOTICES = {
     "connected": "HubSpot is connected: calls and bookings from now on go to it.",
     "disconnected": "HubSpot is disconnected: nothing more goes to it but deletions owed to erased customers.",
 }
-BADGES = {"connected": "ok", "broken": "danger", "disconnecting": "warn", "not_connected": ""}
+BADGES = {"connected": "ok", "broken": "danger", "closing": "warn", "not_connected": ""}
 LABELS = {"connected": "Connected", "broken": "Token refused: connect again"}
-LABELS |= {"disconnecting": "Disconnecting: sending the deletions owed to erased customers first"}
+LABELS |= {"closing": "Disconnecting: sending the deletions owed to erased customers first"}
 
 
 def _page(request: Request, sera: Sera, user: DashboardUser, *, status_code: int = 200, **context: Any) -> Response:
