@@ -237,17 +237,7 @@ def settled_elsewhere(
         row.last_error = (error or "not deleted yet")[:120]
         return
     row.status, row.result, row.deleted_at, row.last_error = "deleted", outcome, now, None
-    audit.record(
-        uow.session,
-        merchant_id=row.merchant_id,
-        actor=f"system:{provider}",
-        action="provider_copy.deleted",
-        target_type="provider_copy",
-        target_id=row.id,
-        details={"provider": provider, "kind": kind, "provider_id": row.provider_id, "result": outcome}
-        | {"reason": row.reason},
-        at=now,
-    )
+    _audit_outcome(uow.session, row, outcome, now)
 
 
 def order_for_customer(uow: UnitOfWork, customer_id: str, record_ids: Sequence[str], now: datetime) -> list[str]:
@@ -398,22 +388,7 @@ def _settle(sera: Sera, copy: CopyRef, outcome: Outcome | None, error: str | Non
             if outcome == "redacted":
                 row.redacted_at = now
         if outcome in ("deleted", "gone", "redacted"):
-            audit.record(
-                uow.session,
-                merchant_id=copy.merchant_id,
-                actor=f"system:{copy.provider}",
-                action=f"provider_copy.{'redacted' if outcome == 'redacted' else 'deleted'}",
-                target_type="provider_copy",
-                target_id=copy.id,
-                details={
-                    "provider": copy.provider,
-                    "kind": copy.kind,
-                    "provider_id": copy.provider_id,
-                    "result": outcome,
-                    "reason": row.reason,
-                },
-                at=now,
-            )
+            _audit_outcome(uow.session, row, outcome, now)
         uow.commit()
     if error:
         log.warning(
@@ -423,6 +398,26 @@ def _settle(sera: Sera, copy: CopyRef, outcome: Outcome | None, error: str | Non
     if final:
         _forget_credentials_when_done(sera, copy.merchant_id, copy.provider)
     return outcome if final and outcome else "retry"
+
+
+def _audit_outcome(session: Session, row: ProviderCopy, outcome: Outcome, now: datetime) -> None:
+    """A copy deleted (or gone, or redacted) at its provider, in the audit chain: ids only."""
+    audit.record(
+        session,
+        merchant_id=row.merchant_id,
+        actor=f"system:{row.provider}",
+        action=f"provider_copy.{'redacted' if outcome == 'redacted' else 'deleted'}",
+        target_type="provider_copy",
+        target_id=row.id,
+        details={
+            "provider": row.provider,
+            "kind": row.kind,
+            "provider_id": row.provider_id,
+            "result": outcome,
+            "reason": row.reason,
+        },
+        at=now,
+    )
 
 
 def _forget_credentials_when_done(sera: Sera, merchant_id: str, provider: str) -> None:

@@ -1,7 +1,7 @@
 """Erasure reaches HubSpot: the calls and meetings Sera logged for the customer are archived and
 the contact Sera made or matched for them is deleted with HubSpot's GDPR delete, through the
 shop's queue (in order, once, waiting out a 429), recorded in the deletion ledger; nothing of
-another customer is touched, and a customer who never reached HubSpot costs no request."""
+another customer is touched, and a customer who never reached HubSpot costs no request (tests/adapters/hubspot/test_sync.py)."""
 
 from __future__ import annotations
 
@@ -159,22 +159,6 @@ def test_an_object_already_gone_at_hubspot_counts_as_deleted(
     with sera.uow(connected, readonly=True) as uow:
         queued = select(HubspotSync.status).where(HubspotSync.kind.like("erase%"))
         assert list(uow.session.execute(queued).scalars()) == ["synced"] * 3
-
-
-def test_an_erased_customer_who_never_reached_hubspot_sends_nothing(
-    sera: Sera, connected: str, fake_hubspot: FakeHubspot, clock: FakeClock
-) -> None:
-    harriet = a_customer(sera, connected)
-    a_call(sera, connected, clock, customer_id=harriet)
-    a_booking(sera, connected, clock, harriet)
-
-    redact_customer(sera, connected, harriet, actor="test")
-    drain(sera, connected)
-
-    assert fake_hubspot.requests == []
-    assert copies_of(sera, connected, customer_id=harriet) == []
-    with sera.uow(connected, readonly=True) as uow:
-        assert uow.session.execute(select(HubspotSync).where(HubspotSync.kind.like("erase%"))).first() is None
 
 
 def test_the_queued_erasure_rows_carry_no_personal_data(

@@ -14,6 +14,7 @@ from sera.booking.service import cancel_appointment, reschedule_appointment
 from sera.bootstrap import Sera
 from sera.integrations.hubspot import connect, drain, status
 from sera.integrations.sharing import set_sharing
+from sera.privacy.copies import copies_of
 from sera.privacy.erasure import redact_customer
 from sera.storage.models import HubspotSync
 from tests.adapters.hubspot.conftest import HARRIET, a_booking, a_call, a_customer, tuesday_at
@@ -136,7 +137,8 @@ def test_an_erased_customer_is_never_sent(
     assert fake_hubspot.requests == []
     with sera.uow(connected, readonly=True) as uow:
         found = uow.session.execute(select(HubspotSync.status, HubspotSync.customer_id)).all()
-    assert sorted(found) == [("erased", None), ("erased", None)]
+    assert sorted(found) == [("erased", None), ("erased", None)]  # and no deletion queued
+    assert copies_of(sera, connected, customer_id=harriet) == []  # nor owed in the ledger
 
 
 def test_a_shop_not_connected_keeps_nothing_for_hubspot(
