@@ -47,6 +47,13 @@ SOUTHSIDE = "southside-skates.myshopify.com"
 PG_URL = os.environ.get("SERA_TEST_DATABASE_URL")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: a worker that picks up a two-minute kill test at the end of the run
+    keeps the run going while the other workers sit idle. (A stable sort: the same order in
+    every worker, as pytest-xdist requires.)"""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 class FakeClock:
     """The time as the tests say it is."""
 

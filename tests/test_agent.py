@@ -223,6 +223,13 @@ def test_a_visit_asked_for_by_a_caller_with_nothing_booked_is_never_looked_up_as
         assert "couldn't find an appointment" not in replies[-1].text and "appointment under" not in replies[-1].text
 
 
+def test_a_closed_day_gives_way_to_the_other_day_the_caller_named(sera: Sera, personas: Personas) -> None:
+    line = "can I bring my bike in for a tune-up on Sunday? if Sunday's no good, Tuesday works for me too"
+    _, replies = converse(Agent(sera), personas.northside_id, [line])
+    assert "closed on Sunday" in replies[-1].text
+    assert "Tuesday, December 1" in replies[-1].text and "Monday" not in replies[-1].text
+
+
 def test_an_opt_out_guess_on_a_line_asking_for_a_slot_books_instead(sera: Sera, personas: Personas) -> None:
     _, replies = converse(Agent(sera), personas.northside_id, ["hey cn i get a fitting msg fri @ 6?"], channel="sms")
     assert "won't call or text" not in replies[-1].text and not replies[-1].ended

@@ -112,6 +112,7 @@ def test_extract_name_after_cue(text: str, name: str) -> None:
         "it's broken",
         "call me back tomorrow",
         "my name is 1042",
+        "I'm 24 weeks along and my back is killing me",  # a number is no name, nor what follows it
     ],
 )
 def test_extract_name_without_cue_or_with_non_names(text: str) -> None:
@@ -126,6 +127,7 @@ def test_extract_name_without_cue_or_with_non_names(text: str) -> None:
         ("uh it's nina patel", "Nina Patel"),
         ("yeah it's priya thanks", "Priya"),
         ("will smith", "Will Smith"),
+        ("sam lee 0412 555 123", "Sam Lee"),  # and the number to call back on
     ],
 )
 def test_extract_name_bare_reply_when_asked(text: str, name: str) -> None:

@@ -232,7 +232,10 @@ def _parse_phone(digits: str, region: str) -> str | None:
 # ------------------------------------------------------------------------ name
 
 _NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['-][^\W\d_]+)*")
-_NAME_CLEAN = re.compile(r"[^\w\s'-]|_|\d")
+_NAME_CLEAN = re.compile(r"[^\w\s'-]|_")
+# a number said in a line is kept as one token, "0": no name runs across it ("I'm 20 weeks pregnant")
+_NUMBER = re.compile(r"\d+")
+_NUMBER_WORD = "0"
 # Words that can never be (part of) a person's name in a reply.
 _NEVER_NAME = _word_set(
     """
@@ -285,7 +288,9 @@ _MEDIUM_CUES: tuple[tuple[str, ...], ...] = (
     ("under",),  # "an AC recharge on Friday at 1 under Luis Ortega"
 )
 _WEAK_CUES: tuple[tuple[str, ...], ...] = (("i'm",), ("i", "am"), ("im",))
-_NAME_END = frozenset({"", "and", "calling", "from", "here", "speaking", "with", "thanks", "thank", "please"})
+_NAME_END = frozenset(
+    {"", _NUMBER_WORD, "and", "calling", "from", "here", "speaking", "with", "thanks", "thank", "please"}
+)
 _BARE_PREFIX = _word_set(
     """
     yes yeah yep sure ok okay oh hi hello hey so well it's its it is this my name name's
@@ -336,7 +341,7 @@ def extract_name(text: str, *, expect_name: bool = False) -> str | None:
 def _name_words(text: str) -> list[_Word]:
     """Tokens for name matching: hyphens and apostrophes inside words survive."""
     raw = unicodedata.normalize("NFKC", text[:_RAW_CAP]).translate(_APOSTROPHES)
-    raw = _NAME_CLEAN.sub(" ", raw)
+    raw = _NUMBER.sub(f" {_NUMBER_WORD} ", _NAME_CLEAN.sub(" ", raw))
     out: list[_Word] = []
     for piece in raw.split():
         piece = piece.strip("'-")

@@ -97,6 +97,12 @@ MOVE_WORDS = re.compile(
     r"\b(move|push|switch|shift|bump|reschedule)\b.*\bmy\b|\bmy\b.*\b(move|moved)\b"
     r"|\b(?:booked|booking|appointment|i'?ve got|i have|i'?ve a)\b.*\b(?:move|push|switch|shift|bump|reschedule)\b"
 )
+# a line that asks for another time instead ("any chance of later on that day?", "a different day")
+OTHER_TIME = re.compile(
+    r"\b(?:later|earlier) (?:on|in|that|the|slot|time|appointment)\b"
+    r"|\b(?:another|other|different|new) (?:day|time|slot|date)\b|\binstead\b"
+)
+SAYS_CANCEL = re.compile(r"\b(?:cancel\w*|call (?:it|that|this) off|scrap)\b")
 # a line that speaks of an appointment already made ("I've a tasting booked Thursday", "my appointment")
 HAS_BOOKING = re.compile(
     r"\b(?:booked|(?:my|the|our) (?:appointment|booking|slot)|(?:push|move|bump|shift) (?:it|that|this)"
@@ -663,7 +669,11 @@ class _Turn:
             return self.reply("I can only help with your own appointments and orders, and questions about the shop.")
         intent = self.intent
         maybe_move = intent in (Intent.BOOK, Intent.QUESTION, None)
-        if intent is Intent.RESCHEDULE or (maybe_move and (self.sounds_like_move() or self.moves_a_booking())):
+        if (
+            intent is Intent.RESCHEDULE
+            or (maybe_move and (self.sounds_like_move() or self.moves_a_booking()))
+            or self.asks_another_time()
+        ):
             return self.start_change("reschedule")
         might_book = intent in (Intent.QUESTION, Intent.HOURS, Intent.HUMAN, None) and not self.question_read
         if intent is Intent.BOOK or (might_book and self.sounds_like_booking()):
@@ -698,6 +708,14 @@ class _Turn:
         if self.intent is Intent.HOURS and not self.state.get("topic"):
             return False  # "Sunday" alone, with nothing talked about yet, may ask the hours
         return bool(self.days_named(self.raw) or parse_time(self.raw, expect_time=True))
+
+    def asks_another_time(self) -> bool:
+        """A line read as a cancellation or a complaint that asks for another time instead and
+        may be a move ("cant make my lens check sat morning now, any chance of later on that
+        day?"): a move, unless it says to cancel."""
+        if self.intent not in (Intent.CANCEL, Intent.SUPPORT) or self.probability(Intent.RESCHEDULE) < MAYBE_MOVE:
+            return False
+        return bool(OTHER_TIME.search(self.text)) and not SAYS_CANCEL.search(self.text)
 
     def sounds_like_move(self) -> bool:
         """'can I move my tune-up to wednesday': a move word and one of the shop's services."""
@@ -1042,8 +1060,9 @@ class _Turn:
         ):
             # a day, or a day and a part of it ("Friday afternoon"): the caller has a time in mind
             day = date.fromisoformat(args["date"])
-            if not shop.opening_hours(day) and (after := next_open_day(shop.schedule.calendar, day)):
-                # the time they have in mind is for the next day the shop opens
+            if not shop.opening_hours(day) and (after := self.other_day_said(day)):
+                # the time they have in mind is for another day they named ("if Friday's no good,
+                # Monday works too"), or else for the next day the shop opens
                 preface = f"{preface} We're closed on {say_day(day, self.today)}.".strip()
                 self.slots["closed_day"] = day.isoformat()  # said again, it changes nothing
                 day = after
@@ -1162,6 +1181,14 @@ class _Turn:
             # instead": the day it is on is the first the line names
             self.slots["mentioned_date"] = days[0].isoformat()
         return self.find_appointment_to_change()
+
+    def other_day_said(self, closed: date) -> date | None:
+        """Instead of a day the shop is closed: another open day the caller named for a booking,
+        or the next day the shop opens."""
+        shop = self.ctx.shop
+        named = self.days_said() if self.state.get("task") == "book" else []
+        others = [day for day in named if day != closed and day >= self.today and shop.opening_hours(day)]
+        return others[0] if others else next_open_day(shop.schedule.calendar, closed)
 
     def days_said(self) -> list[date]:
         """The distinct days the line names (not a bare "next week"), in order."""
