@@ -19,7 +19,7 @@ def test_every_evaluation_shop_loads(path: Path) -> None:
     assert load_shop_file(path).shop.domain
 
 
-@pytest.mark.parametrize("name", ["dev", "dev2", "dev3", "dev4", "heldout", "heldout2"])
+@pytest.mark.parametrize("name", sorted(path.parent.name for path in EVALS.glob("*/scenarios")))
 def test_every_evaluation_set_parses_and_names_a_known_shop(name: str) -> None:
     domains = {load_shop_file(path).shop.domain for path in (EVALS / "shops").glob("*.yaml")}
     scenarios = load_scenarios(EVALS / name / "scenarios")

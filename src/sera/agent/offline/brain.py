@@ -1187,7 +1187,7 @@ class _Turn:
         or the next day the shop opens."""
         shop = self.ctx.shop
         named = self.days_said() if self.state.get("task") == "book" else []
-        others = [day for day in named if day != closed and day >= self.today and shop.opening_hours(day)]
+        others = [day for day in named if day >= self.today and shop.opening_hours(day)]  # never the closed day
         return others[0] if others else next_open_day(shop.schedule.calendar, closed)
 
     def days_said(self) -> list[date]:
