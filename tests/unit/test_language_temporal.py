@@ -215,6 +215,46 @@ def test_a_greeting_or_the_past_asks_for_no_time_of_day(text: str) -> None:
     assert parse_time(text) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("are you open on christmas eve", dt.date(2026, 12, 24)),
+        ("open Xmas Day?", dt.date(2026, 12, 25)),
+        ("what about boxing day", dt.date(2026, 12, 26)),
+        ("new year's eve", dt.date(2026, 12, 31)),
+        ("are you open new years day", dt.date(2027, 1, 1)),
+        ("good friday", dt.date(2027, 3, 26)),  # Easter Sunday 2027 is March 28
+        ("easter monday", dt.date(2027, 3, 29)),
+        ("st patrick's day", dt.date(2027, 3, 17)),
+        ("halloween", dt.date(2027, 10, 31)),  # this year's has passed
+        ("can I book in for christmas eve morning", dt.date(2026, 12, 24)),
+    ],
+)
+def test_a_holiday_is_its_next_date(text: str, day: dt.date) -> None:
+    assert [match.day for match in find_dates(text, NOW)] == [day]
+
+
+@pytest.mark.parametrize(
+    "text", ["can it be done before christmas", "are you open over christmas", "a gift for easter"]
+)
+def test_a_holiday_as_a_deadline_or_a_season_is_no_date(text: str) -> None:
+    assert find_dates(text, NOW) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("my tooth's been throbbing since about eleven last night, can someone see it today?", None),
+        ("it's been leaking since 10pm, could you come at 9?", dt.time(9)),
+        ("the screen cracked at 2 yesterday, can I bring it at 4", dt.time(16)),
+        ("yesterday around half past three it stopped working", None),
+    ],
+)
+def test_a_clock_time_in_the_past_is_not_the_time_wanted(text: str, wanted: dt.time | None) -> None:
+    found = parse_time(text)
+    assert (found.at if found else None) == wanted
+
+
 def test_parse_time_flags() -> None:
     around = parse_time("around 10")
     assert around is not None

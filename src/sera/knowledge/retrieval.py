@@ -374,40 +374,52 @@ class KnowledgeIndex:
         lexical = self._lexical(scores, query_terms, limit)
         if self._encoder is None or self._vectors is None or (lexical and lexical[0].confidence >= LEXICAL_SURE):
             return lexical
-        lexical = self._lexical(scores, query_terms, len(self._documents))  # every entry the words reach
+        confidence = self._confidences(scores, query_terms)  # every entry's, 0 where no word reaches it
         similarity = self._vectors @ self._encoder.encode_one(query)
         spread = float(similarity.std()) or 1.0
         z = (similarity - similarity.mean()) / spread
-        related = similarity >= DENSE_MIN_SIMILARITY
-        confidence = {hit.document.id: hit.confidence for hit in lexical}
-        score = {hit.document.id: hit.score for hit in lexical}
-        combined = [
-            (
-                confidence.get(doc.id, 0.0)
-                + (DENSE_WEIGHT * max(0.0, float(z[i]) - DENSE_Z_FLOOR) / 2 if related[i] else 0.0),
-                i,
-            )
-            for i, doc in enumerate(self._documents)
-        ]
-        ranked = heapq.nlargest(limit, combined)
+        dense = DENSE_WEIGHT * np.maximum(0.0, z - DENSE_Z_FLOOR) / 2
+        combined = confidence + np.where(similarity >= DENSE_MIN_SIMILARITY, dense, 0.0)
+        # best first; of equal ones the later entry, as a sort of (value, index) pairs would
+        ranked = np.lexsort((-np.arange(len(combined)), -combined))[:limit]
         return [
-            Hit(self._documents[i], score.get(self._documents[i].id, 0.0), min(1.0, value))
-            for value, i in ranked
-            if value > 0
+            Hit(self._documents[i], scores.get(int(i), 0.0), min(1.0, float(combined[i])))
+            for i in ranked
+            if combined[i] > 0
         ]
+
+    def _confidences(self, scores: dict[int, float], query_terms: list[str]) -> NDArray[np.float64]:
+        """Every entry's lexical confidence at once (as ``_lexical`` gives the best few's)."""
+        weights = {term: self._idf.get(term, self._unseen_idf) for term in query_terms}
+        coverage = np.zeros(len(self._documents))
+        for term, weight in weights.items():
+            reached = self._postings.get(term)
+            if reached:
+                coverage[np.fromiter(reached, dtype=np.intp, count=len(reached))] += weight
+        confidence = coverage / sum(weights.values()) * (1 - MARGIN_WEIGHT)
+        for index, _, best in self._ranked(scores, query_terms, 1):  # the first keeps its margin
+            confidence[index] = best
+        return confidence
 
     def _lexical(self, scores: dict[int, float], query_terms: list[str], limit: int) -> list[Hit]:
         """The best ``limit`` BM25 hits with their lexical confidence (module doc)."""
+        return [
+            Hit(self._documents[i], score, confidence)
+            for i, score, confidence in self._ranked(scores, query_terms, limit)
+        ]
+
+    def _ranked(self, scores: dict[int, float], query_terms: list[str], limit: int) -> list[tuple[int, float, float]]:
+        """(entry, BM25 score, lexical confidence) of the best ``limit`` entries by score."""
         # key=scores.__getitem__ keeps the comparison in C; equal scores keep the
         # order documents were first reached, which is deterministic for a query.
         ranked = [(index, scores[index]) for index in heapq.nlargest(max(limit, 2), scores, key=scores.__getitem__)]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
-        hits: list[Hit] = []
+        out: list[tuple[int, float, float]] = []
         for rank, (index, score) in enumerate(ranked[:limit]):
             margin = (score - runner_up) / score if rank == 0 else 0.0
             confidence = self._coverage(index, query_terms) * (1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin)
-            hits.append(Hit(self._documents[index], score, confidence))
-        return hits
+            out.append((index, score, confidence))
+        return out
 
     def _scores(self, terms: list[str]) -> dict[int, float]:
         """Sum the precomputed contributions of each term's postings.

@@ -275,6 +275,7 @@ def _date_spans(words: Sequence[str], today: dt.date) -> list[_Span]:
 
 def _date_at(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     for reader in (
+        _holiday,
         _relative_day,
         _in_n_days,
         _week_phrase,
@@ -288,6 +289,83 @@ def _date_at(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
         if span is not None:
             return span
     return None
+
+
+# Holidays callers name instead of a date: (month, day), or days after Easter Sunday as an int.
+# Those whose date differs by country (Thanksgiving, Labour Day) are left out: a wrong day
+# would be answered as if sure.
+_HOLIDAYS: dict[tuple[str, ...], tuple[int, int] | int] = {
+    ("christmas", "eve"): (12, 24),
+    ("xmas", "eve"): (12, 24),
+    ("christmas", "day"): (12, 25),
+    ("xmas", "day"): (12, 25),
+    ("christmas",): (12, 25),
+    ("xmas",): (12, 25),
+    ("boxing", "day"): (12, 26),
+    ("st", "stephens", "day"): (12, 26),
+    ("new", "years", "eve"): (12, 31),
+    ("new", "year", "eve"): (12, 31),
+    ("hogmanay",): (12, 31),
+    ("new", "years", "day"): (1, 1),
+    ("new", "year", "day"): (1, 1),
+    ("new", "years"): (1, 1),
+    ("australia", "day"): (1, 26),
+    ("waitangi", "day"): (2, 6),
+    ("valentines", "day"): (2, 14),
+    ("valentines",): (2, 14),
+    ("st", "patricks", "day"): (3, 17),
+    ("saint", "patricks", "day"): (3, 17),
+    ("paddys", "day"): (3, 17),
+    ("anzac", "day"): (4, 25),
+    ("juneteenth",): (6, 19),
+    ("canada", "day"): (7, 1),
+    ("independence", "day"): (7, 4),
+    ("fourth", "of", "july"): (7, 4),
+    ("halloween",): (10, 31),
+    ("bonfire", "night"): (11, 5),
+    ("guy", "fawkes", "night"): (11, 5),
+    ("veterans", "day"): (11, 11),
+    ("remembrance", "day"): (11, 11),
+    ("good", "friday"): -2,
+    ("holy", "saturday"): -1,
+    ("easter", "saturday"): -1,
+    ("easter", "sunday"): 0,
+    ("easter", "day"): 0,
+    ("easter",): 0,
+    ("easter", "monday"): 1,
+}
+_HOLIDAY_LONGEST = max(map(len, _HOLIDAYS))
+# a holiday after these is a deadline, not the day ("before christmas eve"), and a one-word one
+# after these a season or a reason ("over christmas", "for easter")
+_DEADLINE_WORDS = frozenset({"before", "after", "by", "until", "till"})
+_SEASON_WORDS = frozenset({"over", "around", "for", "during", "throughout"})
+
+
+def _holiday(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """Christmas Eve, Boxing Day, New Year's Day, Good Friday...: the next one from today."""
+    before = words[i - 1] if i > 0 else ""
+    plain = [w.replace("'", "") for w in words[i : i + _HOLIDAY_LONGEST]]
+    for length in range(min(_HOLIDAY_LONGEST, len(plain)), 0, -1):
+        when = _HOLIDAYS.get(tuple(plain[:length]))
+        if when is None or before in _DEADLINE_WORDS or (length == 1 and before in _SEASON_WORDS):
+            continue
+        for year in (today.year, today.year + 1):
+            day = _easter(year) + dt.timedelta(days=when) if isinstance(when, int) else dt.date(year, *when)
+            if day >= today:
+                return _Span(i, i + length, day)
+    return None
+
+
+def _easter(year: int) -> dt.date:
+    """Easter Sunday (Western), by the anonymous Gregorian algorithm."""
+    a, b, c = year % 19, year // 100, year % 100
+    d, e = divmod(b, 4)
+    g = (b - (b + 8) // 25 + 1) // 3
+    h = (19 * a + b - d - g + 15) % 30
+    i, k = divmod(c, 4)
+    weekday = (32 + 2 * e + 2 * i - h - k) % 7
+    shift = h + weekday - 7 * ((a + 11 * h + 22 * weekday) // 451) + 114
+    return dt.date(year, shift // 31, shift % 31 + 1)
 
 
 def _relative_day(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
@@ -609,12 +687,22 @@ def parse_when(text: str, now: dt.datetime, *, expect_time: bool = False) -> Whe
     return When(parse_date(text, now), parse_time(text, expect_time=expect_time))
 
 
-# Parts of the day that ask for no time: a greeting ("Good morning", "Morning." opening a line)
-# and the past ("since last night", "yesterday evening")
+# a clock time as said: "11", "11:30", "eleven", "half past ten", with "am", "pm" or "o'clock"
+_SAID_CLOCK = (
+    r"(?:(?:half|quarter)\s+(?:past|to)\s+)?"
+    r"(?:\d{1,2}(?::\d{2})?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight)"
+    r"(?:\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock))?"
+)
+_PAST_DAY = r"(?:last night|yesterday|the night before|the other (?:day|night))"
+# Times that ask for none: a greeting ("Good morning", "Morning." opening a line) and the past
+# ("since last night", "yesterday evening", "since about eleven", "at 2 yesterday")
 _NO_TIME_WANTED = re.compile(
     r"\bgood (?:morning|afternoon|evening)\b|^\W*(?:morning|afternoon|evening)\s*[,.!]"
     r"|\b(?:last|since|yesterday|overnight)\s+(?:night|morning|afternoon|evening)\b"
-    r"|\bsince (?:this|the) (?:morning|afternoon|evening)\b",
+    r"|\bsince (?:this|the) (?:morning|afternoon|evening)\b"
+    rf"|\bsince\s+(?:(?:about|around|roughly|like|maybe)\s+)?{_SAID_CLOCK}\b"
+    rf"|\b(?:(?:at|about|around)\s+)?{_SAID_CLOCK}\s+{_PAST_DAY}\b"
+    rf"|\b{_PAST_DAY}\s+(?:(?:at|about|around)\s+)+{_SAID_CLOCK}\b",
     re.I,
 )
 

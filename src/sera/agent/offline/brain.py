@@ -117,6 +117,12 @@ BOOKING_WORDS = re.compile(
     r"|(?:want|have|get|see|book) (?:her|him|them) again)\b"
 )
 # a complaint about something bought (not a service) is filed with its order number
+# an order that did not reach the caller ("I never got my E-City", "it still hasn't turned up")
+NOT_ARRIVED = re.compile(
+    r"\b(?:never|not yet|yet to|hasn'?t|has not|haven'?t|have not|didn'?t|did not)\s+(?:\w+\s+)?"
+    r"(?:got|gotten|get|received?|arrived?|come|came|turned up|shown up|showed up|been (?:delivered|sent|shipped))\b"
+    r"|\bstill waiting\b"
+)
 ABOUT_AN_ORDER = re.compile(r"\b(order|ordered|delivery|delivered|parcel|package|shipment|arrived|purchase|bought)\b")
 IDENTITY_TRIES = 2  # a caller whose appointment two name-and-day answers do not find is offered a person
 MESSAGE_IN_REQUEST = 8  # words: a request to leave a message this long carries the message itself
@@ -193,6 +199,12 @@ PAST = re.compile(
     r"(?:\w+(?<!e)ed|did|was|were|went|came|bought|paid|got|had|took|left|brought|gave|made|sent|saw|broke|wore)\b"
     r"|\b(?:yesterday|ago|last)\b"
 )
+# the shop's own work, told of ("you guys replaced my windshield", "your mechanic fitted the tyres")
+SHOP_DID = re.compile(
+    r"\b(?:you|you guys|y'?all|your (?:guy|guys|team|tech|technician|mechanic|fitter|staff|lad|lads|people))\s+"
+    r"(?:just\s+|only\s+|already\s+)?(?:\w+(?<!e)ed|did|done|put|cut|made|sold|gave|took|sent|fit)\b"
+)
+MAYBE_COMPLAINT = 0.1  # the classifier's least probability of a complaint for work done to be one
 PAST_BREAKS = re.compile(r"[,.;!?]|\b(?:and|but|so)\b")
 EARLIER = re.compile(r"\b(earlier|forward|sooner)\b")
 DAY_AFTER = re.compile(r"\b(?:day after(?!\s+tomorrow)|next day|following day)\b")
@@ -307,6 +319,8 @@ class _Turn:
         self.question_read = False
         if self.text:
             plain = self.is_plain_answer()
+            if not plain:
+                embedder().encode(self.parts_to_read())  # one pass of the model for them all
             self.meaning = plain_answer(text) if plain else understand(text, answering=bool(self.pending))
             if not plain and self.meaning.confidence < SURE_OF_REQUEST:
                 self.meaning = self.read_the_question(self.meaning)
@@ -345,6 +359,17 @@ class _Turn:
         readings = [understand(s) for s in sentences[:MAX_ANSWERS]]
         sure = all(r.intent in (Intent.QUESTION, Intent.HOURS) and r.confidence >= SURE_ENOUGH_TO_ASK for r in readings)
         return sure and any(r.intent is Intent.QUESTION for r in readings)
+
+    def parts_to_read(self) -> list[str]:
+        """What the turn may give the model to read: the line as the classifier reads it, and
+        the parts of it read apart, as the classifier and the knowledge search read them (each
+        question of a line that asks more than one thing or asks inside a story, in
+        ``knowledge``; what a line asks besides the hours, in ``faq_beside_hours``). Encoded
+        together they cost little more than the line alone: the model's weights are read once."""
+        line = self.raw[:500]
+        asked = [s for s in asked_sentences(line) if s != line.strip()]
+        besides_hours = [HOURS_WORDS.sub(" ", line)] if HOURS_WORDS.search(line) else []
+        return list(dict.fromkeys([canonical(line), *map(canonical, asked), *asked, *besides_hours]))
 
     def is_plain_answer(self) -> bool:
         """Two words or three that are exactly what the pending question asked for: a time, a
@@ -473,6 +498,10 @@ class _Turn:
         meaning, intent = self.meaning, self.intent
         if meaning is None:
             return None
+        asks_price = bool(ASKS_PRICE.search(expand_shorthand(self.raw)))  # asked before anything is booked
+        what_if = bool(WHAT_IF.search(self.text))  # "what happens if I cancel the morning of": the policy
+        if intent in (None, Intent.QUESTION, Intent.HOURS) and not (asks_price or what_if) and self.asks_for_a_slot():
+            return None  # "is Kasia in this Saturday? could she do his full groom at nine": a booking
         if intent is Intent.HOURS:
             # "can I drop the car off tonight before you open?" is answered by the shop's FAQ on
             # dropping off after hours, if it has one, not by the hours: what the line asks
@@ -492,8 +521,6 @@ class _Turn:
             return self.run_done(replace(found, text=f"{hours.text} {found.text}") if hours else found)
         if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
             return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
-        asks_price = bool(ASKS_PRICE.search(expand_shorthand(self.raw)))  # asked before anything is booked
-        what_if = bool(WHAT_IF.search(self.text))  # "what happens if I cancel the morning of": the policy
         request = intent in REQUESTS and not asks_price and not what_if
         if (
             request
@@ -675,6 +702,8 @@ class _Turn:
             or self.asks_another_time()
         ):
             return self.start_change("reschedule")
+        if intent is Intent.BOOK and self.complains_of_work_done():
+            return self.start_support()
         might_book = intent in (Intent.QUESTION, Intent.HOURS, Intent.HUMAN, None) and not self.question_read
         if intent is Intent.BOOK or (might_book and self.sounds_like_booking()):
             return self.start_booking()
@@ -685,6 +714,8 @@ class _Turn:
         asks_about_order = self.names_an_order() and (intent in (Intent.QUESTION, None) or asks_question(self.raw))
         if intent is Intent.ORDER_STATUS or asks_about_order:
             return self.start_order()
+        if intent is Intent.SUPPORT and self.names_an_order() and NOT_ARRIVED.search(self.text):
+            return self.start_order()  # "I never got my E-City, the order was 4420": where it is, first
         if intent is Intent.SUPPORT:
             return self.start_support()
         if self.bare_booking_answer():
@@ -694,6 +725,15 @@ class _Turn:
         if intent in (Intent.QUESTION, None, Intent.GREETING):
             return self.answer_question()
         return None
+
+    def complains_of_work_done(self) -> bool:
+        """A complaint about the shop's own work ("you guys replaced my windshield two weeks ago
+        and now it's leaking onto my dash. I'm not happy"), which names a service and so sounds
+        like a booking of it to the classifier: a ticket holding the caller's words, when the
+        classifier hears a complaint too and the caller names no day or time for a visit."""
+        if self.probability(Intent.SUPPORT) < MAYBE_COMPLAINT or self.gives_details():
+            return False
+        return any(SHOP_DID.search(normalize(clause)) for clause in PAST_BREAKS.split(self.raw[:500]))
 
     def bare_booking_answer(self) -> bool:
         """A few words that only name a service, or only a day or a time, said while nothing is
@@ -712,8 +752,11 @@ class _Turn:
     def asks_another_time(self) -> bool:
         """A line read as a cancellation or a complaint that asks for another time instead and
         may be a move ("cant make my lens check sat morning now, any chance of later on that
-        day?"): a move, unless it says to cancel."""
-        if self.intent not in (Intent.CANCEL, Intent.SUPPORT) or self.probability(Intent.RESCHEDULE) < MAYBE_MOVE:
+        day?"): a move, unless it says to cancel. The classifier may hear the new time asked for
+        as a booking rather than a move: either counts."""
+        if self.intent not in (Intent.CANCEL, Intent.SUPPORT):
+            return False
+        if self.probability(Intent.RESCHEDULE) + self.probability(Intent.BOOK) < MAYBE_MOVE:
             return False
         return bool(OTHER_TIME.search(self.text)) and not SAYS_CANCEL.search(self.text)
 
