@@ -371,44 +371,40 @@ class KnowledgeIndex:
         if not query_terms or limit <= 0:
             return []
         scores = self._scores(scoring_terms)
-        lexical = self._lexical(scores, query_terms, limit)
-        if self._encoder is None or self._vectors is None or (lexical and lexical[0].confidence >= LEXICAL_SURE):
-            return lexical
-        confidence = self._confidences(scores, query_terms)  # every entry's, 0 where no word reaches it
+        coverage = self._coverages(query_terms)
+        ranked = self._ranked(scores, coverage, limit)
+        if self._encoder is None or self._vectors is None or (ranked and ranked[0][2] >= LEXICAL_SURE):
+            return [Hit(self._documents[i], score, confidence) for i, score, confidence in ranked]
+        confidence = coverage * (1 - MARGIN_WEIGHT)  # every entry's, 0 where no word reaches it
+        for index, _, first in ranked[:1]:
+            confidence[index] = first  # the first keeps its margin
         similarity = self._vectors @ self._encoder.encode_one(query)
         spread = float(similarity.std()) or 1.0
         z = (similarity - similarity.mean()) / spread
         dense = DENSE_WEIGHT * np.maximum(0.0, z - DENSE_Z_FLOOR) / 2
         combined = confidence + np.where(similarity >= DENSE_MIN_SIMILARITY, dense, 0.0)
         # best first; of equal ones the later entry, as a sort of (value, index) pairs would
-        ranked = np.lexsort((-np.arange(len(combined)), -combined))[:limit]
+        best = np.lexsort((-np.arange(len(combined)), -combined))[:limit]
         return [
             Hit(self._documents[i], scores.get(int(i), 0.0), min(1.0, float(combined[i])))
-            for i in ranked
+            for i in best
             if combined[i] > 0
         ]
 
-    def _confidences(self, scores: dict[int, float], query_terms: list[str]) -> NDArray[np.float64]:
-        """Every entry's lexical confidence at once (as ``_lexical`` gives the best few's)."""
-        weights = {term: self._idf.get(term, self._unseen_idf) for term in query_terms}
+    def _coverages(self, terms: list[str]) -> NDArray[np.float64]:
+        """Share of the query's idf weight each entry matches (module doc)."""
+        weights = {term: self._idf.get(term, self._unseen_idf) for term in terms}
         coverage = np.zeros(len(self._documents))
         for term, weight in weights.items():
             reached = self._postings.get(term)
             if reached:
                 coverage[np.fromiter(reached, dtype=np.intp, count=len(reached))] += weight
-        confidence = coverage / sum(weights.values()) * (1 - MARGIN_WEIGHT)
-        for index, _, best in self._ranked(scores, query_terms, 1):  # the first keeps its margin
-            confidence[index] = best
-        return confidence
+        result: NDArray[np.float64] = coverage / sum(weights.values())
+        return result
 
-    def _lexical(self, scores: dict[int, float], query_terms: list[str], limit: int) -> list[Hit]:
-        """The best ``limit`` BM25 hits with their lexical confidence (module doc)."""
-        return [
-            Hit(self._documents[i], score, confidence)
-            for i, score, confidence in self._ranked(scores, query_terms, limit)
-        ]
-
-    def _ranked(self, scores: dict[int, float], query_terms: list[str], limit: int) -> list[tuple[int, float, float]]:
+    def _ranked(
+        self, scores: dict[int, float], coverage: NDArray[np.float64], limit: int
+    ) -> list[tuple[int, float, float]]:
         """(entry, BM25 score, lexical confidence) of the best ``limit`` entries by score."""
         # key=scores.__getitem__ keeps the comparison in C; equal scores keep the
         # order documents were first reached, which is deterministic for a query.
@@ -417,7 +413,7 @@ class KnowledgeIndex:
         out: list[tuple[int, float, float]] = []
         for rank, (index, score) in enumerate(ranked[:limit]):
             margin = (score - runner_up) / score if rank == 0 else 0.0
-            confidence = self._coverage(index, query_terms) * (1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin)
+            confidence = float(coverage[index]) * (1 - MARGIN_WEIGHT + MARGIN_WEIGHT * margin)
             out.append((index, score, confidence))
         return out
 
@@ -445,12 +441,6 @@ class KnowledgeIndex:
         candidates = _terms(compounds + [a + b for a, b in pairwise(words)])
         extra = [term for term in dict.fromkeys(candidates) if term in self._postings]
         return said, said + [term for term in extra if term not in said]
-
-    def _coverage(self, index: int, terms: list[str]) -> float:
-        """Share of the query's idf weight that document `index` matches (module doc)."""
-        weights = {term: self._idf.get(term, self._unseen_idf) for term in terms}
-        matched = sum(w for term, w in weights.items() if index in self._postings.get(term, {}))
-        return matched / sum(weights.values())
 
 
 def _idf(document_count: int, document_frequency: int) -> float:

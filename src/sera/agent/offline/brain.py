@@ -116,13 +116,13 @@ BOOKING_WORDS = re.compile(
     r"|set (?:it|that|this|one|something) up|send (?:someone|somebody|a tech\w*)|come (?:out|over|round|around|by)"
     r"|(?:want|have|get|see|book) (?:her|him|them) again)\b"
 )
-# a complaint about something bought (not a service) is filed with its order number
 # an order that did not reach the caller ("I never got my E-City", "it still hasn't turned up")
 NOT_ARRIVED = re.compile(
     r"\b(?:never|not yet|yet to|hasn'?t|has not|haven'?t|have not|didn'?t|did not)\s+(?:\w+\s+)?"
     r"(?:got|gotten|get|received?|arrived?|come|came|turned up|shown up|showed up|been (?:delivered|sent|shipped))\b"
     r"|\bstill waiting\b"
 )
+# a complaint about something bought (not a service) is filed with its order number
 ABOUT_AN_ORDER = re.compile(r"\b(order|ordered|delivery|delivered|parcel|package|shipment|arrived|purchase|bought)\b")
 IDENTITY_TRIES = 2  # a caller whose appointment two name-and-day answers do not find is offered a person
 MESSAGE_IN_REQUEST = 8  # words: a request to leave a message this long carries the message itself
