@@ -688,9 +688,10 @@ def parse_when(text: str, now: dt.datetime, *, expect_time: bool = False) -> Whe
 
 
 # a clock time as said: "11", "11:30", "eleven", "half past ten", with "am", "pm" or "o'clock"
+_HOUR_WORDS = "|".join(word for word, value in {**UNITS, **TEENS}.items() if 1 <= value <= 12)
 _SAID_CLOCK = (
     r"(?:(?:half|quarter)\s+(?:past|to)\s+)?"
-    r"(?:\d{1,2}(?::\d{2})?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|noon|midnight)"
+    rf"(?:\d{{1,2}}(?::\d{{2}})?|{_HOUR_WORDS}|noon|midnight)"
     r"(?:\s*(?:am|pm|a\.m\.|p\.m\.|o'?clock))?"
 )
 _PAST_DAY = r"(?:last night|yesterday|the night before|the other (?:day|night))"

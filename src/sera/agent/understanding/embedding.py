@@ -36,6 +36,7 @@ from tokenizers import Tokenizer
 MODEL_DIR = Path(__file__).parent / "model"
 MAX_TOKENS = 128  # a line's meaning is in its first 128 word pieces; longer texts are cut
 BATCH = 32
+ROWS = 8  # a batch is padded to a multiple of this many tokens: OpenBLAS multiplies 6 or 14 rows slower than 8 or 16
 REMEMBERED = 8192  # sentences kept encoded (12 MB)
 _WORD = re.compile(r"[a-z]+")
 
@@ -157,7 +158,7 @@ class Embedder:
         return sum(self._tokenizer.token_to_id(w) is not None for w in words) / len(words)
 
     def _forward(self, batch: list[list[int]]) -> Vectors:
-        size, length = len(batch), -(-max(len(ids) for ids in batch) // 8) * 8
+        size, length = len(batch), -(-max(len(ids) for ids in batch) // ROWS) * ROWS
         ids = np.zeros((size, length), dtype=np.int64)
         mask = np.zeros((size, length), dtype=np.float32)
         for row, pieces in enumerate(batch):
