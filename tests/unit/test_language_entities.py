@@ -170,6 +170,7 @@ def test_extract_name_rejects_non_names_when_asked(text: str) -> None:
         "no problem",
         "\U0001f44d",
         "y",
+        "aye, lovely",
     ],
 )
 def test_yes(text: str) -> None:

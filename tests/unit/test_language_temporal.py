@@ -235,6 +235,35 @@ def test_a_holiday_is_its_next_date(text: str, day: dt.date) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "day"),
+    [  # NOW is Friday, November 27
+        ("a week from Tuesday", dt.date(2026, 12, 8)),
+        ("could we do a week on Tuesday, half two", dt.date(2026, 12, 8)),
+        ("a week Tuesday", dt.date(2026, 12, 8)),
+        ("Tuesday week", dt.date(2026, 12, 8)),
+        ("a week from this Saturday", dt.date(2026, 12, 5)),
+        ("two weeks Monday", dt.date(2026, 12, 14)),
+        ("a fortnight tomorrow", dt.date(2026, 12, 12)),
+        ("a week today", dt.date(2026, 12, 4)),
+    ],
+)
+def test_a_week_from_a_day_is_that_day_a_week_later(text: str, day: dt.date) -> None:
+    assert [match.day for match in find_dates(text, NOW)] == [day]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [("sat", ["sat"]), ("cn u book me in 4 the pots workshop sat 11am x", ["sat"]), ("I sat 11am in traffic", [])],
+)
+def test_a_short_day_name_is_a_day_alone_or_before_a_clock_time(text: str, found: list[str]) -> None:
+    assert [match.text for match in find_dates(text, NOW)] == found
+
+
+def test_once_a_week_is_how_often_not_when() -> None:
+    assert [match.day for match in find_dates("lessons once a week on tuesdays", NOW)] == [dt.date(2026, 12, 1)]
+
+
+@pytest.mark.parametrize(
     "text", ["can it be done before christmas", "are you open over christmas", "a gift for easter"]
 )
 def test_a_holiday_as_a_deadline_or_a_season_is_no_date(text: str) -> None:

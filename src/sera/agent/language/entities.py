@@ -445,6 +445,7 @@ _YES = (
     "yea",
     "yah",
     "ya",
+    "aye",  # Scotland and the north of England
     "ja",  # callers who think in Dutch, German or a Nordic language say it in English too
     "oui",
     "yess",

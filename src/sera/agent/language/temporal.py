@@ -134,6 +134,7 @@ _MINUTE_DIGITS = re.compile(r"\d{2}")
 _COMPACT_CLOCK = re.compile(r"(\d{1,2})(\d{2})")
 _NOT_A_DAY_BEFORE = frozenset({"i", "we", "you", "he", "she", "they", "it", "who", "the", "a", "and"})
 _CLOCK_START = re.compile(r"\d{1,2}(?::\d{2})?(?:am|pm)?$")
+_SAID_CLOCK_TIME = re.compile(r"\d{1,2}(?::\d{2}(?:am|pm)?|am|pm)")  # "11am", "10:30", not "2"
 _HOUR_ISH = re.compile(r"(\d{1,2})ish")
 _TIME_CUES = frozenset(
     {"at", "around", "about", "by", "approximately", "roughly", "after", "before"}
@@ -276,6 +277,7 @@ def _date_spans(words: Sequence[str], today: dt.date) -> list[_Span]:
 def _date_at(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     for reader in (
         _holiday,
+        _weeks_after,
         _relative_day,
         _in_n_days,
         _week_phrase,
@@ -410,6 +412,33 @@ def _in_n_days(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     return None
 
 
+_WEEK_UNITS = {"week": 1, "weeks": 1, "fortnight": 2, "fortnights": 2}
+_TIMES_A_WEEK = frozenset({"once", "twice", "times"})  # "once a week on tuesdays" is no date
+
+
+def _weeks_after(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
+    """ "a week from Tuesday", "a week on Friday", "a week Tuesday", "two weeks Friday", "a
+    fortnight tomorrow", "a week today": that day, a week (or two) later."""
+    if i > 0 and words[i - 1] in _TIMES_A_WEEK:
+        return None
+    if words[i] in ("a", "one"):
+        count, j = 1, i + 1
+    elif (parsed := number_at(words, i)) is not None and parsed[0] <= 8:
+        count, j = parsed
+    else:
+        return None
+    weeks = _WEEK_UNITS.get(_at(words, j))
+    if weeks is None:
+        return None
+    j += 1 + (_at(words, j + 1) in ("from", "on", "after"))
+    if j >= len(words) or (_at(words, j).endswith("s") and _at(words, j)[:-1] in _WEEKDAYS):
+        return None  # "a week on tuesdays" is how often, not when; "a week" alone is no day
+    base = _relative_day(words, j, today) or _weekday_phrase(words, j, today)
+    if base is None:
+        return None
+    return _Span(i, base.end, base.day + dt.timedelta(weeks=count * weeks))
+
+
 def _week_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     """ "next week", "next week on tuesday", "this weekend", "next weekend"."""
     word = words[i]
@@ -462,6 +491,8 @@ def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | Non
     delta = (weekday - today.weekday()) % 7 or 7
     if _at(words, end) == "after" and _at(words, end + 1) == "next":
         return _Span(i, end + 2, today + dt.timedelta(days=delta + 7))
+    if _at(words, end) == "week" and j == i:  # "Tuesday week": the Tuesday after next
+        return _Span(i, end + 1, today + dt.timedelta(days=delta + 7))
     return _Span(i, end, today + dt.timedelta(days=delta))
 
 
@@ -474,9 +505,13 @@ def _reads_as_day(words: Sequence[str], i: int, today: dt.date) -> bool:
     after = _at(words, i + 1)
     if after in _PARTS or after in ("am", "pm") or _DIGIT_ORDINAL.fullmatch(after):
         return True
+    if len(words) == 1:
+        return True  # "sat", said alone: the day
     subject = i > 0 and words[i - 1] in _NOT_A_DAY_BEFORE  # "I sat at 10", "the sun at 3"
     if not subject and after in _APPROX_CUES | {"at", "before", "after"} and _CLOCK_START.match(_at(words, i + 2)):
         return True  # "fix a puncture sat around 11", "sun at 10am"
+    if not subject and (_SAID_CLOCK_TIME.fullmatch(after) or (after.isdigit() and _at(words, i + 2) in ("am", "pm"))):
+        return True  # "the pots workshop sat 11am" (or "11 am")
     return _explicit_date(words, i + 1 + (after == "the"), today) is not None
 
 
