@@ -358,7 +358,7 @@ def test_calendar_invite_and_feed(sera: Sera, personas: Personas) -> None:
         assert client.get(path[:-10] + "000000.ics").status_code == 404  # another token
 
 
-def _give_appointment(sera: Sera, merchant_id: str, name: str, phone: str) -> None:
+def _give_appointment(sera: Sera, merchant_id: str, name: str, phone: str, day: int = 1) -> None:
     from zoneinfo import ZoneInfo
 
     from sera.booking.service import book_appointment
@@ -366,7 +366,7 @@ def _give_appointment(sera: Sera, merchant_id: str, name: str, phone: str) -> No
 
     with sera.uow(merchant_id) as uow:
         customer = find_or_create_customer(uow, name=name, phone=phone)
-        start = datetime(2026, 12, 1, 11, tzinfo=ZoneInfo("America/Chicago"))
+        start = datetime(2026, 12, day, 11, tzinfo=ZoneInfo("America/Chicago"))
         book_appointment(uow, service_name="Tune-up", start=start, customer_id=customer.id, now=sera.clock())
         uow.commit()
 
@@ -385,6 +385,14 @@ def test_cancelling_from_another_number_by_name_and_date(sera: Sera, personas: P
     assert "What name is the appointment under?" in replies[1].text
     assert "Shall I cancel it?" in replies[3].text
     assert "is cancelled" in replies[4].text
+
+
+def test_next_tuesday_may_be_the_tuesday_after_the_coming_one(sera: Sera, personas: Personas) -> None:
+    _give_appointment(sera, personas.northside_id, "Nina Patel", "+13125550187", day=8)
+    lines = ["I have to cancel my appointment next tuesday", "Nina Patel", "yes"]
+    _, replies = converse(Agent(sera), personas.northside_id, lines)
+    assert "I see your Tune-up on Tuesday, December 8" in replies[2].text
+    assert "is cancelled" in replies[3].text
 
 
 def test_a_wrong_name_finds_nothing(sera: Sera, personas: Personas) -> None:

@@ -310,6 +310,10 @@ def list_my_appointments(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         day = _parse_day(args["date"])
         assert day is not None
         found = appointments_for_name(ctx.uow, args["customer_name"], day, ctx.shop.zone)
+        if not found and (day - ctx.local_now.date()).days < 7:
+            # "next Friday" said on a Thursday may be tomorrow or the Friday after: the same day a
+            # week on, under the same name, is the one meant (the caller still confirms it)
+            found = appointments_for_name(ctx.uow, args["customer_name"], day + timedelta(days=7), ctx.shop.zone)
         if found:
             ctx.caller.customer_id = found[0].customer_id
         else:
