@@ -374,6 +374,7 @@ class _Turn:
         return replace(meaning, intent=Intent.QUESTION, intents=meaning.intents | {Intent.QUESTION})
 
     def answered_surely(self, question: str) -> bool:
+        """The shop's knowledge answers ``question`` at least SURE_ANSWER sure."""
         found = self.tools.run(self.ctx, "search_knowledge", {"query": question})
         return bool(found.data.get("confidence", 0.0) >= SURE_ANSWER)
 
