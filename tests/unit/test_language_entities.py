@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sera.agent.context import ServiceInfo, length_names
 from sera.agent.language import extract_email, extract_name, extract_phone, match_option, yes_no
 
 SERVICES: dict[str, list[str]] = {
@@ -228,6 +229,31 @@ def test_match_option_whole_takes_only_a_whole_alias() -> None:
     assert match_option("after 6, whatever's first", services) == "Puppy and kitten visit"  # one word of an alias
     assert match_option("after 6, whatever's first", services, whole=True) is None
     assert match_option("it's her first visit", services, whole=True) == "Puppy and kitten visit"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("could I book one of your hour and a half lessons", "Extended lesson"),
+        ("the 90 minute lesson on monday", "Extended lesson"),
+        ("just an hour lesson please", "In-car lesson"),
+        ("a sixty minute lesson", "In-car lesson"),
+        ("the half hour consult", None),  # the only consult: its name is enough, its length no part of it
+        ("can you do it at half ten", None),  # "half" alone names nothing
+    ],
+)
+def test_a_service_is_named_by_its_length_beside_another_of_its_kind(text: str, key: str | None) -> None:
+    services = [
+        ServiceInfo("In-car lesson", (), 60, None, None),
+        ServiceInfo("Extended lesson", (), 90, None, None),
+        ServiceInfo("Consult", (), 30, None, None),
+    ]
+    assert match_option(text, length_names(services), typos=False, whole=True) == key
+
+
+def test_a_length_two_of_a_kind_share_names_neither_of_them() -> None:
+    services = [ServiceInfo("Swedish massage", (), 60, None, None), ServiceInfo("Deep massage", (), 60, None, None)]
+    assert length_names(services) == {}
 
 
 def test_match_option_staff_and_choices() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -10,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from sera.agent.language.numbers import spoken_lengths
 from sera.booking.service import ShopSchedule, load_schedule
 from sera.customers.phones import region_of_locale
 from sera.storage.database import UnitOfWork
@@ -51,6 +53,11 @@ class ShopProfile:
     def service_options(self) -> dict[str, list[str]]:
         return {s.name: [s.name, *s.aliases] for s in self.services}
 
+    @functools.cached_property
+    def service_lengths(self) -> dict[str, list[str]]:
+        """Services named by their length (``length_names``)."""
+        return length_names(self.services)
+
     def staff_options(self) -> dict[str, list[str]]:
         return {s.name: [s.name] for s in self.schedule.staff if s.name}
 
@@ -91,6 +98,20 @@ def load_shop(uow: UnitOfWork, version: datetime | None = None) -> ShopProfile:
     with _profiles_lock:
         _profiles[merchant.id] = (merchant.updated_at, profile)
     return profile
+
+
+def length_names(services: list[ServiceInfo]) -> dict[str, list[str]]:
+    """The services a caller can name by their length before the last word of their name, because
+    another service shares that word but not that length ("one of your hour and a half lessons" for
+    a 90-minute "Extended lesson" beside a 60-minute "In-car lesson"). Only a whole name of these
+    names a service: "half" alone is no "hour and a half lesson"."""
+    names: dict[str, list[str]] = {}
+    for service in services:
+        kind = service.name.split()[-1].lower()
+        same_kind = [s for s in services if s.name.split()[-1].lower() == kind]
+        if len(same_kind) > 1 and [s.duration_min for s in same_kind].count(service.duration_min) == 1:
+            names[service.name] = [f"{length} {kind}" for length in spoken_lengths(service.duration_min)]
+    return names
 
 
 def _build_profile(uow: UnitOfWork, merchant: Merchant) -> ShopProfile:

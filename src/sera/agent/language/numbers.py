@@ -139,6 +139,32 @@ class NumberSpan:
     hashed: bool = False
 
 
+def spoken_lengths(minutes: int) -> list[str]:
+    """How a caller says a length of time as a word before a noun ("a 90 minute lesson", "an hour
+    and a half session", "the half hour consult"), singular as speech puts it there."""
+    said = [f"{minutes} minute", f"{minutes} min"]
+    if minutes < 100:
+        said.append(f"{_number_words(minutes)} minute")
+    hours, rest = divmod(minutes, 60)
+    whole = ["hour", "one hour", "1 hour"] if hours == 1 else [f"{hours} hour", f"{_number_words(hours)} hour"]
+    if rest == 0 and hours:
+        said += whole + [f"{h} long" for h in whole]
+    elif rest == 30 and hours == 0:
+        said += ["half hour", "half an hour"]
+    elif rest == 30 and hours == 1:
+        said += ["hour and a half", "one and a half hour", "1.5 hour"]
+    return said
+
+
+def _number_words(number: int) -> str:
+    """1 to 99 in words ("forty five")."""
+    names = {value: word for word, value in (UNITS | TEENS | TENS).items() if word != "fourty"}
+    if number in names:
+        return names[number]
+    tens, units = divmod(number, 10)
+    return f"{names[tens * 10]} {names[units]}"
+
+
 def words_to_number(text: str) -> int | None:
     """Parse text that is entirely one number: "forty two", "twenty nineteen", "42".
 

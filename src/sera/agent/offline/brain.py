@@ -680,8 +680,10 @@ class _Turn:
     def service_wanted(self, **how: bool) -> str | None:
         """The service the line asks for: named where it does not tell of the past ("I got the
         windshield done elsewhere and now my lane camera needs recalibrating" asks for the camera)."""
-        services = self.ctx.shop.service_options()
+        services, lengths = self.ctx.shop.service_options(), self.ctx.shop.service_lengths
         wanted = " ".join(self.wanted_clauses)
+        if lengths and (named := match_option(self.raw, lengths, typos=False, whole=True)):
+            return named  # "one of your hour and a half lessons": of two lessons, the 90-minute one
         return (match_option(wanted, services, **how) if wanted else None) or match_option(self.raw, services, **how)
 
     def reach_a_person(self) -> Reply:
