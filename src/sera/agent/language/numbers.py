@@ -146,8 +146,8 @@ def spoken_lengths(minutes: int) -> list[str]:
     if minutes < 100:
         said.append(f"{_number_words(minutes)} minute")
     hours, rest = divmod(minutes, 60)
-    whole = ["hour", "one hour", "1 hour"] if hours == 1 else [f"{hours} hour", f"{_number_words(hours)} hour"]
     if rest == 0 and hours:
+        whole = ["hour", "one hour", "1 hour"] if hours == 1 else [f"{hours} hour", f"{_number_words(hours)} hour"]
         said += whole + [f"{h} long" for h in whole]
     elif rest == 30 and hours == 0:
         said += ["half hour", "half an hour"]

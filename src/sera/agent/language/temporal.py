@@ -134,7 +134,6 @@ _MINUTE_DIGITS = re.compile(r"\d{2}")
 _COMPACT_CLOCK = re.compile(r"(\d{1,2})(\d{2})")
 _NOT_A_DAY_BEFORE = frozenset({"i", "we", "you", "he", "she", "they", "it", "who", "the", "a", "and"})
 _CLOCK_START = re.compile(r"\d{1,2}(?::\d{2})?(?:am|pm)?$")
-_SAID_CLOCK_TIME = re.compile(r"\d{1,2}(?::\d{2}(?:am|pm)?|am|pm)")  # "11am", "10:30", not "2"
 _HOUR_ISH = re.compile(r"(\d{1,2})ish")
 _TIME_CUES = frozenset(
     {"at", "around", "about", "by", "approximately", "roughly", "after", "before"}
@@ -510,8 +509,8 @@ def _reads_as_day(words: Sequence[str], i: int, today: dt.date) -> bool:
     subject = i > 0 and words[i - 1] in _NOT_A_DAY_BEFORE  # "I sat at 10", "the sun at 3"
     if not subject and after in _APPROX_CUES | {"at", "before", "after"} and _CLOCK_START.match(_at(words, i + 2)):
         return True  # "fix a puncture sat around 11", "sun at 10am"
-    if not subject and (_SAID_CLOCK_TIME.fullmatch(after) or (after.isdigit() and _at(words, i + 2) in ("am", "pm"))):
-        return True  # "the pots workshop sat 11am" (or "11 am")
+    if not subject and (_HHMM.fullmatch(after) or (after.isdigit() and _at(words, i + 2) in ("am", "pm"))):
+        return True  # "the pots workshop sat 11am" (shorthand splits it: "11 am") or "sat 10:30"
     return _explicit_date(words, i + 1 + (after == "the"), today) is not None
 
 
