@@ -159,6 +159,10 @@ def test_reschedule_target_is_the_date_after_to() -> None:
         ("tomorrow at noon", dt.time(12, 0)),
         ("cn i get a swedish massage fri @ 6?", dt.time(18, 0)),  # a text's "@" is "at"
         ("sat @10am", dt.time(10, 0)),
+        ("at 3 thirty", dt.time(15, 30)),
+        ("on Friday at ten thirsty", dt.time(10, 30)),  # speech-to-text's slip for "ten thirty"
+        ("at two fordy", dt.time(14, 40)),
+        ("two twenty minute sessions at 4", dt.time(16, 0)),
     ],
 )
 def test_parse_time(text: str, at: dt.time) -> None:
@@ -248,6 +252,19 @@ def test_a_holiday_is_its_next_date(text: str, day: dt.date) -> None:
     ],
 )
 def test_a_week_from_a_day_is_that_day_a_week_later(text: str, day: dt.date) -> None:
+    assert [match.day for match in find_dates(text, NOW)] == [day]
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [  # NOW is Friday, November 27: the coming Thursday is December 3
+        ("could I come in next Thursday, I mean the one after this one?", dt.date(2026, 12, 10)),
+        ("Thursday, not this one, the next", dt.date(2026, 12, 10)),
+        ("Thursday the week after", dt.date(2026, 12, 10)),
+        ("Thursday, and the one after I'm away", dt.date(2026, 12, 3)),
+    ],
+)
+def test_the_one_after_the_coming_day_is_a_week_on(text: str, day: dt.date) -> None:
     assert [match.day for match in find_dates(text, NOW)] == [day]
 
 

@@ -1,7 +1,8 @@
-"""How the agent says times, days, money and lists, the same way in every reply."""
+"""How the agent says times, days, money, lists and names, the same way in every reply."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
@@ -11,6 +12,18 @@ MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
+
+
+# Said with "an": a vowel sound first ("an oil change", "an hour"), or an initialism whose first
+# letter is spoken so ("an AC recharge", "an MOT", "an X-ray"); "a unicorn", "a one-off", "a euro" are not.
+_VOWEL_SOUND = re.compile(r"(?:[ai]|e(?!u)|o(?!ne\b|nce\b)|u(?!ni|s[eu]|ro|ti)|hour|honest|heir)", re.IGNORECASE)
+_SPOKEN_AS_VOWEL = re.compile(r"[AEFHILMNORSX](?:[A-Z0-9]|\b)")
+
+
+def with_article(name: str, *, opening: bool = False) -> str:
+    """'a Tune-up', 'an Oil change', 'an AC recharge'; 'An ...' to open a sentence."""
+    article = "an" if _SPOKEN_AS_VOWEL.match(name) or _VOWEL_SOUND.match(name) else "a"
+    return f"{article.capitalize() if opening else article} {name}"
 
 
 def say_time(value: time | datetime) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sera.agent.context import TurnContext
 from sera.agent.language import match_option
-from sera.agent.phrasing import say_day, say_hours, say_list, say_money, say_time, say_when
+from sera.agent.phrasing import say_day, say_hours, say_list, say_money, say_time, say_when, with_article
 from sera.agent.ports import Action, ActionKind
 from sera.agent.understanding.embedding import embedder
 from sera.booking.service import (
@@ -260,7 +260,7 @@ def plan_booking(ctx: TurnContext, args: dict[str, Any]) -> Plan | ToolResult:
         return ToolResult(f"That time is not free. {nearby.text}", {**nearby.data, "booked": False})
     name = args.get("customer_name") or ctx.caller.name
     with_staff = f" with {staff}" if staff else ""
-    summary = f"book a {service}{with_staff} on {say_when(start, ctx.local_now.date())}"
+    summary = f"book {with_article(service)}{with_staff} on {say_when(start, ctx.local_now.date())}"
     key = {"service": service, "start": start.isoformat(), "staff": staff, "name": name}
     return Plan(key, summary + (f" for {name}" if name else ""))
 
@@ -286,7 +286,7 @@ def book(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         return ToolResult(f"Sorry, {exc}.", {"booked": False})
     view = get_appointment(ctx.uow, appointment.id)
     with_staff = f" with {view.staff}" if view.staff else ""
-    text = f"You're booked for a {service}{with_staff} on {say_when(view.start, ctx.local_now.date())}."
+    text = f"You're booked for {with_article(service)}{with_staff} on {say_when(view.start, ctx.local_now.date())}."
     return ToolResult(
         text,
         {"booked": True, "appointment_id": view.id, "start": view.start.isoformat()},
@@ -461,7 +461,8 @@ def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     if doc.kind == "service":
         info = ctx.shop.service(doc.title)
         price = say_money(info.price_cents, ctx.shop.currency) if info else ""
-        text = f"A {doc.title} costs {price} and takes about {info.duration_min if info else '?'} minutes."
+        minutes = info.duration_min if info else "?"
+        text = f"{with_article(doc.title, opening=True)} costs {price} and takes about {minutes} minutes."
         text += f" {info.description}" if info and info.description else ""
     elif doc.kind == "product":
         text = f"{doc.title}: {doc.text.strip()}".replace(" in stock.", " It's in stock.").replace(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from sera.agent.language.normalize import FILLERS, expand_shorthand, is_email, tokens
+from sera.agent.language.normalize import FILLERS, expand_shorthand, is_email, tokens, within_one_edit
 from sera.agent.language.numbers import number_spans
 
 __all__ = ["extract_email", "extract_name", "extract_phone", "match_option", "yes_no"]
@@ -722,21 +722,7 @@ def _same(word: str, stem: str) -> bool:
         return True
     if len(stem) < 5 or abs(len(word) - len(stem)) > 1:
         return False
-    return _within_one_edit(word, stem)
-
-
-def _within_one_edit(a: str, b: str) -> bool:
-    """Levenshtein distance <= 1, plus adjacent transpositions, in linear time."""
-    if len(a) > len(b):
-        a, b = b, a
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    if len(a) == len(b):
-        if a[i + 1 :] == b[i + 1 :]:
-            return True
-        return i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
-    return a[i:] == b[i + 1 :]
+    return within_one_edit(word, stem)
 
 
 # Built here because it needs _stem; only read at call time.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["FILLERS", "MAX_CHARS", "expand_shorthand", "is_email", "normalize", "tokens"]
+__all__ = ["FILLERS", "MAX_CHARS", "expand_shorthand", "is_email", "normalize", "tokens", "within_one_edit"]
 
 MAX_CHARS = 2000
 """Normalised text is never longer than this; later stages rely on the bound."""
@@ -173,6 +173,20 @@ def is_email(candidate: str) -> bool:
     if len(candidate) > _MAX_EMAIL_LEN or ".." in candidate:
         return False
     return _EMAIL_SHAPE.fullmatch(candidate) is not None
+
+
+def within_one_edit(a: str, b: str) -> bool:
+    """Levenshtein distance <= 1, plus adjacent transpositions, in linear time."""
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) == len(b):
+        if a[i + 1 :] == b[i + 1 :]:
+            return True
+        return i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2 :] == b[i + 2 :]
+    return a[i:] == b[i + 1 :]
 
 
 _AT_SIGN = re.compile(r"(?:(?<=\s)|^)@(?=\d|\s|$)")

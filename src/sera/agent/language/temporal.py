@@ -27,7 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sera.agent.language.normalize import expand_shorthand
+from sera.agent.language.normalize import expand_shorthand, within_one_edit
 from sera.agent.language.numbers import TEENS, TENS, UNITS, number_at
 
 __all__ = [
@@ -412,7 +412,16 @@ def _in_n_days(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
 
 
 _WEEK_UNITS = {"week": 1, "weeks": 1, "fortnight": 2, "fortnights": 2}
+_LENGTH_UNITS = frozenset({"minute", "minutes", "min", "mins", "hour", "hours"})
+_MINUTE_TENS = {word: value for word, value in TENS.items() if 20 <= value <= 50}
 _TIMES_A_WEEK = frozenset({"once", "twice", "times"})  # "once a week on tuesdays" is no date
+# said after a day, the caller puts it a week on: "Thursday, I mean the one after this one",
+# "Friday, not this one, the next", "Monday, the following one"
+_ONE_AFTER = re.compile(
+    r"(?:(?:i mean|sorry|no|so|like|but)\s+)*"
+    r"(?:the one after (?:this|that)(?: one| coming one)?|not (?:this|the|this coming) one(?: the next(?: one)?)?"
+    r"|the following one|the week after)\b"
+)
 
 
 def _weeks_after(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
@@ -492,6 +501,9 @@ def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | Non
         return _Span(i, end + 2, today + dt.timedelta(days=delta + 7))
     if _at(words, end) == "week" and j == i:  # "Tuesday week": the Tuesday after next
         return _Span(i, end + 1, today + dt.timedelta(days=delta + 7))
+    later = _ONE_AFTER.match(" ".join(words[end : end + 8]))
+    if later:  # "next Thursday, I mean the one after this one": a week on from the coming one
+        return _Span(i, end + len(later[0].split()), today + dt.timedelta(days=delta + 7))
     return _Span(i, end, today + dt.timedelta(days=delta))
 
 
@@ -844,6 +856,9 @@ def _clock_core(words: Sequence[str], i: int) -> tuple[int, int, int, int, bool,
         minute_word = _at(words, i + 1)  # ASR often writes "9:30" as "9 30"
         if 1 <= hour <= 12 and _MINUTE_DIGITS.fullmatch(minute_word) and int(minute_word) <= 59:
             return hour, int(minute_word), 0, i + 2, False, False
+        minutes = _minutes_at(words, i + 1) if 1 <= hour <= 12 else None  # "3 thirty"
+        if minutes is not None:
+            return hour, minutes[0], 0, minutes[1], False, False
         return hour, 0, 0, i + 1, False, hour >= 13
     compact = _COMPACT_CLOCK.fullmatch(word)
     if compact and _at(words, i + 1) in ("am", "pm"):
@@ -865,13 +880,32 @@ def _spoken_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, boo
         return hour, 0, 0, end, True, True
     if not 1 <= hour <= 12 or end != i + 1:
         return None
-    minute_word = _at(words, end)
-    if minute_word in ("oh", "o") and _at(words, end + 1) in UNITS:
-        return hour, UNITS[words[end + 1]], 0, end + 2, False, False
-    minute = _small_cardinal(words, end)
-    if minute is not None and 10 <= minute[0] <= 59:
-        return hour, minute[0], 0, minute[1], False, False
+    minutes = _minutes_at(words, end)
+    if minutes is not None:
+        return hour, minutes[0], 0, minutes[1], False, False
     return hour, 0, 0, end, False, False
+
+
+def _minutes_at(words: Sequence[str], j: int) -> tuple[int, int] | None:
+    """(minutes, end) said in words after an hour: "oh five", "thirty", "forty five", and
+    speech-to-text's slips ("ten thirsty"); not a length ("two twenty minute sessions")."""
+    word = _at(words, j)
+    if word in ("oh", "o") and _at(words, j + 1) in UNITS:
+        return UNITS[words[j + 1]], j + 2
+    minute = _small_cardinal(words, j)
+    if minute is not None and 10 <= minute[0] <= 59:
+        return None if _at(words, minute[1]) in _LENGTH_UNITS else minute
+    misheard = _misheard_tens(word)
+    return (misheard, j + 1) if misheard is not None else None
+
+
+def _misheard_tens(word: str) -> int | None:
+    """The minutes a word one slip from "twenty" to "fifty" stands for, after an hour ("thirsty",
+    "fourty", "fordy"); its first two letters must be right."""
+    if len(word) < 5 or word in TENS:
+        return None
+    slips = (value for tens, value in _MINUTE_TENS.items() if word[:2] == tens[:2] and within_one_edit(word, tens))
+    return next(slips, None)
 
 
 def _relative_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, bool, bool] | None:

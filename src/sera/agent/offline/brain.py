@@ -34,7 +34,7 @@ from sera.agent.language import (
     words_to_number,
     yes_no,
 )
-from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when
+from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when, with_article
 from sera.agent.ports import Action, ActionKind, Reply, Say
 from sera.agent.tools import PARTS, ToolRegistry, ToolResult
 from sera.agent.understanding.embedding import embedder
@@ -216,7 +216,10 @@ SHOP_DID = re.compile(
     r"(?:just\s+|only\s+|already\s+)?(?:\w+(?<!e)ed|did|done|put|cut|made|sold|gave|took|sent|fit)\b"
 )
 MAYBE_COMPLAINT = 0.1  # the classifier's least probability of a complaint for work done to be one
-PAST_BREAKS = re.compile(r"[,.;!?]|\b(?:and|but|so)\b")
+# where a clause ends; not at a comma before a correction ("next Thursday, I mean the one after")
+PAST_BREAKS = re.compile(
+    r"[.;!?]|,(?!\s*(?:i mean|sorry|not this|the one after|the following)\b)|\b(?:and|but|so)\b", re.IGNORECASE
+)
 EARLIER = re.compile(r"\b(earlier|forward|sooner)\b")
 DAY_AFTER = re.compile(r"\b(?:day after(?!\s+tomorrow)|next day|following day)\b")
 
@@ -569,10 +572,15 @@ class _Turn:
 
     def price_of_named_service(self) -> Reply | None:
         """The price of the service a line names whole ("before I book anything, roughly what would
-        a tune-up run me? just want a ballpark"; "can't have kittens" names no "kitten visit")."""
+        a tune-up run me? just want a ballpark"; "can't have kittens" names no "kitten visit"), or of
+        the one its question names beside another named in the story ("I was in for an oil change
+        and the guy said my AC was low. How much do you charge to recharge it?")."""
         service = self.service_wanted(whole=True)
         if service is None:
             return None
+        asked = asked_sentences(self.raw[:500])
+        in_question = match_option(asked[0], self.ctx.shop.service_options(), typos=False) if asked else None
+        service = in_question or service
         priced = self.tools.run(self.ctx, "search_knowledge", {"query": f"{service} price"})
         return self.run_done(priced) if priced.data.get("title") == service else None
 
@@ -1160,7 +1168,7 @@ class _Turn:
         if not slots_found:
             self.slots.pop("day", None)
             self.slots.pop("time", None)
-            notes.append(f"I don't have any openings for a {slots['service']} then.")
+            notes.append(f"I don't have any openings for {with_article(slots['service'])} then.")
             return self.asking("What day would work for you instead?", "day", " ".join(notes))
         if data.get("requested_available") is False:
             notes.append("Sorry, that time is already taken.")  # not the time itself: it is no offer
@@ -1236,7 +1244,8 @@ class _Turn:
             },
         }
         self.state["proposal"]["args"] = {k: v for k, v in self.state["proposal"]["args"].items() if v}
-        question = f"Shall I book a {slots['service']}{with_staff} on {say_when(start, self.today)} for {name}?"
+        what = with_article(slots["service"])
+        question = f"Shall I book {what}{with_staff} on {say_when(start, self.today)} for {name}?"
         return self.ask(question, "confirm", preface)
 
     # -- moving and cancelling -------------------------------------------------------------------
