@@ -473,6 +473,8 @@ def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     else:
         text = doc.text
     data = {"found": True, "kind": doc.kind, "title": doc.title, "confidence": round(hits[0].confidence, 2)}
+    if doc.kind == "product":
+        data["in_stock"] = " out of stock." not in f" {doc.text}"
     return ToolResult(text, data, outcome="knowledge")
 
 

@@ -173,6 +173,12 @@ WHAT_IF = re.compile(
 )
 MAX_ANSWERS = 2
 CONDITION = re.compile(r"\bif\b\s+(.+?)(?:[?.!]|$)", re.I)  # what a what-if question supposes
+# when a product that is sold out comes back ("when are you getting more in", "any restock date")
+RESTOCK = re.compile(
+    r"\brestock\w*|\b(?:when|what date|how long|how soon|any idea)\b.*\b(?:back|more in|in again"
+    r"|available again|due in|due back|next (?:delivery|batch|shipment|lot)"
+    r"|get(?:ting)? (?:more|some|any|it|them) (?:in|back))\b"
+)
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
 MAY_BE_ABOUT = 0.15  # an intent the classifier gives this much is what a question may be about
 # the words shops write about what callers ask of them (a question about not turning up is about
@@ -552,7 +558,8 @@ class _Turn:
         request = intent in REQUESTS and not asks_price and not what_if
         # an order is looked up by its number: a day in the line ("coming over Thursday") is not one
         details = extract_order_number(self.raw) if intent is Intent.ORDER_STATUS else self.gives_details()
-        if request and (sureness(meaning) >= SURE_OF_REQUEST or details) and not self.asks_beyond_services():
+        acts = request and (sureness(meaning) >= SURE_OF_REQUEST or details) and not self.asks_beyond_services()
+        if acts and not self.asks_restock():
             return None
         one_question = len(asked_sentences(self.raw[:500])) <= 1  # of two, the knowledge answers both
         priced = self.price_of_named_service() if asks_price and one_question else None
@@ -583,6 +590,12 @@ class _Turn:
         service = in_question or service
         priced = self.tools.run(self.ctx, "search_knowledge", {"query": f"{service} price"})
         return self.run_done(priced) if priced.data.get("title") == service else None
+
+    def asks_restock(self) -> bool:
+        """ "when will the Volt be back in stock": after a sold-out product, not an order."""
+        if not RESTOCK.search(self.text) or extract_order_number(self.raw):
+            return False
+        return self.knowledge.data.get("in_stock") is False
 
     def asks_beyond_services(self) -> bool:
         """A "booking" that names none of the shop's services, which the shop's knowledge answers
@@ -1454,6 +1467,9 @@ class _Turn:
         self.reset()
         if result.data.get("kind") == "service":
             self.state["topic"] = result.data["title"]  # a day said next is for booking it
+        if result.data.get("in_stock") is False and RESTOCK.search(self.text):
+            # "I know they're sold out, but when are you getting more in": no shop file says when
+            return self.offer_message(f"{result.text} I don't have a date for when more come in.")
         return self.reply(result.text)
 
     # -- support tickets -------------------------------------------------------------------------
@@ -1685,11 +1701,15 @@ class _Turn:
         if result.data.get("found"):
             return self.run_done(result)
         if asked or self.intent is Intent.QUESTION:
-            self.state["pending"] = "take_message"
-            self.state["unanswered"] = self.raw.strip()[:1000]  # the message, if the caller wants one taken
-            return Reply(
-                "I'm not sure about that one. Would you like me to take a message for the team?",
-                understood=False,
-                unanswered=self.state["unanswered"],
-            )
+            return self.offer_message("I'm not sure about that one.")
         return None
+
+    def offer_message(self, preface: str) -> Reply:
+        """A question the shop's data leaves unanswered: the team can be asked, in a message."""
+        self.state["pending"] = "take_message"
+        self.state["unanswered"] = self.raw.strip()[:1000]  # the message, if the caller wants one taken
+        return Reply(
+            f"{preface} Would you like me to take a message for the team?",
+            understood=False,
+            unanswered=self.state["unanswered"],
+        )
