@@ -107,7 +107,7 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     "repair": ("repair", "fix", "mend"),
     "address": ("address", "location", "locate"),
     # everyday words for what shops of every trade write in their FAQ and policies
-    "finance": ("finance", "financing", "instalment", "installment", "afterpay", "klarna", "laybuy", "layby"),
+    "finance": ("finance", "financing", "instalment", "installment", "afterpay", "klarna", "laybuy", "layby", "payday"),
     "vaccination": ("vaccination", "vaccinate", "vaccine", "jab", "shot", "booster"),
     "custom": ("custom", "bespoke", "madetomeasure", "madetoorder"),
     "insurance": (
@@ -164,6 +164,13 @@ PHRASES: dict[tuple[str, str], str] = {
     ("money", "back"): "return",
     ("payment", "plan"): "finance",
     ("pay", "monthly"): "finance",
+    ("pay", "weekly"): "finance",
+    ("pay", "fortnightly"): "finance",
+    ("pay", "off"): "finance",  # "pay it off bit by bit"
+    ("spread", "cost"): "finance",
+    ("spread", "payment"): "finance",
+    ("split", "cost"): "finance",
+    ("split", "payment"): "finance",
     ("health", "fund"): "insurance",
     ("car", "park"): "parking",
     ("leave", "car"): "parking",

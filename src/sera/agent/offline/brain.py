@@ -241,13 +241,13 @@ def within(ranges: list[tuple[time, time]], part: str | None) -> list[tuple[time
 
 
 def asks_question(raw: str) -> bool:
-    """Shaped like a question: a question mark, a question word or auxiliary first, a clause that
-    opens like a question after a comma ("I've got my lesson tomorrow at four, what happens if I'm
-    late"), or a what-if anywhere."""
+    """Shaped like a question: a question mark, a question word or auxiliary first, a clause or a
+    sentence that opens like a question after the first ("I've got my lesson tomorrow at four, what
+    happens if I'm late"; "... trees, the lot. is there a way to pay it off"), or a what-if anywhere."""
     text = expand_shorthand(raw)  # "hw much r ..." too
     if "?" in raw or QUESTION_OPENERS.search(text) or WHAT_IF.search(normalize(raw)):
         return True
-    return any(CLAUSE_ASKS.match(expand_shorthand(clause)) for clause in raw[:500].split(",")[1:])
+    return any(CLAUSE_ASKS.match(expand_shorthand(clause)) for clause in re.split(r"[,.;!]", raw[:500])[1:])
 
 
 def asked_sentences(raw: str) -> list[str]:
@@ -617,13 +617,17 @@ class _Turn:
         if whole.data.get("found"):
             answers.append(whole.text)
             titles.add(whole.data.get("title"))
-        for sentence in asked_sentences(self.raw[:500])[:MAX_ANSWERS]:
+        asked = asked_sentences(self.raw[:500])
+        # "we're kitting out the garden, raised beds, trees. is there a way to pay it off bit by bit":
+        # what the story names (the tree planting) gives way to what its one question finds
+        named_in_story = len(asked) == 1 and whole.data.get("kind") in ("service", "product")
+        for sentence in asked[:MAX_ANSWERS]:
             if sentence == self.raw.strip():
                 continue  # a line that is one question was just searched whole
             more = self.hours_asked(sentence) or self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
             if more.data.get("confidence", 0.0) >= ALSO_ANSWER and more.data.get("title") not in titles:
-                if not answers:  # the question alone answers what the whole line did not
-                    first = more
+                if not answers or named_in_story:  # the question alone answers what the whole line did not
+                    first, answers = more, []
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
         tail = question_tail(self.raw[:500]) if not answers else None
