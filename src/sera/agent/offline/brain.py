@@ -647,11 +647,15 @@ class _Turn:
 
     def hours_asked(self, sentence: str) -> ToolResult | None:
         """The hours, for a question of a line that surely asks about them: from the shop's hours
-        (for the days it names, or the week), not from an FAQ entry that mentions a time."""
+        (for the days it names, or the week), not from an FAQ entry that mentions a time. A
+        question that names neither a day nor the hours and that the shop's knowledge surely
+        answers ("where's the kids' end of year concert on") is not about the hours."""
         reading = understand(sentence)
         if reading.intent is not Intent.HOURS or reading.confidence < SURE_ENOUGH_TO_ASK:
             return None
         days = list(dict.fromkeys(match.day for match in find_dates(sentence, self.ctx.local_now)))[:4]
+        if not days and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
+            return None
         said = [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days]
         text = " ".join(said) if said else self.tools.run(self.ctx, "get_hours", {}).text
         data = {"found": True, "kind": "hours", "title": "hours", "confidence": 1.0}
