@@ -159,6 +159,7 @@ PHRASES: dict[tuple[str, str], str] = {
     ("how", "much"): "price",
     ("close", "to"): "",
     ("close", "by"): "",
+    ("you", "lot"): "",  # British "you guys", not a car park
     ("send", "back"): "return",
     ("take", "back"): "return",
     ("money", "back"): "return",

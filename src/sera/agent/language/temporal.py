@@ -419,7 +419,7 @@ _TIMES_A_WEEK = frozenset({"once", "twice", "times"})  # "once a week on tuesday
 # "Friday, not this one, the next", "Monday, the following one"
 _ONE_AFTER = re.compile(
     r"(?:(?:i mean|sorry|no|so|like|but)\s+)*"
-    r"(?:the one after (?:this|that)(?: one| coming one)?|not (?:this|the|this coming) one(?: the next(?: one)?)?"
+    r"(?:the one after (?:this|that)(?: one| coming one)?|not this (?:coming )?one(?: the next(?: one)?)?"
     r"|the following one|the week after)\b"
 )
 
