@@ -222,6 +222,7 @@ SHOP_DID = re.compile(
     r"(?:just\s+|only\s+|already\s+)?(?:\w+(?<!e)ed|did|done|put|cut|made|sold|gave|took|sent|fit)\b"
 )
 MAYBE_COMPLAINT = 0.1  # the classifier's least probability of a complaint for work done to be one
+ADDED = re.compile(r"\b(?:also|too|as well|while)\b")  # "can you also do his nails": one more thing
 # where a clause ends; not at a comma before a correction ("next Thursday, I mean the one after")
 PAST_BREAKS = re.compile(
     r"[.;!?]|,(?!\s*(?:i mean|sorry|not this|the one after|the following)\b)|\b(?:and|but|so)\b", re.IGNORECASE
@@ -706,13 +707,30 @@ class _Turn:
         """The clauses of the line that do not tell of the past."""
         return [c for c in PAST_BREAKS.split(self.raw[:500]) if c.strip() and not PAST.search(normalize(c))]
 
+    @functools.cached_property
+    def asked_part(self) -> str:
+        """The line from its first clause that asks, when a story comes before it ("my boy's mad
+        keen on guitar, could he have a go first, like a trial, Saturday at nine?"), else ""."""
+        clauses = re.split(r"[,.;!?]", self.raw[:500])
+        for i, clause in enumerate(clauses[1:], start=1):
+            if CLAUSE_ASKS.match(expand_shorthand(clause)):
+                return ",".join(clauses[i:])
+        return ""
+
     def service_wanted(self, **how: bool) -> str | None:
-        """The service the line asks for: named where it does not tell of the past ("I got the
-        windshield done elsewhere and now my lane camera needs recalibrating" asks for the camera)."""
+        """The service the line asks for: named where it asks, after a story ("my boy's keen on
+        guitar, could he have a go first, like a trial"), or where it does not tell of the past ("I
+        got the windshield done elsewhere and now my lane camera needs recalibrating")."""
         services, lengths = self.ctx.shop.service_options(), self.ctx.shop.service_lengths
-        wanted = " ".join(self.wanted_clauses)
         if lengths and (named := match_option(self.raw, lengths, typos=False, whole=True)):
             return named  # "one of your hour and a half lessons": of two lessons, the 90-minute one
+        # not a service asked for besides the story's: "my dog needs a bath and brush, can you also
+        # do his nails" is for the bath and brush
+        besides = ADDED.search(normalize(self.asked_part))
+        asked = match_option(self.asked_part, services, **how) if self.asked_part and not besides else None
+        if asked:
+            return asked
+        wanted = " ".join(self.wanted_clauses)
         return (match_option(wanted, services, **how) if wanted else None) or match_option(self.raw, services, **how)
 
     def reach_a_person(self) -> Reply:
