@@ -248,7 +248,17 @@ def asks_question(raw: str) -> bool:
     text = expand_shorthand(raw)  # "hw much r ..." too
     if "?" in raw or QUESTION_OPENERS.search(text) or WHAT_IF.search(normalize(raw)):
         return True
-    return any(CLAUSE_ASKS.match(expand_shorthand(clause)) for clause in re.split(r"[,.;!]", raw[:500])[1:])
+    return bool(asking_part(raw))
+
+
+def asking_part(raw: str) -> str:
+    """The line from its first clause after the first that asks, when one does ("my boy's mad keen
+    on guitar, could he have a go first, like a trial, Saturday at nine?"), else ""."""
+    clauses = re.split(r"[,.;!?]", raw[:500])
+    for i, clause in enumerate(clauses[1:], start=1):
+        if CLAUSE_ASKS.match(expand_shorthand(clause)):
+            return ",".join(clauses[i:])
+    return ""
 
 
 def asked_sentences(raw: str) -> list[str]:
@@ -707,16 +717,6 @@ class _Turn:
         """The clauses of the line that do not tell of the past."""
         return [c for c in PAST_BREAKS.split(self.raw[:500]) if c.strip() and not PAST.search(normalize(c))]
 
-    @functools.cached_property
-    def asked_part(self) -> str:
-        """The line from its first clause that asks, when a story comes before it ("my boy's mad
-        keen on guitar, could he have a go first, like a trial, Saturday at nine?"), else ""."""
-        clauses = re.split(r"[,.;!?]", self.raw[:500])
-        for i, clause in enumerate(clauses[1:], start=1):
-            if CLAUSE_ASKS.match(expand_shorthand(clause)):
-                return ",".join(clauses[i:])
-        return ""
-
     def service_wanted(self, **how: bool) -> str | None:
         """The service the line asks for: named where it asks, after a story ("my boy's keen on
         guitar, could he have a go first, like a trial"), or where it does not tell of the past ("I
@@ -726,8 +726,8 @@ class _Turn:
             return named  # "one of your hour and a half lessons": of two lessons, the 90-minute one
         # not a service asked for besides the story's: "my dog needs a bath and brush, can you also
         # do his nails" is for the bath and brush
-        besides = ADDED.search(normalize(self.asked_part))
-        asked = match_option(self.asked_part, services, **how) if self.asked_part and not besides else None
+        part = asking_part(self.raw)
+        asked = match_option(part, services, **how) if part and not ADDED.search(normalize(part)) else None
         if asked:
             return asked
         wanted = " ".join(self.wanted_clauses)
