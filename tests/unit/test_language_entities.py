@@ -172,6 +172,12 @@ def test_extract_name_rejects_non_names_when_asked(text: str) -> None:
         "\U0001f44d",
         "y",
         "aye, lovely",
+        "sweet as",  # New Zealand and Australia
+        "yep chur",
+        "nah yeah",
+        "that's grand",  # Ireland
+        "go on so",
+        "that'll do",
     ],
 )
 def test_yes(text: str) -> None:
@@ -190,6 +196,7 @@ def test_yes(text: str) -> None:
         "absolutely not",
         "i don't think so",
         "nah that's wrong",
+        "yeah nah",  # "I hear you, but no"
     ],
 )
 def test_no(text: str) -> None:
@@ -272,8 +279,16 @@ def test_match_option_takes_a_word_said_whole_before_one_a_typo_away() -> None:
     vet = {"Vaccination": ["needles", "shots"], "Nail trim": ["nails"], "Hydrotherapy": ["water"]}
     assert match_option("need Rocco's nails done", vet) == "Nail trim"  # "need" is one edit from "needl"
     assert match_option("my dog needs his neddles", vet) == "Vaccination"  # a typo still finds it
-    assert match_option("the later one", vet) == "Hydrotherapy"  # "later" is one edit from "water"...
-    assert match_option("the later one", vet, typos=False) is None  # ...unless only whole words count
+    assert match_option("a swim in the watr", vet) == "Hydrotherapy"  # one edit from "water"...
+    assert match_option("a swim in the watr", vet, typos=False) is None  # ...unless only whole words count
+
+
+def test_an_everyday_word_is_no_typo_of_a_service_word() -> None:
+    """ "could" is one edit from "mould", "later" from "water": neither names a service."""
+    clinic = {"Custom earplugs": ["ear moulds", "swim plugs"], "Hydrotherapy": ["water"]}
+    assert match_option("could someone look at it monday", clinic) is None
+    assert match_option("the later one", clinic) is None
+    assert match_option("I need new ear mould", clinic) == "Custom earplugs"
 
 
 @pytest.mark.parametrize("text", ["", "nothing here", "what are your hours"])

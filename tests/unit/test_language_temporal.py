@@ -249,6 +249,7 @@ def test_a_holiday_is_its_next_date(text: str, day: dt.date) -> None:
         ("two weeks Monday", dt.date(2026, 12, 14)),
         ("a fortnight tomorrow", dt.date(2026, 12, 12)),
         ("a week today", dt.date(2026, 12, 4)),
+        ("could I come in a week Tuesday", dt.date(2026, 12, 8)),  # not "in a week", then Tuesday
     ],
 )
 def test_a_week_from_a_day_is_that_day_a_week_later(text: str, day: dt.date) -> None:
@@ -274,6 +275,36 @@ def test_the_one_after_the_coming_day_is_a_week_on(text: str, day: dt.date) -> N
 )
 def test_a_short_day_name_is_a_day_alone_or_before_a_clock_time(text: str, found: list[str]) -> None:
     assert [match.text for match in find_dates(text, NOW)] == found
+
+
+@pytest.mark.parametrize(
+    ("text", "days"),
+    [  # NOW is Friday, November 27
+        ("the wreath class on Thursday the tenth", [dt.date(2026, 12, 10)]),
+        ("Saturday the 12th", [dt.date(2026, 12, 12)]),
+        ("a hearing test Thursday of next week", [dt.date(2026, 12, 3)]),
+        ("one this Thursday at 5, can we push it to next Thursday", [dt.date(2026, 12, 3), dt.date(2026, 12, 10)]),
+        ("Thursday the first one you have", [dt.date(2026, 12, 3)]),
+    ],
+)
+def test_a_day_named_with_its_date_or_week_is_that_day(text: str, days: list[dt.date]) -> None:
+    assert [match.day for match in find_dates(text, NOW)] == days
+
+
+@pytest.mark.parametrize(
+    ("text", "expect_time", "at"),
+    [
+        ("Thursday week at won thirty", False, dt.time(13, 30)),  # speech-to-text's homophones of an hour
+        ("next Tuesday at for fifteen", False, dt.time(16, 15)),
+        ("for fifteen", True, dt.time(16, 15)),
+        ("Monday at ten tirty", False, dt.time(10, 30)),
+        ("a table for fifteen", False, None),
+        ("for fifteen minutes", True, None),
+    ],
+)
+def test_an_hour_misheard_before_its_minutes(text: str, expect_time: bool, at: dt.time | None) -> None:
+    match = parse_time(text, expect_time=expect_time)
+    assert (match.at if match else None) == at
 
 
 def test_once_a_week_is_how_often_not_when() -> None:

@@ -149,6 +149,7 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
         "footwear",
     ),
     "warranty": ("warranty", "guarantee"),
+    "tangle": ("tangle", "tangled", "knot", "knotted", "knotty", "clump", "clumpy"),  # hair and coats
     "referral": ("referral", "refer"),
     "payment": ("payment", "pay", "amex", "visa", "mastercard", "cheque", "zelle", "venmo", "paypal"),
 }
@@ -183,12 +184,17 @@ PHRASES: dict[tuple[str, str], str] = {
     ("roll", "up"): "walkin",
     ("show", "up"): "walkin",
     ("turn", "up"): "walkin",
+    ("without", "booking"): "walkin",
+    ("without", "appointment"): "walkin",
+    ("without", "reservation"): "walkin",
     ("change", "into"): "wear",
     ("stand", "behind"): "warranty",
 }
 
 # a phrase's two words may have one of these between them ("send it back", "leave my car")
-_PRONOUNS = frozenset({"it", "them", "this", "that", "these", "those", "him", "her", "my", "the", "your", "our"})
+_PRONOUNS = frozenset(
+    {"a", "an", "it", "them", "this", "that", "these", "those", "him", "her", "my", "the", "your", "our"}
+)
 _APOSTROPHES = re.compile(r"['\u2019]")
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _TRAILING_ZERO_CENTS = re.compile(r"(\d)\.0+\b")

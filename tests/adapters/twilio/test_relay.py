@@ -211,7 +211,7 @@ def test_digits_ended_by_hash_answer_a_numeric_question(
         for digit in "9*1042#":  # a slip, cleared with the star, then the number
             call.dtmf(digit)
         answer = call.heard()
-    assert "email address on the order" in answer, answer  # order 1042 found, shared only once verified
+    assert "email address did you use" in answer, answer  # order 1042 found, shared only once verified
 
 
 # -- bad input -----------------------------------------------------------------------------------

@@ -493,6 +493,25 @@ _YES = (
     "no problem",
     "no worries",
     "why not",
+    # regional: New Zealand and Australia, Ireland, Britain
+    "sweet as",
+    "sweet",
+    "choice",
+    "chur",
+    "too right",
+    "nah yeah",  # "no, I mean yes"
+    "grand",
+    "that's grand",
+    "go on",
+    "go on so",
+    "lovely",
+    "brilliant",
+    "spot on",
+    "bang on",
+    "that'll do",
+    "all good",
+    "you bet",
+    "for sure",
 )
 _NO = (
     "no thank you",
@@ -527,6 +546,8 @@ _NO = (
     "nevermind",
     "i'd rather not",
     "rather not",
+    "yeah nah",  # "yes, I hear you, but no"
+    "yeah no",
 )
 _UNSURE = (
     "not sure",
@@ -717,13 +738,27 @@ def _stem(word: str) -> str:
 
 
 def _same(word: str, stem: str) -> bool:
-    """Equal stems, or one typo apart for longer words (SMS "tuen up" stays out)."""
+    """Equal stems, or one typo apart for longer words (SMS "tuen up" stays out); an everyday
+    word is what it says ("could" is no typo of "mould", "where" none of "wheel")."""
     if word == stem:
         return True
-    if len(stem) < 5 or abs(len(word) - len(stem)) > 1:
+    if len(stem) < 5 or abs(len(word) - len(stem)) > 1 or word in _EVERYDAY_STEMS:
         return False
     return within_one_edit(word, stem)
 
 
-# Built here because it needs _stem; only read at call time.
+# Built here because they need _stem; only read at call time.
 _OPTION_STOP_STEMS = frozenset(_stem(w) for w in _OPTION_STOPWORDS)
+_EVERYDAY_STEMS = frozenset(
+    _stem(w)
+    for w in _word_set(
+        """
+        could would should about there where their which while whole what when then than them they
+        these those this that from have been were your yours some more most much many also just only
+        very will shall might must into onto over under after before again other every each make made
+        take took give gave come came know knew look looked want wanted need needed like liked said
+        tell told think thought going doing being having still even ever never maybe sorry thanks
+        thank please hello right might quite sure first last next little later early today tonight
+    """
+    )
+)

@@ -98,6 +98,7 @@ _SHORTHAND: dict[str, str] = {
     "2moro": "tomorrow",
     "2morrow": "tomorrow",
     "tonite": "tonight",
+    "arvo": "afternoon",  # Australia and New Zealand
     "b4": "before",
     "msg": "message",
     "txt": "text",

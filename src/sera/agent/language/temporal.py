@@ -252,7 +252,19 @@ def parse_date(text: str, now: dt.datetime) -> DateMatch | None:
 def find_dates(text: str, now: dt.datetime) -> list[DateMatch]:
     """Every date mentioned, in spoken order (for "from X to Y" style requests)."""
     words = _words(text)
-    return [DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now.date())]
+    return next_against_this(
+        [DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now.date())]
+    )
+
+
+def next_against_this(matches: list[DateMatch]) -> list[DateMatch]:
+    """ "this Thursday at 5 ... to next Thursday": said against this one, next is the week after."""
+    out: list[DateMatch] = []
+    for match in matches:
+        if match.text.startswith("next ") and any(m.day == match.day and m.text.startswith("this ") for m in out):
+            match = DateMatch(match.day + dt.timedelta(days=7), match.text)
+        out.append(match)
+    return out
 
 
 def _words(text: str) -> list[str]:
@@ -406,13 +418,15 @@ def _in_n_days(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
         return None
     if unit in ("day", "days"):
         return _Span(i, j + 1, today + dt.timedelta(days=count))
-    if unit in ("week", "weeks"):
+    if unit in ("week", "weeks") and _weekday_value(words, j + 1, allow_risky=False) is None:
         return _Span(i, j + 1, today + dt.timedelta(days=7 * count))
-    return None
+    return None  # "come in a week Tuesday": the Tuesday a week on, read from "a week"
 
 
 _WEEK_UNITS = {"week": 1, "weeks": 1, "fortnight": 2, "fortnights": 2}
 _LENGTH_UNITS = frozenset({"minute", "minutes", "min", "mins", "hour", "hours"})
+_HOUR_HOMOPHONES = {"won": "one", "for": "four", "fore": "four", "ate": "eight", "too": "two"}
+_TIME_CUES = frozenset({"at", "around", "about", "by", "say"})
 _MINUTE_TENS = {word: value for word, value in TENS.items() if 20 <= value <= 50}
 _TIMES_A_WEEK = frozenset({"once", "twice", "times"})  # "once a week on tuesdays" is no date
 # said after a day, the caller puts it a week on: "Thursday, I mean the one after this one",
@@ -489,13 +503,18 @@ def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | Non
     explicit = _explicit_date(words, end + (1 if _at(words, end) == "the" else 0), today)
     if explicit is not None:
         return _Span(i, explicit.end, explicit.day)
-    ordinal = _DIGIT_ORDINAL.fullmatch(_at(words, end))  # "sat 12th": the 12th says which Saturday
+    # "sat 12th", "Thursday the eleventh": the day of the month says which Saturday or Thursday
+    of_month = _the_ordinal(words, end, today) if _at(words, end) == "the" else None
+    ordinal = _DIGIT_ORDINAL.fullmatch(_at(words, end))
+    if of_month is not None:
+        return _Span(i, of_month.end, of_month.day)
     found = _next_day_of_month(today, int(ordinal[1])) if ordinal else None
     if found is not None:
         return _Span(i, end + 1, found)
-    if _at(words, end) == "next" and _at(words, end + 1) == "week":
+    of = 1 if _at(words, end) == "of" else 0  # "Thursday next week", "Thursday of next week"
+    if _at(words, end + of) == "next" and _at(words, end + of + 1) == "week":
         next_monday = today + dt.timedelta(days=7 - today.weekday())
-        return _Span(i, end + 2, next_monday + dt.timedelta(days=weekday))
+        return _Span(i, end + of + 2, next_monday + dt.timedelta(days=weekday))
     delta = (weekday - today.weekday()) % 7 or 7
     if _at(words, end) == "after" and _at(words, end + 1) == "next":
         return _Span(i, end + 2, today + dt.timedelta(days=delta + 7))
@@ -708,7 +727,7 @@ def parse_time(text: str, *, expect_time: bool = False) -> TimeMatch | None:
     accepts a bare "4" or "four thirty". With several times, the last one
     introduced by "to" wins, else the first.
     """
-    words = _words(_NO_TIME_WANTED.sub(" ", text))
+    words = _heard_hours(_words(_NO_TIME_WANTED.sub(" ", text)), expect_time=expect_time)
     joined = " ".join(words)
     part = _part_of_day(words)
     earliest = _EARLIEST.search(joined)
@@ -886,6 +905,21 @@ def _spoken_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, boo
     return hour, 0, 0, end, False, False
 
 
+def _heard_hours(words: list[str], *, expect_time: bool) -> list[str]:
+    """Speech-to-text's homophones of an hour before its minutes: "won thirty" is 1:30, and "for
+    fifteen" or "ate thirty" are 4:15 and 8:30 where a time is due (after "at", or as the answer
+    to "what time?"), not "a table for fifteen" or "fifteen minutes"."""
+    heard = list(words)
+    for i, word in enumerate(words):
+        hour = _HOUR_HOMOPHONES.get(word)
+        minutes = _minutes_at(words, i + 1)
+        if hour is None or minutes is None or _at(words, minutes[1]) in _LENGTH_UNITS:
+            continue
+        if word == "won" or _at(words, i - 1) in _TIME_CUES or (i == 0 and expect_time):
+            heard[i] = hour
+    return heard
+
+
 def _minutes_at(words: Sequence[str], j: int) -> tuple[int, int] | None:
     """(minutes, end) said in words after an hour: "oh five", "thirty", "forty five", and
     speech-to-text's slips ("ten thirsty"); not a length ("two twenty minute sessions")."""
@@ -901,10 +935,10 @@ def _minutes_at(words: Sequence[str], j: int) -> tuple[int, int] | None:
 
 def _misheard_tens(word: str) -> int | None:
     """The minutes a word one slip from "twenty" to "fifty" stands for, after an hour ("thirsty",
-    "fourty", "fordy"); its first two letters must be right."""
+    "tirty", "fourty", "fordy"); its first letter must be right."""
     if len(word) < 5 or word in TENS:
         return None
-    slips = (value for tens, value in _MINUTE_TENS.items() if word[:2] == tens[:2] and within_one_edit(word, tens))
+    slips = (value for tens, value in _MINUTE_TENS.items() if word[0] == tens[0] and within_one_edit(word, tens))
     return next(slips, None)
 
 

@@ -28,6 +28,7 @@ from sera.agent.language import (
     find_dates,
     looks_like_injection,
     match_option,
+    next_against_this,
     normalize,
     parse_date,
     parse_time,
@@ -71,12 +72,14 @@ QUESTION_OPENERS = re.compile(
     r"|when|where|who|why|which|if|any|am)\b"
 )
 # a clause after a comma that asks: a question word before a verb ("what happens if I'm late"), or
-# an auxiliary before its subject ("am I covered"); not "and when I opened the box", a story
+# an auxiliary before its subject ("am I covered"), also after an if ("if it dies at 2am do I have to
+# wait"); not "and when I opened the box", a story
 CLAUSE_ASKS = re.compile(
     r"^(?:so |and |but |like |or |also |just )*(?:"
     r"(?:what|whats|how|when|where|who|why|which) (?:is|are|was|do|does|did|can|could|will|would|should|happens"
     r"|long|much|many|time|kind|sort|about)"
-    r"|(?:am|is|are|do|does|can|could|will|would|should|have|has) (?:i|you|we|they|it|he|she|there|that|this)"
+    r"|(?:if .{1,60}? )?(?:am|is|are|do|does|can|could|will|would|should|have|has) "
+    r"(?:i|you|we|they|it|he|she|there|that|this|somebody|someone|anybody|anyone)"
     r")\b",
     re.I,
 )
@@ -159,7 +162,9 @@ SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 # a second question joined to the first ("what do you charge for a test, and is it right the kids go
 # free?"): where the line is cut to search each
 AND_ASKS = re.compile(
-    r",?\s+\b(?:and|also|plus)\s+(?:(?:like|um|uh|so)\s+)?"  # "..., and like how long does it take"
+    # "..., and like how long does it take", "..., and while I've got you, do you ..."
+    r",?\s+\b(?:and|also|plus)\s+(?:(?:like|um|uh|so)\s+|(?:while i'?ve got you|while i'?m at it|by the way|btw|"
+    r"one more thing|another thing|oh)\s*,?\s*)?"
     r"(?=(?:what|whats|what's|is|are|do|does|can|could|will|would|how|when|where|who|why|should|have|has)\b)",
     re.I,
 )
@@ -169,7 +174,8 @@ WHAT_IF = re.compile(
     r"\b(?:what happens|what would happen|what if|is there (?:a|any) (?:fee|charge|penalty|cost)"
     r"|do (?:you|they) (?:still )?charge|do i (?:still )?(?:have to|need to|get to)? ?pay|(?:will|would) i (?:still )?"
     r"(?:be charged|get charged|have to pay|lose)|how much notice|(?:fee|charge|penalty) (?:for|if|to)"
-    r"|if i (?:had|were|was|needed) to)\b"  # "if I had to cancel that morning, would that be ok"
+    # "if I had to cancel that morning, would that be ok"; "say it dies in July, what then"
+    r"|if i (?:had|were|was|needed) to|(?:what|how) (?:then|now)$|then what$)\b"
 )
 MAX_ANSWERS = 2
 CONDITION = re.compile(r"\bif\b\s+(.+?)(?:[?.!]|$)", re.I)  # what a what-if question supposes
@@ -210,7 +216,8 @@ SHIFT_BY = re.compile(
 # "you guys replaced the valve in June", "got my belly button done on Sunday"), though a wish in the
 # past tense is still a wish ("I was hoping to come Friday", "I wanted Saturday")
 PAST = re.compile(
-    r"\b(?:i|we|he|she|they|you|you guys|someone)\s+(?:just\s+|already\s+|only\s+)?"
+    r"\b(?!you (?:guys )?got\b)"  # "what have you got Saturday", "you got anything Friday": what is free
+    r"(?:i|we|he|she|they|you|you guys|someone)\s+(?:just\s+|already\s+|only\s+)?"
     r"(?!(?:wanted|hoped|wondered|needed|liked|planned|meant|was going|were going|was hoping|were hoping"
     r"|was wondering|was thinking|was planning|was looking|was meaning)\b)"
     r"(?:\w+(?<!e)ed|did|was|were|went|came|bought|paid|got|had|took|left|brought|gave|made|sent|saw|broke|wore)\b"
@@ -710,7 +717,8 @@ class _Turn:
     def dates_wanted(self) -> list[DateMatch]:
         """The dates the caller names for what they want, not for what already happened ("I got
         my belly button done on Sunday", "you replaced the valve back in June")."""
-        return [match for clause in self.wanted_clauses for match in find_dates(clause, self.ctx.local_now)]
+        found = [match for clause in self.wanted_clauses for match in find_dates(clause, self.ctx.local_now)]
+        return next_against_this(found)
 
     @functools.cached_property
     def wanted_clauses(self) -> list[str]:
@@ -777,7 +785,11 @@ class _Turn:
             return self.start_change("reschedule")
         if intent is Intent.BOOK and self.complains_of_work_done():
             return self.start_support()
-        might_book = intent in (Intent.QUESTION, Intent.HOURS, Intent.HUMAN, None) and not self.question_read
+        # "I've the new aids ordered and I want them fitted Saturday": no order number, a service and a day
+        unnumbered_order = intent is Intent.ORDER_STATUS and not extract_order_number(self.raw)
+        might_book = (
+            intent in (Intent.QUESTION, Intent.HOURS, Intent.HUMAN, None) or unnumbered_order
+        ) and not self.question_read
         if intent is Intent.BOOK or (might_book and self.sounds_like_booking()):
             return self.start_booking()
         if intent is Intent.CANCEL:
@@ -1487,7 +1499,7 @@ class _Turn:
         if data.get("email_given"):
             self.reset()
             return self.reply(result.text)
-        return self.asking("To protect your privacy, what's the email address on the order?", "email")
+        return self.asking("To protect your privacy, what email address did you use for that purchase?", "email")
 
     def run_done(self, result: ToolResult) -> Reply:
         self.reset()
