@@ -441,3 +441,18 @@ def test_another_customers_email_stays_off_the_callers_record(sera: Sera, person
     assert record["name"] == "Sam Rivera" and record["email"] is None
     priya = _caller_record(sera, personas.northside_id, "+13125550142")
     assert priya["name"] == "Priya Shah"  # untouched
+
+
+def test_a_class_whose_places_are_all_taken_is_full_not_taken(sera: Sera, personas: Personas) -> None:
+    """A service with places for several at once (a workshop, a group class) fills up: the caller
+    hears it is full, and other times."""
+    from sera.merchants.service import import_shop_text
+
+    text = DEMO_SHOP.read_text().replace("    duration_min: 90\n", "    duration_min: 90\n    capacity: 2\n", 1)
+    import_shop_text(sera, text, source="test", actor="test")
+    agent = Agent(sera)
+    for phone, name in (("+13125550171", "Grace Liu"), ("+13125550172", "Omar Haddad")):
+        _, replies = converse(agent, personas.northside_id, ["a bike fitting on Tuesday at 10am", name, "yes"], phone)
+        assert "You're booked" in replies[-1].text
+    _, replies = converse(agent, personas.northside_id, ["a bike fitting on Tuesday at 10am"], "+13125550173")
+    assert "that one is full" in replies[-1].text and "10 am" not in replies[-1].text

@@ -321,3 +321,24 @@ def test_everyday_words_find_the_shops_own_terms(query: str, expected_id: str) -
     )
     hits = shop.search(query)
     assert hits and hits[0].document.id == expected_id and hits[0].confidence >= 0.35
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "would my insurance cover the tune-up",
+        "is there parking for the tune-up",
+        "do you do the tune-up on afterpay",
+        "is the tune-up under warranty",
+    ],
+)
+def test_a_topic_the_shop_never_mentions_is_answered_by_none_of_its_entries(query: str) -> None:
+    """The tune-up's entry names the tune-up, not the insurance, parking, financing or warranty asked about."""
+    shop = KnowledgeIndex.build(
+        [
+            Document("service:tune-up", "service", "Tune-up", "Drivetrain clean, brake and gear adjustment."),
+            Document("faq:walk-ins", "faq", "Do you take walk-ins?", "For flat repairs, when a mechanic is free."),
+        ]
+    )
+    hits = shop.search(query)
+    assert not hits or hits[0].confidence < THRESHOLD

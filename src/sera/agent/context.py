@@ -27,6 +27,7 @@ class ServiceInfo:
     duration_min: int
     price_cents: int | None
     description: str | None
+    capacity: int = 1  # places per time: a class or workshop is full, not taken
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def length_names(services: list[ServiceInfo]) -> dict[str, list[str]]:
 
 def _build_profile(uow: UnitOfWork, merchant: Merchant) -> ShopProfile:
     services = [
-        ServiceInfo(s.name, tuple(s.aliases), s.duration_min, s.price_cents, s.description)
+        ServiceInfo(s.name, tuple(s.aliases), s.duration_min, s.price_cents, s.description, s.capacity)
         for s in uow.session.execute(select(Service).order_by(Service.position)).scalars()
     ]
     settings = merchant.settings or {}

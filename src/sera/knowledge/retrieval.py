@@ -73,6 +73,12 @@ DENSE_MIN_SIMILARITY = 0.45
 # An entry none of the caller's words reach gets this share of its meaning term: "say the new screen
 # conks out, am I covered" is the warranty (which says "covered"), not the FAQ nearest in meaning alone.
 WORDLESS_DENSE = 0.85
+# what a question is about, when a caller names it: a shop whose knowledge never uses the word has no
+# answer to it ("would the VHI pay for the tinnitus consultation" is not answered by its price)
+TOPICS = frozenset(
+    {"finance", "vaccination", "insurance", "deposit", "warranty", "referral", "parking", "shipping", "rent", "scary"}
+)
+UNKNOWN_TOPIC = 0.25
 LEXICAL_SURE = 0.5  # the words alone decide above this: meaning only helps where they fall short
 
 # Words that say nothing about which entry answers a call, grouped by why.
@@ -128,6 +134,10 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
         "aviva",
         "simplyhealth",
         "vitality",
+        "vhi",
+        "laya",
+        "medicare",
+        "medicaid",
     ),
     "deposit": ("deposit", "downpayment", "retainer", "upfront", "prepay", "prepayment"),
     "walkin": ("walkin", "dropin"),
@@ -149,6 +159,7 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
         "footwear",
     ),
     "warranty": ("warranty", "guarantee"),
+    "scary": ("scary", "scare", "freaky", "spooky", "creepy", "frightening", "terrifying"),
     "tangle": ("tangle", "tangled", "knot", "knotted", "knotty", "clump", "clumpy"),  # hair and coats
     "referral": ("referral", "refer"),
     "payment": ("payment", "pay", "amex", "visa", "mastercard", "cheque", "zelle", "venmo", "paypal"),
@@ -384,7 +395,17 @@ class KnowledgeIndex:
         return len(self._documents)
 
     def search(self, query: str, limit: int = 3) -> list[Hit]:
-        """Best documents for a caller's words, best first; [] when nothing matches."""
+        """Best documents for a caller's words, best first; [] when nothing matches. A question about
+        a topic the shop's knowledge never mentions (insurance, parking, a warranty) is answered by
+        none of its entries, however close the rest of its words come: every confidence is scaled
+        by UNKNOWN_TOPIC."""
+        hits = self._search(query, limit)
+        query_terms, _ = self._query_terms(query)
+        if any(term in TOPICS and term not in self._postings for term in query_terms):
+            hits = [Hit(hit.document, hit.score, hit.confidence * UNKNOWN_TOPIC) for hit in hits]
+        return hits
+
+    def _search(self, query: str, limit: int) -> list[Hit]:
         query_terms, scoring_terms = self._query_terms(query)
         if not query_terms or limit <= 0:
             return []

@@ -247,7 +247,7 @@ def extract_order_number(text: str, *, expect_order: bool = False) -> str | None
     words = tokens(text)
     fallback: str | None = None
     for span in number_spans(words):
-        if span.hashed or _has_order_cue(words, span.start):
+        if span.hashed or (_has_order_cue(words, span.start) and not _a_pronoun_one(span)):
             return span.digits
         if _is_time_or_date(words, span) or _is_quantity_or_year(words, span):
             continue
@@ -256,6 +256,11 @@ def extract_order_number(text: str, *, expect_order: bool = False) -> str | None
         if fallback is None and (expect_order or _bare_order_like(span)):
             fallback = span.digits
     return fallback
+
+
+def _a_pronoun_one(span: NumberSpan) -> bool:
+    """ "I can't order one": a single digit said as a word after "order" is no order number."""
+    return span.kind != "digits" and len(span.digits) == 1
 
 
 def _span_at(words: Sequence[str], i: int) -> NumberSpan | None:

@@ -183,7 +183,7 @@ CONDITION = re.compile(r"\bif\b\s+(.+?)(?:[?.!]|$)", re.I)  # what a what-if que
 RESTOCK = re.compile(
     r"\brestock\w*|\b(?:when|what date|how long|how soon|any idea)\b.*\b(?:back|more in|in again"
     r"|available again|due in|due back|next (?:delivery|batch|shipment|lot)"
-    r"|get(?:ting)? (?:more|some|any|it|them) (?:in|back))\b"
+    r"|get(?:ting)? (?:more|some|any|it|them)(?: \w+){0,6} (?:in|back))\b"
 )
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
 MAY_BE_ABOUT = 0.15  # an intent the classifier gives this much is what a question may be about
@@ -638,7 +638,13 @@ class _Turn:
         asked = asked_sentences(self.raw[:500])
         # "we're kitting out the garden, raised beds, trees. is there a way to pay it off bit by bit":
         # what the story names (the tree planting) gives way to what its one question finds
-        named_in_story = len(asked) == 1 and whole.data.get("kind") in ("service", "product")
+        # ... unless the question names it too ("when will ye have the size 13 batteries back? the orange ones")
+        title = str(whole.data.get("title") or "")
+        named_in_story = (
+            len(asked) == 1
+            and whole.data.get("kind") in ("service", "product")
+            and not match_option(asked[0], {title: [title]}, typos=False)
+        )
         for sentence in asked[:MAX_ANSWERS]:
             if sentence == self.raw.strip():
                 continue  # a line that is one question was just searched whole
@@ -1221,8 +1227,10 @@ class _Turn:
             self.slots.pop("time", None)
             notes.append(f"I don't have any openings for {with_article(slots['service'])} then.")
             return self.asking("What day would work for you instead?", "day", " ".join(notes))
-        if data.get("requested_available") is False:
-            notes.append("Sorry, that time is already taken.")  # not the time itself: it is no offer
+        if data.get("requested_available") is False:  # not the time itself: it is no offer
+            info = shop.service(slots["service"])
+            group = info is not None and info.capacity > 1
+            notes.append("Sorry, that one is full." if group else "Sorry, that time is already taken.")
         self.state["offered"] = [s.isoformat() for s in slots_found]
         times = say_list([say_time(s) for s in slots_found])
         offer = f"On {say_day(slots_found[0].date(), self.today)} I have {times}."
