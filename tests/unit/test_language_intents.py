@@ -84,6 +84,9 @@ def score_of(text: str, intent: Intent) -> float:
         ("ok bye have a good day", Intent.GOODBYE),
         ("hello", Intent.GREETING),
         ("good morning", Intent.GREETING),
+        ("kia ora", Intent.GREETING),  # New Zealand
+        ("howya", Intent.GREETING),  # Ireland
+        ("sweet as, ka kite", Intent.GOODBYE),
         ("yes", Intent.AFFIRM),
         ("sounds good", Intent.AFFIRM),
         ("no thanks", Intent.DENY),

@@ -316,13 +316,16 @@ _RULES: tuple[_Rule, ...] = (
     _rule(
         Intent.GOODBYE,
         0.9,
-        r"\b(?:good ?bye|bye|see ya|see you|take care|talk (?:to you )?(?:later|soon))\b"
+        r"\b(?:good ?bye|bye|see ya|see you|take care|talk (?:to you )?(?:later|soon)|ka kite|cheerio|ta-?ra|slan)\b"
         r"|\bhave a (?:good|great|nice|lovely|wonderful) (?:day|one|night|evening|weekend"
         r"|afternoon)\b|\b(?:that's|that is|that'll be|that will be) (?:all|it|everything)\b"
         r"|\bnothing else\b",
     ),
 )
-_GREETING = re.compile(r"^(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening))\b(?: there)?")
+_GREETING = re.compile(
+    r"^(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening)|g'?day|howya|how'?s it going"
+    r"|kia ora|morena|dia dhuit)\b(?: there)?"  # Australia, Ireland, New Zealand (te reo Maori), Irish
+)
 _INJECTION = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass)\b(?:\s+\w+){0,3}?\s+(?:instructions?|rules"
     r"|prompts?|guidelines|directives|programming|system|restrictions|guardrails)\b"

@@ -54,7 +54,8 @@ SALUTATION_PULL = 0.1  # how much a greeting took from the line's reading before
 # a salutation that opens a line ("hi,", "hello there", "good morning Sam,"): a courtesy before
 # the request, never the request itself when more follows
 SALUTATION = re.compile(
-    r"^\s*(?:hi+|hello|hey+|hiya|howdy|heya|good\s+(?:morning|afternoon|evening|day)|greetings|g'day|morning|evening)"
+    r"^\s*(?:hi+|hello|hey+|hiya|howdy|heya|howya|kia\s+ora|morena|good\s+(?:morning|afternoon|evening|day)|greetings"
+    r"|g'day|morning|evening)"
     r"(?:\s+there)?(?:\s+[A-Z][a-z]+)?\s*[,.!:;-]+\s*|^\s*(?:hi+|hello|hey+|hiya)\s+(?=\w)",
     re.IGNORECASE,
 )
