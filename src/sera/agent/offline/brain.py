@@ -185,6 +185,9 @@ RESTOCK = re.compile(
     r"|available again|due in|due back|next (?:delivery|batch|shipment|lot)"
     r"|get(?:ting)? (?:more|some|any|it|them)(?: \w+){0,6} (?:in|back))\b"
 )
+# the words that ask to act on an appointment: without them, a sure cancel or move is only the
+# classifier's reading of a story ("I was going to pop in on Wednesday ...")
+ACTS = re.compile(r"\b(?:cancel|move|reschedul|change|push|shift|switch|bump|book|call off)\w*")
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
 MAY_BE_ABOUT = 0.15  # an intent the classifier gives this much is what a question may be about
 # the words shops write about what callers ask of them (a question about not turning up is about
@@ -365,7 +368,10 @@ class _Turn:
             if not plain:
                 embedder().encode(self.parts_to_read())  # one pass of the model for them all
             self.meaning = plain_answer(text) if plain else understand(text, answering=bool(self.pending))
-            if not plain and (self.meaning.confidence < SURE_OF_REQUEST or self.meaning.intent is Intent.BOOK):
+            unsaid_change = self.meaning.intent in (Intent.CANCEL, Intent.RESCHEDULE) and not ACTS.search(self.text)
+            if not plain and (
+                self.meaning.confidence < SURE_OF_REQUEST or self.meaning.intent is Intent.BOOK or unsaid_change
+            ):
                 self.meaning = self.read_the_question(self.meaning)
         self.intent = self.meaning.intent if self.meaning else None
         self.intents = self.meaning.intents if self.meaning else frozenset()
@@ -391,7 +397,14 @@ class _Turn:
         if not asked or asked == self.raw.strip() or find_dates(asked, self.ctx.local_now) or parse_time(asked):
             return meaning  # "my dog needs a groom. anything Thursday?" asks for a booking
         question = understand(asked, answering=bool(self.pending))
-        if question.intent is not Intent.QUESTION or question.confidence < SURE_ENOUGH_TO_ASK:
+        if question.confidence < SURE_ENOUGH_TO_ASK:
+            return meaning
+        if question.intent is Intent.HOURS and meaning.intent is not Intent.BOOK and not ACTS.search(self.text):
+            # "I was going to pop in on Wednesday the 9th after my dinner. You'll be open then, won't
+            # you?": the hours of the day the story names, not a change to an appointment
+            self.question_read = True
+            return replace(meaning, intent=Intent.HOURS, intents=meaning.intents | {Intent.HOURS})
+        if question.intent is not Intent.QUESTION:
             return meaning
         if meaning.confidence >= SURE_OF_REQUEST and not self.answered_surely(asked):
             # "my lad's eyes are shattered by teatime. Do you sell those glasses for screens?": a
