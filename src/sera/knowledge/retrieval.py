@@ -141,6 +141,7 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     ),
     "deposit": ("deposit", "downpayment", "retainer", "upfront", "prepay", "prepayment"),
     "walkin": ("walkin", "dropin"),
+    "pickup": ("pickup", "collect", "collection"),
     "wear": (
         "wear",
         "clothes",
@@ -199,6 +200,10 @@ PHRASES: dict[tuple[str, str], str] = {
     ("without", "appointment"): "walkin",
     ("without", "reservation"): "walkin",
     ("change", "into"): "wear",
+    ("pick", "up"): "pickup",  # "pick students up", "pick it up", "come get me"
+    ("come", "get"): "pickup",
+    ("take", "place"): "",  # "where do the tests take place": no place of the caller's
+    ("my", "place"): "",  # the caller's home, whatever the shop calls it
     ("stand", "behind"): "warranty",
 }
 
