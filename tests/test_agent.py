@@ -456,3 +456,10 @@ def test_a_class_whose_places_are_all_taken_is_full_not_taken(sera: Sera, person
         assert "You're booked" in replies[-1].text
     _, replies = converse(agent, personas.northside_id, ["a bike fitting on Tuesday at 10am"], "+13125550173")
     assert "that one is full" in replies[-1].text and "10 am" not in replies[-1].text
+
+
+def test_a_longer_line_with_a_no_inside_is_no_goodbye(sera: Sera, personas: Personas) -> None:
+    """Asked "anything else?", a caller who asks for more with "can't" in it has not said no."""
+    line = "is Dana in on Monday? I can't get away from work till five so half five would be ideal for a tune-up"
+    _, replies = converse(Agent(sera), personas.northside_id, ["how much is a tune-up", line])
+    assert "Goodbye" not in replies[-1].text and "Monday, November 30" in replies[-1].text

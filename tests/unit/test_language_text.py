@@ -70,6 +70,12 @@ def test_expand_shorthand_for_sms() -> None:
     )
 
 
+def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> None:
+    assert expand_shorthand("satur day after noon, the eight teenth") == "saturday afternoon the eighteenth"
+    assert expand_shorthand("d'ye take card, I cannae pay cash") == "do you take card i can't pay cash"
+    assert expand_shorthand("would ye have a slot to morrow") == "would you have a slot tomorrow"
+
+
 @pytest.mark.parametrize(
     ("spoken", "value"),
     [

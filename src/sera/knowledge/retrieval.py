@@ -189,6 +189,12 @@ PHRASES: dict[tuple[str, str], str] = {
     ("car", "park"): "parking",
     ("leave", "car"): "parking",
     ("put", "car"): "parking",
+    ("leave", "motor"): "parking",  # Scotland and Ireland: the car
+    ("park", "motor"): "parking",
+    ("take", "card"): "payment",
+    ("take", "cards"): "payment",
+    ("pay", "card"): "payment",
+    ("pay", "by"): "payment",
     ("put", "down"): "deposit",
     ("up", "front"): "deposit",
     ("walk", "in"): "walkin",

@@ -336,8 +336,9 @@ _INJECTION = re.compile(
     r"|\b(?:all|every|everyone's|other|other people's)\s+(?:the\s+|of the\s+)?(?:orders|customers"
     r"|customer data|customer information|customer records|users|records|accounts|phone numbers"
     r"|emails|addresses)\b"
-    r"|\bsudo\b|\badmin mode\b|\bas an? admin\b|\bi(?:'m| am) (?:the|your) (?:admin|developer)\b"
-    r"|\bnew instructions\b"
+    r"|\bsudo\b|\b(?:admin|debug|maintenance|test|god) mode\b|\bas an? admin\b|\bsystem (?:note|message|override)\b"
+    r"|\b(?:i(?:'m| am)|as) (?:the|your) (?:admin|developer|programmer)\b|\bnew instructions\b"
+    r"|\bnames (?:and|&) (?:their )?(?:\w+ )?(?:numbers|emails|addresses)\b|\bevery (?:name|number|email)\b"
 )
 _CORE_ACTIONS = frozenset(
     {

@@ -99,6 +99,20 @@ _SHORTHAND: dict[str, str] = {
     "2morrow": "tomorrow",
     "tonite": "tonight",
     "arvo": "afternoon",  # Australia and New Zealand
+    # Scotland and Ireland
+    "d'ye": "do you",
+    "d'you": "do you",
+    "ye": "you",
+    "yer": "your",
+    "tae": "to",
+    "cannae": "can't",
+    "canna": "can't",
+    "dinnae": "don't",
+    "didnae": "didn't",
+    "isnae": "isn't",
+    "wouldnae": "wouldn't",
+    "couldnae": "couldn't",
+    "gonnae": "going to",
     "b4": "before",
     "msg": "message",
     "txt": "text",
@@ -164,9 +178,20 @@ def expand_shorthand(text: str) -> str:
     literal token such as "u" could be part of a spelled email.
     """
     words: list[str] = []
-    for word in normalize(text).split():
+    for word in _SPLIT_WORD.sub(_joined, normalize(text)).split():
         words.extend(_SHORTHAND.get(word, word).split())
     return " ".join(words)
+
+
+# words speech-to-text splits in two: "satur day", "after noon", "eight teenth"
+_SPLIT_WORD = re.compile(
+    r"\b(?:(mon|tues|wednes|thurs|fri|satur|sun) (days?)|(after) (noon)|(to) (morrow)|(week) (ends?)"
+    r"|(thir|four|fif|six|seven|eigh|nine)t? (teen(?:th|s)?))\b"
+)
+
+
+def _joined(match: re.Match[str]) -> str:
+    return "".join(part for part in match.groups() if part)
 
 
 def is_email(candidate: str) -> bool:

@@ -68,6 +68,7 @@ SURE_OF_REQUEST = 0.9
 SURE_ENOUGH_TO_ASK = 0.6
 QUESTION_OPENERS = re.compile(
     r"^(?:so |and |but |hi |hey |hello |ok |okay |yeah |also |just )*"
+    r"(?:(?:a |one |two |three |a couple of |a few )?(?:quick |wee |small |little )?(?:questions?|things?) )?"
     r"(?:what|whats|what's|how|hows|how's|do|does|did|is|isn't|are|aren't|can|could|will|would|have|has|should"
     r"|when|where|who|why|which|if|any|am)\b"
 )
@@ -129,6 +130,11 @@ BOOKING_WORDS = re.compile(
     r"|set (?:it|that|this|one|something) up|send (?:someone|somebody|a tech\w*)|come (?:out|over|round|around|by)"
     r"|(?:want|have|get|see|book) (?:her|him|them) again)\b"
 )
+# a question how an order or its refund stands, which the classifier may hear as a complaint
+STATUS_CHECK = re.compile(
+    r"\b(?:check(?:ing)? (?:on|in on|whether|if)|any (?:news|updates?) on|(?:did|has) (?:my|the) (?:refund|money))\b"
+    r".*\b(?:refund(?:ed)?|money|parcel|package|order)\b"
+)
 # an order that did not reach the caller ("I never got my E-City", "it still hasn't turned up")
 NOT_ARRIVED = re.compile(
     r"\b(?:never|not yet|yet to|hasn'?t|has not|haven'?t|have not|didn'?t|did not)\s+(?:\w+\s+)?"
@@ -184,6 +190,7 @@ RESTOCK = re.compile(
     r"\brestock\w*|\b(?:when|what date|how long|how soon|any idea)\b.*\b(?:back|more in|in again"
     r"|available again|due in|due back|next (?:delivery|batch|shipment|lot)"
     r"|get(?:ting)? (?:more|some|any|it|them)(?: \w+){0,6} (?:in|back))\b"
+    r"|\b(?:are|is) (?:they|it|those|these|them|that)(?: \w+)? back\b|\bback in stock\b|\bin stock (?:yet|again)\b"
 )
 # the words that ask to act on an appointment: without them, a sure cancel or move is only the
 # classifier's reading of a story ("I was going to pop in on Wednesday ...")
@@ -209,6 +216,16 @@ SAME_TIME = re.compile(r"\b(same time|same slot|same hour)\b")
 # a clause keeps the word that opens it ("... to sat": "sat" is a day after "to")
 CLAUSE_BREAKS = re.compile(r"[,.;!?]|(?=\b(?:but|instead|to|until|till|so|because)\b)")
 THAT_DAY = re.compile(r"\b(that|the same|same) day\b")
+# a move of something already named: "push it back", "move that to Friday"
+MOVE_IT = re.compile(r"\b(?:push|move|bump|shift|slide|put)\w* (?:it|that|this|them)\b")
+# "push it back an hour", "half an hour later", "make it 30 minutes earlier": counted from the old time
+HOUR_SHIFT = re.compile(
+    r"\b(?:(an hour and a half|half an hour|a half hour|an hour|one hour|two hours|three hours|a couple of hours)"
+    r"|(\d{1,3}|fifteen|twenty|thirty|forty five|forty-five|forty|forty five) (?:minutes|mins))\b"
+)
+HOURS_OF_SHIFT = {"an hour and a half": 90, "half an hour": 30, "a half hour": 30, "an hour": 60, "one hour": 60}
+HOURS_OF_SHIFT |= {"two hours": 120, "three hours": 180, "a couple of hours": 120}
+MINUTES_OF_SHIFT = {"fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "forty five": 45, "forty-five": 45}
 # "push it a day", "two days later", "the day after": counted from the old day
 COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "couple of": 2}
 SHIFT_BY = re.compile(
@@ -240,6 +257,7 @@ PAST_BREAKS = re.compile(
 EARLIER = re.compile(r"\b(earlier|forward|sooner)\b")
 DAY_AFTER = re.compile(r"\b(?:day after(?!\s+tomorrow)|next day|following day)\b")
 
+SHORT_NO = 6  # words: a longer line says no only in its first few
 NO_MORE = re.compile(r"\b(no|nope|nothing|that'?s (all|it)|all set|i'?m good|i'?m done)\b")
 
 
@@ -661,7 +679,7 @@ class _Turn:
         for sentence in asked[:MAX_ANSWERS]:
             if sentence == self.raw.strip():
                 continue  # a line that is one question was just searched whole
-            more = self.hours_asked(sentence) or self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
+            more = self.hours_asked(sentence) or self.search_either(sentence)
             if more.data.get("confidence", 0.0) >= ALSO_ANSWER and more.data.get("title") not in titles:
                 if not answers or named_in_story:  # the question alone answers what the whole line did not
                     first, answers = more, []
@@ -675,6 +693,14 @@ class _Turn:
         if not answers:
             return self.knowledge_of_the_request() or whole
         return ToolResult(" ".join(answers[:MAX_ANSWERS]), first.data, outcome=first.outcome)
+
+    def search_either(self, sentence: str) -> ToolResult:
+        """The knowledge's answer to a sentence as said or, when that finds none, as the classifier
+        reads it ("d'ye take card" is "do you take card"); the model encoded both forms already."""
+        said = self.tools.run(self.ctx, "search_knowledge", {"query": sentence})
+        if said.data.get("confidence", 0.0) >= ALSO_ANSWER:
+            return said
+        return self.tools.run(self.ctx, "search_knowledge", {"query": canonical(sentence)})
 
     def faq_beside_hours(self, text: str) -> ToolResult | None:
         """The FAQ entry that surely answers what ``text`` asks besides the hours, if one does."""
@@ -757,7 +783,9 @@ class _Turn:
         asked = match_option(part, services, **how) if part and not ADDED.search(normalize(part)) else None
         if asked:
             return asked
-        wanted = " ".join(self.wanted_clauses)
+        # the line without its clauses of the past, joined as said: "my cut and beard" stays one service
+        pieces = re.split(f"({PAST_BREAKS.pattern})", self.raw[:500], flags=PAST_BREAKS.flags)
+        wanted = "".join(p for p in pieces if not PAST.search(normalize(p))).strip()
         return (match_option(wanted, services, **how) if wanted else None) or match_option(self.raw, services, **how)
 
     def reach_a_person(self) -> Reply:
@@ -786,14 +814,21 @@ class _Turn:
         return staff if said.intersection(words) or typo_close else None
 
     def says_no_more(self) -> bool:
-        return yes_no(self.raw) is False or bool(NO_MORE.search(self.text))
+        """ "no thanks", "that's all": not a longer line with a no inside it ("is your designer in
+        tomorrow? I cannae get away till half five"), which asks for something more."""
+        words = self.raw.split()
+        opening = " ".join(words[:4]) if len(words) > SHORT_NO else self.raw
+        return yes_no(opening) is False or bool(NO_MORE.search(self.text))
 
     def start_task(self) -> Reply | None:
         workflow = self.matching_workflow()
         if workflow is not None:
             return self.start_workflow(workflow)
         if looks_like_injection(self.raw):
-            return self.reply("I can only help with your own appointments and orders, and questions about the shop.")
+            return self.reply(
+                "I can't do that, and other customers' details stay private. I can help with your own "
+                "appointments and orders, and questions about the shop."
+            )
         intent = self.intent
         maybe_move = intent in (Intent.BOOK, Intent.QUESTION, None)
         if (
@@ -820,6 +855,8 @@ class _Turn:
             return self.start_order()
         if intent is Intent.SUPPORT and self.names_an_order() and NOT_ARRIVED.search(self.text):
             return self.start_order()  # "I never got my E-City, the order was 4420": where it is, first
+        if intent is Intent.SUPPORT and STATUS_CHECK.search(self.text):
+            return self.start_order()  # "just checking whether my money ever came back on that polish"
         if intent is Intent.SUPPORT:
             return self.start_support()
         if self.bare_booking_answer():
@@ -874,8 +911,10 @@ class _Turn:
         """A booking request that speaks of the caller's own appointment, by its day or service,
         and might be a move ("I can't make my eye test Thursday, can we shove it to next week")
         is a move: a caller never ends with two appointments unless they asked for two."""
-        if self.meaning is None or self.probability(Intent.RESCHEDULE) < MAYBE_MOVE:
+        if self.meaning is None:
             return False
+        if self.probability(Intent.RESCHEDULE) < MAYBE_MOVE and not MOVE_IT.search(self.text):
+            return False  # unless it moves "it": "y'all are doing my windows tomorrow at one, push it back an hour?"
         listed = self.tools.run(self.ctx, "list_my_appointments", {}).data.get("appointments", [])
         days = {d.day for d in find_dates(self.raw, self.ctx.local_now)}
         service = match_option(self.raw, self.ctx.shop.service_options())
@@ -1409,7 +1448,21 @@ class _Turn:
         self.slots["service"] = target["service"]
         if SAME_TIME.search(self.text):  # "can we make it Thursday, same time"
             self.slots["time"] = start.strftime("%H:%M")
+        if (shifted := self.shifted_time(start)) is not None:
+            self.slots |= {"day": self.slots.get("day") or start.date().isoformat(), "time": shifted}
         return self.advance_booking()
+
+    def shifted_time(self, start: datetime) -> str | None:
+        """The time a move asks for as a shift of the old one ("push it back an hour", "half an hour
+        earlier"), when the line names no clock time of its own."""
+        shift = HOUR_SHIFT.search(self.text) if (MOVE_WORDS.search(self.text) or MOVE_IT.search(self.text)) else None
+        if shift is None or parse_time(self.move_request[1] or "") is not None:
+            return None
+        said = shift.group(1) or ""
+        count = shift.group(2) or ""
+        minutes = HOURS_OF_SHIFT.get(said) or (int(count) if count.isdigit() else MINUTES_OF_SHIFT.get(count, 0))
+        back = -1 if EARLIER.search(self.text) else 1  # "bring it forward half an hour"
+        return (start + timedelta(minutes=back * minutes)).strftime("%H:%M") if minutes else None
 
     def identity_in_line(self) -> bool:
         """A caller from another number who says who they are and the day their appointment is on
