@@ -912,7 +912,7 @@ def _heard_hours(words: list[str], *, expect_time: bool) -> list[str]:
     heard = list(words)
     for i, word in enumerate(words):
         hour = _HOUR_HOMOPHONES.get(word)
-        minutes = _minutes_at(words, i + 1)
+        minutes = _minutes_at(words, i + 1) if hour is not None else None
         if hour is None or minutes is None or _at(words, minutes[1]) in _LENGTH_UNITS:
             continue
         if word == "won" or _at(words, i - 1) in _TIME_CUES or (i == 0 and expect_time):

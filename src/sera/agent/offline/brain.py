@@ -221,11 +221,11 @@ MOVE_IT = re.compile(r"\b(?:push|move|bump|shift|slide|put)\w* (?:it|that|this|t
 # "push it back an hour", "half an hour later", "make it 30 minutes earlier": counted from the old time
 HOUR_SHIFT = re.compile(
     r"\b(?:(an hour and a half|half an hour|a half hour|an hour|one hour|two hours|three hours|a couple of hours)"
-    r"|(\d{1,3}|fifteen|twenty|thirty|forty five|forty-five|forty|forty five) (?:minutes|mins))\b"
+    r"|(\d{1,3}|fifteen|twenty|thirty|forty[- ]five|forty) (?:minutes|mins))\b"
 )
-HOURS_OF_SHIFT = {"an hour and a half": 90, "half an hour": 30, "a half hour": 30, "an hour": 60, "one hour": 60}
-HOURS_OF_SHIFT |= {"two hours": 120, "three hours": 180, "a couple of hours": 120}
-MINUTES_OF_SHIFT = {"fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "forty five": 45, "forty-five": 45}
+SHIFT_MINUTES = {"an hour and a half": 90, "half an hour": 30, "a half hour": 30, "an hour": 60, "one hour": 60}
+SHIFT_MINUTES |= {"two hours": 120, "three hours": 180, "a couple of hours": 120, "fifteen": 15, "twenty": 20}
+SHIFT_MINUTES |= {"thirty": 30, "forty": 40, "forty five": 45, "forty-five": 45}
 # "push it a day", "two days later", "the day after": counted from the old day
 COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "couple of": 2}
 SHIFT_BY = re.compile(
@@ -1458,9 +1458,8 @@ class _Turn:
         shift = HOUR_SHIFT.search(self.text) if (MOVE_WORDS.search(self.text) or MOVE_IT.search(self.text)) else None
         if shift is None or parse_time(self.move_request[1] or "") is not None:
             return None
-        said = shift.group(1) or ""
-        count = shift.group(2) or ""
-        minutes = HOURS_OF_SHIFT.get(said) or (int(count) if count.isdigit() else MINUTES_OF_SHIFT.get(count, 0))
+        said = shift.group(1) or shift.group(2)
+        minutes = int(said) if said.isdigit() else SHIFT_MINUTES.get(said, 0)
         back = -1 if EARLIER.search(self.text) else 1  # "bring it forward half an hour"
         return (start + timedelta(minutes=back * minutes)).strftime("%H:%M") if minutes else None
 
