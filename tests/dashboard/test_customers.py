@@ -166,6 +166,7 @@ def test_a_customer_found_corrected_and_erased_in_the_browser(
     page.goto(f"{server}/dashboard/customers")
     page.get_by_label("Name, phone or email").fill("lovelace")
     page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/customers?q=lovelace*")  # the results, not the list the search replaces
     page.get_by_role("link", name="Ada Lovelace").click()
     page.wait_for_url(f"**/customers/{ada}")
     check_accessibility(page, "customers-detail")
