@@ -410,14 +410,13 @@ class KnowledgeIndex:
         a topic the shop's knowledge never mentions (insurance, parking, a warranty) is answered by
         none of its entries, however close the rest of its words come: every confidence is scaled
         by UNKNOWN_TOPIC."""
-        hits = self._search(query, limit)
-        query_terms, _ = self._query_terms(query)
+        query_terms, scoring_terms = self._query_terms(query)
+        hits = self._search(query, query_terms, scoring_terms, limit)
         if any(term in TOPICS and term not in self._postings for term in query_terms):
             hits = [Hit(hit.document, hit.score, hit.confidence * UNKNOWN_TOPIC) for hit in hits]
         return hits
 
-    def _search(self, query: str, limit: int) -> list[Hit]:
-        query_terms, scoring_terms = self._query_terms(query)
+    def _search(self, query: str, query_terms: list[str], scoring_terms: list[str], limit: int) -> list[Hit]:
         if not query_terms or limit <= 0:
             return []
         scores = self._scores(scoring_terms)

@@ -505,9 +505,9 @@ def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | Non
         return _Span(i, explicit.end, explicit.day)
     # "sat 12th", "Thursday the eleventh": the day of the month says which Saturday or Thursday
     of_month = _the_ordinal(words, end, today) if _at(words, end) == "the" else None
-    ordinal = _DIGIT_ORDINAL.fullmatch(_at(words, end))
     if of_month is not None:
         return _Span(i, of_month.end, of_month.day)
+    ordinal = _DIGIT_ORDINAL.fullmatch(_at(words, end))
     found = _next_day_of_month(today, int(ordinal[1])) if ordinal else None
     if found is not None:
         return _Span(i, end + 1, found)
@@ -912,8 +912,10 @@ def _heard_hours(words: list[str], *, expect_time: bool) -> list[str]:
     heard = list(words)
     for i, word in enumerate(words):
         hour = _HOUR_HOMOPHONES.get(word)
-        minutes = _minutes_at(words, i + 1) if hour is not None else None
-        if hour is None or minutes is None or _at(words, minutes[1]) in _LENGTH_UNITS:
+        if hour is None:
+            continue
+        minutes = _minutes_at(words, i + 1)
+        if minutes is None or _at(words, minutes[1]) in _LENGTH_UNITS:
             continue
         if word == "won" or _at(words, i - 1) in _TIME_CUES or (i == 0 and expect_time):
             heard[i] = hour
