@@ -47,11 +47,27 @@ SOUTHSIDE = "southside-skates.myshopify.com"
 PG_URL = os.environ.get("SERA_TEST_DATABASE_URL")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Slow tests first: a worker that picks up a two-minute kill test at the end of the run
     keeps the run going while the other workers sit idle. (A stable sort: the same order in
-    every worker, as pytest-xdist requires.)"""
+    every worker, as pytest-xdist requires.)
+
+    On PostgreSQL and Redis, only the tests that reach one of them run: a test that touches
+    neither (the language rules, the agent over its own SQLite) proved itself in the SQLite
+    suite, and running it again proves nothing new."""
+    if PG_URL or os.environ.get("SERA_TEST_REDIS_URL"):
+        skipped = [item for item in items if not _reaches_a_backend(item)]
+        if skipped:
+            config.hook.pytest_deselected(items=skipped)
+            items[:] = [item for item in items if _reaches_a_backend(item)]
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _reaches_a_backend(item: pytest.Item) -> bool:
+    """The test gets the database fixture, or its module reads the backends' URLs itself."""
+    module = getattr(item, "module", None)
+    reads_urls = module is not None and ("PG_URL" in vars(module) or "REDIS_URL" in vars(module))
+    return "database_template" in getattr(item, "fixturenames", ()) or reads_urls
 
 
 class FakeClock:

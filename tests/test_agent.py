@@ -458,6 +458,22 @@ def test_a_class_whose_places_are_all_taken_is_full_not_taken(sera: Sera, person
     assert "that one is full" in replies[-1].text and "10 am" not in replies[-1].text
 
 
+def test_a_day_with_nothing_left_offers_the_next_day_that_has(sera: Sera, personas: Personas) -> None:
+    """A caller who names a day whose places are all gone hears so, and the next day's times,
+    not "what day instead?" (which they would answer with the same day)."""
+    from sera.merchants.service import import_shop_text
+
+    text = DEMO_SHOP.read_text().replace("    duration_min: 90\n", "    duration_min: 90\n    capacity: 2\n", 1)
+    text = text.replace('  sat: ["09:00-17:00"]\n', '  sat: ["09:00-10:45"]\n', 1)  # one fitting a Saturday
+    import_shop_text(sera, text, source="test", actor="test")
+    agent = Agent(sera)
+    for phone, name in (("+13125550171", "Grace Liu"), ("+13125550172", "Omar Haddad")):
+        _, replies = converse(agent, personas.northside_id, ["a bike fitting on Saturday at 9am", name, "yes"], phone)
+        assert "You're booked" in replies[-1].text
+    _, replies = converse(agent, personas.northside_id, ["a bike fitting on Saturday at 9am"], "+13125550173")
+    assert "that one is full" in replies[-1].text and "On Monday" in replies[-1].text
+
+
 def test_a_longer_line_with_a_no_inside_is_no_goodbye(sera: Sera, personas: Personas) -> None:
     """Asked "anything else?", a caller who asks for more with "can't" in it has not said no."""
     line = "is Dana in on Monday? I can't get away from work till five so half five would be ideal for a tune-up"

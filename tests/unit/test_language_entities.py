@@ -96,6 +96,8 @@ def test_extract_phone_rejects_invalid(text: str, region: str) -> None:
         ("I've a trim on Friday at 1 under Luis Ortega", "Luis Ortega"),
         ("Now then, Graham Sutcliffe here, ringing on the wife's mobile", "Graham Sutcliffe"),
         ("Hi, Greg Lindqvist speaking", "Greg Lindqvist"),
+        ("I need to cancel the brake service I've got on the third. It's under Bernard Okafor", "Bernard Okafor"),
+        ("it is under the name of Jane Doe", "Jane Doe"),
     ],
 )
 def test_extract_name_after_cue(text: str, name: str) -> None:
@@ -114,6 +116,7 @@ def test_extract_name_after_cue(text: str, name: str) -> None:
         "call me back tomorrow",
         "my name is 1042",
         "I'm 24 weeks along and my back is killing me",  # a number is no name, nor what follows it
+        "I'm twenty weeks and my hips are done",  # nor a number said in words
     ],
 )
 def test_extract_name_without_cue_or_with_non_names(text: str) -> None:
@@ -295,3 +298,13 @@ def test_an_everyday_word_is_no_typo_of_a_service_word() -> None:
 def test_match_option_none(text: str) -> None:
     assert match_option(text, SERVICES) is None
     assert match_option(text, {}) is None
+
+
+def test_a_service_word_said_with_its_s_is_the_service_and_one_is_no_distinctive_word() -> None:
+    options = {
+        "Trouser Hem": ["hem", "take up trousers", "shorten trousers"],
+        "Zip & Button Repair": ["zip", "zipper", "new zip"],
+        "Children's check-up": ["kids check-up", "little one's check-up"],
+    }
+    assert match_option("the zip's gone on my good trousers", options) == "Zip & Button Repair"
+    assert match_option("one of my back teeth has been throbbing all night", options) is None

@@ -368,3 +368,10 @@ def test_parse_when_empty() -> None:
     assert when.time is None
     assert when.day is None
     assert when.at is None
+
+
+def test_a_date_ends_with_its_sentence() -> None:
+    """ "on the twenty-second. It's under ...": the sentence that follows is no word after the date."""
+    found = find_dates("I need to cancel the paint correction I've got on the twenty-second. It's under Bernard", NOW)
+    assert [match.day for match in found] == [dt.date(2026, 12, 22)]
+    assert [match.day for match in find_dates("Dec. 3 works", NOW)] == [dt.date(2026, 12, 3)]

@@ -74,6 +74,8 @@ def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> No
     assert expand_shorthand("satur day after noon, the eight teenth") == "saturday afternoon the eighteenth"
     assert expand_shorthand("d'ye take card, I cannae pay cash") == "do you take card i can't pay cash"
     assert expand_shorthand("would ye have a slot to morrow") == "would you have a slot tomorrow"
+    assert expand_shorthand("a week from to day at too thirty") == "a week from today at too thirty"
+    assert expand_shorthand("from day to day") == "from day to day"
 
 
 @pytest.mark.parametrize(

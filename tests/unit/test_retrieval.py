@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sera.knowledge.retrieval import Document, Hit, KnowledgeIndex
+from sera.knowledge.retrieval import Document, Hit, KnowledgeIndex, plain_verbs
 
 THRESHOLD = 0.35
 
@@ -342,3 +342,35 @@ def test_a_topic_the_shop_never_mentions_is_answered_by_none_of_its_entries(quer
     )
     hits = shop.search(query)
     assert not hits or hits[0].confidence < THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "if I called it off right now, would I get dinged for it?",
+        "what if I had to pull out of it the day before",
+        "hypothetically, if I had to knock it on the head, what would you sting me for?",
+    ],
+)
+def test_phrasal_verbs_are_read_plainly(query: str) -> None:
+    """ "call it off" is "cancel": the lexical and the dense search both read it so."""
+    shop = KnowledgeIndex.build(
+        [
+            Document("policy:cancellations", "policy", "cancellations", "Please give 24 hours' notice to cancel."),
+            Document("product:splint", "product", "Wrist Splint", "Night splint, left or right. Price 34."),
+            Document("faq:parking", "faq", "Is there parking?", "Free parking behind the shop."),
+        ]
+    )
+    assert top(shop, query).document.id == "policy:cancellations"
+    assert plain_verbs("can you pull out a dent") == "can you pull out a dent"
+
+
+def test_a_phrase_is_read_around_the_thing_it_names() -> None:
+    """ "pick my jacket up" is a pickup of the jacket."""
+    shop = KnowledgeIndex.build(
+        [
+            Document("faq:collect", "faq", "Can someone else collect my jacket?", "Yes, with your ticket."),
+            Document("faq:zip", "faq", "Can you replace a jacket zip?", "Yes, from 30 pounds."),
+        ]
+    )
+    assert top(shop, "can my wife pick my jacket up").document.id == "faq:collect"

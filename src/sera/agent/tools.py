@@ -224,6 +224,13 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     else:
         start, end = ctx.now, ctx.now + timedelta(days=SEARCH_DAYS)
     slots = _free(ctx, service, start, end, staff)
+    if day is not None and not slots:
+        # nothing that day (a full class, a booked-out day): the next day that has something
+        data["none_on"] = day.isoformat()
+        if at is not None:
+            data["requested_available"] = False
+        slots = _free(ctx, service, end, end + timedelta(days=SEARCH_DAYS), staff)
+        day = at = None
     if at is not None and day is not None:
         wanted = datetime.combine(day, at, tzinfo=ctx.shop.zone)
         exact = next((s for s in slots if s.start == wanted), None)
@@ -454,8 +461,14 @@ def _lookup_order(ctx: TurnContext, args: dict[str, Any], orders: OrdersPort) ->
 
 
 def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
-    hits = shop_index(ctx.uow, embedder()).search(args["query"], limit=3)
-    if not hits or hits[0].confidence < KNOWLEDGE_CONFIDENCE:
+    """The shop's best answer to a query, or "found": False. With ``kind`` ("product"), only
+    entries of that kind answer, and one the query names ("your foam cannon's been showing sold
+    out for like ever") answers even when the rest of the words make it an unsure match."""
+    kind = args.get("kind")
+    hits = shop_index(ctx.uow, embedder()).search(args["query"], limit=10 if kind else 3)
+    hits = [hit for hit in hits if hit.document.kind == kind] if kind else hits
+    named = bool(kind and hits and match_option(args["query"], {hits[0].document.title: []}, typos=False))
+    if not hits or (hits[0].confidence < KNOWLEDGE_CONFIDENCE and not named):
         return ToolResult("I don't know that.", {"found": False})
     doc = hits[0].document
     if doc.kind == "service":
@@ -706,7 +719,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "search_knowledge",
         "Answer a question from the shop's FAQ, policies, products, services and address. Never guess.",
-        _schema(["query"], query=STRING),
+        _schema(["query"], query=STRING, kind={"type": "string", "enum": ["product"]}),
         search_knowledge,
     ),
     Tool(

@@ -160,6 +160,7 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
         "footwear",
     ),
     "warranty": ("warranty", "guarantee"),
+    "cancel": ("cancel", "cancelled", "canceled", "cancellation", "cancelation"),
     "scary": ("scary", "scare", "freaky", "spooky", "creepy", "frightening", "terrifying"),
     "tangle": ("tangle", "tangled", "knot", "knotted", "knotty", "clump", "clumpy"),  # hair and coats
     "referral": ("referral", "refer"),
@@ -213,10 +214,32 @@ PHRASES: dict[tuple[str, str], str] = {
     ("stand", "behind"): "warranty",
 }
 
+# Phrasal verbs said for a plain verb, rewritten in the caller's words before both the lexical and
+# the dense search ("if I called it off right now" is read as "if I cancel right now")
+PLAIN_VERBS = (
+    (re.compile(r"\b(?:call|calls|called|calling) (?:it |that |this |them |the \w+ )?off\b", re.I), "cancel"),
+    (re.compile(r"\b(?:pull|pulls|pulled|pulling) out of\b", re.I), "cancel"),  # not "pull out a dent"
+    (re.compile(r"\b(?:back|backs|backed|backing) out\b", re.I), "cancel"),
+    (re.compile(r"\bknock(?:s|ed|ing)? (?:it|that|this) on the head\b", re.I), "cancel"),  # British
+    (
+        re.compile(r"\b(?:sting|stung|ding|dinged) (me|us) for\b", re.I),
+        r"charge \1 for",
+    ),  # "what would you sting me for"
+)
+
+
+def plain_verbs(text: str) -> str:
+    """``text`` with its phrasal verbs said plainly (PLAIN_VERBS)."""
+    for phrasal, verb in PLAIN_VERBS:
+        text = phrasal.sub(verb, text)
+    return text
+
+
 # a phrase's two words may have one of these between them ("send it back", "leave my car")
 _PRONOUNS = frozenset(
     {"a", "an", "it", "them", "this", "that", "these", "those", "him", "her", "my", "the", "your", "our"}
 )
+_PARTICLES = frozenset({"up", "back", "off", "in", "out", "down"})
 _APOSTROPHES = re.compile(r"['\u2019]")
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _TRAILING_ZERO_CENTS = re.compile(r"(\d)\.0+\b")
@@ -322,14 +345,19 @@ def _rewrite_phrases(words: list[str]) -> list[str]:
     i = 0
     while i < len(words):
         width, replacement = 2, PHRASES.get((words[i], words[i + 1])) if i + 1 < len(words) else None
+        kept: list[str] = []
         if replacement is None and i + 2 < len(words) and words[i + 1] in _PRONOUNS:
             width, replacement = 3, PHRASES.get((words[i], words[i + 2]))
+            if replacement is None and i + 3 < len(words) and words[i + 3] in _PARTICLES:
+                # "pick my jacket up", "send the dress back": the thing named stays
+                width, replacement, kept = 4, PHRASES.get((words[i], words[i + 3])), [words[i + 2]]
         if replacement is None:
             out.append(words[i])
             i += 1
             continue
         if replacement:
             out.append(replacement)
+        out.extend(kept)
         i += width
     return out
 
@@ -410,6 +438,7 @@ class KnowledgeIndex:
         a topic the shop's knowledge never mentions (insurance, parking, a warranty) is answered by
         none of its entries, however close the rest of its words come: every confidence is scaled
         by UNKNOWN_TOPIC."""
+        query = plain_verbs(query)
         query_terms, scoring_terms = self._query_terms(query)
         hits = self._search(query, query_terms, scoring_terms, limit)
         if any(term in TOPICS and term not in self._postings for term in query_terms):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import phonenumbers
 
 from sera.agent.language.normalize import FILLERS, expand_shorthand, is_email, tokens, within_one_edit
-from sera.agent.language.numbers import number_spans
+from sera.agent.language.numbers import TEENS, TENS, UNITS, number_spans
 
 __all__ = ["extract_email", "extract_name", "extract_phone", "match_option", "yes_no"]
 
@@ -237,8 +237,9 @@ _NAME_CLEAN = re.compile(r"[^\w\s'-]|_")
 _NUMBER = re.compile(r"\d+")
 _NUMBER_WORD = "0"
 # Words that can never be (part of) a person's name in a reply.
-_NEVER_NAME = _word_set(
-    """
+_NEVER_NAME = (
+    _word_set(
+        """
     a an the and or but so if to of in on at by for with from about as into than then too
     i me my mine you your yours he she they we us our it its it's this that these those
     is am are was were be been being do does did done have has had having would can
@@ -255,7 +256,11 @@ _NEVER_NAME = _word_set(
     i'm i'd i'll i've don't can't won't didn't doesn't isn't that's what's there's
     gonna wanna gotta still again back now later soon yet ever never always maybe
     """
-)
+    )
+    | frozenset(UNITS)
+    | frozenset(TEENS)
+    | frozenset(TENS)
+)  # "I'm twenty weeks and my hips are done"
 # Extra words that are unlikely names when no prompt asked for one ("i'm new").
 _UNLIKELY_NAME = _word_set(
     """
@@ -279,6 +284,12 @@ _STRONG_CUES: tuple[tuple[str, ...], ...] = (
 )
 _MEDIUM_CUES: tuple[tuple[str, ...], ...] = (
     ("this", "is"),
+    ("it's", "under", "the", "name", "of"),
+    ("it's", "under", "the", "name"),
+    ("it's", "under"),  # "It's under Bernard Castillo"
+    ("it", "is", "under", "the", "name", "of"),
+    ("it", "is", "under", "the", "name"),
+    ("it", "is", "under"),
     ("it's",),
     ("it", "is"),
     ("call", "me"),
@@ -614,6 +625,7 @@ _OPTION_STOPWORDS = _word_set(
     a an the my your for with and or of to in on at me i some get service services repair
     repairs appointment session sessions class classes lesson lessons please want need
     like just can could would do you up out off new old full basic
+    one it its this that is be his her our their them they
     """
 )
 _MAX_OPTION_TOKENS = 300
@@ -724,6 +736,8 @@ def _best_word_match(words: Sequence[str], aliases: Sequence[_Alias], *, typos: 
 
 def _stem(word: str) -> str:
     """Crude English stemmer; both sides go through it, so only consistency matters."""
+    if word.endswith(("'s", "\u2019s")):
+        word = word[:-2]  # "the zip's gone": the zip
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             if suffix == "s" and word.endswith("ss"):

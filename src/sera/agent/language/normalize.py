@@ -186,7 +186,7 @@ def expand_shorthand(text: str) -> str:
 # words speech-to-text splits in two: "satur day", "after noon", "eight teenth"
 _SPLIT_WORD = re.compile(
     r"\b(?:(mon|tues|wednes|thurs|fri|satur|sun) (days?)|(after) (noon)|(to) (morrow)|(week) (ends?)"
-    r"|(thir|four|fif|six|seven|eigh|nine)t? (teen(?:th|s)?))\b"
+    r"|(thir|four|fif|six|seven|eigh|nine)t? (teen(?:th|s)?)|(?<!day )(to) (day)(?! (?:to|by|after)\b))\b"
 )
 
 

@@ -251,10 +251,14 @@ def parse_date(text: str, now: dt.datetime) -> DateMatch | None:
 
 def find_dates(text: str, now: dt.datetime) -> list[DateMatch]:
     """Every date mentioned, in spoken order (for "from X to Y" style requests)."""
-    words = _words(text)
-    return next_against_this(
-        [DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now.date())]
-    )
+    found = []
+    for sentence in _SENTENCE_END.split(text):  # "... on the twenty-second. It's under ...": the date ends there
+        words = _words(sentence)
+        found += [DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now.date())]
+    return next_against_this(found)
+
+
+_SENTENCE_END = re.compile(r"(?<=[a-z])[.!?]+\s+(?=[A-Z])")
 
 
 def next_against_this(matches: list[DateMatch]) -> list[DateMatch]:

@@ -42,6 +42,7 @@ from sera.agent.understanding.embedding import embedder
 from sera.agent.understanding.intents import canonical
 from sera.agent.understanding.meaning import NAMES_PEOPLE, Meaning, plain_answer, understand
 from sera.booking.slots import next_open_day
+from sera.knowledge.retrieval import plain_verbs
 
 MAX_MISSES = 3
 # what a caller asks the agent to do; a question-shaped line is taken as one of these only when
@@ -132,7 +133,8 @@ BOOKING_WORDS = re.compile(
 )
 # a question how an order or its refund stands, which the classifier may hear as a complaint
 STATUS_CHECK = re.compile(
-    r"\b(?:check(?:ing)? (?:on|in on|whether|if)|any (?:news|updates?) on|(?:did|has) (?:my|the) (?:refund|money))\b"
+    r"\b(?:check(?:ing)? (?:on|in on|whether|if|that|the|my)|any (?:news|updates?) on"
+    r"|(?:did|has) (?:my|the) (?:refund|money))\b"
     r".*\b(?:refund(?:ed)?|money|parcel|package|order)\b"
 )
 # an order that did not reach the caller ("I never got my E-City", "it still hasn't turned up")
@@ -182,15 +184,28 @@ WHAT_IF = re.compile(
     r"(?:be charged|get charged|have to pay|lose)|how much notice|(?:fee|charge|penalty) (?:for|if|to)"
     # "if I had to cancel that morning, would that be ok"; "say it dies in July, what then"
     r"|if i (?:had|were|was|needed) to|(?:what|how) (?:then|now)$|then what$)\b"
+    # a supposition and what it would cost ("suppose I cancel now only, any charges will be there?",
+    # "if I called it off right now, would I get dinged for it?", "if I cancel, do I lose my deposit?")
+    r"|\b(?:if|suppose|supposing|say|what if) i\b.*\b(?:charg\w*|fees?|cost|costs|pay|lose|dinged|penalt\w*"
+    r"|sting|refund\w*|money back|billed)\b"
 )
 MAX_ANSWERS = 2
+TALK_TO = re.compile(r"\b(?:talk|speak|chat|have a word)\b")
+LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
+# a cancellation policy's notice period ("at least 24 hours' notice", "48-hour", "2 days before")
+CANCEL_WORDS = re.compile(r"\bcancel", re.I)  # in words said plainly ("call it off" is "cancel")
+NOTICE = re.compile(r"\b(\d{1,3})[- ](hours?|days?)['\u2019]? (?:notice|before|ahead|prior)\b", re.I)
+FREE = re.compile(r"\b(?:free|no (?:charge|fee|cost)|without (?:a |any )?(?:charge|fee))\b", re.I)
+KEPT = re.compile(r"\b(?:deposit|non-?refundable)\b", re.I)  # money that may be kept however early
 CONDITION = re.compile(r"\bif\b\s+(.+?)(?:[?.!]|$)", re.I)  # what a what-if question supposes
 # when a product that is sold out comes back ("when are you getting more in", "any restock date")
 RESTOCK = re.compile(
     r"\brestock\w*|\b(?:when|what date|how long|how soon|any idea)\b.*\b(?:back|more in|in again"
     r"|available again|due in|due back|next (?:delivery|batch|shipment|lot)"
-    r"|get(?:ting)? (?:more|some|any|it|them)(?: \w+){0,6} (?:in|back))\b"
-    r"|\b(?:are|is) (?:they|it|those|these|them|that)(?: \w+)? back\b|\bback in stock\b|\bin stock (?:yet|again)\b"
+    r"|get(?:ting)? (?:more|some|any|it|them)(?: \w+){0,6} (?:in|back)|get(?:ting)? more$"
+    r"|stock (?:come|comes|coming|arrive|arrives|arriving)|(?:new|fresh) stock)\b"
+    r"|\b(?:are|is) (?:they|it|those|these|them|that|the(?: \w+){1,3})(?: \w+)? back\b|\bback in stock\b"
+    r"|\bin stock (?:yet|again)\b"
 )
 # the words that ask to act on an appointment: without them, a sure cancel or move is only the
 # classifier's reading of a story ("I was going to pop in on Wednesday ...")
@@ -223,6 +238,12 @@ HOUR_SHIFT = re.compile(
     r"\b(?:(an hour and a half|half an hour|a half hour|an hour|one hour|two hours|three hours|a couple of hours)"
     r"|(\d{1,3}|fifteen|twenty|thirty|forty[- ]five|forty) (?:minutes|mins))\b"
 )
+# the words that make a length of time a shift of the old time ("an hour later", "bump it half an
+# hour", "move it up an hour"): a shift wins over a clock time the line tells of ("... up an hour?
+# I gotta grab my kid from hockey at five")
+SHIFTS = re.compile(r"\b(?:later|earlier|sooner|back|forward|up|prepone\w*|push\w*|bump\w*|shift\w*)\b")
+MOVED_TO = re.compile(r"(?:to|till|until)\b")  # a clause that names where a move goes
+MOVE_TIME_WORDS = 3  # ... with its time this near its start
 SHIFT_MINUTES = {"an hour and a half": 90, "half an hour": 30, "a half hour": 30, "an hour": 60, "one hour": 60}
 SHIFT_MINUTES |= {"two hours": 120, "three hours": 180, "a couple of hours": 120, "fifteen": 15, "twenty": 20}
 SHIFT_MINUTES |= {"thirty": 30, "forty": 40, "forty five": 45, "forty-five": 45}
@@ -254,7 +275,9 @@ ADDED = re.compile(r"\b(?:also|too|as well|while)\b")  # "can you also do his na
 PAST_BREAKS = re.compile(
     r"[.;!?]|,(?!\s*(?:i mean|sorry|not this|the one after|the following)\b)|\b(?:and|but|so)\b", re.IGNORECASE
 )
-EARLIER = re.compile(r"\b(earlier|forward|sooner)\b")
+EARLIER = re.compile(
+    r"\b(earlier|forward|sooner|prepone\w*)\b|\bup (?:by )?(?:an?|one|two|half|\d+|fifteen|twenty|thirty)\b"
+)
 DAY_AFTER = re.compile(r"\b(?:day after(?!\s+tomorrow)|next day|following day)\b")
 
 SHORT_NO = 6  # words: a longer line says no only in its first few
@@ -307,6 +330,22 @@ def place_named(text: str, count: int) -> int | None:
         if re.search(rf"\b{word}\b", text):
             return index % count if -count <= index < count else None
     return None
+
+
+def names_its_weekday(found: DateMatch, old: date) -> bool:
+    """A bare weekday ("I have AC service booked Saturday") said of an appointment on that weekday
+    is the appointment's day, though it is not the coming one."""
+    return (
+        found.text.isalpha() and found.day.weekday() == old.weekday() and found.text[:3] == old.strftime("%a").lower()
+    )
+
+
+def moved_to(clause: str) -> bool:
+    """The clause says where a move goes, its time within its first words: "to 3", "to the
+    morning itself", "to Friday at 3", not "to grab my kid from school at four"."""
+    said = expand_shorthand(clause)
+    told = parse_time(clause) if MOVED_TO.match(said) else None
+    return told is not None and len(said[: said.find(told.text)].split()) <= MOVE_TIME_WORDS
 
 
 def question_tail(raw: str) -> str | None:
@@ -503,10 +542,17 @@ class _Turn:
             asks_for_someone = False  # a line not understood is no request for a person on a weak guess
         if self.matching_workflow() is not None and self.pending is None:
             asks_for_someone = False  # the merchant's own trigger words ("trade in my bike") win
+        if self.intent is Intent.SUPPORT and LEAVE_A_MESSAGE.search(self.text):
+            # "you're closed it seems. Please take a message, my RO is showing red light": the
+            # caller asks for a message (which reaches the team as a ticket with their words)
+            self.intent = Intent.MESSAGE
+        talks = bool(TALK_TO.search(self.text))
         if self.intent is Intent.MESSAGE or (
-            asks_for_someone and not (self.pending is None and self.sounds_like_booking())
+            asks_for_someone and not (self.pending is None and self.sounds_like_booking(told_of=not talks))
         ):
-            return self.reach_a_person()  # "is Rosa in? can I set up my yearly check with her" is a booking
+            # "is Rosa in? can I set up my yearly check with her" is a booking; "is Marisol around
+            # today? I need to talk to her about the coating she put on my truck last month" is not
+            return self.reach_a_person()
         if (
             self.intent is None
             and self.pending is None
@@ -614,7 +660,7 @@ class _Turn:
         priced = self.price_of_named_service() if asks_price and one_question else None
         if priced is not None:
             return priced
-        result = self.knowledge
+        result = self.sold_out_asked or self.knowledge
         data = result.data
         if not data.get("found"):
             return self.answer_question(asked=True) if what_if else None
@@ -642,9 +688,19 @@ class _Turn:
 
     def asks_restock(self) -> bool:
         """ "when will the Volt be back in stock": after a sold-out product, not an order."""
+        return self.sold_out_asked is not None
+
+    @functools.cached_property
+    def sold_out_asked(self) -> ToolResult | None:
+        """The sold-out product a restock question asks after: the knowledge's answer, or the
+        product the line names when the rest of its words make the answer unsure ("your foam
+        cannon's been showing sold out for like ever, when are you getting more in?")."""
         if not RESTOCK.search(self.text) or extract_order_number(self.raw):
-            return False
-        return self.knowledge.data.get("in_stock") is False
+            return None
+        if self.knowledge.data.get("in_stock") is False:
+            return self.knowledge
+        named = self.tools.run(self.ctx, "search_knowledge", {"query": canonical(self.raw[:500]), "kind": "product"})
+        return named if named.data.get("in_stock") is False else None
 
     def asks_beyond_services(self) -> bool:
         """A "booking" that names none of the shop's services, which the shop's knowledge answers
@@ -703,9 +759,10 @@ class _Turn:
         return self.tools.run(self.ctx, "search_knowledge", {"query": canonical(sentence)})
 
     def faq_beside_hours(self, text: str) -> ToolResult | None:
-        """The FAQ entry that surely answers what ``text`` asks besides the hours, if one does."""
+        """The FAQ entry or policy that surely answers what ``text`` asks besides the hours, if one
+        does ("I'll be a good twenty minutes late for my twelve o'clock, is that still alright?")."""
         found = self.tools.run(self.ctx, "search_knowledge", {"query": HOURS_WORDS.sub(" ", text)})
-        sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") == "faq"
+        sure = found.data.get("confidence", 0.0) >= SURE_ANSWER and found.data.get("kind") in ("faq", "policy")
         return found if sure else None
 
     def hours_asked(self, sentence: str) -> ToolResult | None:
@@ -770,10 +827,11 @@ class _Turn:
         """The clauses of the line that do not tell of the past."""
         return [c for c in PAST_BREAKS.split(self.raw[:500]) if c.strip() and not PAST.search(normalize(c))]
 
-    def service_wanted(self, **how: bool) -> str | None:
+    def service_wanted(self, *, told_of: bool = True, **how: bool) -> str | None:
         """The service the line asks for: named where it asks, after a story ("my boy's keen on
         guitar, could he have a go first, like a trial"), or where it does not tell of the past ("I
-        got the windshield done elsewhere and now my lane camera needs recalibrating")."""
+        got the windshield done elsewhere and now my lane camera needs recalibrating"); else,
+        unless ``told_of`` is False, one the past tells of."""
         services, lengths = self.ctx.shop.service_options(), self.ctx.shop.service_lengths
         if lengths and (named := match_option(self.raw, lengths, typos=False, whole=True)):
             return named  # "one of your hour and a half lessons": of two lessons, the 90-minute one
@@ -786,7 +844,8 @@ class _Turn:
         # the line without its clauses of the past, joined as said: "my cut and beard" stays one service
         pieces = re.split(f"({PAST_BREAKS.pattern})", self.raw[:500], flags=PAST_BREAKS.flags)
         wanted = "".join(p for p in pieces if not PAST.search(normalize(p))).strip()
-        return (match_option(wanted, services, **how) if wanted else None) or match_option(self.raw, services, **how)
+        found = match_option(wanted, services, **how) if wanted else None
+        return found or (match_option(self.raw, services, **how) if told_of else None)
 
     def reach_a_person(self) -> Reply:
         """A transfer while someone can answer (to the handoff number, saying whom the caller
@@ -939,9 +998,9 @@ class _Turn:
             return False
         return bool(BOOKING_WORDS.search(self.text) or (self.dates_wanted and parse_time(self.raw)))
 
-    def sounds_like_booking(self) -> bool:
+    def sounds_like_booking(self, *, told_of: bool = True) -> bool:
         """'what's the earliest you can do a tune up tomorrow': a service plus a when."""
-        if not self.service_wanted():
+        if not self.service_wanted(told_of=told_of):
             return False
         when = parse_time(self.raw)
         return bool(BOOKING_WORDS.search(self.text) or (when and when.earliest) or self.dates_wanted)
@@ -1118,7 +1177,10 @@ class _Turn:
     def days_named(self, text: str) -> list[date]:
         """The days ``text`` names; "next week" alone names a week, not its Monday: the caller
         is asked which day."""
-        return [d.day for d in find_dates(text, self.ctx.local_now) if d.text not in WEEK_ONLY]
+        return [d.day for d in self.dates_named(text)]
+
+    def dates_named(self, text: str) -> list[DateMatch]:
+        return [d for d in find_dates(text, self.ctx.local_now) if d.text not in WEEK_ONLY]
 
     def moving(self) -> bool:
         """A move whose appointment is known, and a line that is not the answer to "what day?"."""
@@ -1138,7 +1200,7 @@ class _Turn:
             return old + timedelta(days=1), ""
         new_day, names_old_day, time_words = None, False, ""
         for clause in CLAUSE_BREAKS.split(self.raw):
-            days = self.days_named(clause)
+            days = [old if names_its_weekday(found, old) else found.day for found in self.dates_named(clause)]
             if days and all(day == old for day in days):
                 names_old_day = True
                 continue
@@ -1147,8 +1209,10 @@ class _Turn:
             if new_days:
                 new_day = new_days[-1]
                 time_words = clause if has_time else ""  # "to Friday afternoon": the new day's clause
-            elif has_time and not (new_day and time_words):
-                time_words = clause  # else the last clause that says a time ("Morning." opens a call)
+            elif has_time and not (new_day and time_words) and not moved_to(time_words):
+                # else the last clause that says a time ("Morning." opens a call), after the one the
+                # move goes to ("prepone it to the morning itself? Evening we have a function")
+                time_words = clause
         text = time_words
         when = parse_time(text) if text.strip() else None
         if new_day is None and (THAT_DAY.search(self.text) or (names_old_day and when is not None)):
@@ -1268,6 +1332,8 @@ class _Turn:
                 self.slots["any_time"] = True
         result = self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v})
         data = result.data
+        if data.get("none_on") and self.slots.get("closed_day"):
+            data = {}  # the day was the next open one, not the caller's: they say which day instead
         slots_found = [datetime.fromisoformat(s["start"]) for s in data.get("slots", [])]
         notes = [preface] if preface else []
         if data.get("closed"):
@@ -1279,10 +1345,13 @@ class _Turn:
             self.slots.pop("time", None)
             notes.append(f"I don't have any openings for {with_article(slots['service'])} then.")
             return self.asking("What day would work for you instead?", "day", " ".join(notes))
+        info = shop.service(slots["service"])
+        group = info is not None and info.capacity > 1
         if data.get("requested_available") is False:  # not the time itself: it is no offer
-            info = shop.service(slots["service"])
-            group = info is not None and info.capacity > 1
             notes.append("Sorry, that one is full." if group else "Sorry, that time is already taken.")
+        elif data.get("none_on"):
+            none_on = say_day(date.fromisoformat(data["none_on"]), self.today)
+            notes.append(f"I don't have any openings for {with_article(slots['service'])} on {none_on}.")
         self.state["offered"] = [s.isoformat() for s in slots_found]
         times = say_list([say_time(s) for s in slots_found])
         offer = f"On {say_day(slots_found[0].date(), self.today)} I have {times}."
@@ -1454,9 +1523,12 @@ class _Turn:
 
     def shifted_time(self, start: datetime) -> str | None:
         """The time a move asks for as a shift of the old one ("push it back an hour", "half an hour
-        earlier"), when the line names no clock time of its own."""
-        shift = HOUR_SHIFT.search(self.text) if (MOVE_WORDS.search(self.text) or MOVE_IT.search(self.text)) else None
-        if shift is None or parse_time(self.move_request[1] or "") is not None:
+        earlier"), unless the line moves it to a clock time ("push it back to 3, I'm half an hour
+        behind")."""
+        shift = HOUR_SHIFT.search(self.text) if SHIFTS.search(self.text) else None
+        words = self.move_request[1]
+        told = parse_time(words) if words else None
+        if shift is None or (told is not None and told.at is not None and moved_to(words)):
             return None
         said = shift.group(1) or shift.group(2)
         minutes = int(said) if said.isdigit() else SHIFT_MINUTES.get(said, 0)
@@ -1576,12 +1648,32 @@ class _Turn:
 
     def run_done(self, result: ToolResult) -> Reply:
         self.reset()
+        if result.data.get("kind") in ("policy", "faq") and CANCEL_WORDS.search(plain_verbs(self.text)):
+            result = replace(result, text=result.text + self.notice_note(result.text))
         if result.data.get("kind") == "service":
             self.state["topic"] = result.data["title"]  # a day said next is for booking it
         if result.data.get("in_stock") is False and RESTOCK.search(self.text):
             # "I know they're sold out, but when are you getting more in": no shop file says when
             return self.offer_message(f"{result.text} I don't have a date for when more come in.")
         return self.reply(result.text)
+
+    def notice_note(self, policy: str) -> str:
+        """Where the caller's next appointment stands against the notice a cancellation policy
+        asks for, when the policy names one notice period ("Please give at least 24 hours' notice
+        ...": "Your Massage Therapy 90 on Wednesday at 2 pm is more than 24 hours away ...")."""
+        if not CANCEL_WORDS.search(policy):
+            return ""
+        periods = {int(n) * (24 if unit.startswith("day") else 1) for n, unit in NOTICE.findall(policy)}
+        listed = self.tools.run(self.ctx, "list_my_appointments", {}).data.get("appointments", [])
+        if len(periods) != 1 or not listed:
+            return ""
+        hours, start = periods.pop(), datetime.fromisoformat(listed[0]["start"])
+        booked = f"Your {listed[0]['service']} on {say_when(start, self.today)}"
+        if start - self.ctx.local_now < timedelta(hours=hours):
+            return f" {booked} is less than {hours} hours away, so the late-notice terms apply."
+        if FREE.search(policy) and not KEPT.search(policy):
+            return f" {booked} is more than {hours} hours away, so cancelling it now is free of charge."
+        return f" {booked} is more than {hours} hours away, so you're outside that window."
 
     # -- support tickets -------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ import yaml
 
 from sera.agent.language.normalize import expand_shorthand
 from sera.agent.understanding.embedding import Embedder, Vectors, embedder
+from sera.knowledge.retrieval import plain_verbs
 
 BANK = Path(__file__).parent / "utterances"
 WEIGHTS = Path(__file__).parent / "intents.npz"
@@ -42,8 +43,9 @@ class IntentGuess:
 
 
 def canonical(text: str) -> str:
-    """The form both training and classification embed: normalised, SMS shorthand expanded."""
-    return expand_shorthand(text)
+    """The form both training and classification embed: normalised, SMS shorthand expanded,
+    phrasal verbs said plainly ("I gotta call off my wash": "I gotta cancel my wash")."""
+    return plain_verbs(expand_shorthand(text))
 
 
 def load_bank(path: Path = BANK) -> dict[str, list[str]]:
