@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sera.agent.context import ServiceInfo, length_names
-from sera.agent.language import extract_email, extract_name, extract_phone, match_option, yes_no
+from sera.agent.language import extract_email, extract_name, extract_phone, match_option, says_phrase, yes_no
 
 SERVICES: dict[str, list[str]] = {
     "Tune-up": ["tune up", "tuneup", "basic service", "bike service"],
@@ -308,3 +308,22 @@ def test_a_service_word_said_with_its_s_is_the_service_and_one_is_no_distinctive
     }
     assert match_option("the zip's gone on my good trousers", options) == "Zip & Button Repair"
     assert match_option("one of my back teeth has been throbbing all night", options) is None
+
+
+def test_a_name_is_named_by_its_words_in_a_row_that_no_other_option_has() -> None:
+    options = {
+        "Maths Tutoring": ["maths", "maths tutor"],
+        "Exam Prep Session": ["exam prep"],
+        "Swamp Kayak Tour": ["swamp tour"],
+        "Private Swamp Tour": ["private tour"],
+    }
+    line = "my son's Higher maths prelim is coming up and he wants a prep session with him"
+    assert match_option(line, options) == "Exam Prep Session"
+    assert match_option("one spot on the swamp tour sunday", options) == "Swamp Kayak Tour"
+
+
+def test_trigger_words_are_said_inflected_or_not() -> None:
+    assert says_phrase("do yous do gift vouchers? I want one for our Clodagh", ["gift voucher"])
+    assert says_phrase("can you pick us up from the hotel", ["pick us up"])
+    assert not says_phrase("a voucher for a gift", ["gift voucher"])
+    assert not says_phrase("every bit of his uniform needs his name in it", ["uniforms"])  # one word: as said

@@ -76,6 +76,8 @@ def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> No
     assert expand_shorthand("would ye have a slot to morrow") == "would you have a slot tomorrow"
     assert expand_shorthand("a week from to day at too thirty") == "a week from today at too thirty"
     assert expand_shorthand("from day to day") == "from day to day"
+    assert expand_shorthand("could we come in the morra about half ten") == "could we come in tomorrow about half ten"
+    assert expand_shorthand("is Kwame free the morn's night") == "is kwame free tomorrow night"
 
 
 @pytest.mark.parametrize(

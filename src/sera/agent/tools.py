@@ -193,9 +193,20 @@ def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
     return [slots[round(i * step)] for i in range(count)]
 
 
-def _free(ctx: TurnContext, service: str, start: datetime, end: datetime, staff: str | None) -> list[Slot]:
+def _free(
+    ctx: TurnContext, service: str, start: datetime, end: datetime, staff: str | None, moving: str | None = None
+) -> list[Slot]:
+    """Free starts; with ``moving`` (the caller's appointment being moved), its own time counts as free."""
+    moving = moving if moving and _my_appointment(ctx, moving) is not None else None
     return find_availability(
-        ctx.uow, ctx.shop.schedule, service, window_start=start, window_end=end, now=ctx.now, staff_name=staff
+        ctx.uow,
+        ctx.shop.schedule,
+        service,
+        window_start=start,
+        window_end=end,
+        now=ctx.now,
+        staff_name=staff,
+        exclude=moving,
     )
 
 
@@ -223,13 +234,13 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         start, end = _day_window(ctx, day)
     else:
         start, end = ctx.now, ctx.now + timedelta(days=SEARCH_DAYS)
-    slots = _free(ctx, service, start, end, staff)
+    slots = _free(ctx, service, start, end, staff, args.get("moving"))
     if day is not None and not slots:
         # nothing that day (a full class, a booked-out day): the next day that has something
         data["none_on"] = day.isoformat()
         if at is not None:
             data["requested_available"] = False
-        slots = _free(ctx, service, end, end + timedelta(days=SEARCH_DAYS), staff)
+        slots = _free(ctx, service, end, end + timedelta(days=SEARCH_DAYS), staff, args.get("moving"))
         day = at = None
     if at is not None and day is not None:
         wanted = datetime.combine(day, at, tzinfo=ctx.shop.zone)
@@ -251,7 +262,12 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     if not chosen:
         return ToolResult(f"There are no openings for {service} then.", data)
     times = say_list([say_time(s.start) for s in chosen])
-    return ToolResult(f"On {say_day(chosen[0].start.date(), today)} I have {times}.", data)
+    none_on = (
+        f"There are no openings for {service} on {say_day(date.fromisoformat(data['none_on']), today)}. "
+        if "none_on" in data
+        else ""
+    )
+    return ToolResult(f"{none_on}On {say_day(chosen[0].start.date(), today)} I have {times}.", data)
 
 
 def plan_booking(ctx: TurnContext, args: dict[str, Any]) -> Plan | ToolResult:
@@ -669,6 +685,7 @@ TOOLS: tuple[Tool, ...] = (
             staff=STRING,
             part={"type": "string", "enum": ["morning", "afternoon", "evening"]},
             earliest={"type": "boolean"},
+            moving={"type": "string", "description": "the id of the caller's appointment being moved"},
         ),
         check_availability,
     ),

@@ -221,6 +221,7 @@ PLAIN_VERBS = (
     (re.compile(r"\b(?:pull|pulls|pulled|pulling) out of\b", re.I), "cancel"),  # not "pull out a dent"
     (re.compile(r"\b(?:back|backs|backed|backing) out\b", re.I), "cancel"),
     (re.compile(r"\bknock(?:s|ed|ing)? (?:it|that|this) on the head\b", re.I), "cancel"),  # British
+    (re.compile(r"\bbail(?:s|ed|ing)? (?:out )?(?:on|of)\b", re.I), "cancel"),  # "if I bail on my 6 a.m. session"
     (
         re.compile(r"\b(?:sting|stung|ding|dinged) (me|us) for\b", re.I),
         r"charge \1 for",

@@ -11,6 +11,7 @@ from sera.agent.language.entities import (
     extract_name,
     extract_phone,
     match_option,
+    says_phrase,
     yes_no,
 )
 from sera.agent.language.intents import (
@@ -59,6 +60,7 @@ __all__ = [
     "parse_date",
     "parse_time",
     "parse_when",
+    "says_phrase",
     "tokens",
     "words_to_number",
     "yes_no",

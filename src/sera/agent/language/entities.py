@@ -18,7 +18,7 @@ import phonenumbers
 from sera.agent.language.normalize import FILLERS, expand_shorthand, is_email, tokens, within_one_edit
 from sera.agent.language.numbers import TEENS, TENS, UNITS, number_spans
 
-__all__ = ["extract_email", "extract_name", "extract_phone", "match_option", "yes_no"]
+__all__ = ["extract_email", "extract_name", "extract_phone", "match_option", "says_phrase", "yes_no"]
 
 _RAW_CAP = 2000
 _PHONE_CAP = 500
@@ -237,9 +237,8 @@ _NAME_CLEAN = re.compile(r"[^\w\s'-]|_")
 _NUMBER = re.compile(r"\d+")
 _NUMBER_WORD = "0"
 # Words that can never be (part of) a person's name in a reply.
-_NEVER_NAME = (
-    _word_set(
-        """
+_NEVER_NAME = _word_set(
+    """
     a an the and or but so if to of in on at by for with from about as into than then too
     i me my mine you your yours he she they we us our it its it's this that these those
     is am are was were be been being do does did done have has had having would can
@@ -256,11 +255,8 @@ _NEVER_NAME = (
     i'm i'd i'll i've don't can't won't didn't doesn't isn't that's what's there's
     gonna wanna gotta still again back now later soon yet ever never always maybe
     """
-    )
-    | frozenset(UNITS)
-    | frozenset(TEENS)
-    | frozenset(TENS)
-)  # "I'm twenty weeks and my hips are done"
+)
+_NEVER_NAME |= frozenset(UNITS) | frozenset(TEENS) | frozenset(TENS)  # "I'm twenty weeks and my hips are done"
 # Extra words that are unlikely names when no prompt asked for one ("i'm new").
 _UNLIKELY_NAME = _word_set(
     """
@@ -646,7 +642,8 @@ def match_option(
     Each key and its aliases are compared as stemmed token phrases ("tuned up"
     ~ "tune-up", "brakes" ~ "brake", "fitting" ~ "fit"); a whole alias found
     in the text beats a single distinctive word of an alias ("fit" -> "Bike
-    fitting") and longer aliases beat shorter ones. Ties go to the option
+    fitting") and longer aliases beat shorter ones; words in a row of a longer name that
+    no other option has count as an alias ("prep session"). Ties go to the option
     mentioned first in the text. ``typos=False`` takes only what was said word for word;
     ``whole=True`` only a whole alias (not one word of it: "whatever's first" is no "first visit").
     """
@@ -656,13 +653,36 @@ def match_option(
     words = [_stem(w) for w in raw]
     if not words:
         return None
-    aliases = _aliases(tuple((key, tuple(extra)) for key, extra in options.items()))
+    given = tuple((key, tuple(extra)) for key, extra in options.items())
+    aliases = _aliases(given) if whole else _aliases(given) + _name_pieces(given)
     best = _phrase_match(raw, words, aliases, typos=False)
     if best is None and typos:
         best = _phrase_match(raw, words, aliases, typos=True)
     if best is not None or whole:
         return best
     return _best_word_match(words, aliases, typos=typos)
+
+
+def says_phrase(text: str, phrases: Sequence[str]) -> bool:
+    """One of ``phrases`` is said word for word, a phrase of several words inflected or not ("do
+    yous do gift vouchers" says "gift voucher"; "his uniform" is no "uniforms"): the merchant's own
+    trigger words."""
+    if not isinstance(text, str) or not text:
+        return False
+    return _says(text, tuple(phrases))
+
+
+@functools.lru_cache(maxsize=1024)  # asked more than once a turn
+def _says(text: str, phrases: tuple[str, ...]) -> bool:
+    said = tokens(text)[:_MAX_OPTION_TOKENS]
+    words = [_stem(w) for w in said]
+    for phrase in phrases:
+        wanted = tokens(phrase)
+        if len(wanted) == 1 and wanted[0] in said:
+            return True
+        if len(wanted) > 1 and _find_phrase(words, [_stem(w) for w in wanted], typos=False) is not None:
+            return True
+    return False
 
 
 @functools.lru_cache(maxsize=256)  # a shop's services and staff: the same few option sets, turn after turn
@@ -675,6 +695,26 @@ def _aliases(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[_Alias, 
                 stems = tuple(_stem(w) for w in raw)
                 out.append(_Alias(key, stems, _stem("".join(raw))))
     return tuple(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _name_pieces(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[_Alias, ...]:
+    """Two or more words in a row of a longer name, where no other option has them: "prep session"
+    names the Exam Prep Session ("he wants a prep session with him" beside "maths")."""
+    taken = {alias.stems for alias in _aliases(options)}
+    owners: dict[tuple[str, ...], set[str]] = {}
+    for key, _ in options:
+        stems = [_stem(w) for w in tokens(key)]
+        for size in range(2, len(stems)):
+            for start in range(len(stems) - size + 1):
+                piece = tuple(stems[start : start + size])
+                if not all(stem in _OPTION_STOP_STEMS for stem in piece):
+                    owners.setdefault(piece, set()).add(key)
+    return tuple(
+        _Alias(next(iter(keys)), piece, "".join(piece))
+        for piece, keys in owners.items()
+        if len(keys) == 1 and piece not in taken
+    )
 
 
 def _phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool) -> str | None:

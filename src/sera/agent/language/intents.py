@@ -336,7 +336,9 @@ _INJECTION = re.compile(
     r"|\b(?:all|every|everyone's|other|other people's)\s+(?:the\s+|of the\s+)?(?:orders|customers"
     r"|customer data|customer information|customer records|users|records|accounts|phone numbers"
     r"|emails|addresses)\b"
-    r"|\bsudo\b|\b(?:admin|debug|maintenance|test|god) mode\b|\bas an? admin\b|\bsystem (?:note|message|override)\b"
+    r"|\bsudo\b|\b(?:admin|debug|maintenance|test|god|export) mode\b|\bis now in \w+ mode\b|\bas an? admin\b"
+    r"|\bsystem (?:note|message|override)\b"
+    r"|\b(?:names?|numbers?|emails?) of (?:every|all(?: the)?) (?:guests?|customers?|clients?|patients?|members?)\b"
     r"|\b(?:i(?:'m| am)|as) (?:the|your) (?:admin|developer|programmer)\b|\bnew instructions\b"
     r"|\bnames (?:and|&) (?:their )?(?:\w+ )?(?:numbers|emails|addresses)\b|\bevery (?:name|number|email)\b"
 )

@@ -178,7 +178,7 @@ def expand_shorthand(text: str) -> str:
     literal token such as "u" could be part of a spelled email.
     """
     words: list[str] = []
-    for word in _SPLIT_WORD.sub(_joined, normalize(text)).split():
+    for word in _SCOTS_TOMORROW.sub("tomorrow", _SPLIT_WORD.sub(_joined, normalize(text))).split():
         words.extend(_SHORTHAND.get(word, word).split())
     return " ".join(words)
 
@@ -188,6 +188,10 @@ _SPLIT_WORD = re.compile(
     r"\b(?:(mon|tues|wednes|thurs|fri|satur|sun) (days?)|(after) (noon)|(to) (morrow)|(week) (ends?)"
     r"|(thir|four|fif|six|seven|eigh|nine)t? (teen(?:th|s)?)|(?<!day )(to) (day)(?! (?:to|by|after)\b))\b"
 )
+
+
+# Scots "the morra", "the morn's night": tomorrow ("in the morn" alone may be the morning)
+_SCOTS_TOMORROW = re.compile(r"\bthe (?:morra|morn's)\b")
 
 
 def _joined(match: re.Match[str]) -> str:

@@ -32,6 +32,7 @@ from sera.agent.language import (
     normalize,
     parse_date,
     parse_time,
+    says_phrase,
     words_to_number,
     yes_no,
 )
@@ -190,7 +191,10 @@ WHAT_IF = re.compile(
     r"|sting|refund\w*|money back|billed)\b"
 )
 MAX_ANSWERS = 2
-TALK_TO = re.compile(r"\b(?:talk|speak|chat|have a word)\b")
+# "did my creatine ever get dropped off": what the caller bought, not the shop's product
+MY_ORDER = re.compile(r"\b(?:did|has|have|was|were|is) (?:my|our)\b")
+LATE = re.compile(r"\b(?:minutes?|mins?) late\b|\brunning (?:late|behind)\b|\bbe (?:a (?:bit|little) )?late\b")
+TALK_TO = re.compile(r"\b(?:talk|speak|chat|(?:have|need|want) a (?:quick )?word)\b")
 LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
 # a cancellation policy's notice period ("at least 24 hours' notice", "48-hour", "2 days before")
 CANCEL_WORDS = re.compile(r"\bcancel", re.I)  # in words said plainly ("call it off" is "cancel")
@@ -209,7 +213,8 @@ RESTOCK = re.compile(
 )
 # the words that ask to act on an appointment: without them, a sure cancel or move is only the
 # classifier's reading of a story ("I was going to pop in on Wednesday ...")
-ACTS = re.compile(r"\b(?:cancel|move|reschedul|change|push|shift|switch|bump|book|call off)\w*")
+CHANGES = re.compile(r"\b(?:cancel|move|reschedul|change|push|shift|switch|bump|call off)\w*")
+ACTS = re.compile(f"{CHANGES.pattern}|\\bbook\\w*")
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
 MAY_BE_ABOUT = 0.15  # an intent the classifier gives this much is what a question may be about
 # the words shops write about what callers ask of them (a question about not turning up is about
@@ -520,6 +525,11 @@ class _Turn:
             answer = yes_no(self.raw)
             if answer is not None or self.restates_task():
                 return self.declined() if answer is False else self.confirmed()
+        if looks_like_injection(self.raw):  # before anything it asks for: a person, an answer
+            return self.reply(
+                "I can't do that, and other customers' details stay private. I can help with your own "
+                "appointments and orders, and questions about the shop."
+            )
         answered = self.answer_if_asked()
         if answered is not None:
             return answered
@@ -546,12 +556,9 @@ class _Turn:
             # "you're closed it seems. Please take a message, my RO is showing red light": the
             # caller asks for a message (which reaches the team as a ticket with their words)
             self.intent = Intent.MESSAGE
-        talks = bool(TALK_TO.search(self.text))
         if self.intent is Intent.MESSAGE or (
-            asks_for_someone and not (self.pending is None and self.sounds_like_booking(told_of=not talks))
+            asks_for_someone and not (self.pending is None and self.books_with_someone())
         ):
-            # "is Rosa in? can I set up my yearly check with her" is a booking; "is Marisol around
-            # today? I need to talk to her about the coating she put on my truck last month" is not
             return self.reach_a_person()
         if (
             self.intent is None
@@ -574,6 +581,14 @@ class _Turn:
         if self.intent is Intent.GOODBYE or (self.pending == "anything_else" and self.says_no_more()):
             return self.goodbye()
         return None
+
+    def books_with_someone(self) -> bool:
+        """A request for a person that is a booking with them: "is Rosa in? can I set up my yearly
+        check with her", not "is Marisol around today? I need to talk to her about the coating she
+        put on my truck last month" (a talk with someone is no booking unless it asks for one)."""
+        if TALK_TO.search(self.text):
+            return bool(BOOKING_WORDS.search(self.text)) and self.sounds_like_booking(told_of=False)
+        return self.sounds_like_booking()
 
     def wants_someone(self) -> bool:
         """Reaching a person (to talk to, or to leave word with) is the classifier's best reading
@@ -628,7 +643,9 @@ class _Turn:
         if meaning is None:
             return None
         asks_price = bool(ASKS_PRICE.search(expand_shorthand(self.raw)))  # asked before anything is booked
-        what_if = bool(WHAT_IF.search(self.text))  # "what happens if I cancel the morning of": the policy
+        # "what happens if I cancel the morning of", "I might roll in about fifteen minutes late, that
+        # cool?": the policy, unless the caller asks to move for it ("running late, can you push me back")
+        what_if = bool(WHAT_IF.search(self.text) or (LATE.search(self.text) and not CHANGES.search(self.text)))
         if intent in (None, Intent.QUESTION, Intent.HOURS) and not (asks_price or what_if) and self.asks_for_a_slot():
             return None  # "is Kasia in this Saturday? could she do his full groom at nine": a booking
         if intent is Intent.HOURS:
@@ -668,6 +685,8 @@ class _Turn:
             return self.run_done(result)
         if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()):
             return None  # "I'd like to set up another bike fitting": a booking, not what a fitting is
+        if data.get("kind") == "product" and intent is Intent.ORDER_STATUS and MY_ORDER.search(self.text):
+            return None  # "did my creatine ever get dropped off?": the caller's order of it, not the product
         if data.get("confidence", 1.0) < SURE_ANSWER and self.sounds_like_booking():
             return None  # "can I bring him in for his rabies shot?": a booking, unless the shop's answer is plain
         return self.run_done(result)
@@ -883,11 +902,6 @@ class _Turn:
         workflow = self.matching_workflow()
         if workflow is not None:
             return self.start_workflow(workflow)
-        if looks_like_injection(self.raw):
-            return self.reply(
-                "I can't do that, and other customers' details stay private. I can help with your own "
-                "appointments and orders, and questions about the shop."
-            )
         intent = self.intent
         maybe_move = intent in (Intent.BOOK, Intent.QUESTION, None)
         if (
@@ -1302,6 +1316,8 @@ class _Turn:
             preface = f"{preface} {away}".strip()
         args = {"service": slots["service"], "staff": slots.get("staff"), "date": slots.get("day")}
         args |= {"time": slots.get("time"), "part": slots.get("part"), "earliest": bool(slots.get("earliest"))}
+        if self.state.get("task") == "reschedule":
+            args["moving"] = slots.get("appointment_id")  # its own time is free to move into
         if (
             args["date"]
             and not args["time"]
@@ -1812,12 +1828,8 @@ class _Turn:
     # -- workflows -------------------------------------------------------------------------------
 
     def matching_workflow(self) -> dict[str, Any] | None:
-        padded = f" {self.text} "
-        for workflow in self.ctx.shop.workflows:
-            for trigger in workflow.get("triggers", []):
-                if f" {normalize(trigger)} " in padded:
-                    return workflow
-        return None
+        """The merchant's workflow whose trigger words the line says."""
+        return next((w for w in self.ctx.shop.workflows if says_phrase(self.raw, w.get("triggers", []))), None)
 
     def start_workflow(self, workflow: dict[str, Any]) -> Reply:
         self.reset()
