@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -443,17 +444,25 @@ def test_another_customers_email_stays_off_the_callers_record(sera: Sera, person
     assert priya["name"] == "Priya Shah"  # untouched
 
 
-def test_a_class_whose_places_are_all_taken_is_full_not_taken(sera: Sera, personas: Personas) -> None:
-    """A service with places for several at once (a workshop, a group class) fills up: the caller
-    hears it is full, and other times."""
+def _two_fitting_places_taken(sera: Sera, personas: Personas, when: str, **hours: str) -> Agent:
+    """The demo shop with two places a bike fitting (and ``hours`` for some days), both taken ``when``."""
     from sera.merchants.service import import_shop_text
 
     text = DEMO_SHOP.read_text().replace("    duration_min: 90\n", "    duration_min: 90\n    capacity: 2\n", 1)
+    for day, opening in hours.items():
+        text = re.sub(rf"(?m)^  {day}: .*$", f'  {day}: ["{opening}"]', text, count=1)
     import_shop_text(sera, text, source="test", actor="test")
     agent = Agent(sera)
     for phone, name in (("+13125550171", "Grace Liu"), ("+13125550172", "Omar Haddad")):
-        _, replies = converse(agent, personas.northside_id, ["a bike fitting on Tuesday at 10am", name, "yes"], phone)
+        _, replies = converse(agent, personas.northside_id, [f"a bike fitting on {when}", name, "yes"], phone)
         assert "You're booked" in replies[-1].text
+    return agent
+
+
+def test_a_class_whose_places_are_all_taken_is_full_not_taken(sera: Sera, personas: Personas) -> None:
+    """A service with places for several at once (a workshop, a group class) fills up: the caller
+    hears it is full, and other times."""
+    agent = _two_fitting_places_taken(sera, personas, "Tuesday at 10am")
     _, replies = converse(agent, personas.northside_id, ["a bike fitting on Tuesday at 10am"], "+13125550173")
     assert "that one is full" in replies[-1].text and "10 am" not in replies[-1].text
 
@@ -461,15 +470,7 @@ def test_a_class_whose_places_are_all_taken_is_full_not_taken(sera: Sera, person
 def test_a_day_with_nothing_left_offers_the_next_day_that_has(sera: Sera, personas: Personas) -> None:
     """A caller who names a day whose places are all gone hears so, and the next day's times,
     not "what day instead?" (which they would answer with the same day)."""
-    from sera.merchants.service import import_shop_text
-
-    text = DEMO_SHOP.read_text().replace("    duration_min: 90\n", "    duration_min: 90\n    capacity: 2\n", 1)
-    text = text.replace('  sat: ["09:00-17:00"]\n', '  sat: ["09:00-10:45"]\n', 1)  # one fitting a Saturday
-    import_shop_text(sera, text, source="test", actor="test")
-    agent = Agent(sera)
-    for phone, name in (("+13125550171", "Grace Liu"), ("+13125550172", "Omar Haddad")):
-        _, replies = converse(agent, personas.northside_id, ["a bike fitting on Saturday at 9am", name, "yes"], phone)
-        assert "You're booked" in replies[-1].text
+    agent = _two_fitting_places_taken(sera, personas, "Saturday at 9am", sat="09:00-10:45")  # one a Saturday
     _, replies = converse(agent, personas.northside_id, ["a bike fitting on Saturday at 9am"], "+13125550173")
     assert "that one is full" in replies[-1].text and "On Monday" in replies[-1].text
 
