@@ -196,8 +196,8 @@ def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
 def _free(
     ctx: TurnContext, service: str, start: datetime, end: datetime, staff: str | None, moving: str | None = None
 ) -> list[Slot]:
-    """Free starts; with ``moving`` (the caller's appointment being moved), its own time counts as free."""
-    moving = moving if moving and _my_appointment(ctx, moving) is not None else None
+    """Free starts; with ``moving`` (the id of the caller's own appointment being moved, checked
+    by the caller), its own time counts as free."""
     return find_availability(
         ctx.uow,
         ctx.shop.schedule,
@@ -227,6 +227,8 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     staff = match_option(staff, ctx.shop.staff_options()) if staff else None
     today = ctx.local_now.date()
     data: dict[str, Any] = {"service": service, "staff": staff}
+    moving = args.get("moving")
+    moving = moving if moving and _my_appointment(ctx, moving) is not None else None
     if day is not None and not ctx.shop.opening_hours(day):
         data["closed"] = day.isoformat()
         day = next_open_day(ctx.shop.schedule.calendar, day)
@@ -234,13 +236,13 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         start, end = _day_window(ctx, day)
     else:
         start, end = ctx.now, ctx.now + timedelta(days=SEARCH_DAYS)
-    slots = _free(ctx, service, start, end, staff, args.get("moving"))
+    slots = _free(ctx, service, start, end, staff, moving)
     if day is not None and not slots:
         # nothing that day (a full class, a booked-out day): the next day that has something
         data["none_on"] = day.isoformat()
         if at is not None:
             data["requested_available"] = False
-        slots = _free(ctx, service, end, end + timedelta(days=SEARCH_DAYS), staff, args.get("moving"))
+        slots = _free(ctx, service, end, end + timedelta(days=SEARCH_DAYS), staff, moving)
         day = at = None
     if at is not None and day is not None:
         wanted = datetime.combine(day, at, tzinfo=ctx.shop.zone)

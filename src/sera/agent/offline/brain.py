@@ -20,6 +20,7 @@ from sera.agent.context import TurnContext
 from sera.agent.language import (
     DateMatch,
     Intent,
+    TimeMatch,
     expand_shorthand,
     extract_email,
     extract_name,
@@ -345,12 +346,12 @@ def names_its_weekday(found: DateMatch, old: date) -> bool:
     )
 
 
-def moved_to(clause: str) -> bool:
-    """The clause says where a move goes, its time within its first words: "to 3", "to the
-    morning itself", "to Friday at 3", not "to grab my kid from school at four"."""
+def moved_to(clause: str) -> TimeMatch | None:
+    """The time the clause moves to, said within its first words: "to 3", "to the morning
+    itself", "to Friday at 3", not "to grab my kid from school at four"."""
     said = expand_shorthand(clause)
     told = parse_time(clause) if MOVED_TO.match(said) else None
-    return told is not None and len(said[: said.find(told.text)].split()) <= MOVE_TIME_WORDS
+    return told if told is not None and len(said[: said.find(told.text)].split()) <= MOVE_TIME_WORDS else None
 
 
 def question_tail(raw: str) -> str | None:
@@ -1223,7 +1224,7 @@ class _Turn:
             if new_days:
                 new_day = new_days[-1]
                 time_words = clause if has_time else ""  # "to Friday afternoon": the new day's clause
-            elif has_time and not (new_day and time_words) and not moved_to(time_words):
+            elif has_time and not (new_day and time_words) and moved_to(time_words) is None:
                 # else the last clause that says a time ("Morning." opens a call), after the one the
                 # move goes to ("prepone it to the morning itself? Evening we have a function")
                 time_words = clause
@@ -1543,8 +1544,8 @@ class _Turn:
         behind")."""
         shift = HOUR_SHIFT.search(self.text) if SHIFTS.search(self.text) else None
         words = self.move_request[1]
-        told = parse_time(words) if words else None
-        if shift is None or (told is not None and told.at is not None and moved_to(words)):
+        told = moved_to(words) if words else None
+        if shift is None or (told is not None and told.at is not None):
             return None
         said = shift.group(1) or shift.group(2)
         minutes = int(said) if said.isdigit() else SHIFT_MINUTES.get(said, 0)
