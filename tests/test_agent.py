@@ -480,3 +480,43 @@ def test_a_longer_line_with_a_no_inside_is_no_goodbye(sera: Sera, personas: Pers
     line = "is Dana in on Monday? I can't get away from work till five so half five would be ideal for a tune-up"
     _, replies = converse(Agent(sera), personas.northside_id, ["how much is a tune-up", line])
     assert "Goodbye" not in replies[-1].text and "Monday, November 30" in replies[-1].text
+
+
+def test_a_no_deep_in_a_long_line_is_no_goodbye(sera: Sera, personas: Personas) -> None:
+    """ "if it's no trouble at all": a polite no inside a request is not the caller saying no more."""
+    line = "Oh hello, I do hope I'm not a bother, and if it's no trouble at all, could I bring the bike for a tune-up Monday at 11?"
+    _, replies = converse(Agent(sera), personas.northside_id, ["how much is a tune-up", line, "Ada Byrne"])
+    assert "Goodbye" not in replies[-2].text and "Monday, November 30 at 11 am" in replies[-1].text
+
+
+def _demo_with(sera: Sera, old: str, new: str) -> Agent:
+    """The demo shop with one line of its file changed."""
+    from sera.merchants.service import import_shop_text
+
+    text = DEMO_SHOP.read_text()
+    assert old in text
+    import_shop_text(sera, text.replace(old, new, 1), source="test", actor="test")
+    return Agent(sera)
+
+
+def test_the_merchants_trigger_words_with_no_word_of_data_are_no_privacy_request(
+    sera: Sera, personas: Personas
+) -> None:
+    """ "everyone's got a different key" sounds like a correction to the classifier; with the
+    merchant's trigger words and no word of the caller's data it is the workflow, and an address
+    given to it asks for no manager."""
+    workflow = """  - name: master_key
+    triggers: ["master key"]
+    say_start: "We design master key systems."
+    collect:
+      - {slot: email, type: email, ask: "What email should the quote go to?"}
+    action:
+      create_ticket: {subject: "Master key quote", tags: [master-key]}
+    say_done: "Thanks, a quote is on its way."
+  - name: group_ride_signup"""
+    agent = _demo_with(sera, "  - name: group_ride_signup", workflow)
+    line = "We're after a master key system for our office building, everyone's got a different key at the moment."
+    _, replies = converse(agent, personas.northside_id, [line, "manager@harbourline.example.com"])
+    assert "What email" in replies[1].text
+    assert "quote is on its way" in replies[2].text
+    assert [t.subject for t in _tickets(sera, personas.northside_id)] == ["Master key quote"]

@@ -132,6 +132,10 @@ def test_extract_name_without_cue_or_with_non_names(text: str) -> None:
         ("yeah it's priya thanks", "Priya"),
         ("will smith", "Will Smith"),
         ("sam lee 0412 555 123", "Sam Lee"),  # and the number to call back on
+        ("Fiachra Ó Dálaigh", "Fiachra Ó Dálaigh"),  # the particles inside a surname
+        ("Juan de la Cruz", "Juan De La Cruz"),
+        ("Sorcha Roche ta", "Sorcha Roche"),  # "ta" is thanks
+        ("Ty Burrell", "Ty Burrell"),
     ],
 )
 def test_extract_name_bare_reply_when_asked(text: str, name: str) -> None:
@@ -181,6 +185,9 @@ def test_extract_name_rejects_non_names_when_asked(text: str) -> None:
         "that's grand",  # Ireland
         "go on so",
         "that'll do",
+        "that'll work",
+        "suits me",
+        "yeah no worries",  # "yeah no" alone is a no; "no worries" is a yes
     ],
 )
 def test_yes(text: str) -> None:
@@ -327,3 +334,4 @@ def test_trigger_words_are_said_inflected_or_not() -> None:
     assert says_phrase("can you pick us up from the hotel", ["pick us up"])
     assert not says_phrase("a voucher for a gift", ["gift voucher"])
     assert not says_phrase("every bit of his uniform needs his name in it", ["uniforms"])  # one word: as said
+    assert says_phrase("Pretty sure it's squirrels.", ["squirrel"])  # or in its plural

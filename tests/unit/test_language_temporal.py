@@ -375,3 +375,22 @@ def test_a_date_ends_with_its_sentence() -> None:
     found = find_dates("I need to cancel the paint correction I've got on the twenty-second. It's under Bernard", NOW)
     assert [match.day for match in found] == [dt.date(2026, 12, 22)]
     assert [match.day for match in find_dates("Dec. 3 works", NOW)] == [dt.date(2026, 12, 3)]
+
+
+def test_a_days_possessive_and_its_short_forms_are_the_day() -> None:
+    """ "tomorrow's safe job", "Friday's class", "tomoz", "Satdy"."""
+    assert parse_date("I need to cancel tomorrow's safe job", NOW) == parse_date("tomorrow", NOW)
+    assert parse_date("is friday's class still on", NOW) == parse_date("friday", NOW)
+    assert parse_date("the locks changed tomoz arvo", NOW) == parse_date("tomorrow", NOW)
+    satdy = parse_date("can I grab her Satdy morning", NOW)
+    assert satdy is not None and satdy.day.weekday() == 5
+
+
+def test_an_hour_said_after_the_part_of_the_day_is_the_time() -> None:
+    """ "Satdy morning, seven?" is 7 am; "this morning two blokes came" tells of no time."""
+    seven = parse_time("Can I grab her Satdy morning, seven?")
+    assert seven is not None and seven.at == dt.time(7, 0)
+    three = parse_time("friday arvo, three")
+    assert three is not None and three.at == dt.time(15, 0)
+    told = parse_time("this morning two blokes came round")
+    assert told is not None and told.at is None

@@ -330,6 +330,10 @@ def test_everyday_words_find_the_shops_own_terms(query: str, expected_id: str) -
         "is there parking for the tune-up",
         "do you do the tune-up on afterpay",
         "is the tune-up under warranty",
+        "are the tune-up lubes organic? I try to avoid chemicals",
+        "do you do a military discount on the tune-up",
+        "does the mechanic who does walk-ins speak Punjabi",
+        "can I get in with a wheelchair for a walk-in",
     ],
 )
 def test_a_topic_the_shop_never_mentions_is_answered_by_none_of_its_entries(query: str) -> None:
@@ -363,6 +367,8 @@ def test_phrasal_verbs_are_read_plainly(query: str) -> None:
     )
     assert top(shop, query).document.id == "policy:cancellations"
     assert plain_verbs("can you pull out a dent") == "can you pull out a dent"
+    assert plain_verbs("if I bail, do you guys charge me?") == "if I cancel, do you guys charge me?"
+    assert plain_verbs("if we have to pull out, do we lose the money") == "if we have to cancel, do we lose the money"
 
 
 def test_a_phrase_is_read_around_the_thing_it_names() -> None:

@@ -73,10 +73,19 @@ DENSE_MIN_SIMILARITY = 0.45
 # An entry none of the caller's words reach gets this share of its meaning term: "say the new screen
 # conks out, am I covered" is the warranty (which says "covered"), not the FAQ nearest in meaning alone.
 WORDLESS_DENSE = 0.85
+LANGUAGES = frozenset(
+    {"spanish", "french", "mandarin", "cantonese", "punjabi", "hindi", "urdu", "arabic", "polish", "portuguese"}
+    | {"korean", "japanese", "tagalog", "vietnamese", "russian"}
+)
 # what a question is about, when a caller names it: a shop whose knowledge never uses the word has no
 # answer to it ("would the VHI pay for the tinnitus consultation" is not answered by its price)
 TOPICS = frozenset(
     {"finance", "vaccination", "insurance", "deposit", "warranty", "referral", "parking", "shipping", "rent", "scary"}
+    # what a thing is made of or free of, who a discount is for, the language spoken, access:
+    # a shop that never writes the word has not said ("are the herbs organic?", "a military discount?")
+    | {"organic", "vegan", "gluten", "halal", "kosher", "allergy", "latex", "fragrance", "wheelchair"}
+    | {"student", "senior", "military"}
+    | LANGUAGES
 )
 UNKNOWN_TOPIC = 0.25
 LEXICAL_SURE = 0.5  # the words alone decide above this: meaning only helps where they fall short
@@ -165,6 +174,18 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     "tangle": ("tangle", "tangled", "knot", "knotted", "knotty", "clump", "clumpy"),  # hair and coats
     "referral": ("referral", "refer"),
     "payment": ("payment", "pay", "amex", "visa", "mastercard", "cheque", "zelle", "venmo", "paypal"),
+    "organic": ("organic", "pesticide", "pesticides"),
+    "vegan": ("vegan", "vegetarian", "plantbased"),
+    "gluten": ("gluten", "coeliac", "celiac"),
+    "halal": ("halal",),
+    "kosher": ("kosher",),
+    "allergy": ("allergy", "allergic", "allergen", "allergies"),
+    "latex": ("latex",),
+    "fragrance": ("fragrance", "scented", "unscented", "perfumed"),
+    "wheelchair": ("wheelchair", "accessible", "accessibility", "stepfree", "ramp", "disabled", "disability"),
+    "student": ("student", "students"),
+    "senior": ("senior", "seniors", "pensioner", "pensioners", "oap"),
+    "military": ("military", "veteran", "veterans", "forces", "army"),
 }
 
 # Multi-word expressions rewritten before stop words are dropped ("" drops them):
@@ -214,6 +235,7 @@ PHRASES: dict[tuple[str, str], str] = {
     ("stand", "behind"): "warranty",
 }
 
+_CLAUSE_ENDS = r"(?=\s*(?:[,.?!]|$|\b(?:and|or|but|do|does|will|would|can|could|is|are|am|what|how)\b))"
 # Phrasal verbs said for a plain verb, rewritten in the caller's words before both the lexical and
 # the dense search ("if I called it off right now" is read as "if I cancel right now")
 PLAIN_VERBS = (
@@ -222,6 +244,8 @@ PLAIN_VERBS = (
     (re.compile(r"\b(?:back|backs|backed|backing) out\b", re.I), "cancel"),
     (re.compile(r"\bknock(?:s|ed|ing)? (?:it|that|this) on the head\b", re.I), "cancel"),  # British
     (re.compile(r"\bbail(?:s|ed|ing)? (?:out )?(?:on|of)\b", re.I), "cancel"),  # "if I bail on my 6 a.m. session"
+    # said of the caller with nothing after it: "if I bail, do you guys charge me?", "if we have to pull out"
+    (re.compile(rf"\b(?:bail|bailed|pull out|pulled out|back out|backed out){_CLAUSE_ENDS}", re.I), "cancel"),
     (
         re.compile(r"\b(?:sting|stung|ding|dinged) (me|us) for\b", re.I),
         r"charge \1 for",
@@ -333,6 +357,13 @@ def _words(text: str) -> tuple[list[str], list[str]]:
         words.extend(parts)
         stray_letter = parts[0] if len(parts) == 1 and _is_stray_letter(parts[0]) else ""
     return words, compounds
+
+
+def says_only(text: str, terms: frozenset[str]) -> bool:
+    """Every word of ``text`` the search would use is one of ``terms`` ("how much is it" says only
+    "price"): a question that leans on what was said before it for its subject."""
+    words, _ = _words(text)
+    return set(_terms(_rewrite_phrases(words))) <= terms
 
 
 def _is_stray_letter(word: str) -> bool:

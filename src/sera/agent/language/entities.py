@@ -254,6 +254,7 @@ _NEVER_NAME = _word_set(
     sunday one two three four five six seven eight nine ten zero hundred thousand
     i'm i'd i'll i've don't can't won't didn't doesn't isn't that's what's there's
     gonna wanna gotta still again back now later soon yet ever never always maybe
+    ta cheers thx pls plz thanx
     """
 )
 _NEVER_NAME |= frozenset(UNITS) | frozenset(TEENS) | frozenset(TENS)  # "I'm twenty weeks and my hips are done"
@@ -296,7 +297,21 @@ _MEDIUM_CUES: tuple[tuple[str, ...], ...] = (
 )
 _WEAK_CUES: tuple[tuple[str, ...], ...] = (("i'm",), ("i", "am"), ("im",))
 _NAME_END = frozenset(
-    {"", _NUMBER_WORD, "and", "calling", "from", "here", "speaking", "with", "thanks", "thank", "please"}
+    {
+        "",
+        _NUMBER_WORD,
+        "and",
+        "calling",
+        "from",
+        "here",
+        "speaking",
+        "with",
+        "thanks",
+        "thank",
+        "please",
+        "ta",
+        "cheers",
+    }
 )
 _BARE_PREFIX = _word_set(
     """
@@ -305,6 +320,12 @@ _BARE_PREFIX = _word_set(
     """
 )
 _MAX_NAME_WORDS = 3
+# words inside a surname, between a given name and the rest ("Ó Dálaigh", "de la Cruz", "van der Berg")
+_NAME_PARTICLES = _word_set(
+    """
+    ó o ní nic mac mc ua uí de da del della di du la le van von der den ter ten bin bint al el ap ab dos das
+    """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -382,12 +403,21 @@ def _weak_cue_ok(words: Sequence[_Word], start: int, stop: int) -> bool:
 
 
 def _take_name(words: Sequence[_Word], start: int, *, strict: bool) -> tuple[list[str], int] | None:
-    """Up to three consecutive name-like words from ``start``."""
+    """Up to three consecutive name-like words from ``start``, with the particles between them
+    ("Fiachra Ó Dálaigh", "Juan de la Cruz")."""
     names: list[str] = []
-    j = start
-    while j < len(words) and len(names) < _MAX_NAME_WORDS and _is_name_word(words[j], strict):
+    j, counted = start, 0
+    while j < len(words) and counted < _MAX_NAME_WORDS:
+        particles = 0
+        while names and j + particles < len(words) and words[j + particles].lower in _NAME_PARTICLES:
+            particles += 1
+        if particles and j + particles < len(words) and _is_name_word(words[j + particles], strict):
+            names.extend(words[k].lower for k in range(j, j + particles))
+            j += particles
+        elif not _is_name_word(words[j], strict):
+            break
         names.append(words[j].lower)
-        j += 1
+        j, counted = j + 1, counted + 1
     if not names:
         return None
     return names, j
@@ -476,6 +506,13 @@ _YES = (
     "go for it",
     "that works",
     "that'd work",
+    "that'll work",
+    "that will work",
+    "that would work",
+    "that'll do",
+    "that will do",
+    "suits me",
+    "that suits",
     "works for me",
     "ok",
     "okay",
@@ -499,6 +536,9 @@ _YES = (
     "fine",
     "no problem",
     "no worries",
+    "yeah no worries",  # "yeah no" alone is a no, in Australia and New Zealand
+    "yeah no problem",
+    "yeah no dramas",
     "why not",
     # regional: New Zealand and Australia, Ireland, Britain
     "sweet as",
@@ -664,9 +704,9 @@ def match_option(
 
 
 def says_phrase(text: str, phrases: Sequence[str]) -> bool:
-    """One of ``phrases`` is said word for word, a phrase of several words inflected or not ("do
-    yous do gift vouchers" says "gift voucher"; "his uniform" is no "uniforms"): the merchant's own
-    trigger words."""
+    """One of ``phrases`` is said word for word or in the plural, a phrase of several words
+    inflected or not ("do yous do gift vouchers" says "gift voucher", "squirrels" says "squirrel";
+    "his uniform" is no "uniforms"): the merchant's own trigger words."""
     if not isinstance(text, str) or not text:
         return False
     return _says(text, tuple(phrases))
@@ -678,7 +718,7 @@ def _says(text: str, phrases: tuple[str, ...]) -> bool:
     words = [_stem(w) for w in said]
     for phrase in phrases:
         wanted = tokens(phrase)
-        if len(wanted) == 1 and wanted[0] in said:
+        if len(wanted) == 1 and any(w in said for w in (wanted[0], wanted[0] + "s", wanted[0] + "es")):
             return True
         if len(wanted) > 1 and _find_phrase(words, [_stem(w) for w in wanted], typos=False) is not None:
             return True

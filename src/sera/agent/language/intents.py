@@ -341,6 +341,11 @@ _INJECTION = re.compile(
     r"|\b(?:names?|numbers?|emails?) of (?:every|all(?: the)?) (?:guests?|customers?|clients?|patients?|members?)\b"
     r"|\b(?:i(?:'m| am)|as) (?:the|your) (?:admin|developer|programmer)\b|\bnew instructions\b"
     r"|\bnames (?:and|&) (?:their )?(?:\w+ )?(?:numbers|emails|addresses)\b|\bevery (?:name|number|email)\b"
+    r"|\b(?:ignore|disregard|forget|override|bypass)\b(?:\s+\S+){0,4}?\s+(?:programm\w*|trained|coded|configured)\b"
+    r"|\b(?:everyone|everybody|all the (?:people|bookings|appointments|customers|clients))\b(?:\s+\S+){0,6}?\s+"
+    r"(?:with|and) their (?:\w+ )?(?:numbers?|names?|emails?|addresses|details)\b"
+    r"|\b(?:list|read (?:me )?(?:out|off)?|give me|send me)\b(?:\s+\S+){0,2}?\s+(?:everyone|everybody)"
+    r" (?:booked|who|that|on|coming|signed)\b"
 )
 _CORE_ACTIONS = frozenset(
     {

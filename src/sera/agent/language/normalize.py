@@ -97,6 +97,7 @@ _SHORTHAND: dict[str, str] = {
     "tommorrow": "tomorrow",
     "2moro": "tomorrow",
     "2morrow": "tomorrow",
+    "tomoz": "tomorrow",  # Australia and New Zealand
     "tonite": "tonight",
     "arvo": "afternoon",  # Australia and New Zealand
     # Scotland and Ireland

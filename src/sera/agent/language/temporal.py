@@ -83,6 +83,16 @@ _WEEKDAYS: dict[str, int] = {
     "tue": 1,
     "thu": 3,
     "fri": 4,  # abbreviations that are no ordinary word
+    # said short in Australia, New Zealand and the north of England ("Satdy morning, seven?")
+    "mondy": 0,
+    "tuesdy": 1,
+    "wensdy": 2,
+    "wednesdy": 2,
+    "thursdy": 3,
+    "fridy": 4,
+    "satdy": 5,
+    "saturdy": 5,
+    "sundy": 6,
 }
 # Abbreviations that are also ordinary words ("sat", "sun", "wed") only count
 # after a word that introduces a day.
@@ -147,6 +157,9 @@ _NOT_A_CLOCK_AFTER = frozenset(
     | {"miles", "kids", "more", "less", "st", "nd", "rd", "th", "locations", "stores"}
 )
 _OCLOCK = frozenset({"o'clock", "oclock"})
+_AFTER_A_PARTS_HOUR = frozenset(
+    {"", "please", "thanks", "ta", "cheers", "if", "or", "and", "then", "ok", "okay", "for", "with", "mate", "works"}
+)
 _PARTS: dict[str, str] = {
     "morning": "morning",
     "mornings": "morning",
@@ -272,7 +285,17 @@ def next_against_this(matches: list[DateMatch]) -> list[DateMatch]:
 
 
 def _words(text: str) -> list[str]:
-    return expand_shorthand(text).split()[:_MAX_TOKENS]
+    """The words the dates and times are read from, a day's possessive read as the day
+    ("tomorrow's safe job", "Friday's class")."""
+    return [_unpossessed(word) for word in expand_shorthand(text).split()[:_MAX_TOKENS]]
+
+
+def _unpossessed(word: str) -> str:
+    base = word[:-2] if word.endswith("'s") else word
+    return base if base in _WEEKDAYS or base in _POSSESSED_DAYS else word
+
+
+_POSSESSED_DAYS = frozenset({"today", "tonight", "tomorrow", "week", "weekend", "fortnight", "morning", "evening"})
 
 
 def _date_spans(words: Sequence[str], today: dt.date) -> list[_Span]:
@@ -834,6 +857,9 @@ def _clock_at(words: Sequence[str], i: int, *, expect_time: bool) -> _Clock | No
     if core is None:
         return None
     hour, minute, offset, end, strong, twenty_four = core
+    # "Satdy morning, seven?", "tomorrow night 8 if you can": a number that ends what the part of
+    # the day began ("this morning two blokes came" tells of no time)
+    cued = cued or (j == i and _at(words, i - 1) in _PARTS and _at(words, end) in _AFTER_A_PARTS_HOUR)
     meridiem, part, end, suffix_strong, suffix_approx = _clock_suffix(words, end)
     strong = strong or suffix_strong
     ish = _HOUR_ISH.fullmatch(words[j]) is not None or _at(words, end - 1) == "ish"

@@ -44,7 +44,7 @@ from sera.agent.understanding.embedding import embedder
 from sera.agent.understanding.intents import canonical
 from sera.agent.understanding.meaning import NAMES_PEOPLE, Meaning, plain_answer, understand
 from sera.booking.slots import next_open_day
-from sera.knowledge.retrieval import plain_verbs
+from sera.knowledge.retrieval import plain_verbs, says_only
 
 MAX_MISSES = 3
 # what a caller asks the agent to do; a question-shaped line is taken as one of these only when
@@ -123,7 +123,7 @@ SAYS_CANCEL = re.compile(r"\b(?:cancel\w*|call (?:it|that|this) off|scrap)\b")
 # a line that speaks of an appointment already made ("I've a tasting booked Thursday", "my appointment")
 HAS_BOOKING = re.compile(
     r"\b(?:booked|(?:my|the|our) (?:appointment|booking|slot)|(?:push|move|bump|shift) (?:it|that|this)"
-    r"|(?:i'?ve got|i have|i'?ve) (?:a|an|my)\b.*\b(?:on|this|next|at)\b)"
+    r"|(?<!can )(?<!could )(?<!may )(?:i'?ve got|i have|i'?ve) (?:a|an|my)\b.*\b(?:on|this|next|at)\b)"
 )
 # words that ask for a visit, beside one of the shop's services ("can I bring him in for his rabies
 # shot", "send someone to flush my water heater", "can I set that up with her")
@@ -184,16 +184,21 @@ WHAT_IF = re.compile(
     r"\b(?:what happens|what would happen|what if|is there (?:a|any) (?:fee|charge|penalty|cost)"
     r"|do (?:you|they) (?:still )?charge|do i (?:still )?(?:have to|need to|get to)? ?pay|(?:will|would) i (?:still )?"
     r"(?:be charged|get charged|have to pay|lose)|how much notice|(?:fee|charge|penalty) (?:for|if|to)"
+    r"|(?:do|would|will) we (?:still )?(?:be charged|get charged|have to pay|lose|pay)"
     # "if I had to cancel that morning, would that be ok"; "say it dies in July, what then"
     r"|if i (?:had|were|was|needed) to|(?:what|how) (?:then|now)$|then what$)\b"
     # a supposition and what it would cost ("suppose I cancel now only, any charges will be there?",
     # "if I called it off right now, would I get dinged for it?", "if I cancel, do I lose my deposit?")
-    r"|\b(?:if|suppose|supposing|say|what if) i\b.*\b(?:charg\w*|fees?|cost|costs|pay|lose|dinged|penalt\w*"
+    r"|\b(?:if|suppose|supposing|say|what if) (?:i|we)\b.*\b(?:charg\w*|fees?|cost|costs|pay|lose|dinged|penalt\w*"
     r"|sting|refund\w*|money back|billed)\b"
+    # and the other way round: "what it would cost me if I did"
+    r"|\b(?:cost|charge|fee|penalty)s?\b.*\bif i (?:did|do|were to|had to|cancel\w*|call\w* (?:it )?off)\b"
 )
 MAX_ANSWERS = 2
+VAGUE_TERMS = frozenset({"price", "thing", "stuff"})  # a question of these words alone has no subject of its own
 # "did my creatine ever get dropped off": what the caller bought, not the shop's product
 MY_ORDER = re.compile(r"\b(?:did|has|have|was|were|is) (?:my|our)\b")
+OWN_ORDER = re.compile(r"\b(?:my|our)\b(?:\s+\S+){0,3}?\s+(?:order|parcel|package|delivery)\b")
 LATE = re.compile(r"\b(?:minutes?|mins?) late\b|\brunning (?:late|behind)\b|\bbe (?:a (?:bit|little) )?late\b")
 TALK_TO = re.compile(r"\b(?:talk|speak|chat|(?:have|need|want) a (?:quick )?word)\b")
 LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
@@ -249,6 +254,7 @@ HOUR_SHIFT = re.compile(
 # I gotta grab my kid from hockey at five")
 SHIFTS = re.compile(r"\b(?:later|earlier|sooner|back|forward|up|prepone\w*|push\w*|bump\w*|shift\w*)\b")
 MOVED_TO = re.compile(r"(?:to|till|until)\b")  # a clause that names where a move goes
+WEEK_DAYS = 7
 MOVE_TIME_WORDS = 3  # ... with its time this near its start
 SHIFT_MINUTES = {"an hour and a half": 90, "half an hour": 30, "a half hour": 30, "an hour": 60, "one hour": 60}
 SHIFT_MINUTES |= {"two hours": 120, "three hours": 180, "a couple of hours": 120, "fifteen": 15, "twenty": 20}
@@ -287,6 +293,10 @@ EARLIER = re.compile(
 DAY_AFTER = re.compile(r"\b(?:day after(?!\s+tomorrow)|next day|following day)\b")
 
 SHORT_NO = 6  # words: a longer line says no only in its first few
+DATA_ABOUT_ME = re.compile(  # what a privacy request is about: the caller's data
+    r"\b(?:data|info\w*|details|records?|file|account|profile|personal|privacy|name|surname|address|e-?mail"
+    r"|number|phone|birthday|spel\w+)\b|\b(?:on|about|of|from) (?:me|us)\b"
+)
 NO_MORE = re.compile(r"\b(no|nope|nothing|that'?s (all|it)|all set|i'?m good|i'?m done)\b")
 
 
@@ -338,12 +348,18 @@ def place_named(text: str, count: int) -> int | None:
     return None
 
 
-def names_its_weekday(found: DateMatch, old: date) -> bool:
+def names_its_weekday(found: DateMatch, old: date, clause: str) -> bool:
     """A bare weekday ("I have AC service booked Saturday") said of an appointment on that weekday
-    is the appointment's day, though it is not the coming one."""
-    return (
-        found.text.isalpha() and found.day.weekday() == old.weekday() and found.text[:3] == old.strftime("%a").lower()
-    )
+    is the appointment's day, though it is not the coming one; so is "next Thursday" for one a
+    week either side of the Thursday read ("move my spray next Thursday up half an hour"), unless
+    the move goes to it ("to next Thursday")."""
+    words = found.text.split()
+    if found.day.weekday() != old.weekday() or words[-1][:3] != old.strftime("%a").lower():
+        return False
+    if len(words) == 1:
+        return words[0].isalpha()
+    told = len(words) == 2 and words[0] in ("next", "this") and not MOVED_TO.match(normalize(clause))
+    return told and abs((found.day - old).days) <= WEEK_DAYS
 
 
 def moved_to(clause: str) -> TimeMatch | None:
@@ -501,7 +517,9 @@ class _Turn:
 
     def is_plain_answer(self) -> bool:
         """Two words or three that are exactly what the pending question asked for: a time, a
-        day, a yes or no, a name (``meaning.plain_answer``)."""
+        day, a yes or no, a name, an email address (``meaning.plain_answer``)."""
+        if len(self.raw.split()) <= PLAIN_ANSWER_WORDS and "@" in self.raw and extract_email(self.raw):
+            return True  # "manager@ballantyneridge.com" asks for no manager
         if len(self.text.split()) > PLAIN_ANSWER_WORDS:
             return False
         if self.pending == "time":
@@ -577,6 +595,15 @@ class _Turn:
             self.reset()
             result = self.tools.run(self.ctx, "opt_out", {})
             return Reply(result.text + " Goodbye.", (Action(ActionKind.HANG_UP),))
+        if (
+            self.intent in PRIVACY_TYPES
+            and self.pending is None
+            and self.matching_workflow()
+            and not DATA_ABOUT_ME.search(self.text)
+        ):
+            # "we're after a master key system, everyone's got a different key": the merchant's
+            # trigger words, with no word of the caller's data, are no privacy request
+            self.intent = None
         if self.intent in PRIVACY_TYPES and not (self.pending and self.restates_task()):
             return self.start_privacy(PRIVACY_TYPES[self.intent])
         if self.intent is Intent.GOODBYE or (self.pending == "anything_else" and self.says_no_more()):
@@ -671,6 +698,8 @@ class _Turn:
         request = intent in REQUESTS and not asks_price and not what_if
         # an order is looked up by its number: a day in the line ("coming over Thursday") is not one
         details = extract_order_number(self.raw) if intent is Intent.ORDER_STATUS else self.gives_details()
+        # "my chrome powder order how already?": the caller's own order, looked up, not the shipping policy
+        details = details or (intent is Intent.ORDER_STATUS and bool(OWN_ORDER.search(self.text)))
         acts = request and (sureness(meaning) >= SURE_OF_REQUEST or details) and not self.asks_beyond_services()
         if acts and not self.asks_restock():
             return None
@@ -702,9 +731,8 @@ class _Turn:
             return None
         asked = asked_sentences(self.raw[:500])
         in_question = match_option(asked[0], self.ctx.shop.service_options(), typos=False) if asked else None
-        service = in_question or service
-        priced = self.tools.run(self.ctx, "search_knowledge", {"query": f"{service} price"})
-        return self.run_done(priced) if priced.data.get("title") == service else None
+        priced = self.priced(in_question or service)
+        return self.run_done(priced) if priced is not None else None
 
     def asks_restock(self) -> bool:
         """ "when will the Volt be back in stock": after a sold-out product, not an order."""
@@ -753,11 +781,15 @@ class _Turn:
             and not match_option(asked[0], {title: [title]}, typos=False)
         )
         for sentence in asked[:MAX_ANSWERS]:
-            if sentence == self.raw.strip():
-                continue  # a line that is one question was just searched whole
-            more = self.hours_asked(sentence) or self.search_either(sentence)
+            if sentence == self.raw.strip() or says_only(sentence, VAGUE_TERMS):
+                continue  # a line that is one question was just searched whole; "and how much is it" with it
+            # the price of a service the question names, where the whole line found another service
+            # ("how much is the wheel class, and what time are yous open till on a Thursday?" is no
+            # question about a Wheel Practice Hour)
+            priced = self.price_asked(sentence) if first is whole and whole.data.get("kind") == "service" else None
+            more = self.hours_asked(sentence) or priced or self.search_either(sentence)
             if more.data.get("confidence", 0.0) >= ALSO_ANSWER and more.data.get("title") not in titles:
-                if not answers or named_in_story:  # the question alone answers what the whole line did not
+                if not answers or named_in_story or priced is not None:  # the question alone answers it
                     first, answers = more, []
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
@@ -769,6 +801,19 @@ class _Turn:
         if not answers:
             return self.knowledge_of_the_request() or whole
         return ToolResult(" ".join(answers[:MAX_ANSWERS]), first.data, outcome=first.outcome)
+
+    def price_asked(self, sentence: str) -> ToolResult | None:
+        """The price of the service a question of the line names ("how much is the beginners wheel
+        class"), from the service's own entry."""
+        if not ASKS_PRICE.search(expand_shorthand(sentence)):
+            return None
+        service = match_option(sentence, self.ctx.shop.service_options(), typos=False, whole=True)
+        return self.priced(service) if service else None
+
+    def priced(self, service: str) -> ToolResult | None:
+        """The service's own entry, which gives its price."""
+        found = self.tools.run(self.ctx, "search_knowledge", {"query": f"{service} price"})
+        return found if found.data.get("title") == service else None
 
     def search_either(self, sentence: str) -> ToolResult:
         """The knowledge's answer to a sentence as said or, when that finds none, as the classifier
@@ -813,9 +858,10 @@ class _Turn:
             # "what happens if I don't make it to my overhaul and don't tell you": the question is
             # sure, and what it supposes ("I don't make it ...") is what it is about
             guesses += understand(condition.group(1)).guesses[:3]
-        topics = list(
-            dict.fromkeys(TOPICS[g.label] for g in guesses if g.label in TOPICS and g.probability >= MAY_BE_ABOUT)
-        )
+        labels = [g.label for g in guesses if g.label in TOPICS and g.probability >= MAY_BE_ABOUT]
+        if condition and CANCEL_WORDS.search(plain_verbs(self.text)):
+            labels.append("cancel")  # "I'm not cancelling mind you, I just want to know what it would cost me if I did"
+        topics = list(dict.fromkeys(TOPICS[label] for label in labels))
         if not topics:
             return None
         query = f"{canonical(self.raw[:500])} {' '.join(topics)}"
@@ -897,7 +943,8 @@ class _Turn:
         tomorrow? I cannae get away till half five"), which asks for something more."""
         words = self.raw.split()
         opening = " ".join(words[:4]) if len(words) > SHORT_NO else self.raw
-        return yes_no(opening) is False or bool(NO_MORE.search(self.text))
+        # "... if it's no trouble at all, whether I might come back tomorrow": a no deep in a long line is none
+        return yes_no(opening) is False or bool(NO_MORE.search(normalize(" ".join(words[: 2 * SHORT_NO]))))
 
     def start_task(self) -> Reply | None:
         workflow = self.matching_workflow()
@@ -1179,8 +1226,10 @@ class _Turn:
                 self.slots["earliest"] = True
         if not self.ctx.caller.name:
             name = extract_name(self.raw, expect_name=self.pending == "name")
-            if name:
-                self.slots["name"] = name
+            if name and not (
+                self.pending != "name" and match_option(name, self.ctx.shop.service_options(), whole=True)
+            ):
+                self.slots["name"] = name  # "it's salsa I'm after" names a service, not the caller
 
     def new_day(self) -> date | None:
         """The date the caller wants (for a move: the new one, not the one it is on now)."""
@@ -1215,7 +1264,7 @@ class _Turn:
             return old + timedelta(days=1), ""
         new_day, names_old_day, time_words = None, False, ""
         for clause in CLAUSE_BREAKS.split(self.raw):
-            days = [old if names_its_weekday(found, old) else found.day for found in self.dates_named(clause)]
+            days = [old if names_its_weekday(found, old, clause) else found.day for found in self.dates_named(clause)]
             if days and all(day == old for day in days):
                 names_old_day = True
                 continue
@@ -1335,8 +1384,8 @@ class _Turn:
                 day = after
                 self.slots["day"] = args["date"] = day.isoformat()
             ranges = within(shop.opening_hours(day), args["part"])
-            if ranges:
-                return self.ask_time(day, ranges, preface)
+            if ranges and self.has_openings({**args, "date": day.isoformat()}):
+                return self.ask_time(day, ranges, preface)  # else the next day with openings is offered
         if args["date"] and args["time"]:
             day = date.fromisoformat(args["date"])  # "come Saturday around three" where Saturdays end at one
             hours = shop.opening_hours(day)
@@ -1349,8 +1398,6 @@ class _Turn:
                 self.slots["any_time"] = True
         result = self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v})
         data = result.data
-        if data.get("none_on") and self.slots.get("closed_day"):
-            data = {}  # the day was the next open one, not the caller's: they say which day instead
         slots_found = [datetime.fromisoformat(s["start"]) for s in data.get("slots", [])]
         notes = [preface] if preface else []
         if data.get("closed"):
@@ -1375,6 +1422,12 @@ class _Turn:
         if len(slots_found) == 1:
             return self.propose_booking(slots_found[0], " ".join([*notes, offer]))
         return self.asking("Which of those times works for you?", "pick", " ".join([*notes, offer]))
+
+    def has_openings(self, args: dict[str, Any]) -> bool:
+        """The day asked about has a free time for the service (a caller is asked what time only
+        on a day there is one)."""
+        found = self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v}).data
+        return bool(found.get("slots")) and not found.get("none_on")
 
     def ask_time(self, day: date, ranges: list[tuple[time, time]], preface: str) -> Reply:
         part = self.slots.get("part")

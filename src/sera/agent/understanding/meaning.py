@@ -45,7 +45,8 @@ def plain_answer(text: str) -> Meaning:
     """A short line that is just the answer the agent asked for ("2 pm" to "what time?", "yes"
     to "shall I book it?"): the rules read it, and the model is not run (a caller's turn is
     mostly such answers, and the model costs 5 ms a line)."""
-    found = [r for r in detect_intents(text) if r.score >= RULE_MATCHED]
+    said = " ".join(word for word in text.split() if "@" not in word)  # an address's words are no request
+    found = [r for r in detect_intents(said) if r.score >= RULE_MATCHED]
     intent = found[0].intent if found else None
     return Meaning(intent, frozenset(r.intent for r in found), 0.0, (IntentGuess(OTHER, 0.0),))
 
@@ -94,7 +95,8 @@ def understand(text: str, *, answering: bool = False) -> Meaning:
     long_line = len(text.split()) > SHORT_ANSWER_WORDS
     candidates = [g for g in guesses if not (long_line and g.label in COURTESIES)]
     probability = {g.label: g.probability for g in guesses}
-    found = [r for r in detect_intents(text) if r.score >= RULE_MATCHED]
+    said = " ".join(word for word in text.split() if "@" not in word)  # an address's words are no request
+    found = [r for r in detect_intents(said) if r.score >= RULE_MATCHED]
     rules = [r for r in found if not (long_line and r.intent.value in COURTESIES)]
     best = candidates[0]
     intent: Intent | None
