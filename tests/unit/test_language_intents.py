@@ -15,6 +15,7 @@ from sera.agent.language import (
     extract_order_number,
     looks_like_injection,
     match_option,
+    order_number_readings,
     parse_when,
 )
 
@@ -236,6 +237,13 @@ def test_scenario_brake_service_saturday() -> None:
 def test_scenario_order_status(text: str, order: str | None) -> None:
     assert top(text) == Intent.ORDER_STATUS
     assert extract_order_number(text) == order
+
+
+def test_an_order_number_in_digit_groups_has_its_other_readings() -> None:
+    """Speech keeps no pause: "twenty, three eighty-nine" is heard 2389 and may be 20389."""
+    assert order_number_readings("the number is twenty, three eighty-nine") == ["2389", "20389", "23809", "203809"]
+    assert order_number_readings("order 1042") == ["1042"]
+    assert order_number_readings("no number here") == []
 
 
 def test_scenario_hours_thursday() -> None:

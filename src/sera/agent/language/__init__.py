@@ -25,6 +25,7 @@ from sera.agent.language.normalize import expand_shorthand, normalize, tokens
 from sera.agent.language.numbers import (
     extract_digits_sequence,
     extract_order_number,
+    order_number_readings,
     words_to_number,
 )
 from sera.agent.language.temporal import (
@@ -57,6 +58,7 @@ __all__ = [
     "match_option",
     "next_against_this",
     "normalize",
+    "order_number_readings",
     "parse_date",
     "parse_time",
     "parse_when",

@@ -258,6 +258,32 @@ def extract_order_number(text: str, *, expect_order: bool = False) -> str | None
     return fallback
 
 
+def order_number_readings(text: str, *, expect_order: bool = False) -> list[str]:
+    """The order number as heard, then the other ways its digit groups may be read. Speech keeps
+    no pause: "twenty, three eighty-nine" arrives as "twenty three eighty nine", read 2389, and
+    may be 20389; each "twenty three" is tried as "twenty" and "three" too."""
+    first = extract_order_number(text, expect_order=expect_order)
+    if first is None:
+        return []
+    words = tokens(text)
+    pairs = [i for i in range(len(words) - 1) if words[i] in TENS and UNITS.get(words[i + 1], 0) > 0]
+    pairs = pairs[:_MAX_SPLIT_PAIRS]
+    readings = [first]
+    for chosen in range(1, 2 ** len(pairs)):
+        split = list(words)
+        for bit, i in reversed(list(enumerate(pairs))):
+            if chosen >> bit & 1:  # "twenty" said alone: its digits, "two zero"
+                split[i : i + 1] = [_DIGIT_NAMES[TENS[words[i]] // 10], "zero"]
+        reading = extract_order_number(" ".join(split), expect_order=expect_order)
+        if reading and reading not in readings:
+            readings.append(reading)
+    return readings
+
+
+_MAX_SPLIT_PAIRS = 3
+_DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
 def _a_pronoun_one(span: NumberSpan) -> bool:
     """ "I can't order one": a single digit said as a word after "order" is no order number."""
     return span.kind != "digits" and len(span.digits) == 1

@@ -31,6 +31,7 @@ from sera.agent.language import (
     match_option,
     next_against_this,
     normalize,
+    order_number_readings,
     parse_date,
     parse_time,
     says_phrase,
@@ -143,7 +144,7 @@ STATUS_CHECK = re.compile(
 NOT_ARRIVED = re.compile(
     r"\b(?:never|not yet|yet to|hasn'?t|has not|haven'?t|have not|didn'?t|did not)\s+(?:\w+\s+)?"
     r"(?:got|gotten|get|received?|arrived?|come|came|turned up|shown up|showed up|been (?:delivered|sent|shipped))\b"
-    r"|\bstill waiting\b"
+    r"|\bstill waiting\b|\bnever heard (?:anything|another (?:thing|word)|a (?:thing|word))\b|\bheard nothing\b"
 )
 # a complaint about something bought (not a service) is filed with its order number
 ABOUT_AN_ORDER = re.compile(r"\b(order|ordered|delivery|delivered|parcel|package|shipment|arrived|purchase|bought)\b")
@@ -875,7 +876,7 @@ class _Turn:
 
     def names_an_order(self) -> bool:
         """ "order fifty five oh one": an order number said with the word order."""
-        return bool(re.search(r"\b(order|ord)\b", self.text) and extract_order_number(self.raw))
+        return bool(re.search(r"\b(order|ordered|ord)\b", self.text) and extract_order_number(self.raw))
 
     def gives_details(self) -> bool:
         """The line carries a day, a time or an order number: what a request acts on."""
@@ -1683,17 +1684,21 @@ class _Turn:
     def start_order(self) -> Reply:
         self.reset()
         self.state["task"] = "order"
-        number = extract_order_number(self.raw)
-        if number:
-            self.slots["order_number"] = number
+        self.take_order_number(expect_order=False)
         return self.advance_order()
+
+    def take_order_number(self, *, expect_order: bool) -> bool:
+        """The order number the line says, and the other readings of its digit groups to try
+        when it finds no order ("twenty, three eighty-nine" is heard 2389 and may be 20389)."""
+        readings = order_number_readings(self.raw, expect_order=expect_order)
+        if readings:
+            self.slots["order_number"], self.slots["other_readings"] = readings[0], readings[1:]
+        return bool(readings)
 
     def continue_order(self) -> Reply | None:
         if self.pending == "order_number":
-            number = extract_order_number(self.raw, expect_order=True)
-            if not number:
+            if not self.take_order_number(expect_order=True):
                 return self.miss("Sorry, I didn't get the order number.")
-            self.slots["order_number"] = number
             self.slots.pop("email", None)
         elif self.pending == "email":
             email = extract_email(self.raw)
@@ -1705,6 +1710,9 @@ class _Turn:
     def advance_order(self) -> Reply:
         args = {k: self.slots[k] for k in ("order_number", "email") if self.slots.get(k)}
         result = self.tools.run(self.ctx, "lookup_order", args)
+        while result.data.get("need") == "order_number" and self.slots.get("other_readings"):
+            self.slots["order_number"] = args["order_number"] = self.slots["other_readings"].pop(0)
+            result = self.tools.run(self.ctx, "lookup_order", args)
         data = result.data
         if data.get("verified"):
             return self.run_done(result)
