@@ -151,6 +151,7 @@ def test_extract_name_bare_reply_when_asked(text: str, name: str) -> None:
         "priya@example.com",
         "good thanks",
         "i want to book a tune up for saturday please",
+        "sixty-two",
     ],
 )
 def test_extract_name_rejects_non_names_when_asked(text: str) -> None:
@@ -335,3 +336,5 @@ def test_trigger_words_are_said_inflected_or_not() -> None:
     assert not says_phrase("a voucher for a gift", ["gift voucher"])
     assert not says_phrase("every bit of his uniform needs his name in it", ["uniforms"])  # one word: as said
     assert says_phrase("Pretty sure it's squirrels.", ["squirrel"])  # or in its plural
+    assert says_phrase("we're selling his piano", ["selling my piano"])  # whoever's it is
+    assert not says_phrase("do you sell a bike", ["sell my bike"])

@@ -394,3 +394,13 @@ def test_an_hour_said_after_the_part_of_the_day_is_the_time() -> None:
     assert three is not None and three.at == dt.time(15, 0)
     told = parse_time("this morning two blokes came round")
     assert told is not None and told.at is None
+
+
+def test_the_earliest_one_is_no_one_oclock() -> None:
+    """ "the earliest one" picks a time; "the one o'clock" names one."""
+    earliest = parse_time("the earliest one", expect_time=True)
+    assert earliest is not None and earliest.earliest and earliest.at is None
+    one = parse_time("the one o'clock", expect_time=True)
+    assert one is not None and one.at == dt.time(13, 0)
+    soon = parse_time("Saturday the 6th, as early as you go out")
+    assert soon is not None and soon.earliest

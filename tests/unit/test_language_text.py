@@ -28,6 +28,7 @@ from sera.agent.language.normalize import MAX_CHARS
         ("12/3 or 2026-12-03", "12/3 or 2026-12-03"),
         ("\U0001f44d ok", "ok"),
         ("caf\u00e9 \u65e5\u672c", "caf\u00e9 \u65e5\u672c"),
+        ("just checkin' on my order, y'all", "just checking on my order y'all"),  # a dropped g
         ("   ", ""),
         ("", ""),
     ],

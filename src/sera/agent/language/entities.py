@@ -429,7 +429,7 @@ def _is_name_word(token: _Word, strict: bool) -> bool:
     word = token.lower
     if len(word) < 2 or len(word) > 30 or not _NAME_TOKEN.fullmatch(word):
         return False
-    if word in _NEVER_NAME:
+    if word in _NEVER_NAME or all(part in _NEVER_NAME for part in word.split("-")):  # "sixty-two"
         return False
     if not strict or token.capitalized:
         return True
@@ -705,8 +705,9 @@ def match_option(
 
 def says_phrase(text: str, phrases: Sequence[str]) -> bool:
     """One of ``phrases`` is said word for word or in the plural, a phrase of several words
-    inflected or not ("do yous do gift vouchers" says "gift voucher", "squirrels" says "squirrel";
-    "his uniform" is no "uniforms"): the merchant's own trigger words."""
+    inflected or not, whoever's it is ("do yous do gift vouchers" says "gift voucher", "squirrels"
+    says "squirrel", "selling his piano" says "selling my piano"; "his uniform" is no "uniforms"):
+    the merchant's own trigger words."""
     if not isinstance(text, str) or not text:
         return False
     return _says(text, tuple(phrases))
@@ -715,14 +716,20 @@ def says_phrase(text: str, phrases: Sequence[str]) -> bool:
 @functools.lru_cache(maxsize=1024)  # asked more than once a turn
 def _says(text: str, phrases: tuple[str, ...]) -> bool:
     said = tokens(text)[:_MAX_OPTION_TOKENS]
-    words = [_stem(w) for w in said]
+    words = [_POSSESSIVE if w in _POSSESSIVES else _stem(w) for w in said]
     for phrase in phrases:
         wanted = tokens(phrase)
         if len(wanted) == 1 and any(w in said for w in (wanted[0], wanted[0] + "s", wanted[0] + "es")):
             return True
-        if len(wanted) > 1 and _find_phrase(words, [_stem(w) for w in wanted], typos=False) is not None:
+        stems = [_POSSESSIVE if w in _POSSESSIVES else _stem(w) for w in wanted]
+        if len(wanted) > 1 and _find_phrase(words, stems, typos=False) is not None:
             return True
     return False
+
+
+# whose it is changes no trigger: "selling my piano" is said "selling his piano", "our piano"
+_POSSESSIVES = frozenset({"my", "his", "her", "our", "their"})
+_POSSESSIVE = "my"
 
 
 @functools.lru_cache(maxsize=256)  # a shop's services and staff: the same few option sets, turn after turn

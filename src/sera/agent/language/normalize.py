@@ -43,6 +43,8 @@ _AMPERSAND = re.compile(r"&")
 # Anything that is not a word character, whitespace or a conditionally kept
 # symbol goes; underscores are word characters in `re`, so drop them explicitly.
 _DISALLOWED = re.compile(r"[^\w\s'+#:./-]|_")
+# "checkin' on my order", "fixin' to come in": a dropped g, written with its apostrophe
+_DROPPED_G = re.compile(r"\b([a-z]{2,})in'(?![a-z])")
 _BAD_APOSTROPHE = re.compile(r"(?<![^\W\d_])'|'(?![^\W\d_])")
 _BAD_PLUS = re.compile(r"(?<=\S)\+|\+(?!\d)")
 _BAD_HASH = re.compile(r"(?<=\w)#|#(?!\d)")
@@ -254,6 +256,7 @@ def _clean_segment(segment: str) -> str:
     segment = _THOUSANDS_COMMA.sub("", segment)
     segment = _AMPERSAND.sub(" and ", segment)
     segment = _DISALLOWED.sub(" ", segment)
+    segment = _DROPPED_G.sub(r"\1ing", segment)
     segment = _BAD_APOSTROPHE.sub(" ", segment)
     segment = _BAD_PLUS.sub(" ", segment)
     segment = _BAD_HASH.sub(" ", segment)

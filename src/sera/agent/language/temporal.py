@@ -157,6 +157,10 @@ _NOT_A_CLOCK_AFTER = frozenset(
     | {"miles", "kids", "more", "less", "st", "nd", "rd", "th", "locations", "stores"}
 )
 _OCLOCK = frozenset({"o'clock", "oclock"})
+_ONE_AS_A_TIME = frozenset({"o'clock", "oclock", "am", "pm", "thirty", "fifteen", "forty", "fifty"})
+_ONE_AS_PRONOUN = frozenset(
+    {"the", "that", "this", "earliest", "latest", "first", "last", "later", "earlier", "other", "next", "early", "late"}
+)
 _AFTER_A_PARTS_HOUR = frozenset(
     {"", "please", "thanks", "ta", "cheers", "if", "or", "and", "then", "ok", "okay", "for", "with", "mate", "works"}
 )
@@ -172,7 +176,7 @@ _PARTS: dict[str, str] = {
 }
 _EARLIEST = re.compile(
     r"\b(?:earliest|first thing|as soon as (?:possible|you can)|asap|soonest"
-    r"|first available|next available|as early as possible)\b"
+    r"|first available|next available|as early as (?:possible|you|ye|y'?all|they))\b"
 )
 
 
@@ -853,6 +857,8 @@ def _clock_at(words: Sequence[str], i: int, *, expect_time: bool) -> _Clock | No
         suggestion = words[j] == "about" and _at(words, j - 1) in ("how", "what")
         approximate = approximate or (words[j] in _APPROX_CUES and not suggestion)
         j += 1
+    if _at(words, j) == "one" and _at(words, j - 1) in _ONE_AS_PRONOUN and _at(words, j + 1) not in _ONE_AS_A_TIME:
+        return None  # "the earliest one", "that one": a choice, not one o'clock
     core = _clock_core(words, j)
     if core is None:
         return None

@@ -363,6 +363,19 @@ def names_its_weekday(found: DateMatch, old: date, clause: str) -> bool:
     return told and abs((found.day - old).days) <= WEEK_DAYS
 
 
+def nearest_to(found: DateMatch, old: date, today: date, clause: str) -> date:
+    """A bare weekday said for a move is the one nearest the appointment: "I'm booked Saturday the
+    6th ... can I do Sunday instead" is Sunday the 7th, not the coming Sunday before it; "the
+    Tuesday after" is the first Tuesday after it."""
+    if not found.text.isalpha():
+        return found.day
+    if re.search(rf"\b{found.text}s? after\b", normalize(clause)):
+        return old + timedelta(days=(found.day.weekday() - old.weekday()) % WEEK_DAYS or WEEK_DAYS)
+    weeks = max(0, round((old - found.day).days / WEEK_DAYS))
+    nearest = found.day + timedelta(days=WEEK_DAYS * weeks)
+    return nearest if nearest >= today else found.day
+
+
 def moved_to(clause: str) -> TimeMatch | None:
     """The time the clause moves to, said within its first words: "to 3", "to the morning
     itself", "to Friday at 3", not "to grab my kid from school at four"."""
@@ -447,7 +460,9 @@ class _Turn:
             plain = self.is_plain_answer()
             if not plain:
                 embedder().encode(self.parts_to_read())  # one pass of the model for them all
-            self.meaning = plain_answer(text) if plain else understand(text, answering=bool(self.pending))
+            # a name given when asked for one is only that ("Tara Lindholm" says no "ta-ra")
+            said = "" if plain and self.pending in ("name", "change_name") else text
+            self.meaning = plain_answer(said) if plain else understand(text, answering=bool(self.pending))
             unsaid_change = self.meaning.intent in (Intent.CANCEL, Intent.RESCHEDULE) and not ACTS.search(self.text)
             if not plain and (
                 self.meaning.confidence < SURE_OF_REQUEST or self.meaning.intent is Intent.BOOK or unsaid_change
@@ -547,7 +562,7 @@ class _Turn:
                 return self.declined() if answer is False else self.confirmed()
         if looks_like_injection(self.raw):  # before anything it asks for: a person, an answer
             return self.reply(
-                "I can't do that, and other customers' details stay private. I can help with your own "
+                "I can't share that: other customers' details stay private. I can help with your own "
                 "appointments and orders, and questions about the shop."
             )
         answered = self.answer_if_asked()
@@ -596,14 +611,16 @@ class _Turn:
             self.reset()
             result = self.tools.run(self.ctx, "opt_out", {})
             return Reply(result.text + " Goodbye.", (Action(ActionKind.HANG_UP),))
+        unsure = self.meaning is not None and self.meaning.confidence < SURE_ENOUGH_TO_ASK
         if (
             self.intent in PRIVACY_TYPES
             and self.pending is None
-            and self.matching_workflow()
+            and (unsure or self.matching_workflow())
             and not DATA_ABOUT_ME.search(self.text)
         ):
-            # "we're after a master key system, everyone's got a different key": the merchant's
-            # trigger words, with no word of the caller's data, are no privacy request
+            # "we're after a master key system, everyone's got a different key" (the merchant's
+            # trigger words), "someone to tell us what it's worth" (a weak guess): with no word of
+            # the caller's data, no privacy request
             self.intent = None
         if self.intent in PRIVACY_TYPES and not (self.pending and self.restates_task()):
             return self.start_privacy(PRIVACY_TYPES[self.intent])
@@ -1265,7 +1282,10 @@ class _Turn:
             return old + timedelta(days=1), ""
         new_day, names_old_day, time_words = None, False, ""
         for clause in CLAUSE_BREAKS.split(self.raw):
-            days = [old if names_its_weekday(found, old, clause) else found.day for found in self.dates_named(clause)]
+            found_days = self.dates_named(clause)
+            days = [
+                old if names_its_weekday(f, old, clause) else nearest_to(f, old, self.today, clause) for f in found_days
+            ]
             if days and all(day == old for day in days):
                 names_old_day = True
                 continue
@@ -1862,7 +1882,13 @@ class _Turn:
                 return self.miss("Sorry, I didn't get your name.")
             self.slots["name"] = name
         elif self.pending == "email":
-            self.slots["email"] = extract_email(self.raw) or "none given"
+            email = extract_email(self.raw)
+            if email is None and self.restates_task():
+                # asked for an email, the caller says the request again: none to give, and the
+                # request said twice is plain enough to record ("... not Shivaun. Please fix it")
+                self.slots["said_twice"] = True
+                self.slots.setdefault("details", self.raw.strip()[:1000])
+            self.slots["email"] = email or "none given"
         elif self.pending == "details":
             self.slots["details"] = self.raw.strip()[:1000]
         return self.advance_privacy()
@@ -1884,6 +1910,8 @@ class _Turn:
         if "@" in self.slots["email"]:
             args["email"] = self.slots["email"]
         self.state["proposal"] = {"tool": "record_privacy_request", "args": args}
+        if self.slots.get("said_twice"):
+            return self.confirmed()
         question = f"Shall I record your request for {self.ctx.shop.name} to {PRIVACY_WORDS[request_type]}?"
         return self.ask(question, "confirm", preface)
 
