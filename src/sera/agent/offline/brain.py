@@ -197,9 +197,11 @@ WHAT_IF = re.compile(
 )
 MAX_ANSWERS = 2
 VAGUE_TERMS = frozenset({"price", "thing", "stuff"})  # a question of these words alone has no subject of its own
-# "did my creatine ever get dropped off": what the caller bought, not the shop's product
-MY_ORDER = re.compile(r"\b(?:did|has|have|was|were|is) (?:my|our)\b")
-OWN_ORDER = re.compile(r"\b(?:my|our)\b(?:\s+\S+){0,3}?\s+(?:order|parcel|package|delivery)\b")
+# "did my creatine ever get dropped off", "my chrome powder order": what the caller bought, not the
+# shop's product or its shipping policy
+OWN_ORDER = re.compile(
+    r"\b(?:did|has|have|was|were|is) (?:my|our)\b|\b(?:my|our)\b(?:\s+\S+){0,3}?\s+(?:order|parcel|package|delivery)\b"
+)
 LATE = re.compile(r"\b(?:minutes?|mins?) late\b|\brunning (?:late|behind)\b|\bbe (?:a (?:bit|little) )?late\b")
 TALK_TO = re.compile(r"\b(?:talk|speak|chat|(?:have|need|want) a (?:quick )?word)\b")
 LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
@@ -733,7 +735,7 @@ class _Turn:
             return self.run_done(result)
         if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()):
             return None  # "I'd like to set up another bike fitting": a booking, not what a fitting is
-        if data.get("kind") == "product" and intent is Intent.ORDER_STATUS and MY_ORDER.search(self.text):
+        if data.get("kind") == "product" and intent is Intent.ORDER_STATUS and OWN_ORDER.search(self.text):
             return None  # "did my creatine ever get dropped off?": the caller's order of it, not the product
         if data.get("confidence", 1.0) < SURE_ANSWER and self.sounds_like_booking():
             return None  # "can I bring him in for his rabies shot?": a booking, unless the shop's answer is plain
@@ -1389,6 +1391,7 @@ class _Turn:
         args |= {"time": slots.get("time"), "part": slots.get("part"), "earliest": bool(slots.get("earliest"))}
         if self.state.get("task") == "reschedule":
             args["moving"] = slots.get("appointment_id")  # its own time is free to move into
+        found: dict[str, Any] | None = None  # the day's availability, when looked up already
         if (
             args["date"]
             and not args["time"]
@@ -1405,8 +1408,10 @@ class _Turn:
                 day = after
                 self.slots["day"] = args["date"] = day.isoformat()
             ranges = within(shop.opening_hours(day), args["part"])
-            if ranges and self.has_openings({**args, "date": day.isoformat()}):
-                return self.ask_time(day, ranges, preface)  # else the next day with openings is offered
+            if ranges:
+                found = self.availability(args)
+                if found.get("slots") and not found.get("none_on"):  # asked what time only on a day with one
+                    return self.ask_time(day, ranges, preface)  # else the next day with openings is offered
         if args["date"] and args["time"]:
             day = date.fromisoformat(args["date"])  # "come Saturday around three" where Saturdays end at one
             hours = shop.opening_hours(day)
@@ -1417,8 +1422,7 @@ class _Turn:
                     self.slots["shut_time"] = self.slots.get("day")  # asked once a day: then the choices
                     return self.ask_time(day, hours, preface)
                 self.slots["any_time"] = True
-        result = self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v})
-        data = result.data
+        data = found if found is not None else self.availability(args)
         slots_found = [datetime.fromisoformat(s["start"]) for s in data.get("slots", [])]
         notes = [preface] if preface else []
         if data.get("closed"):
@@ -1444,11 +1448,8 @@ class _Turn:
             return self.propose_booking(slots_found[0], " ".join([*notes, offer]))
         return self.asking("Which of those times works for you?", "pick", " ".join([*notes, offer]))
 
-    def has_openings(self, args: dict[str, Any]) -> bool:
-        """The day asked about has a free time for the service (a caller is asked what time only
-        on a day there is one)."""
-        found = self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v}).data
-        return bool(found.get("slots")) and not found.get("none_on")
+    def availability(self, args: dict[str, Any]) -> dict[str, Any]:
+        return self.tools.run(self.ctx, "check_availability", {k: v for k, v in args.items() if v}).data
 
     def ask_time(self, day: date, ranges: list[tuple[time, time]], preface: str) -> Reply:
         part = self.slots.get("part")
