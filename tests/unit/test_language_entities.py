@@ -294,6 +294,13 @@ def test_match_option_takes_a_word_said_whole_before_one_a_typo_away() -> None:
     assert match_option("a swim in the watr", vet, typos=False) is None  # ...unless only whole words count
 
 
+def test_a_longer_alias_a_typo_away_wins_over_the_word_of_it_said_whole() -> None:
+    """ "a diver fitting" is the Driver Fitting, not the "fitting" another service goes by."""
+    golf = {"Club Fitting": ["club fitting", "fitting"], "Driver Fitting": ["driver fitting"]}
+    assert match_option("want to book a diver fitting with Travis on fry day", golf) == "Driver Fitting"
+    assert match_option("I need a fitting", golf) == "Club Fitting"
+
+
 def test_an_everyday_word_is_no_typo_of_a_service_word() -> None:
     """ "could" is one edit from "mould", "later" from "water": neither names a service."""
     clinic = {"Custom earplugs": ["ear moulds", "swim plugs"], "Hydrotherapy": ["water"]}

@@ -386,6 +386,36 @@ def test_a_days_possessive_and_its_short_forms_are_the_day() -> None:
     assert satdy is not None and satdy.day.weekday() == 5
 
 
+def test_a_week_from_today_said_the_irish_and_northern_way() -> None:
+    """ "this day week", "today week": a week from today."""
+    week_on = NOW.date() + dt.timedelta(days=7)
+    for said in ("could I book the knife skills class this day week, at half two", "today week would suit"):
+        found = parse_date(said, NOW)
+        assert found is not None and found.day == week_on
+
+
+def test_come_in_a_week_from_thursday_is_that_thursday_a_week_on() -> None:
+    """ "in" before "a week from Thursday" is "come in", not "in a week"."""
+    found = find_dates("could we come in a week from Thursday at quarter to eleven?", NOW)
+    thursday = NOW.date() + dt.timedelta(days=(3 - NOW.weekday()) % 7 or 7)
+    assert [match.day for match in found] == [thursday + dt.timedelta(days=7)]
+    assert [match.day for match in find_dates("come back in a week or so", NOW)] == [NOW.date() + dt.timedelta(days=7)]
+
+
+def test_a_time_written_without_its_colon() -> None:
+    """ "sun 1130" and "sat 11.30" (British) after a day, "at 1130"; a bare "11.30" is a time only
+    as the answer to "what time?" (it may be a price), and an order number after no day is none."""
+    for said in ("can i bk a sibling lesson sun 1130 for my 2 pls", "sat 11.30 if poss", "at 1130"):
+        when = parse_when(said, NOW)
+        assert when.time is not None and when.time.at == dt.time(11, 30), said
+    assert parse_when("it was 11.30 in the sale", NOW).time is None
+    answer = parse_time("11.30", expect_time=True)
+    assert answer is not None and answer.at == dt.time(11, 30)
+    assert parse_when("order 1130 on friday", NOW).time is None
+    mundy = parse_date("cancel my wheel balance on Mundy", NOW)
+    assert mundy is not None and mundy.day.weekday() == 0
+
+
 def test_an_hour_said_after_the_part_of_the_day_is_the_time() -> None:
     """ "Satdy morning, seven?" is 7 am; "this morning two blokes came" tells of no time."""
     seven = parse_time("Can I grab her Satdy morning, seven?")

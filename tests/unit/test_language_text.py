@@ -79,6 +79,11 @@ def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> No
     assert expand_shorthand("from day to day") == "from day to day"
     assert expand_shorthand("could we come in the morra about half ten") == "could we come in tomorrow about half ten"
     assert expand_shorthand("is Kwame free the morn's night") == "is kwame free tomorrow night"
+    # speech-to-text's "can sell my", New Zealand's "a quick yarn with"
+    assert expand_shorthand("I'd like to can sell my wheel balance") == "i'd like to cancel my wheel balance"
+    assert expand_shorthand("which ones can sell quickly") == "which ones can sell quickly"
+    assert expand_shorthand("a quick yarn with Kirsty") == "a quick chat with kirsty"
+    assert expand_shorthand("is the yarn wool") == "is the yarn wool"
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,15 @@ def test_monday_tune_ups_run_from_opening_until_the_last_hour() -> None:
     assert len(starts) == 29
 
 
+def test_a_service_shorter_than_the_grid_starts_on_a_grid_of_its_own_length() -> None:
+    """Ten-minute tee times start every ten minutes: 10:40 is one of them."""
+    tee_time = ServiceSpec("tee", "Tee time", duration_min=10)
+    starter = StaffSpec("starter", "Starter", frozenset({"tee"}))
+    starts = local_starts(find_slots(SHOP, tee_time, [starter], [], **whole_day(MONDAY)))
+    assert starts[:5] == ["10:00", "10:10", "10:20", "10:30", "10:40"]
+    assert starts[-1] == "17:50"
+
+
 def test_thursday_late_opening_and_saturday_early_opening() -> None:
     thursday = local_starts(find_slots(SHOP, BRAKES, STAFF, [], **whole_day(THURSDAY)))
     saturday = local_starts(find_slots(SHOP, BRAKES, STAFF, [], **whole_day(SATURDAY)))

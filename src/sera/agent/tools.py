@@ -21,6 +21,7 @@ from sera.booking.service import (
     AppointmentView,
     BookingError,
     appointments_for_name,
+    available_at,
     book_appointment,
     cancel_appointment,
     find_availability,
@@ -210,6 +211,14 @@ def _free(
     )
 
 
+def _free_at(
+    ctx: TurnContext, service: str, start: datetime, staff: str | None, moving: str | None = None
+) -> Slot | None:
+    """The free slot at exactly ``start``, whether the search's grid has it or not ("ten forty")."""
+    schedule = ctx.shop.schedule
+    return available_at(ctx.uow, schedule, service, start, now=ctx.now, staff_name=staff, exclude=moving)
+
+
 def _slot_data(slots: list[Slot]) -> list[dict[str, str]]:
     return [{"start": s.start.isoformat(), "staff": s.staff_name} for s in slots]
 
@@ -246,7 +255,7 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         day = at = None
     if at is not None and day is not None:
         wanted = datetime.combine(day, at, tzinfo=ctx.shop.zone)
-        exact = next((s for s in slots if s.start == wanted), None)
+        exact = next((s for s in slots if s.start == wanted), None) or _free_at(ctx, service, wanted, staff, moving)
         data["requested_available"] = exact is not None
         if exact is not None:
             data["slots"] = _slot_data([exact])
@@ -261,6 +270,7 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         slots = [s for s in slots if s.start.date() == first_day]
     chosen = slots[:3] if args.get("earliest") else _spread(slots)
     data["slots"] = _slot_data(chosen)
+    data["all_said"] = len(chosen) == len(slots)  # every free time there is, not a sample of them
     if not chosen:
         return ToolResult(f"There are no openings for {service} then.", data)
     times = say_list([say_time(s.start) for s in chosen])
@@ -279,7 +289,7 @@ def plan_booking(ctx: TurnContext, args: dict[str, Any]) -> Plan | ToolResult:
         return ToolResult("I couldn't find that service.", {"booked": False})
     start = _parse_start(ctx, args["start"])
     staff = match_option(args["staff"], ctx.shop.staff_options()) if args.get("staff") else None
-    if all(slot.start != start for slot in _free(ctx, service, *_day_window(ctx, start.date()), staff)):
+    if _free_at(ctx, service, start, staff) is None:
         wanted = {"service": service, "date": start.date().isoformat(), "time": start.strftime("%H:%M"), "staff": staff}
         nearby = check_availability(ctx, {k: v for k, v in wanted.items() if v})
         return ToolResult(f"That time is not free. {nearby.text}", {**nearby.data, "booked": False})

@@ -291,6 +291,27 @@ def find_availability(
     return found
 
 
+def available_at(
+    uow: UnitOfWork,
+    schedule: ShopSchedule,
+    service_name: str,
+    start: datetime,
+    *,
+    now: datetime,
+    staff_name: str | None = None,
+    exclude: str | None = None,
+) -> Slot | None:
+    """The slot at exactly ``start``, on the search's grid or off it ("a tee time at ten forty",
+    "quarter past two"), or None when that time is not free."""
+    service = schedule.service(service_name)
+    staff = schedule.staff_named(staff_name)
+    bookings = load_bookings(
+        uow, start - timedelta(days=1), start + timedelta(days=1), exclude=exclude, calendar_weight=service.capacity
+    )
+    staff_id = staff.id if staff else None
+    return is_bookable(schedule.calendar, service, schedule.staff, bookings, start, staff_id=staff_id, not_before=now)
+
+
 def _lock_staff(uow: UnitOfWork, staff_ids: list[str]) -> None:
     """Serialise bookings per staff member (PostgreSQL row locks; SQLite's write lock)."""
     ids = sorted(i for i in staff_ids if i)

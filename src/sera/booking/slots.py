@@ -15,7 +15,7 @@ Rules (the integrator must know these):
   both the shop and the staff member; the service buffer may run past closing
   (cleaning up after the last customer is fine), but it still blocks the staff
   member for capacity purposes.
-- Start times lie on a grid of ``step_min`` minutes aligned to the opening time of
+- Start times lie on a grid of ``step_min`` minutes (a shorter service's own length) aligned to the opening time of
   each shop range (touching or overlapping ranges are merged first). All staff share
   that grid, so a customer sees one consistent list of times; a staff member whose
   own hours start off-grid gets their first slot at the next grid point.
@@ -194,6 +194,8 @@ def find_slots(
     few free times" cheap. ``not_before`` is normally "now".
     """
     _require_positive("step_min", step_min)
+    if 0 < service.duration_min < step_min:  # ten-minute tee times start every ten minutes
+        step_min = service.duration_min
     if limit is not None and limit < 0:
         raise ValueError(f"limit must be >= 0, got {limit}")
     lo = _require_aware("window_start", window_start).timestamp()

@@ -97,6 +97,7 @@ _STOP_WORD_GROUPS = (
     "is are was were be been being am do does did doing done have has had having",
     "i me my mine myself we us our ours you your yours he him his she her it its",
     "they them their this that these those there here",
+    "yall yalls youse yous ye yinz",  # "you" in the South, Ireland, Philadelphia and Pittsburgh
     "what which who whom whose when where why how much many any some all each every",
     "can could would should will shall may might must not no yes also just too very",
     "up out off over again one",
@@ -105,6 +106,7 @@ _STOP_WORD_GROUPS = (
     # speech fillers and politeness
     "get got need want like know tell let please thanks thank come comes came coming go goes going went",
     "hi hello hey um uh oh okay ok yeah guys guy somewhere anywhere near nearby around",
+    "hiya howdy gday gidday kia ora morena",  # greetings of other places (New Zealand's "kia ora")
     # verbs every shop question uses ("do you sell", "can I buy")
     "sell buy carry offer",
 )
@@ -362,8 +364,8 @@ def _words(text: str) -> tuple[list[str], list[str]]:
 def says_only(text: str, terms: frozenset[str]) -> bool:
     """Every word of ``text`` the search would use is one of ``terms`` ("how much is it" says only
     "price"): a question that leans on what was said before it for its subject."""
-    words, _ = _words(text)
-    return set(_terms(_rewrite_phrases(words))) <= terms
+    words, compounds = _words(text)  # "a one-to-one" names something, though each of its words is vague
+    return set(_terms(_rewrite_phrases(words))) | set(_terms(compounds)) <= terms
 
 
 def _is_stray_letter(word: str) -> bool:

@@ -695,11 +695,13 @@ def match_option(
         return None
     given = tuple((key, tuple(extra)) for key, extra in options.items())
     aliases = _aliases(given) if whole else _aliases(given) + _name_pieces(given)
-    best = _phrase_match(raw, words, aliases, typos=False)
-    if best is None and typos:
-        best = _phrase_match(raw, words, aliases, typos=True)
+    exact = _phrase_match(raw, words, aliases, typos=False)
+    near = _phrase_match(raw, words, aliases, typos=True) if typos else None
+    # a typo away only where nothing is said word for word, or where the alias a typo away holds
+    # what was (a "diver fitting" is a Driver Fitting, not the "fitting" of another)
+    best = near if near is not None and (exact is None or _holds(near, exact)) else exact
     if best is not None or whole:
-        return best
+        return best[0] if best is not None else None
     return _best_word_match(words, aliases, typos=typos)
 
 
@@ -764,23 +766,32 @@ def _name_pieces(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[_Ali
     )
 
 
-def _phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool) -> str | None:
+_Found = tuple[str, int, int]  # the option's key, and where its alias starts and ends in the line
+
+
+def _phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool) -> _Found | None:
     """Longest alias found whole: as a token phrase, or glued ("tuneup"). The caller tries an alias
     said word for word before one a typo away ("need Rocco's nails done" is nails, not "needles")."""
     glued_words = {w: i for i, w in reversed(list(enumerate(words)))}
-    best: tuple[int, int, str] | None = None  # (-length, position, key)
+    best: tuple[int, int, str, int] | None = None  # (-length, position, key, words)
     for alias in aliases:
+        width = len(alias.stems)
         position = _find_phrase(words, alias.stems, typos=typos)
         if position is None and alias.joined in glued_words:
-            position = glued_words[alias.joined]
+            position, width = glued_words[alias.joined], 1
         if position is None and len(alias.stems) == 1:
-            position = _find_split(raw, alias.joined)
+            position, width = _find_split(raw, alias.joined), 2
         if position is None:
             continue
-        rank = (-len(alias.joined), position, alias.key)
+        rank = (-len(alias.joined), position, alias.key, width)
         if best is None or rank[:2] < best[:2]:
             best = rank
-    return best[2] if best is not None else None
+    return (best[2], best[1], best[1] + best[3]) if best is not None else None
+
+
+def _holds(longer: _Found, shorter: _Found) -> bool:
+    """``longer``'s words in the line take in all of ``shorter``'s, and more."""
+    return longer[1] <= shorter[1] and shorter[2] <= longer[2] and longer[2] - longer[1] > shorter[2] - shorter[1]
 
 
 def _find_phrase(words: Sequence[str], phrase: Sequence[str], *, typos: bool = True) -> int | None:

@@ -229,7 +229,9 @@ _RULES: tuple[_Rule, ...] = (
         r"\b(?:real|actual|live) (?:person|human|people|agent|someone)\b"
         r"|\b(?:talk|speak|chat)\b(?:\s+\w+){0,2}?\s+(?:to|with)\s+"
         rf"(?:a |an |the |your )?{_PERSON}\b"
-        r"|\btransfer me\b|\bhuman being\b|\bput me through\b",
+        r"|\btransfer me\b|\bhuman being\b|\bput me through\b"
+        # "could I have a quick word with Kirsty", New Zealand's "a yarn with", Scots' "a wee word"
+        r"|\b(?:have|need|want|grab) a (?:quick |wee |little |brief )?(?:word|yarn|chat|natter|chinwag) with\b",
     ),
     _rule(
         Intent.HUMAN,
@@ -335,7 +337,9 @@ _INJECTION = re.compile(
     r"(?:instructions|prompt|configuration|api keys?|passwords?|secrets?|credentials)\b"
     r"|\b(?:all|every|everyone's|other|other people's)\s+(?:the\s+|of the\s+)?(?:orders|customers"
     r"|customer data|customer information|customer records|users|records|accounts|phone numbers"
-    r"|emails|addresses)\b"
+    r"|addresses)\b"
+    # "all the emails": everyone's addresses, not "spelt wrong on all the emails" the caller gets
+    r"|(?<!\bon )(?<!\bin )\b(?:all|every|everyone's|other|other people's)\s+(?:the\s+|of the\s+)?emails\b"
     r"|\bsudo\b|\b(?:admin|debug|maintenance|test|god|export) mode\b|\bis now in \w+ mode\b|\bas an? admin\b"
     r"|\bsystem (?:note|message|override)\b"
     r"|\b(?:names?|numbers?|emails?) of (?:every|all(?: the)?) (?:guests?|customers?|clients?|patients?|members?)\b"

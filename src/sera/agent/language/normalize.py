@@ -116,6 +116,8 @@ _SHORTHAND: dict[str, str] = {
     "wouldnae": "wouldn't",
     "couldnae": "couldn't",
     "gonnae": "going to",
+    "wi": "with",  # "a wee word wi' Morag"
+    "aboot": "about",
     "b4": "before",
     "msg": "message",
     "txt": "text",
@@ -181,7 +183,9 @@ def expand_shorthand(text: str) -> str:
     literal token such as "u" could be part of a spelled email.
     """
     words: list[str] = []
-    for word in _SCOTS_TOMORROW.sub("tomorrow", _SPLIT_WORD.sub(_joined, normalize(text))).split():
+    heard = _SCOTS_TOMORROW.sub("tomorrow", _SPLIT_WORD.sub(_joined, normalize(text)))
+    heard = _A_YARN.sub(r"\1chat", _CANCEL_MISHEARD.sub("cancel", heard))
+    for word in heard.split():
         words.extend(_SHORTHAND.get(word, word).split())
     return " ".join(words)
 
@@ -192,6 +196,12 @@ _SPLIT_WORD = re.compile(
     r"|(thir|four|fif|six|seven|eigh|nine)t? (teen(?:th|s)?)|(?<!day )(to) (day)(?! (?:to|by|after)\b))\b"
 )
 
+
+# speech-to-text's "can sell my booking", "can't sell the 3 pm": cancel, before what is cancelled
+_CANCEL_MISHEARD = re.compile(r"\bcan(?:'t)? sell(?= (?:my|the|our|it|that|this|his|her|their|tomorrow)\b)")
+
+# New Zealand's and Australia's "a quick yarn with Kirsty": a chat (knitting yarn has no "with")
+_A_YARN = re.compile(r"\b(a (?:quick |little |wee )?)yarn(?= with\b)")
 
 # Scots "the morra", "the morn's night": tomorrow ("in the morn" alone may be the morning)
 _SCOTS_TOMORROW = re.compile(r"\bthe (?:morra|morn's)\b")

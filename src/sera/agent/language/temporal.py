@@ -93,6 +93,8 @@ _WEEKDAYS: dict[str, int] = {
     "satdy": 5,
     "saturdy": 5,
     "sundy": 6,
+    "mundy": 0,  # as speech-to-text hears a New Zealand or Australian "Monday"
+    "munday": 0,
 }
 # Abbreviations that are also ordinary words ("sat", "sun", "wed") only count
 # after a word that introduces a day.
@@ -139,6 +141,7 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?")
 
 _HHMM = re.compile(r"(\d{1,2}):(\d{2})")
+_DOTTED_CLOCK = re.compile(r"(\d{1,2})\.(\d{2})")  # British "11.30": a price too, so it needs a cue
 _HOUR_DIGITS = re.compile(r"\d{1,2}")
 _MINUTE_DIGITS = re.compile(r"\d{2}")
 _COMPACT_CLOCK = re.compile(r"(\d{1,2})(\d{2})")
@@ -417,12 +420,16 @@ def _relative_day(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     word = words[i]
     if word == "day" and _at(words, i + 1) == "after" and _at(words, i + 2) == "tomorrow":
         return _Span(i, i + 3, today + dt.timedelta(days=2))
+    if word == "today" and _at(words, i + 1) in ("week", "fortnight"):  # "today week": a week from today
+        return _Span(i, i + 2, today + dt.timedelta(weeks=_WEEK_UNITS[words[i + 1]]))
     if word in ("today", "tonight"):
         return _Span(i, i + 1, today)
     if word == "tomorrow":
         return _Span(i, i + 1, today + dt.timedelta(days=1))
     if word == "this" and _at(words, i + 1) in ("morning", "afternoon", "evening"):
         return _Span(i, i + 2, today)
+    if word == "this" and _at(words, i + 1) == "day" and _at(words, i + 2) in ("week", "fortnight"):
+        return _Span(i, i + 3, today + dt.timedelta(weeks=_WEEK_UNITS[words[i + 2]]))  # Irish "this day week"
     return None
 
 
@@ -449,7 +456,11 @@ def _in_n_days(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
         return None
     if unit in ("day", "days"):
         return _Span(i, j + 1, today + dt.timedelta(days=count))
-    if unit in ("week", "weeks") and _weekday_value(words, j + 1, allow_risky=False) is None:
+    after = j + 1 + (_at(words, j + 1) in ("from", "on", "after"))  # "come in a week from Thursday"
+    based = _weekday_value(words, after, allow_risky=False) is not None or (
+        after > j + 1 and after < len(words) and _relative_day(words, after, today) is not None
+    )
+    if unit in ("week", "weeks") and not based:
         return _Span(i, j + 1, today + dt.timedelta(days=7 * count))
     return None  # "come in a week Tuesday": the Tuesday a week on, read from "a week"
 
@@ -571,7 +582,8 @@ def _reads_as_day(words: Sequence[str], i: int, today: dt.date) -> bool:
     subject = i > 0 and words[i - 1] in _NOT_A_DAY_BEFORE  # "I sat at 10", "the sun at 3"
     if not subject and after in _APPROX_CUES | {"at", "before", "after"} and _CLOCK_START.match(_at(words, i + 2)):
         return True  # "fix a puncture sat around 11", "sun at 10am"
-    if not subject and (_HHMM.fullmatch(after) or (after.isdigit() and _at(words, i + 2) in ("am", "pm"))):
+    clock = _HHMM.fullmatch(after) or _DOTTED_CLOCK.fullmatch(after) or _COMPACT_CLOCK.fullmatch(after)
+    if not subject and (clock or (after.isdigit() and _at(words, i + 2) in ("am", "pm"))):
         return True  # "the pots workshop sat 11am" (shorthand splits it: "11 am") or "sat 10:30"
     return _explicit_date(words, i + 1 + (after == "the"), today) is not None
 
@@ -863,6 +875,9 @@ def _clock_at(words: Sequence[str], i: int, *, expect_time: bool) -> _Clock | No
     if core is None:
         return None
     hour, minute, offset, end, strong, twenty_four = core
+    # "sun 1130", "sat 11.30": a time written without its colon, right after the day
+    unmarked = _COMPACT_CLOCK.fullmatch(words[j]) or _DOTTED_CLOCK.fullmatch(words[j])
+    cued = cued or (j == i and unmarked is not None and _after_day_or_cue(words, i))
     # "Satdy morning, seven?", "tomorrow night 8 if you can": a number that ends what the part of
     # the day began ("this morning two blokes came" tells of no time)
     cued = cued or (j == i and _at(words, i - 1) in _PARTS and _at(words, end) in _AFTER_A_PARTS_HOUR)
@@ -915,11 +930,19 @@ def _clock_core(words: Sequence[str], i: int) -> tuple[int, int, int, int, bool,
         if minutes is not None:
             return hour, minutes[0], 0, minutes[1], False, False
         return hour, 0, 0, i + 1, False, hour >= 13
+    dotted = _DOTTED_CLOCK.fullmatch(word)
+    if dotted and int(dotted[1]) <= 23 and int(dotted[2]) <= 59:
+        return int(dotted[1]), int(dotted[2]), 0, i + 1, False, int(dotted[1]) >= 13
     compact = _COMPACT_CLOCK.fullmatch(word)
-    if compact and _at(words, i + 1) in ("am", "pm"):
+    if compact and (_at(words, i + 1) in ("am", "pm") or _after_day_or_cue(words, i)):  # "sat 1130", "at 1130"
         hour, minute = int(compact[1]), int(compact[2])
-        return (hour, minute, 0, i + 1, False, False) if minute <= 59 else None
+        return (hour, minute, 0, i + 1, False, hour >= 13) if minute <= 59 and hour <= 23 else None
     return _spoken_clock(words, i)
+
+
+def _after_day_or_cue(words: Sequence[str], i: int) -> bool:
+    before = _at(words, i - 1)
+    return before in _WEEKDAYS or before in _RISKY_WEEKDAYS or before in _TIME_CUES
 
 
 def _spoken_clock(words: Sequence[str], i: int) -> tuple[int, int, int, int, bool, bool] | None:

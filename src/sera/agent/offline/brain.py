@@ -43,7 +43,7 @@ from sera.agent.ports import Action, ActionKind, Reply, Say
 from sera.agent.tools import PARTS, ToolRegistry, ToolResult
 from sera.agent.understanding.embedding import embedder
 from sera.agent.understanding.intents import canonical
-from sera.agent.understanding.meaning import NAMES_PEOPLE, Meaning, plain_answer, understand
+from sera.agent.understanding.meaning import NAMES_PEOPLE, SHORT_ANSWER_WORDS, Meaning, plain_answer, understand
 from sera.booking.slots import next_open_day
 from sera.knowledge.retrieval import plain_verbs, says_only
 
@@ -154,7 +154,14 @@ ANY_TIME = re.compile(
     r"\b(any ?time|anything|whenever|whatever|doesn'?t matter|don'?t mind|not fussed|you (pick|choose)"
     r"|what(ever)? you have)\b"
 )
+# a caller asking which times are free wants to hear them (when they are few enough to say all)
+WHATS_FREE = re.compile(
+    r"\bwhat (?:have you|'ve you|you|do you have|have ye|have yous|do ye have)(?: got)?\b(?! (?:for|in) (?:my|our)\b)"
+    r"|\bwhat(?:'s| is) (?:available|free|open|going)\b|\bwhat (?:times|slots|openings)\b"
+    r"|\bany (?:openings|availability|slots|spaces|times) (?:on|for|this|next|tomorrow)\b"
+)
 PLAIN_ANSWER_WORDS = 3
+OFFERS = frozenset({"anything_else", "take_message", "fallback_offer", "open"})  # yes, no, or a new request
 BARE_WORDS = 5  # a line of a service, a day or a time alone, said out of the blue, books
 REPEAT = re.compile(  # "sorry, could you repeat that": what the agent said last, said again
     r"\b(repeat (that|it|yourself|those|the (question|times|options))|say (that|it|those) again|come again"
@@ -203,7 +210,7 @@ OWN_ORDER = re.compile(
     r"\b(?:did|has|have|was|were|is) (?:my|our)\b|\b(?:my|our)\b(?:\s+\S+){0,3}?\s+(?:order|parcel|package|delivery)\b"
 )
 LATE = re.compile(r"\b(?:minutes?|mins?) late\b|\brunning (?:late|behind)\b|\bbe (?:a (?:bit|little) )?late\b")
-TALK_TO = re.compile(r"\b(?:talk|speak|chat|(?:have|need|want) a (?:quick )?word)\b")
+TALK_TO = re.compile(r"\b(?:talk|speak|chat|natter|(?:have|need|want|grab) a (?:quick |wee |little )?(?:word|yarn))\b")
 LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
 # a cancellation policy's notice period ("at least 24 hours' notice", "48-hour", "2 days before")
 CANCEL_WORDS = re.compile(r"\bcancel", re.I)  # in words said plainly ("call it off" is "cancel")
@@ -464,7 +471,7 @@ class _Turn:
                 embedder().encode(self.parts_to_read())  # one pass of the model for them all
             # a name given when asked for one is only that ("Tara Lindholm" says no "ta-ra")
             said = "" if plain and self.pending in ("name", "change_name") else text
-            self.meaning = plain_answer(said) if plain else understand(text, answering=bool(self.pending))
+            self.meaning = plain_answer(said) if plain else understand(text, answering=self.answering())
             unsaid_change = self.meaning.intent in (Intent.CANCEL, Intent.RESCHEDULE) and not ACTS.search(self.text)
             if not plain and (
                 self.meaning.confidence < SURE_OF_REQUEST or self.meaning.intent is Intent.BOOK or unsaid_change
@@ -473,6 +480,11 @@ class _Turn:
         self.intent = self.meaning.intent if self.meaning else None
         self.intents = self.meaning.intents if self.meaning else frozenset()
         self.today = ctx.local_now.date()
+
+    def answering(self) -> bool:
+        """The line may be the answer to what the agent asked; after an offer ("anything else?",
+        "shall I take a message?") a longer line is a request of its own, read as one."""
+        return bool(self.pending) and not (self.pending in OFFERS and len(self.raw.split()) > SHORT_ANSWER_WORDS)
 
     def read_the_question(self, meaning: Meaning) -> Meaning:
         """A story that ends in a question ("I got my belly button done on Sunday and I've got
@@ -493,7 +505,7 @@ class _Turn:
             asked = question_tail(self.raw[:500]) or asked
         if not asked or asked == self.raw.strip() or find_dates(asked, self.ctx.local_now) or parse_time(asked):
             return meaning  # "my dog needs a groom. anything Thursday?" asks for a booking
-        question = understand(asked, answering=bool(self.pending))
+        question = understand(asked, answering=self.answering())
         if question.confidence < SURE_ENOUGH_TO_ASK:
             return meaning
         if question.intent is Intent.HOURS and meaning.intent is not Intent.BOOK and not ACTS.search(self.text):
@@ -562,6 +574,11 @@ class _Turn:
             answer = yes_no(self.raw)
             if answer is not None or self.restates_task():
                 return self.declined() if answer is False else self.confirmed()
+            if len(self.raw.split()) <= PLAIN_ANSWER_WORDS and extract_phone(self.raw, self.ctx.shop.region):
+                # a number where yes or no was asked ("Shall I book a Free Phone Consultation...?"
+                # heard as a question about the phone): asked again, in fewer words
+                self.state["question"] = "Shall I go ahead with that?"
+                return self.miss("Sorry, I didn't get that.")
         if looks_like_injection(self.raw):  # before anything it asks for: a person, an answer
             return self.reply(
                 "I can't share that: other customers' details stay private. I can help with your own "
@@ -707,7 +724,7 @@ class _Turn:
             rest = " ".join(s for s, found in readings.items() if not found) if hours else self.raw[:500]
             if not HOURS_WORDS.sub(" ", rest).strip():
                 return None  # every question is about the hours: answered from the hours, day by day
-            found = self.faq_beside_hours(rest)
+            found = (self.price_asked(rest) if hours else None) or self.faq_beside_hours(rest)
             if hours and found is None:  # the other question alone finds nothing: the whole line, as one
                 hours, found = None, self.faq_beside_hours(self.raw[:500])
             if found is None:
@@ -803,14 +820,17 @@ class _Turn:
         for sentence in asked[:MAX_ANSWERS]:
             if sentence == self.raw.strip() or says_only(sentence, VAGUE_TERMS):
                 continue  # a line that is one question was just searched whole; "and how much is it" with it
-            # the price of a service the question names, where the whole line found another service
-            # ("how much is the wheel class, and what time are yous open till on a Thursday?" is no
-            # question about a Wheel Practice Hour)
-            priced = self.price_asked(sentence) if first is whole and whole.data.get("kind") == "service" else None
+            # the price of a service the question names, where the whole line found something else than
+            # a product ("how much is the wheel class, and what time are yous open till on a Thursday?" is no
+            # question about a Wheel Practice Hour; "are ye open Mondays? and how much is one o' they
+            # HydraFacials?" none about the HydraFacial's aftercare)
+            priced = self.price_asked(sentence) if whole.data.get("kind") != "product" else None
             more = self.hours_asked(sentence) or priced or self.search_either(sentence)
             if more.data.get("confidence", 0.0) >= ALSO_ANSWER and more.data.get("title") not in titles:
                 if not answers or named_in_story or priced is not None:  # the question alone answers it
-                    first, answers = more, []
+                    answers = [answer for answer in answers if answer != whole.text]  # not the whole line
+                    titles.discard(whole.data.get("title"))  # ... unless another question finds it again
+                    first = more if first is whole or not answers else first
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
         tail = question_tail(self.raw[:500]) if not answers else None
@@ -818,9 +838,21 @@ class _Turn:
             found = self.tools.run(self.ctx, "search_knowledge", {"query": tail})
             if found.data.get("confidence", 0.0) >= ALSO_ANSWER:
                 return found
+        closed = self.closure_named() if "hours" not in titles else None
         if not answers:
-            return self.knowledge_of_the_request() or whole
-        return ToolResult(" ".join(answers[:MAX_ANSWERS]), first.data, outcome=first.outcome)
+            return closed or self.knowledge_of_the_request() or whole
+        said = [closed.text] if closed else []
+        return ToolResult(" ".join([*said, *answers[:MAX_ANSWERS]]), first.data, outcome=first.outcome)
+
+    def closure_named(self) -> ToolResult | None:
+        """A day the line names that the shop is closed on, though it opens on that weekday (a
+        holiday, a gala): said before any answer ("is it lessons as normal this Saturday?")."""
+        closures = self.ctx.shop.schedule.calendar.closures
+        days = [match.day for match in find_dates(self.raw[:500], self.ctx.local_now) if match.day in closures]
+        if not days:
+            return None
+        closed = self.tools.run(self.ctx, "get_hours", {"date": days[0].isoformat()})
+        return replace(closed, data={"found": True, "kind": "hours", "title": "hours", "confidence": 1.0})
 
     def price_asked(self, sentence: str) -> ToolResult | None:
         """The price of the service a question of the line names ("how much is the beginners wheel
@@ -1410,7 +1442,9 @@ class _Turn:
             ranges = within(shop.opening_hours(day), args["part"])
             if ranges:
                 found = self.availability(args)
-                if found.get("slots") and not found.get("none_on"):  # asked what time only on a day with one
+                # "what have you got Saturday morning?": the times, when there are so few that all are said
+                listed = found.get("all_said") and WHATS_FREE.search(self.text)
+                if found.get("slots") and not found.get("none_on") and not listed:  # asked on a day with one
                     return self.ask_time(day, ranges, preface)  # else the next day with openings is offered
         if args["date"] and args["time"]:
             day = date.fromisoformat(args["date"])  # "come Saturday around three" where Saturdays end at one
@@ -1691,6 +1725,10 @@ class _Turn:
             if current
             else say_day(date.fromisoformat(old))
         )
+        if current and datetime.fromisoformat(current["start"]) == start:  # nothing to move
+            service = self.slots["service"]
+            self.reset()
+            return self.reply(f"{preface} Your {service} is already booked for {was}.")
         self.state["proposal"] = {
             "tool": "reschedule_appointment",
             "args": {"appointment_id": self.slots["appointment_id"], "new_start": start.isoformat()},
