@@ -156,7 +156,8 @@ ANY_TIME = re.compile(
 )
 # a caller asking which times are free wants to hear them (when they are few enough to say all)
 WHATS_FREE = re.compile(
-    r"\bwhat (?:have you|'ve you|you|do you have|have ye|have yous|do ye have)(?: got)?\b(?! (?:for|in) (?:my|our)\b)"
+    r"\bwhat (?:have you|you've|you|have ye|have yous) got\b(?! (?:for|in) (?:my|our)\b)"
+    r"|\bwhat (?:do you|do ye) have\b"
     r"|\bwhat(?:'s| is) (?:available|free|open|going)\b|\bwhat (?:times|slots|openings)\b"
     r"|\bany (?:openings|availability|slots|spaces|times) (?:on|for|this|next|tomorrow)\b"
 )
@@ -845,8 +846,8 @@ class _Turn:
         return ToolResult(" ".join([*said, *answers[:MAX_ANSWERS]]), first.data, outcome=first.outcome)
 
     def closure_named(self) -> ToolResult | None:
-        """A day the line names that the shop is closed on, though it opens on that weekday (a
-        holiday, a gala): said before any answer ("is it lessons as normal this Saturday?")."""
+        """A date the line names that the shop file closes (a holiday, a gala): said before any
+        answer ("is it lessons as normal this Saturday?")."""
         closures = self.ctx.shop.schedule.calendar.closures
         days = [match.day for match in find_dates(self.raw[:500], self.ctx.local_now) if match.day in closures]
         if not days:
