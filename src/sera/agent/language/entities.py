@@ -770,8 +770,9 @@ _Found = tuple[str, int, int]  # the option's key, and where its alias starts an
 
 
 def _phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool) -> _Found | None:
-    """Longest alias found whole: as a token phrase, or glued ("tuneup"). The caller tries an alias
-    said word for word before one a typo away ("need Rocco's nails done" is nails, not "needles")."""
+    """Longest alias found whole: as a token phrase, or glued ("tuneup"), with where it lies in the
+    line. The caller prefers an alias said word for word to one a typo away ("need Rocco's nails
+    done" is nails, not "needles") unless the one a typo away holds it ("a diver fitting")."""
     glued_words = {w: i for i, w in reversed(list(enumerate(words)))}
     best: tuple[int, int, str, int] | None = None  # (-length, position, key, words)
     for alias in aliases:
