@@ -571,6 +571,11 @@ class _Turn:
         said = self.state.get("last_reply")
         if said and len(self.text.split()) <= REPEAT_WORDS and REPEAT.search(self.text):
             return Reply(str(said))  # the question still waits for its answer
+        answered = self.state.pop("answered", None)
+        if answered and self.pending == "anything_else" and self.says_again(answered):
+            # the same question again, straight after its answer: the answer did not help, and
+            # saying it twice would not either
+            return self.offer_message("That's all I have on that, I'm afraid, so I'm not sure beyond it.")
         if self.pending == "confirm":
             answer = yes_no(self.raw)
             if answer is not None or self.restates_task():
@@ -1786,6 +1791,8 @@ class _Turn:
 
     def run_done(self, result: ToolResult) -> Reply:
         self.reset()
+        if "confidence" in result.data:  # the shop's knowledge answered: asked again, it did not help
+            self.state["answered"] = self.raw[:500]
         if result.data.get("kind") in ("policy", "faq") and CANCEL_WORDS.search(plain_verbs(self.text)):
             result = replace(result, text=result.text + self.notice_note(result.text))
         if result.data.get("kind") == "service":
