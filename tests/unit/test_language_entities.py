@@ -294,6 +294,19 @@ def test_match_option_takes_a_word_said_whole_before_one_a_typo_away() -> None:
     assert match_option("a swim in the watr", vet, typos=False) is None  # ...unless only whole words count
 
 
+def test_an_alias_of_words_no_other_option_has_wins_over_a_longer_shared_one() -> None:
+    """ "windows doing" could be any window clean; "detached" is one service's alone."""
+    windows = {
+        "Standard Window Clean": ["window clean", "windows doing", "semi"],
+        "Large House Window Clean": ["detached", "big house"],
+        "Deep Window Clean": ["deep clean"],
+    }
+    line = "I've got a big detached in Roundhay wants its windows doing the day after tomorrow"
+    assert match_option(line, windows) == "Large House Window Clean"
+    assert match_option("just the windows doing on a semi", windows) == "Standard Window Clean"
+    assert match_option("a deep window clean", windows) == "Deep Window Clean"
+
+
 def test_a_longer_alias_a_typo_away_wins_over_the_word_of_it_said_whole() -> None:
     """ "a diver fitting" is the Driver Fitting, not the "fitting" another service goes by."""
     golf = {"Club Fitting": ["club fitting", "fitting"], "Driver Fitting": ["driver fitting"]}

@@ -84,6 +84,12 @@ def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> No
     assert expand_shorthand("which ones can sell quickly") == "which ones can sell quickly"
     assert expand_shorthand("a quick yarn with Kirsty") == "a quick chat with kirsty"
     assert expand_shorthand("is the yarn wool") == "is the yarn wool"
+    # the regional "you" to several, the Southern "fixing to", speech-to-text's "aloud"
+    assert expand_shorthand("do y'all charge, do youse see babies") == "do you charge do you see babies"
+    assert expand_shorthand("I'm fixin' to book the boardroom") == "i'm going to book the boardroom"
+    assert expand_shorthand("he's fixing to the fence") == "he's going to the fence"
+    assert expand_shorthand("are dawgs aloud in the building?") == "are dogs allowed in the building"
+    assert expand_shorthand("can you read it aloud to me") == "can you read it aloud to me"
 
 
 @pytest.mark.parametrize(

@@ -186,6 +186,9 @@ PARTS = {
 }
 
 
+GAP_STEP_MIN = 5  # the grid a day with no free quarter hour is searched again on
+
+
 def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
     """A few slots spread across the list, so a caller hears real choices."""
     if len(slots) <= count:
@@ -195,7 +198,13 @@ def _spread(slots: list[Slot], count: int = 3) -> list[Slot]:
 
 
 def _free(
-    ctx: TurnContext, service: str, start: datetime, end: datetime, staff: str | None, moving: str | None = None
+    ctx: TurnContext,
+    service: str,
+    start: datetime,
+    end: datetime,
+    staff: str | None,
+    moving: str | None = None,
+    step_min: int = 15,
 ) -> list[Slot]:
     """Free starts; with ``moving`` (the id of the caller's own appointment being moved, checked
     by the caller), its own time counts as free."""
@@ -208,6 +217,7 @@ def _free(
         now=ctx.now,
         staff_name=staff,
         exclude=moving,
+        step_min=step_min,
     )
 
 
@@ -246,6 +256,8 @@ def check_availability(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     else:
         start, end = ctx.now, ctx.now + timedelta(days=SEARCH_DAYS)
     slots = _free(ctx, service, start, end, staff, moving)
+    if day is not None and not slots:  # a day full on the quarter hours may have a gap between bookings
+        slots = _free(ctx, service, start, end, staff, moving, step_min=GAP_STEP_MIN)
     if day is not None and not slots:
         # nothing that day (a full class, a booked-out day): the next day that has something
         data["none_on"] = day.isoformat()
@@ -503,7 +515,8 @@ def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         info = ctx.shop.service(doc.title)
         price = say_money(info.price_cents, ctx.shop.currency) if info else ""
         minutes = info.duration_min if info else "?"
-        text = f"{with_article(doc.title, opening=True)} costs {price} and takes about {minutes} minutes."
+        costs = "is free" if info and info.price_cents == 0 else f"costs {price}"
+        text = f"{with_article(doc.title, opening=True)} {costs} and takes about {minutes} minutes."
         text += f" {info.description}" if info and info.description else ""
     elif doc.kind == "product":
         text = f"{doc.title}: {doc.text.strip()}".replace(" in stock.", " It's in stock.").replace(
@@ -619,9 +632,19 @@ def privacy_request(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     return ToolResult(text, {"request_id": request.id, "type": args["type"]}, outcome="privacy_request")
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
 def hours(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     day = _parse_day(args.get("date"))
     today = ctx.local_now.date()
+    weekday = str(args.get("weekday") or "").lower()
+    if weekday in WEEKDAYS:  # "are you open on Mondays?": the week's hours for that day, not one date's
+        weekly = ctx.shop.schedule.calendar.hours.get(WEEKDAYS.index(weekday), [])
+        ranges = [(r.start, r.end) for r in weekly]
+        said = f"we're open from {say_hours(ranges)}" if ranges else "we're closed"
+        data = {"weekday": weekday, "open": bool(ranges)}
+        return ToolResult(f"On {weekday.title()}s {said}.", data, outcome="knowledge")
     if day is None:
         week = [today + timedelta(days=i) for i in range(7)]
         parts = []
@@ -753,8 +776,8 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "get_hours",
-        "Opening hours, for a date or the week.",
-        _schema(date={"type": "string"}),
+        "Opening hours, for a date, a day of the week in general, or the week.",
+        _schema(date={"type": "string"}, weekday={"type": "string", "enum": list(WEEKDAYS)}),
         hours,
     ),
     Tool(

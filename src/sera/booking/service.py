@@ -260,8 +260,9 @@ def find_availability(
     staff_name: str | None = None,
     limit: int | None = None,
     exclude: str | None = None,
+    step_min: int = 15,
 ) -> list[Slot]:
-    """Bookable start times for a service in a window, earliest first."""
+    """Bookable start times for a service in a window, earliest first, on a grid of ``step_min``."""
     service = schedule.service(service_name)
     staff = schedule.staff_named(staff_name)
     found: list[Slot] = []
@@ -285,6 +286,7 @@ def find_availability(
             window_end=chunk_end,
             staff_id=staff.id if staff else None,
             not_before=now,
+            step_min=step_min,
             limit=None if limit is None else limit - len(found),
         )
         chunk_start = chunk_end

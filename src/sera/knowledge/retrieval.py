@@ -106,6 +106,7 @@ _STOP_WORD_GROUPS = (
     # speech fillers and politeness
     "get got need want like know tell let please thanks thank come comes came coming go goes going went",
     "hi hello hey um uh oh okay ok yeah guys guy somewhere anywhere near nearby around",
+    "meant supposed reckon reckons",  # "where's he meant to leave the car", "do you reckon"
     "hiya howdy gday gidday kia ora morena",  # greetings of other places (New Zealand's "kia ora")
     # verbs every shop question uses ("do you sell", "can I buy")
     "sell buy carry offer",

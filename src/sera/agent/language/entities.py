@@ -660,7 +660,7 @@ _OPTION_STOPWORDS = _word_set(
     """
     a an the my your for with and or of to in on at me i some get service services repair
     repairs appointment session sessions class classes lesson lessons please want need
-    like just can could would do you up out off new old full basic
+    like just can could would do doing done you up out off new old full basic
     one it its this that is be his her our their them they
     """
 )
@@ -682,7 +682,8 @@ def match_option(
     Each key and its aliases are compared as stemmed token phrases ("tuned up"
     ~ "tune-up", "brakes" ~ "brake", "fitting" ~ "fit"); a whole alias found
     in the text beats a single distinctive word of an alias ("fit" -> "Bike
-    fitting") and longer aliases beat shorter ones; words in a row of a longer name that
+    fitting"), an alias with more words no other option has beats one with fewer, and longer
+    aliases beat shorter ones; words in a row of a longer name that
     no other option has count as an alias ("prep session"). Ties go to the option
     mentioned first in the text. ``typos=False`` takes only what was said word for word;
     ``whole=True`` only a whole alias (not one word of it: "whatever's first" is no "first visit").
@@ -770,11 +771,16 @@ _Found = tuple[str, int, int]  # the option's key, and where its alias starts an
 
 
 def _phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool) -> _Found | None:
-    """Longest alias found whole: as a token phrase, or glued ("tuneup"), with where it lies in the
+    """The alias found whole with the most words no other option has, then the longest: as a token
+    phrase, or glued ("tuneup"), with where it lies in the
     line. The caller prefers an alias said word for word to one a typo away ("need Rocco's nails
     done" is nails, not "needles") unless the one a typo away holds it ("a diver fitting")."""
     glued_words = {w: i for i, w in reversed(list(enumerate(words)))}
-    best: tuple[int, int, str, int] | None = None  # (-length, position, key, words)
+    owners: dict[str, set[str]] = {}
+    for alias in aliases:
+        for stem in alias.stems:
+            owners.setdefault(stem, set()).add(alias.key)
+    best: tuple[int, int, int, str, int] | None = None  # (-own length, -length, position, key, words)
     for alias in aliases:
         width = len(alias.stems)
         position = _find_phrase(words, alias.stems, typos=typos)
@@ -784,10 +790,14 @@ def _phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_A
             position, width = _find_split(raw, alias.joined), 2
         if position is None:
             continue
-        rank = (-len(alias.joined), position, alias.key, width)
-        if best is None or rank[:2] < best[:2]:
+        # the alias with more words of its own wins ("a big detached ... wants its windows doing" is
+        # the detached house's clean, though "windows doing" is longer), then the longer one
+        said = [stem for stem in alias.stems if stem not in _OPTION_STOP_STEMS]
+        own = sum(len(owners[stem]) == 1 for stem in said) if said else 1  # "one to one" is one idiom
+        rank = (-own, -len(alias.joined), position, alias.key, width)
+        if best is None or rank[:3] < best[:3]:
             best = rank
-    return (best[2], best[1], best[1] + best[3]) if best is not None else None
+    return (best[3], best[2], best[2] + best[4]) if best is not None else None
 
 
 def _holds(longer: _Found, shorter: _Found) -> bool:

@@ -106,6 +106,13 @@ _SHORTHAND: dict[str, str] = {
     "d'ye": "do you",
     "d'you": "do you",
     "ye": "you",
+    "y'all": "you",  # the Southern US, Dublin's, Philadelphia's and Pittsburgh's "you" to several
+    "yall": "you",
+    "youse": "you",
+    "yous": "you",
+    "yinz": "you",
+    "dawg": "dog",
+    "dawgs": "dogs",
     "yer": "your",
     "tae": "to",
     "cannae": "can't",
@@ -185,6 +192,7 @@ def expand_shorthand(text: str) -> str:
     words: list[str] = []
     heard = _SCOTS_TOMORROW.sub("tomorrow", _SPLIT_WORD.sub(_joined, normalize(text)))
     heard = _A_YARN.sub(r"\1chat", _CANCEL_MISHEARD.sub("cancel", heard))
+    heard = _ALOUD.sub(lambda m: f"{m.group(1) or ''}allowed", _FIXING_TO.sub("going to", heard))
     for word in heard.split():
         words.extend(_SHORTHAND.get(word, word).split())
     return " ".join(words)
@@ -204,6 +212,10 @@ _CANCEL_MISHEARD = re.compile(r"\bcan(?:'t)? sell(?= (?:my|the|our|it|that|this|
 _A_YARN = re.compile(r"\b(a (?:quick |little |wee )?)yarn(?= with\b)")
 
 # Scots "the morra", "the morn's night": tomorrow ("in the morn" alone may be the morning)
+# the Southern US "I'm fixin' to book the boardroom": about to, nothing to do with fixing
+_FIXING_TO = re.compile(r"\bfixing to(?= \w)")
+# speech-to-text's "are dogs aloud in the building": allowed (nothing is read out loud "in" a place)
+_ALOUD = re.compile(r"\b((?:are|is|am|be|not|they|you|we) )aloud\b|\baloud(?= (?:in|on|inside|here|there|at)\b|$)")
 _SCOTS_TOMORROW = re.compile(r"\bthe (?:morra|morn's)\b")
 
 

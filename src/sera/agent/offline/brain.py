@@ -40,7 +40,7 @@ from sera.agent.language import (
 )
 from sera.agent.phrasing import say_day, say_hours, say_list, say_time, say_when, with_article
 from sera.agent.ports import Action, ActionKind, Reply, Say
-from sera.agent.tools import PARTS, ToolRegistry, ToolResult
+from sera.agent.tools import PARTS, WEEKDAYS, ToolRegistry, ToolResult
 from sera.agent.understanding.embedding import embedder
 from sera.agent.understanding.intents import canonical
 from sera.agent.understanding.meaning import NAMES_PEOPLE, SHORT_ANSWER_WORDS, Meaning, plain_answer, understand
@@ -72,7 +72,7 @@ SURE_OF_REQUEST = 0.9
 SURE_ENOUGH_TO_ASK = 0.6
 QUESTION_OPENERS = re.compile(
     r"^(?:so |and |but |hi |hey |hello |ok |okay |yeah |also |just )*"
-    r"(?:(?:a |one |two |three |a couple of |a few )?(?:quick |wee |small |little )?(?:questions?|things?) )?"
+    r"(?:(?:a |one |two |three |a couple of |a few )?(?:quick |wee |small |little )?(?:questions?|things?|ones) )?"
     r"(?:what|whats|what's|how|hows|how's|do|does|did|is|isn't|are|aren't|can|could|will|would|have|has|should"
     r"|when|where|who|why|which|if|any|am)\b"
 )
@@ -82,7 +82,7 @@ QUESTION_OPENERS = re.compile(
 CLAUSE_ASKS = re.compile(
     r"^(?:so |and |but |like |or |also |just )*(?:"
     r"(?:what|whats|how|when|where|who|why|which) (?:is|are|was|do|does|did|can|could|will|would|should|happens"
-    r"|long|much|many|time|kind|sort|about)"
+    r"|long|much|many|time|kind|sort|about)|(?:where|how|who|when)'s"
     r"|(?:if .{1,60}? )?(?:am|is|are|do|does|can|could|will|would|should|have|has) "
     r"(?:i|you|we|they|it|he|she|there|that|this|somebody|someone|anybody|anyone)"
     r")\b",
@@ -191,11 +191,15 @@ AND_ASKS = re.compile(
 # "do you charge if I cancel the day of", "is there a fee to move it")
 WHAT_IF = re.compile(
     r"\b(?:what happens|what would happen|what if|is there (?:a|any) (?:fee|charge|penalty|cost)"
-    r"|do (?:you|they) (?:still )?charge|do i (?:still )?(?:have to|need to|get to)? ?pay|(?:will|would) i (?:still )?"
+    r"|do (?:you|they|y'all|yall|youse|yous|ye|ya|u) (?:still )?charge|(?:cost|charge) (?:me |us )?if (?:i|we)\b"
+    r"|do i (?:still )?(?:have to|need to|get to)? ?pay|(?:will|would) i (?:still )?"
     r"(?:be charged|get charged|have to pay|lose)|how much notice|(?:fee|charge|penalty) (?:for|if|to)"
     r"|(?:do|would|will) we (?:still )?(?:be charged|get charged|have to pay|lose|pay)"
     # "if I had to cancel that morning, would that be ok"; "say it dies in July, what then"
-    r"|if i (?:had|were|was|needed) to|(?:what|how) (?:then|now)$|then what$)\b"
+    r"|if i (?:had|were|was|needed) to|(?:what|how) (?:then|now)$|then what$"
+    # "how late can I change it without copping a fee? not changing it yet"
+    r"|without (?:\w+ )?(?:a |any )?(?:fee|charge|penalty)"
+    r"|not (?:cancell?ing|changing|moving|rescheduling) (?:it|yet|now))\b"
     # a supposition and what it would cost ("suppose I cancel now only, any charges will be there?",
     # "if I called it off right now, would I get dinged for it?", "if I cancel, do I lose my deposit?")
     r"|\b(?:if|suppose|supposing|say|what if) (?:i|we)\b.*\b(?:charg\w*|fees?|cost|costs|pay|lose|dinged|penalt\w*"
@@ -210,7 +214,7 @@ VAGUE_TERMS = frozenset({"price", "thing", "stuff"})  # a question of these word
 OWN_ORDER = re.compile(
     r"\b(?:did|has|have|was|were|is) (?:my|our)\b|\b(?:my|our)\b(?:\s+\S+){0,3}?\s+(?:order|parcel|package|delivery)\b"
 )
-LATE = re.compile(r"\b(?:minutes?|mins?) late\b|\brunning (?:late|behind)\b|\bbe (?:a (?:bit|little) )?late\b")
+LATE = re.compile(r"\b(?:minutes?|mins?|hours?) late\b|\brunning (?:late|behind)\b|\bbe (?:a (?:bit|little) )?late\b")
 TALK_TO = re.compile(r"\b(?:talk|speak|chat|natter|(?:have|need|want|grab) a (?:quick |wee |little )?(?:word|yarn))\b")
 LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
 # a cancellation policy's notice period ("at least 24 hours' notice", "48-hour", "2 days before")
@@ -218,7 +222,7 @@ CANCEL_WORDS = re.compile(r"\bcancel", re.I)  # in words said plainly ("call it 
 NOTICE = re.compile(r"\b(\d{1,3})[- ](hours?|days?)['\u2019]? (?:notice|before|ahead|prior)\b", re.I)
 FREE = re.compile(r"\b(?:free|no (?:charge|fee|cost)|without (?:a |any )?(?:charge|fee))\b", re.I)
 KEPT = re.compile(r"\b(?:deposit|non-?refundable)\b", re.I)  # money that may be kept however early
-CONDITION = re.compile(r"\bif\b\s+(.+?)(?:[?.!]|$)", re.I)  # what a what-if question supposes
+CONDITION = re.compile(r"\bif\b\s+(.+?)(?:[?.!,]|$)", re.I)  # what a what-if question supposes
 # when a product that is sold out comes back ("when are you getting more in", "any restock date")
 RESTOCK = re.compile(
     r"\brestock\w*|\b(?:when|what date|how long|how soon|any idea)\b.*\b(?:back|more in|in again"
@@ -226,13 +230,21 @@ RESTOCK = re.compile(
     r"|get(?:ting)? (?:more|some|any|it|them)(?: \w+){0,6} (?:in|back)|get(?:ting)? more$"
     r"|stock (?:come|comes|coming|arrive|arrives|arriving)|(?:new|fresh) stock)\b"
     r"|\b(?:are|is) (?:they|it|those|these|them|that|the(?: \w+){1,3})(?: \w+)? back\b|\bback in stock\b"
-    r"|\bin stock (?:yet|again)\b"
+    r"|\bin stock (?:yet|again)\b|\b(?:has|have)\b(?: \w+){1,6} (?:come|came|got) back(?: in)?(?: yet)?\b"
+    r"|\bback in yet\b"
 )
 # the words that ask to act on an appointment: without them, a sure cancel or move is only the
 # classifier's reading of a story ("I was going to pop in on Wednesday ...")
 CHANGES = re.compile(r"\b(?:cancel|move|reschedul|change|push|shift|switch|bump|call off)\w*")
 ACTS = re.compile(f"{CHANGES.pattern}|\\bbook\\w*")
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
+# a day of the week in general ("are you open on a Monday at all", "do you do Sundays"), not one date
+ANY_WEEKDAY = re.compile(
+    r"\b(?:on |of )?a (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s\b"
+)
+# a question that ends on what was said before it ("do you charge for that", "is that ok", "is it")
+REFERS_BACK = re.compile(r"\b(?:that|it|this|them|those)(?: (?:ok|okay|alright|fine|allowed))?$")
 MAY_BE_ABOUT = 0.15  # an intent the classifier gives this much is what a question may be about
 # the words shops write about what callers ask of them (a question about not turning up is about
 # the cancellations policy)
@@ -332,7 +344,7 @@ def asks_question(raw: str) -> bool:
 def asking_part(raw: str) -> str:
     """The line from its first clause after the first that asks, when one does ("my boy's mad keen
     on guitar, could he have a go first, like a trial, Saturday at nine?"), else ""."""
-    clauses = re.split(r"[,.;!?]", raw[:500])
+    clauses = re.split(r"[,.;:!?]", raw[:500])
     for i, clause in enumerate(clauses[1:], start=1):
         if CLAUSE_ASKS.match(expand_shorthand(clause)):
             return ",".join(clauses[i:])
@@ -342,8 +354,18 @@ def asking_part(raw: str) -> str:
 def asked_sentences(raw: str) -> list[str]:
     """The sentences of a line that ask something: ending in a question mark, or opening like a
     question ("and is there anywhere to leave the car, Queen East is a nightmare")."""
-    sentences = (part.strip() for sentence in SENTENCE.findall(raw) for part in AND_ASKS.split(sentence))
-    return [s for s in sentences if s and (s.endswith("?") or QUESTION_OPENERS.search(expand_shorthand(s)))]
+    asked = []
+    for sentence in SENTENCE.findall(raw):
+        parts = AND_ASKS.split(sentence)
+        head, _, tail = sentence.partition(", and ")
+        if len(parts) == 1 and tail.rstrip().endswith("?") and QUESTION_OPENERS.search(expand_shorthand(head)):
+            parts = [head, tail]  # "how much is a lash lift, and our Jade reckons I need a skin test, is she right?"
+        for part in map(str.strip, parts):
+            if part.endswith("?") or QUESTION_OPENERS.search(expand_shorthand(part)):
+                asked.append(part)
+            elif question := asking_part(part).strip():
+                asked.append(question)  # "sweet as, do youse see babies": what it asks, past the "sweet as"
+    return [s for s in asked if s]
 
 
 def place_named(text: str, count: int) -> int | None:
@@ -396,13 +418,15 @@ def moved_to(clause: str) -> TimeMatch | None:
 
 def question_tail(raw: str) -> str | None:
     """The last clause of a long question that asks on its own ("if the pump goes a few months
-    later am I covered, like how long do you stand behind your work?"), when there is one."""
+    later am I covered, like how long do you stand behind your work?"), when there is one; not one
+    that asks about what the clause before it said ("if I need to move Saturday's slot, do y'all
+    charge for that?")."""
     asked = asked_sentences(raw)
     clauses = [c.strip() for c in asked[-1].split(",")] if asked else []
     for clause in reversed(clauses[1:]):
         plain = re.sub(r"^(?:like|so|and|or|but|i mean)\s+", "", clause, flags=re.I)
         if QUESTION_OPENERS.search(normalize(plain)):
-            return plain
+            return None if REFERS_BACK.search(normalize(plain)) else plain
     return None
 
 
@@ -509,7 +533,12 @@ class _Turn:
         question = understand(asked, answering=self.answering())
         if question.confidence < SURE_ENOUGH_TO_ASK:
             return meaning
-        if question.intent is Intent.HOURS and meaning.intent is not Intent.BOOK and not ACTS.search(self.text):
+        if (
+            question.intent is Intent.HOURS
+            and meaning.intent is not Intent.BOOK
+            and not ACTS.search(self.text)
+            and not RESTOCK.search(self.text)  # "... sold out, but when are you getting more in"
+        ):
             # "I was going to pop in on Wednesday the 9th after my dinner. You'll be open then, won't
             # you?": the hours of the day the story names, not a change to an appointment
             self.question_read = True
@@ -610,9 +639,12 @@ class _Turn:
         asks_for_someone = Intent.HUMAN in self.intents and self.intent in (Intent.HUMAN, Intent.QUESTION, None)
         if self.intent is None and self.probability(Intent.HUMAN) < SURE_ENOUGH_TO_ASK and not self.named_staff():
             asks_for_someone = False  # a line not understood is no request for a person on a weak guess
+        leaves_word = bool(LEAVE_A_MESSAGE.search(self.text))
         if self.matching_workflow() is not None and self.pending is None:
-            asks_for_someone = False  # the merchant's own trigger words ("trade in my bike") win
-        if self.intent is Intent.SUPPORT and LEAVE_A_MESSAGE.search(self.text):
+            asks_for_someone = False  # the merchant's own trigger words ("trade in my bike") win ...
+            if self.intent is Intent.MESSAGE and not leaves_word:
+                self.intent = None  # ... over a message nobody said ("put us on the waitlist with Marisol")
+        if self.intent is Intent.SUPPORT and leaves_word:
             # "you're closed it seems. Please take a message, my RO is showing red light": the
             # caller asks for a message (which reaches the team as a ticket with their words)
             self.intent = Intent.MESSAGE
@@ -623,6 +655,7 @@ class _Turn:
         if (
             self.intent is None
             and self.pending is None
+            and self.matching_workflow() is None
             and self.wants_someone()
             and not self.sounds_like_booking()
             and self.named_staff()
@@ -719,9 +752,11 @@ class _Turn:
         what_if = bool(WHAT_IF.search(self.text) or (LATE.search(self.text) and not CHANGES.search(self.text)))
         if intent in (None, Intent.QUESTION, Intent.HOURS) and not (asks_price or what_if) and self.asks_for_a_slot():
             return None  # "is Kasia in this Saturday? could she do his full groom at nine": a booking
-        if intent is Intent.HOURS:
-            # "can I drop the car off tonight before you open?" is answered by the shop's FAQ on
-            # dropping off after hours, if it has one, not by the hours: what the line asks
+        if intent is Intent.HOURS and not (what_if and not HOURS_WORDS.search(self.text)):
+            # "I'll be a quarter of an hour late for my twelve o'clock. Will youse still see me?" asks
+            # the policy on lateness, not the hours; "can I drop the car off tonight before you
+            # open?" is answered by the shop's FAQ on dropping off after hours, if it has one, not
+            # by the hours: what the line asks
             # besides the hours is searched; a line of two questions, one about the hours ("are
             # you open late any night, and can I rent an e-bike?"), gets both answers
             asked = asked_sentences(self.raw[:500])
@@ -735,6 +770,7 @@ class _Turn:
                 hours, found = None, self.faq_beside_hours(self.raw[:500])
             if found is None:
                 return None
+            hours = hours or self.closure_named()  # "are you working Friday the 27th?" of a closed day
             return self.run_done(replace(found, text=f"{hours.text} {found.text}") if hours else found)
         if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
             return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
@@ -747,10 +783,14 @@ class _Turn:
         if acts and not self.asks_restock():
             return None
         one_question = len(asked_sentences(self.raw[:500])) <= 1  # of two, the knowledge answers both
-        priced = self.price_of_named_service() if asks_price and one_question else None
+        # "what would it cost me if I bailed on tomorrow's boardroom?" asks what the policy costs
+        priced = self.price_of_named_service() if asks_price and one_question and not what_if else None
         if priced is not None:
             return priced
         result = self.sold_out_asked or self.knowledge
+        if what_if and result.data.get("kind") in ("service", "product"):
+            # "if I need to move my tune-up, do y'all charge for that?": the policy, not the price
+            result = self.knowledge_of_the_request() or result
         data = result.data
         if not data.get("found"):
             return self.answer_question(asked=True) if what_if else None
@@ -760,7 +800,7 @@ class _Turn:
             return None  # "I'd like to set up another bike fitting": a booking, not what a fitting is
         if data.get("kind") == "product" and intent is Intent.ORDER_STATUS and OWN_ORDER.search(self.text):
             return None  # "did my creatine ever get dropped off?": the caller's order of it, not the product
-        if data.get("confidence", 1.0) < SURE_ANSWER and self.sounds_like_booking():
+        if data.get("confidence", 1.0) < SURE_ANSWER and not what_if and self.sounds_like_booking():
             return None  # "can I bring him in for his rabies shot?": a booking, unless the shop's answer is plain
         return self.run_done(result)
 
@@ -823,6 +863,7 @@ class _Turn:
             and whole.data.get("kind") in ("service", "product")
             and not match_option(asked[0], {title: [title]}, typos=False)
         )
+        each: list[ToolResult] = []  # what each question of the line found
         for sentence in asked[:MAX_ANSWERS]:
             if sentence == self.raw.strip() or says_only(sentence, VAGUE_TERMS):
                 continue  # a line that is one question was just searched whole; "and how much is it" with it
@@ -839,6 +880,7 @@ class _Turn:
                     first = more if first is whole or not answers else first
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
+                each.append(more)
         tail = question_tail(self.raw[:500]) if not answers else None
         if tail:
             found = self.tools.run(self.ctx, "search_knowledge", {"query": tail})
@@ -848,7 +890,10 @@ class _Turn:
         if not answers:
             return closed or self.knowledge_of_the_request() or whole
         said = [closed.text] if closed else []
-        return ToolResult(" ".join([*said, *answers[:MAX_ANSWERS]]), first.data, outcome=first.outcome)
+        # "two quick ones: are you open on a Monday at all, and can I bring the dog in?": when each
+        # question found its own answer, the whole line's may still be the one, so all are said
+        most = MAX_ANSWERS + (len(each) >= MAX_ANSWERS)
+        return ToolResult(" ".join([*said, *answers[:most]]), first.data, outcome=first.outcome)
 
     def closure_named(self) -> ToolResult | None:
         """A date the line names that the shop file closes (a holiday, a gala): said before any
@@ -863,8 +908,8 @@ class _Turn:
     def price_asked(self, sentence: str) -> ToolResult | None:
         """The price of the service a question of the line names ("how much is the beginners wheel
         class"), from the service's own entry."""
-        if not ASKS_PRICE.search(expand_shorthand(sentence)):
-            return None
+        if not ASKS_PRICE.search(expand_shorthand(sentence)) or WHAT_IF.search(normalize(sentence)):
+            return None  # "what would it cost me if I bailed on tomorrow's boardroom?" asks the policy
         service = match_option(sentence, self.ctx.shop.service_options(), typos=False, whole=True)
         return self.priced(service) if service else None
 
@@ -896,10 +941,13 @@ class _Turn:
         reading = understand(sentence)
         if reading.intent is not Intent.HOURS or reading.confidence < SURE_ENOUGH_TO_ASK:
             return None
-        days = list(dict.fromkeys(match.day for match in find_dates(sentence, self.ctx.local_now)))[:4]
-        if not days and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
+        weekdays = list(dict.fromkeys(day for pair in ANY_WEEKDAY.findall(normalize(sentence)) for day in pair if day))
+        dates = find_dates(sentence, self.ctx.local_now)
+        days = list(dict.fromkeys(m.day for m in dates if WEEKDAYS[m.day.weekday()] not in weekdays))[:4]
+        if not days and not weekdays and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
             return None
-        said = [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days]
+        said = [self.tools.run(self.ctx, "get_hours", {"weekday": day}).text for day in weekdays[:4]]
+        said += [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days]
         text = " ".join(said) if said else self.tools.run(self.ctx, "get_hours", {}).text
         data = {"found": True, "kind": "hours", "title": "hours", "confidence": 1.0}
         return ToolResult(text, data, outcome="knowledge")
@@ -924,6 +972,10 @@ class _Turn:
             return None
         query = f"{canonical(self.raw[:500])} {' '.join(topics)}"
         found = self.tools.run(self.ctx, "search_knowledge", {"query": query})
+        if not found.data.get("found") and WHAT_IF.search(self.text):
+            # a long what-if ("how late can I change the time on me service next Tuesday without
+            # copping a fee?") whose other words drown the topic: the topic's policy alone
+            found = self.tools.run(self.ctx, "search_knowledge", {"query": " ".join(topics)})
         return found if found.data.get("found") else None
 
     def unsure_question(self) -> bool:
@@ -1965,7 +2017,11 @@ class _Turn:
     # -- workflows -------------------------------------------------------------------------------
 
     def matching_workflow(self) -> dict[str, Any] | None:
-        """The merchant's workflow whose trigger words the line says."""
+        """The merchant's workflow whose trigger words the line says; not when the line asks after
+        an order it names by number ("order three zero nine five, is it ready to pick up?" is no
+        pickup from the caller's home)."""
+        if self.intent is Intent.ORDER_STATUS and self.names_an_order():
+            return None
         return next((w for w in self.ctx.shop.workflows if says_phrase(self.raw, w.get("triggers", []))), None)
 
     def start_workflow(self, workflow: dict[str, Any]) -> Reply:
