@@ -49,6 +49,8 @@ NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
         ("2026-12-03", dt.date(2026, 12, 3)),
         ("12/3", dt.date(2026, 12, 3)),
         ("12/3/27", dt.date(2027, 12, 3)),
+        ("sat 19/12", dt.date(2026, 12, 19)),  # the day first where the month cannot be 19
+        ("25/12/2026", dt.date(2026, 12, 25)),
         ("the twenty first", dt.date(2026, 12, 21)),
         ("december twenty first", dt.date(2026, 12, 21)),
         ("march twenty one", dt.date(2027, 3, 21)),

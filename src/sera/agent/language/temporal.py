@@ -697,6 +697,8 @@ def _numeric_date(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     if not us:
         return None
     month, day = int(us[1]), int(us[2])
+    if month > 12 >= day:  # "sat 18/9": the day first, as most of the world writes it
+        month, day = day, month
     if us[3]:
         year = int(us[3]) + (2000 if len(us[3]) == 2 else 0)
         found = _safe_date(year, month, day)

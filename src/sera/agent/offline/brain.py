@@ -199,7 +199,8 @@ WHAT_IF = re.compile(
     r"|if i (?:had|were|was|needed) to|(?:what|how) (?:then|now)$|then what$"
     # "how late can I change it without copping a fee? not changing it yet"
     r"|without (?:\w+ )?(?:a |any )?(?:fee|charge|penalty)"
-    r"|not (?:cancell?ing|changing|moving|rescheduling) (?:it|yet|now))\b"
+    r"|(?:not|no) (?:cancell?ing|changing|moving|rescheduling) (?:it|yet|now|anything)"
+    r"|(?:i'?m|a'?m|am) (?:not|no) (?:cancell?ing|changing|moving|rescheduling))\b"
     # a supposition and what it would cost ("suppose I cancel now only, any charges will be there?",
     # "if I called it off right now, would I get dinged for it?", "if I cancel, do I lose my deposit?")
     r"|\b(?:if|suppose|supposing|say|what if) (?:i|we)\b.*\b(?:charg\w*|fees?|cost|costs|pay|lose|dinged|penalt\w*"
@@ -238,11 +239,14 @@ RESTOCK = re.compile(
 CHANGES = re.compile(r"\b(?:cancel|move|reschedul|change|push|shift|switch|bump|call off)\w*")
 ACTS = re.compile(f"{CHANGES.pattern}|\\bbook\\w*")
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
-# a day of the week in general ("are you open on a Monday at all", "do you do Sundays"), not one date
-ANY_WEEKDAY = re.compile(
-    r"\b(?:on |of )?a (monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
-    r"|\b(monday|tuesday|wednesday|thursday|friday|saturday|sunday)s\b"
+# a question asked mid-line: an auxiliary and who it asks about, after three words or more
+EMBEDDED_ASK = re.compile(
+    r"(?<=\w )(?<!\bi )(?:(?:do|does|can|could|will|would) (?:you|there|they|he|she|we)|(?:is|are) (?:there|you))\b"
+    r"(?=(?: \w+){2})"
 )
+BUYS = re.compile(r"\b(?:buy|purchase|sell me|pick up a new|replacement)\b")  # a thing to take home
+# a day of the week in general ("are you open on a Monday at all", "do you do Sundays"), not one date
+ANY_WEEKDAY = re.compile(rf"\b(?:on |of )?a ({'|'.join(WEEKDAYS)})\b|\b({'|'.join(WEEKDAYS)})s\b")
 # a question that ends on what was said before it ("do you charge for that", "is that ok", "is it")
 REFERS_BACK = re.compile(r"\b(?:that|it|this|them|those)(?: (?:ok|okay|alright|fine|allowed))?$")
 MAY_BE_ABOUT = 0.15  # an intent the classifier gives this much is what a question may be about
@@ -348,6 +352,10 @@ def asking_part(raw: str) -> str:
     for i, clause in enumerate(clauses[1:], start=1):
         if CLAUSE_ASKS.match(expand_shorthand(clause)):
             return ",".join(clauses[i:])
+    if len(clauses) == 1:  # speech-to-text's line without a stop: "... went down the drain do y'all have one"
+        heard = expand_shorthand(raw[:500])
+        inside = EMBEDDED_ASK.search(heard)
+        return heard[inside.start() :] if inside else ""
     return ""
 
 
@@ -796,6 +804,13 @@ class _Turn:
             return self.answer_question(asked=True) if what_if else None
         if asks_price:
             return self.run_done(result)
+        if data.get("kind") == "service" and BUYS.search(self.text):
+            # "do y'all have like a titanium one I can just buy off you": a thing to buy, not the service
+            # or the service's own entry, which says what it sells with it
+            bought = self.tools.run(
+                self.ctx, "search_knowledge", {"query": canonical(self.raw[:500]), "kind": "product"}
+            )
+            return self.run_done(bought if bought.data.get("confidence", 0.0) >= ALSO_ANSWER else result)
         if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()):
             return None  # "I'd like to set up another bike fitting": a booking, not what a fitting is
         if data.get("kind") == "product" and intent is Intent.ORDER_STATUS and OWN_ORDER.search(self.text):
@@ -864,6 +879,7 @@ class _Turn:
             and not match_option(asked[0], {title: [title]}, typos=False)
         )
         each: list[ToolResult] = []  # what each question of the line found
+        confirmed = False
         for sentence in asked[:MAX_ANSWERS]:
             if sentence == self.raw.strip() or says_only(sentence, VAGUE_TERMS):
                 continue  # a line that is one question was just searched whole; "and how much is it" with it
@@ -873,8 +889,12 @@ class _Turn:
             # HydraFacials?" none about the HydraFacial's aftercare)
             priced = self.price_asked(sentence) if whole.data.get("kind") != "product" else None
             more = self.hours_asked(sentence) or priced or self.search_either(sentence)
-            if more.data.get("confidence", 0.0) >= ALSO_ANSWER and more.data.get("title") not in titles:
-                if not answers or named_in_story or priced is not None:  # the question alone answers it
+            sure = more.data.get("confidence", 0.0) >= ALSO_ANSWER
+            if sure and more.data.get("title") == whole.data.get("title") and whole.text in answers:
+                confirmed = True  # a question of the line finds what the whole line found: it stays
+            elif sure and more.data.get("title") not in titles:
+                # the question alone answers it, unless another question confirmed the whole line's
+                if (not answers or named_in_story or priced is not None) and not confirmed:
                     answers = [answer for answer in answers if answer != whole.text]  # not the whole line
                     titles.discard(whole.data.get("title"))  # ... unless another question finds it again
                     first = more if first is whole or not answers else first
@@ -941,16 +961,22 @@ class _Turn:
         reading = understand(sentence)
         if reading.intent is not Intent.HOURS or reading.confidence < SURE_ENOUGH_TO_ASK:
             return None
+        names_days = bool(ANY_WEEKDAY.search(normalize(sentence)) or find_dates(sentence, self.ctx.local_now))
+        if not names_days and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
+            return None
+        data = {"found": True, "kind": "hours", "title": "hours", "confidence": 1.0}
+        return ToolResult(self.said_hours(sentence), data, outcome="knowledge")
+
+    def said_hours(self, sentence: str) -> str:
+        """The hours of the days ``sentence`` names: a day of the week in general ("are you open on
+        a Monday at all", "do you do Sundays"), the dates it names, or else the week."""
         weekdays = list(dict.fromkeys(day for pair in ANY_WEEKDAY.findall(normalize(sentence)) for day in pair if day))
         dates = find_dates(sentence, self.ctx.local_now)
-        days = list(dict.fromkeys(m.day for m in dates if WEEKDAYS[m.day.weekday()] not in weekdays))[:4]
-        if not days and not weekdays and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
-            return None
+        general = {f"{prefix}{day}{plural}" for day in weekdays for prefix in ("", "a ") for plural in ("", "s")}
+        days = list(dict.fromkeys(m.day for m in dates if m.text.removeprefix("on ") not in general))[:4]
         said = [self.tools.run(self.ctx, "get_hours", {"weekday": day}).text for day in weekdays[:4]]
         said += [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days]
-        text = " ".join(said) if said else self.tools.run(self.ctx, "get_hours", {}).text
-        data = {"found": True, "kind": "hours", "title": "hours", "confidence": 1.0}
-        return ToolResult(text, data, outcome="knowledge")
+        return " ".join(said) if said else self.tools.run(self.ctx, "get_hours", {}).text
 
     def knowledge_of_the_request(self) -> ToolResult | None:
         """A question whose words find nothing, searched again with the words a shop writes about
@@ -2084,12 +2110,9 @@ class _Turn:
     def answer_hours(self) -> Reply:
         """Every day the caller asked about ("do you shut late Thursdays, and Sundays?"), or the
         week; an ordinary open day is answered from the hours like any other."""
-        days = list(dict.fromkeys(match.day for match in find_dates(self.raw, self.ctx.local_now)))
-        if not days:
-            return self.run_tool("get_hours", {})
-        answers = [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days[:4]]
+        text = self.said_hours(self.raw)
         self.reset()
-        return self.reply(" ".join(answers))
+        return self.reply(text)
 
     def answers_nothing_asked(self) -> bool:
         """A bare name, number or email out of the blue ("Sam Whitaker"): an answer to a question
