@@ -764,9 +764,9 @@ class _Turn:
             # "I'll be a quarter of an hour late for my twelve o'clock. Will youse still see me?" asks
             # the policy on lateness, not the hours; "can I drop the car off tonight before you
             # open?" is answered by the shop's FAQ on dropping off after hours, if it has one, not
-            # by the hours: what the line asks
-            # besides the hours is searched; a line of two questions, one about the hours ("are
-            # you open late any night, and can I rent an e-bike?"), gets both answers
+            # by the hours: what the line asks besides the hours is searched; a line of two
+            # questions, one about the hours ("are you open late any night, and can I rent an
+            # e-bike?"), gets both answers
             asked = asked_sentences(self.raw[:500])
             readings = {s: self.hours_asked(s) for s in asked} if len(asked) > 1 else {}
             hours = next((found for found in readings.values() if found), None)
@@ -805,8 +805,8 @@ class _Turn:
         if asks_price:
             return self.run_done(result)
         if data.get("kind") == "service" and BUYS.search(self.text):
-            # "do y'all have like a titanium one I can just buy off you": a thing to buy, not the service
-            # or the service's own entry, which says what it sells with it
+            # "do y'all have like a titanium one I can just buy off you": a thing to buy, answered from
+            # the product or from the service's own entry (which says what it sells), not booked
             bought = self.tools.run(
                 self.ctx, "search_knowledge", {"query": canonical(self.raw[:500]), "kind": "product"}
             )
