@@ -314,6 +314,15 @@ def test_a_longer_alias_a_typo_away_wins_over_the_word_of_it_said_whole() -> Non
     assert match_option("I need a fitting", golf) == "Club Fitting"
 
 
+def test_a_word_heard_as_two_names_the_option() -> None:
+    """Speech-to-text hears "placement" as "place meant", "restring" as "re string"."""
+    school = {"Placement Assessment": ["placement test", "level test"], "Private Lesson": ["private"]}
+    assert match_option("do I gotta pay for the place meant test", school, typos=False, whole=True) == (
+        "Placement Assessment"
+    )
+    assert match_option("is there a place to park", school) is None
+
+
 def test_an_everyday_word_is_no_typo_of_a_service_word() -> None:
     """ "could" is one edit from "mould", "later" from "water": neither names a service."""
     clinic = {"Custom earplugs": ["ear moulds", "swim plugs"], "Hydrotherapy": ["water"]}

@@ -241,6 +241,49 @@ def test_a_holiday_is_its_next_date(text: str, day: dt.date) -> None:
 
 
 @pytest.mark.parametrize(
+    ("zone", "text", "day"),
+    [  # on Thursday, May 20, 2027, where the shop is
+        ("Pacific/Auckland", "are you guys open on Matariki, the Friday?", dt.date(2027, 6, 25)),
+        ("Australia/Perth", "you blokes open on WA Day?", dt.date(2027, 6, 7)),
+        ("America/Toronto", "could I bring him in on the May two-four Monday", dt.date(2027, 5, 24)),
+        ("America/Toronto", "are you open Thanksgiving", dt.date(2027, 10, 11)),
+        ("America/Chicago", "are you open Thanksgiving", dt.date(2027, 11, 25)),
+        ("America/Chicago", "open on labour day?", dt.date(2027, 9, 6)),
+        ("Europe/London", "are you open on the bank holiday Monday", dt.date(2027, 5, 31)),
+        ("Europe/London", "open the August bank holiday?", dt.date(2027, 8, 30)),
+        ("Europe/Dublin", "open the August bank holiday?", dt.date(2027, 8, 2)),
+    ],
+)
+def test_a_holiday_of_the_shops_place_is_its_date_there(zone: str, text: str, day: dt.date) -> None:
+    now = dt.datetime(2027, 5, 20, 10, 0, tzinfo=ZoneInfo(zone))
+    assert [match.day for match in find_dates(text, now)] == [day]
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [  # NOW is Friday, November 27
+        ("the day before Christmas Eve", dt.date(2026, 12, 23)),
+        ("could we do the Monday after Christmas", dt.date(2026, 12, 28)),
+        ("the day after tomorrow", dt.date(2026, 11, 29)),
+        ("the Friday after next", dt.date(2026, 12, 11)),
+    ],
+)
+def test_a_day_told_from_another_is_counted_from_it(text: str, day: dt.date) -> None:
+    assert [match.day for match in find_dates(text, NOW)] == [day]
+
+
+def test_the_day_after_the_long_weekend_is_the_day_after_its_holiday() -> None:
+    now = dt.datetime(2027, 5, 20, 10, 0, tzinfo=ZoneInfo("America/Toronto"))  # Victoria Day is Monday the 24th
+    assert [m.day for m in find_dates("Tuesday, the day after the long weekend", now)] == [dt.date(2027, 5, 25)] * 2
+    assert [m.day for m in find_dates("the Monday after the long weekend", now)] == [dt.date(2027, 5, 31)]
+
+
+def test_a_holiday_before_a_deadline_word_is_no_day() -> None:
+    now = dt.datetime(2027, 5, 20, 10, 0, tzinfo=ZoneInfo("Europe/London"))
+    assert find_dates("can it be done before the bank holiday", now) == []
+
+
+@pytest.mark.parametrize(
     ("text", "day"),
     [  # NOW is Friday, November 27
         ("a week from Tuesday", dt.date(2026, 12, 8)),
@@ -252,6 +295,9 @@ def test_a_holiday_is_its_next_date(text: str, day: dt.date) -> None:
         ("a fortnight tomorrow", dt.date(2026, 12, 12)),
         ("a week today", dt.date(2026, 12, 4)),
         ("could I come in a week Tuesday", dt.date(2026, 12, 8)),  # not "in a week", then Tuesday
+        # the caller works the date out and says it: that date, not a week after it
+        ("a week from Friday, the 4th", dt.date(2026, 12, 4)),
+        ("a week on Tuesday the 8th", dt.date(2026, 12, 8)),
     ],
 )
 def test_a_week_from_a_day_is_that_day_a_week_later(text: str, day: dt.date) -> None:

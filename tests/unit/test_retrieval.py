@@ -182,6 +182,18 @@ def test_words_speech_splits_apart_match_the_word_written_as_one() -> None:
     assert top(index, "can you do a tune up").document.id == "tuneup"
 
 
+def test_a_word_heard_as_two_is_the_word_the_shop_writes_not_its_halves() -> None:
+    index = KnowledgeIndex.build(
+        [
+            Document(
+                "pearls", "faq", "Do you restring pearl necklaces?", "Yes, from 30 pounds, knotted between each pearl."
+            ),
+            Document("strings", "product", "Guitar strings", "Nickel wound string set. Price 8."),
+        ]
+    )
+    assert top(index, "how much to re string a necklace").document.id == "pearls"
+
+
 def test_a_lone_letter_joins_the_next_word_in_the_shops_text_too() -> None:
     index = KnowledgeIndex.build(
         [

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sera.agent.context import TurnContext
+from sera.agent.context import WEEKDAY_NAMES, TurnContext
 from sera.agent.language import match_option
 from sera.agent.phrasing import say_day, say_hours, say_list, say_money, say_time, say_when, with_article
 from sera.agent.ports import Action, ActionKind
@@ -29,7 +29,7 @@ from sera.booking.service import (
     reschedule_appointment,
     upcoming_appointments,
 )
-from sera.booking.slots import Slot, next_open_day
+from sera.booking.slots import Slot, StaffSpec, next_open_day
 from sera.customers.service import add_customer_email, add_do_not_contact, find_or_create_customer
 from sera.knowledge.service import shop_index
 from sera.orders.ports import OrderInfo, OrdersPort, OrdersUnavailableError
@@ -632,16 +632,24 @@ def privacy_request(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     return ToolResult(text, {"request_id": request.id, "type": args["type"]}, outcome="privacy_request")
 
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+WEEKDAYS = tuple(name.lower() for name in WEEKDAY_NAMES)  # the get_hours tool's weekday argument
+
+
+def _weekly_hours(ctx: TurnContext, weekday: int) -> list[tuple[time, time]]:
+    """The shop's usual hours on a day of the week, whatever the date."""
+    return [(r.start, r.end) for r in ctx.shop.schedule.calendar.hours.get(weekday, [])]
 
 
 def hours(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     day = _parse_day(args.get("date"))
     today = ctx.local_now.date()
     weekday = str(args.get("weekday") or "").lower()
+    named = match_option(str(args["staff"]), ctx.shop.staff_options()) if args.get("staff") else None
+    staff = ctx.shop.schedule.staff_named(named)
+    if staff is not None:
+        return _staff_hours(ctx, staff, WEEKDAYS.index(weekday) if weekday in WEEKDAYS else None, day)
     if weekday in WEEKDAYS:  # "are you open on Mondays?": the week's hours for that day, not one date's
-        weekly = ctx.shop.schedule.calendar.hours.get(WEEKDAYS.index(weekday), [])
-        ranges = [(r.start, r.end) for r in weekly]
+        ranges = _weekly_hours(ctx, WEEKDAYS.index(weekday))
         said = f"we're open from {say_hours(ranges)}" if ranges else "we're closed"
         data = {"weekday": weekday, "open": bool(ranges)}
         return ToolResult(f"On {weekday.title()}s {said}.", data, outcome="knowledge")
@@ -650,7 +658,7 @@ def hours(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         parts = []
         for d in sorted(week, key=lambda d: d.weekday()):
             ranges = ctx.shop.opening_hours(d) if d not in ctx.shop.schedule.calendar.closures else []
-            ranges = ranges or [(r.start, r.end) for r in ctx.shop.schedule.calendar.hours.get(d.weekday(), [])]
+            ranges = ranges or _weekly_hours(ctx, d.weekday())
             parts.append(f"{say_day(d).split(',')[0]} {say_hours(ranges) if ranges else 'closed'}")
         return ToolResult("Our hours are: " + "; ".join(parts) + ".", {"day": None}, outcome="knowledge")
     ranges = ctx.shop.opening_hours(day)
@@ -659,6 +667,30 @@ def hours(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
         return ToolResult(f"We're closed on {name}.", {"day": day.isoformat(), "open": False}, outcome="knowledge")
     opened = {"day": day.isoformat(), "open": True}
     return ToolResult(f"On {name} we're open from {say_hours(ranges)}.", opened, outcome="knowledge")
+
+
+def _staff_hours(ctx: TurnContext, staff: StaffSpec, weekday: int | None, day: date | None) -> ToolResult:
+    """The days and hours a staff member works: on a date, on a day of the week, or in a week."""
+    data = {"staff": staff.name, "day": day.isoformat() if day else None}
+    if day is not None:
+        ranges = _working(ctx, staff, day.weekday()) if ctx.shop.opening_hours(day) else []
+        name = say_day(day, ctx.local_now.date())
+        works = f"{staff.name} works from {say_hours(ranges)}" if ranges else f"{staff.name} isn't in"
+        return ToolResult(f"On {name} {works}.", data, outcome="knowledge")
+    days = [weekday] if weekday is not None else range(7)
+    worked = [(WEEKDAY_NAMES[d], _working(ctx, staff, d)) for d in days]
+    said = [f"{name}s from {say_hours(ranges)}" for name, ranges in worked if ranges]
+    if not said:
+        off = f" on {WEEKDAY_NAMES[weekday]}s" if weekday is not None else " at the moment"
+        return ToolResult(f"{staff.name} doesn't work{off}.", data, outcome="knowledge")
+    return ToolResult(f"{staff.name} works {say_list(said, 'and')}.", data, outcome="knowledge")
+
+
+def _working(ctx: TurnContext, staff: StaffSpec, weekday: int) -> list[tuple[time, time]]:
+    """A staff member's hours on a day of the week, inside the shop's."""
+    shop = _weekly_hours(ctx, weekday)
+    own = shop if staff.hours is None else [(r.start, r.end) for r in staff.hours.get(weekday, [])]
+    return [(max(a, c), min(b, d)) for a, b in own for c, d in shop if max(a, c) < min(b, d)]
 
 
 # -- workflows -----------------------------------------------------------------------------------
@@ -776,8 +808,8 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "get_hours",
-        "Opening hours, for a date, a day of the week in general, or the week.",
-        _schema(date={"type": "string"}, weekday={"type": "string", "enum": list(WEEKDAYS)}),
+        "Opening hours, for a date, a day of the week in general, or the week; or a staff member's working hours.",
+        _schema(date={"type": "string"}, weekday={"type": "string", "enum": list(WEEKDAYS)}, staff=STRING),
         hours,
     ),
     Tool(

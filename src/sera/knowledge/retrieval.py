@@ -554,6 +554,13 @@ class KnowledgeIndex:
         said = list(dict.fromkeys(_terms(_rewrite_phrases(words))))
         candidates = _terms(compounds + [a + b for a, b in pairwise(words)])
         extra = [term for term in dict.fromkeys(candidates) if term in self._postings]
+        # a word the shop's entries know, heard as two of which one they do not ("the place meant
+        # test" is the placement test): the word is said, not its halves
+        for a, b in pairwise(words):
+            whole = _term(a + b)
+            if whole in self._postings and not all(_term(half) in self._postings for half in (a, b)):
+                halves = _terms((a, b))
+                said = [term for term in said if term not in halves] + ([whole] if whole not in said else [])
         return said, said + [term for term in extra if term not in said]
 
 

@@ -37,6 +37,7 @@ from sera.agent.language.temporal import (
     parse_date,
     parse_time,
     parse_when,
+    takes_back,
 )
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "parse_time",
     "parse_when",
     "says_phrase",
+    "takes_back",
     "tokens",
     "words_to_number",
     "yes_no",

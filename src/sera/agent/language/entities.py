@@ -696,6 +696,7 @@ def match_option(
         return None
     given = tuple((key, tuple(extra)) for key, extra in options.items())
     aliases = _aliases(given) if whole else _aliases(given) + _name_pieces(given)
+    raw, words = _rejoined(raw, words, _owners(_aliases(given)))
     exact = _phrase_match(raw, words, aliases, typos=False)
     near = _phrase_match(raw, words, aliases, typos=True) if typos else None
     # a typo away only where nothing is said word for word, or where the alias a typo away holds
@@ -704,6 +705,22 @@ def match_option(
     if best is not None or whole:
         return best[0] if best is not None else None
     return _best_word_match(words, aliases, typos=typos)
+
+
+def _rejoined(raw: list[str], words: list[str], known: Mapping[str, object]) -> tuple[list[str], list[str]]:
+    """Two words in a row that make a word of an option, where one of them is none, as one
+    (speech-to-text's "place meant test" is the "placement test")."""
+    i = 0
+    while i + 1 < len(words):
+        if not (words[i] in known and words[i + 1] in known):
+            joined = _stem(raw[i] + raw[i + 1])
+            near = (w for w in known if w[:1] == joined[:1] and abs(len(w) - len(joined)) <= 1 and len(w) > 5)
+            word = joined if joined in known else next((w for w in near if _same(joined, w)), None)
+            if word is not None:
+                raw = [*raw[:i], raw[i] + raw[i + 1], *raw[i + 2 :]]
+                words = [*words[:i], word, *words[i + 2 :]]
+        i += 1
+    return raw, words
 
 
 def says_phrase(text: str, phrases: Sequence[str]) -> bool:
@@ -770,17 +787,26 @@ def _name_pieces(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[_Ali
 _Found = tuple[str, int, int]  # the option's key, and where its alias starts and ends in the line
 
 
-def _phrase_match(raw: Sequence[str], words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool) -> _Found | None:
+@functools.lru_cache(maxsize=256)
+def _owners(aliases: tuple[_Alias, ...]) -> dict[str, frozenset[str]]:
+    """Each word of the options' aliases, and the options that have it."""
+    owners: dict[str, set[str]] = {}
+    for alias in aliases:
+        for stem in alias.stems:
+            owners.setdefault(stem, set()).add(alias.key)
+    return {stem: frozenset(keys) for stem, keys in owners.items()}
+
+
+def _phrase_match(
+    raw: Sequence[str], words: Sequence[str], aliases: tuple[_Alias, ...], *, typos: bool
+) -> _Found | None:
     """The alias found whole with the most words no other option has, then the longest: as a token
     phrase, or glued ("tuneup"), with where it lies in the
     line. The caller prefers an alias said word for word to one a typo away ("need Rocco's nails
     done" is nails, not "needles") unless the one a typo away holds it ("a diver fitting")."""
     glued_words = {w: i for i, w in reversed(list(enumerate(words)))}
-    owners: dict[str, set[str]] = {}
-    for alias in aliases:
-        for stem in alias.stems:
-            owners.setdefault(stem, set()).add(alias.key)
-    best: tuple[int, int, int, str, int] | None = None  # (-own length, -length, position, key, words)
+    owners = _owners(aliases)
+    best: tuple[int, int, int, str, int] | None = None  # (-words of its own, -length, position, key, words)
     for alias in aliases:
         width = len(alias.stems)
         position = _find_phrase(words, alias.stems, typos=typos)
@@ -822,18 +848,18 @@ def _find_split(words: Sequence[str], joined: str) -> int | None:
     return None
 
 
-def _best_word_match(words: Sequence[str], aliases: Sequence[_Alias], *, typos: bool = True) -> str | None:
+def _best_word_match(words: Sequence[str], aliases: tuple[_Alias, ...], *, typos: bool = True) -> str | None:
     """Fallback: a word that belongs to exactly one option ("brakes", "fit")."""
     same = _same if typos else str.__eq__
-    owners: dict[str, set[str]] = {}
-    for alias in aliases:
-        for stem in alias.stems:
-            if stem not in _OPTION_STOP_STEMS and len(stem) >= 2:
-                owners.setdefault(stem, set()).add(alias.key)
+    own = [
+        (stem, keys)
+        for stem, keys in _owners(aliases).items()
+        if len(keys) == 1 and stem not in _OPTION_STOP_STEMS and len(stem) >= 2
+    ]
     scores: dict[str, tuple[int, int]] = {}
     for position, word in enumerate(words):
-        for stem, keys in owners.items():
-            if len(keys) != 1 or not same(word, stem):
+        for stem, keys in own:
+            if not same(word, stem):
                 continue
             key = next(iter(keys))
             length, first = scores.get(key, (0, position))

@@ -111,6 +111,7 @@ _SHORTHAND: dict[str, str] = {
     "youse": "you",
     "yous": "you",
     "yinz": "you",
+    "yam": "you",  # the Black Country's and Birmingham's "yow am": "what do yam charge"
     "dawg": "dog",
     "dawgs": "dogs",
     "yer": "your",

@@ -27,6 +27,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sera.agent.language import public_holidays
 from sera.agent.language.normalize import expand_shorthand, within_one_edit
 from sera.agent.language.numbers import TEENS, TENS, UNITS, number_at
 
@@ -231,6 +232,7 @@ class _Span:
     start: int
     end: int
     day: dt.date
+    dated: bool = False  # the words name the day of the month ("Tuesday the 27th")
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +261,7 @@ def parse_date(text: str, now: dt.datetime) -> DateMatch | None:
     tuesday to wednesday" -> wednesday); otherwise the first one.
     """
     words = _words(text)
-    spans = _date_spans(words, now.date())
+    spans = _date_spans(words, now)
     if not spans:
         return None
     chosen = spans[0]
@@ -274,7 +276,7 @@ def find_dates(text: str, now: dt.datetime) -> list[DateMatch]:
     found = []
     for sentence in _SENTENCE_END.split(text):  # "... on the twenty-second. It's under ...": the date ends there
         words = _words(sentence)
-        found += [DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now.date())]
+        found += [DateMatch(s.day, " ".join(words[s.start : s.end])) for s in _date_spans(words, now)]
     return next_against_this(found)
 
 
@@ -305,23 +307,58 @@ def _unpossessed(word: str) -> str:
 _POSSESSED_DAYS = frozenset({"today", "tonight", "tomorrow", "week", "weekend", "fortnight", "morning", "evening"})
 
 
-def _date_spans(words: Sequence[str], today: dt.date) -> list[_Span]:
+def _date_spans(words: Sequence[str], now: dt.datetime) -> list[_Span]:
     """Scan left to right, taking the first reading that matches at each position."""
+    today, zone = now.date(), getattr(now.tzinfo, "key", None)
     spans: list[_Span] = []
     i = 0
     while i < len(words):
-        span = _date_at(words, i, today)
+        span = _told_from(words, i, today, zone) or _holiday(words, i, today, zone) or _date_at(words, i, today)
         if span is None:
             i += 1
             continue
+        if spans and takes_back(" ".join(words[spans[-1].end : span.start])):
+            spans.pop()  # "Thursday at six, no wait, scratch that, make it tomorrow": the day said last
         spans.append(span)
         i = span.end
     return spans
 
 
+def _told_from(words: Sequence[str], i: int, today: dt.date, zone: str | None) -> _Span | None:
+    """A day told from another: "the day after the long weekend", "the day before Christmas Eve",
+    "the Monday after Easter"."""
+    j = i + (words[i] == "the")
+    weekday = _weekday_value(words, j, allow_risky=False)
+    if _at(words, j) == "day" and _at(words, j + 1) in ("after", "before"):
+        shift = 1 if words[j + 1] == "after" else -1
+    elif weekday is not None and _at(words, j + 1) == "after" and _at(words, j + 2) != "next":
+        shift = 0
+    else:
+        return None
+    k = j + 2 + (_at(words, j + 2) == "the")
+    if k >= len(words):
+        return None  # "the Tuesday after": after what was said before
+    rest = words[k:]  # read without the "after" before it, which would make it a deadline
+    base = _holiday(rest, 0, today, zone) or _date_at(rest, 0, today)
+    if base is None or base.start != 0:
+        return None
+    if weekday is None:
+        return _Span(i, k + base.end, base.day + dt.timedelta(days=shift))
+    return _Span(i, k + base.end, base.day + dt.timedelta(days=(weekday - base.day.weekday()) % 7 or 7))
+
+
+_CORRECTS = re.compile(
+    r"\b(?:scratch that|no wait|wait no|i mean|or rather|actually no|no sorry|sorry no|on second thoughts?)\b"
+)
+
+
+def takes_back(text: str) -> bool:
+    """The caller takes back what they just said ("no wait, scratch that", "I mean")."""
+    return bool(_CORRECTS.search(text.lower()))
+
+
 def _date_at(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     for reader in (
-        _holiday,
         _weeks_after,
         _relative_day,
         _in_n_days,
@@ -381,26 +418,53 @@ _HOLIDAYS: dict[tuple[str, ...], tuple[int, int] | int] = {
     ("easter",): 0,
     ("easter", "monday"): 1,
 }
-_HOLIDAY_LONGEST = max(map(len, _HOLIDAYS))
 # a holiday after these is a deadline, not the day ("before christmas eve"), and a one-word one
 # after these a season or a reason ("over christmas", "for easter")
 _DEADLINE_WORDS = frozenset({"before", "after", "by", "until", "till"})
 _SEASON_WORDS = frozenset({"over", "around", "for", "during", "throughout"})
 
 
-def _holiday(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
-    """Christmas Eve, Boxing Day, New Year's Day, Good Friday...: the next one from today."""
+def _holiday(words: Sequence[str], i: int, today: dt.date, zone: str | None) -> _Span | None:
+    """Christmas Eve, Boxing Day, New Year's Day, Good Friday... and the holidays of the shop's
+    place (Matariki, WA Day, the bank holiday Monday): the next one from today."""
     before = words[i - 1] if i > 0 else ""
-    plain = [w.replace("'", "") for w in words[i : i + _HOLIDAY_LONGEST]]
-    for length in range(min(_HOLIDAY_LONGEST, len(plain)), 0, -1):
-        when = _HOLIDAYS.get(tuple(plain[:length]))
-        if when is None or before in _DEADLINE_WORDS or (length == 1 and before in _SEASON_WORDS):
+    if before in _DEADLINE_WORDS or (before == "the" and i > 1 and words[i - 2] in _DEADLINE_WORDS):
+        return None
+    plain = [public_holidays.plain(w) for w in words[i : i + public_holidays.LONGEST]]
+    for length in range(min(public_holidays.LONGEST, len(plain)), 0, -1):
+        name = tuple(plain[:length])
+        if length == 1 and before in _SEASON_WORDS:
             continue
+        if name in public_holidays.GENERIC:
+            return _next_holiday(words, i, i + length, today, zone)
+        when = _HOLIDAYS.get(name)
         for year in (today.year, today.year + 1):
-            day = _easter(year) + dt.timedelta(days=when) if isinstance(when, int) else dt.date(year, *when)
-            if day >= today:
-                return _Span(i, i + length, day)
+            if when is None:
+                days = public_holidays.holidays_named(zone, year).get(name, [])
+            else:
+                days = [_easter(year) + dt.timedelta(days=when) if isinstance(when, int) else dt.date(year, *when)]
+            day = next((day for day in days if day >= today), None)
+            if day is not None:
+                return _Span(i, _its_weekday(words, i + length, day), day)
     return None
+
+
+def _its_weekday(words: Sequence[str], end: int, day: dt.date) -> int:
+    """Where a holiday's name ends, with the day of the week it falls on said after it ("Matariki,
+    the Friday", "the May two-four Monday")."""
+    after = end + (_at(words, end) == "the")
+    return after + 1 if _weekday_value(words, after, allow_risky=False) == day.weekday() else end
+
+
+def _next_holiday(words: Sequence[str], start: int, end: int, today: dt.date, zone: str | None) -> _Span | None:
+    """ "the bank holiday", "the long weekend Monday": the place's next holiday (on that day of
+    the week)."""
+    weekday = _weekday_value(words, end, allow_risky=False)
+    days = [
+        day for year in (today.year, today.year + 1) for day in public_holidays.days_off(zone, year) if day >= today
+    ]
+    day = next((day for day in days if weekday is None or day.weekday() == weekday), None)
+    return _Span(start, end + (weekday is not None), day) if day is not None else None
 
 
 def _easter(year: int) -> dt.date:
@@ -500,6 +564,8 @@ def _weeks_after(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     base = _relative_day(words, j, today) or _weekday_phrase(words, j, today)
     if base is None:
         return None
+    if base.dated:  # "a week from Tuesday, the 27th": the caller worked the date out and says it
+        return _Span(i, base.end, base.day)
     return _Span(i, base.end, base.day + dt.timedelta(weeks=count * weeks))
 
 
@@ -544,15 +610,15 @@ def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | Non
     end = j + 1
     explicit = _explicit_date(words, end + (1 if _at(words, end) == "the" else 0), today)
     if explicit is not None:
-        return _Span(i, explicit.end, explicit.day)
+        return _Span(i, explicit.end, explicit.day, dated=True)
     # "sat 12th", "Thursday the eleventh": the day of the month says which Saturday or Thursday
     of_month = _the_ordinal(words, end, today) if _at(words, end) == "the" else None
     if of_month is not None:
-        return _Span(i, of_month.end, of_month.day)
+        return _Span(i, of_month.end, of_month.day, dated=True)
     ordinal = _DIGIT_ORDINAL.fullmatch(_at(words, end))
     found = _next_day_of_month(today, int(ordinal[1])) if ordinal else None
     if found is not None:
-        return _Span(i, end + 1, found)
+        return _Span(i, end + 1, found, dated=True)
     of = 1 if _at(words, end) == "of" else 0  # "Thursday next week", "Thursday of next week"
     if _at(words, end + of) == "next" and _at(words, end + of + 1) == "week":
         next_monday = today + dt.timedelta(days=7 - today.weekday())

@@ -35,6 +35,7 @@ from sera.agent.language import (
     parse_date,
     parse_time,
     says_phrase,
+    takes_back,
     words_to_number,
     yes_no,
 )
@@ -70,11 +71,15 @@ SURE_OF_REQUEST = 0.9
 # below this, a move or cancel from a caller with nothing booked is a booking when it names a
 # service and a day, and a question when it is shaped like one
 SURE_ENOUGH_TO_ASK = 0.6
+# a question asked the long way round: "I wondered whether one of your doctors might come out"
+WONDERS = (
+    r"(?:i (?:was |am |'m |were )?(?:just )?(?:wondering|wondered|wonder)|i'?d like to know) (?:if|whether|what|how)\b"
+)
 QUESTION_OPENERS = re.compile(
     r"^(?:so |and |but |hi |hey |hello |ok |okay |yeah |also |just )*"
     r"(?:(?:a |one |two |three |a couple of |a few )?(?:quick |wee |small |little )?(?:questions?|things?|ones) )?"
     r"(?:what|whats|what's|how|hows|how's|do|does|did|is|isn't|are|aren't|can|could|will|would|have|has|should"
-    r"|when|where|who|why|which|if|any|am)\b"
+    r"|when|where|who|why|which|if|any|am)\b|^" + WONDERS
 )
 # a clause after a comma that asks: a question word before a verb ("what happens if I'm late"), or
 # an auxiliary before its subject ("am I covered"), also after an if ("if it dies at 2am do I have to
@@ -85,7 +90,7 @@ CLAUSE_ASKS = re.compile(
     r"|long|much|many|time|kind|sort|about)|(?:where|how|who|when)'s"
     r"|(?:if .{1,60}? )?(?:am|is|are|do|does|can|could|will|would|should|have|has) "
     r"(?:i|you|we|they|it|he|she|there|that|this|somebody|someone|anybody|anyone)"
-    r")\b",
+    r"|" + WONDERS + r")\b",
     re.I,
 )
 PRIVACY_TYPES = {
@@ -184,16 +189,20 @@ AND_ASKS = re.compile(
     # "..., and like how long does it take", "..., and while I've got you, do you ..."
     r",?\s+\b(?:and|also|plus)\s+(?:(?:like|um|uh|so)\s+|(?:while i'?ve got you|while i'?m at it|by the way|btw|"
     r"one more thing|another thing|oh)\s*,?\s*)?"
-    r"(?=(?:what|whats|what's|is|are|do|does|can|could|will|would|how|when|where|who|why|should|have|has)\b)",
+    r"(?=(?:what|whats|what's|is|are|do|does|can|could|will|would|how|when|where|who|why|should|have|has)\b)"
+    # "is there parking at your place or should I just take the streetcar": each way is asked
+    r"|,?\s+\bor\s+(?=(?:should|shall)\s+(?:i|we)\b)",
     re.I,
 )
 # a question about what would happen, not a request to do it ("what happens if I can't make it",
 # "do you charge if I cancel the day of", "is there a fee to move it")
 WHAT_IF = re.compile(
     r"\b(?:what happens|what would happen|what if|is there (?:a|any) (?:fee|charge|penalty|cost)"
-    r"|do (?:you|they|y'all|yall|youse|yous|ye|ya|u) (?:still )?charge|(?:cost|charge) (?:me |us )?if (?:i|we)\b"
+    r"|(?<!what )(?<!much )do (?:you(?: guys| all| lot)?|they|y'all|yall|youse|yous|ye|ya|u) (?:still )?charge"
+    r"|(?:cost|charge) (?:me |us )?if (?:i|we)\b"
     r"|do i (?:still )?(?:have to|need to|get to)? ?pay|(?:will|would) i (?:still )?"
-    r"(?:be charged|get charged|have to pay|lose)|how much notice|(?:fee|charge|penalty) (?:for|if|to)"
+    r"(?:be charged|get charged|have to pay|lose)|how much notice"
+    r"|(?:fees?|penalty|(?:a|any|the|no|extra|cancellation|late) charge) (?:for|if|to)"
     r"|(?:do|would|will) we (?:still )?(?:be charged|get charged|have to pay|lose|pay)"
     # "if I had to cancel that morning, would that be ok"; "say it dies in July, what then"
     r"|if i (?:had|were|was|needed) to|(?:what|how) (?:then|now)$|then what$"
@@ -216,6 +225,11 @@ OWN_ORDER = re.compile(
     r"\b(?:did|has|have|was|were|is) (?:my|our)\b|\b(?:my|our)\b(?:\s+\S+){0,3}?\s+(?:order|parcel|package|delivery)\b"
 )
 LATE = re.compile(r"\b(?:minutes?|mins?|hours?) late\b|\brunning (?:late|behind)\b|\bbe (?:a (?:bit|little) )?late\b")
+# when a staff member works: "what days is Dr. Tremblay in?", "does Sam work Saturdays", "when's Priya back"
+WORKS_WHEN = re.compile(
+    r"\b(?:what|which) days? (?:is|does|do|are|'s)\b|\bwhen(?:'s| is| does| do)\b.{0,40}\b(?:in|work|working|back)\b"
+    r"|\b(?:does|is) .{1,30} (?:work|working)\b|\bdays? off\b"
+)
 TALK_TO = re.compile(r"\b(?:talk|speak|chat|natter|(?:have|need|want|grab) a (?:quick |wee |little )?(?:word|yarn))\b")
 LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
 # a cancellation policy's notice period ("at least 24 hours' notice", "48-hour", "2 days before")
@@ -259,6 +273,7 @@ TOPICS = {
     "order_status": "order delivery",
 }
 SURE_ANSWER = 0.6  # a knowledge answer this sure wins over a line that also sounds like a booking
+BEYOND_DOUBT = 0.95  # a knowledge answer this sure is the one, beside a service's price too
 ALSO_ANSWER = 0.5  # a question of its own in a line ("... and is there anywhere to park") is answered this sure
 TITLES = frozenset({"dr", "doctor", "mr", "mrs", "ms", "miss", "prof", "professor"})
 MAYBE_MOVE = 0.05  # the classifier's least probability of a move for a booking that names the caller's own
@@ -317,7 +332,8 @@ PAST_BREAKS = re.compile(
 EARLIER = re.compile(
     r"\b(earlier|forward|sooner|prepone\w*)\b|\bup (?:by )?(?:an?|one|two|half|\d+|fifteen|twenty|thirty)\b"
 )
-DAY_AFTER = re.compile(r"\b(?:day after(?!\s+tomorrow)|next day|following day)\b")
+# the day after the appointment's, not "the day after tomorrow" or "the day after the long weekend"
+DAY_AFTER = re.compile(r"\b(?:day after(?!\s+(?:tomorrow|the|that|this|next|\w+day)\b)|next day|following day)\b")
 
 SHORT_NO = 6  # words: a longer line says no only in its first few
 DATA_ABOUT_ME = re.compile(  # what a privacy request is about: the caller's data
@@ -479,10 +495,17 @@ class OfflineBrain:
 def sureness(meaning: Meaning) -> float:
     """How sure the classifier is of what the caller wants. Asking for a person and asking to
     leave them a message are one wish (reach someone), so the two add up: "can someone call me
-    back about my repair?" is split between them, and surely neither a question for the FAQ."""
-    if meaning.intent in (Intent.HUMAN, Intent.MESSAGE):
-        return sum(g.probability for g in meaning.guesses if g.label in NAMES_PEOPLE)
+    back about my repair?" is split between them, and surely neither a question for the FAQ. So
+    are the wishes to be left alone, by the business or by its marketing: "I don't want my details
+    used for the newsletters and the offers. Can ye stop that?" is an objection or an opt-out,
+    and surely no question about the privacy policy."""
+    for wish in (NAMES_PEOPLE, LEAVE_ME_ALONE):
+        if meaning.intent is not None and meaning.intent.value in wish:
+            return sum(g.probability for g in meaning.guesses if g.label in wish)
     return meaning.confidence
+
+
+LEAVE_ME_ALONE = frozenset({"privacy_objection", "opt_out", "privacy_erasure"})
 
 
 class _Turn:
@@ -673,6 +696,13 @@ class _Turn:
             # "cn i get a sweedish msg fri @ 6": a service at a time asks for a visit; an opt-out
             # cannot be taken back, so a line that also asks for a slot is that booking
             self.intent = Intent.BOOK
+        unsure_fault = (
+            self.intent is Intent.SUPPORT and self.meaning is not None and sureness(self.meaning) < SURE_OF_REQUEST
+        )
+        if unsure_fault and self.probability(Intent.BOOK) >= MAY_BE_ABOUT and self.asks_for_a_slot():
+            # "my pump's making this grinding noise. Can Chuy come look at it tomorrow at nine?": the
+            # fault is why, and the visit at a time what the caller asks for
+            self.intent = Intent.BOOK
         if self.intent is Intent.OPT_OUT:
             self.reset()
             result = self.tools.run(self.ctx, "opt_out", {})
@@ -751,13 +781,16 @@ class _Turn:
             return None
         if self.matching_workflow() is not None:  # the merchant's own trigger words win
             return None
+        works = self.staff_days_asked()
+        if works is not None:
+            return self.run_done(works)
         meaning, intent = self.meaning, self.intent
         if meaning is None:
             return None
         asks_price = bool(ASKS_PRICE.search(expand_shorthand(self.raw)))  # asked before anything is booked
         # "what happens if I cancel the morning of", "I might roll in about fifteen minutes late, that
         # cool?": the policy, unless the caller asks to move for it ("running late, can you push me back")
-        what_if = bool(WHAT_IF.search(self.text) or (LATE.search(self.text) and not CHANGES.search(self.text)))
+        what_if = self.supposes or bool(LATE.search(self.text) and not CHANGES.search(self.text))
         if intent in (None, Intent.QUESTION, Intent.HOURS) and not (asks_price or what_if) and self.asks_for_a_slot():
             return None  # "is Kasia in this Saturday? could she do his full groom at nine": a booking
         if intent is Intent.HOURS and not (what_if and not HOURS_WORDS.search(self.text)):
@@ -801,7 +834,11 @@ class _Turn:
             result = self.knowledge_of_the_request() or result
         data = result.data
         if not data.get("found"):
-            return self.answer_question(asked=True) if what_if else None
+            # "would ye hire out the gallery for a private party, and how much would that be?": a
+            # price the shop has none for, of nothing it surely sells (a "Private Gallery Viewing"
+            # by two of its words), is no booking of that: the team is asked
+            unpriced = asks_price and sureness(meaning) < SURE_OF_REQUEST and not self.service_wanted(whole=True)
+            return self.answer_question(asked=True) if what_if or unpriced else None
         if asks_price:
             return self.run_done(result)
         if data.get("kind") == "service" and BUYS.search(self.text):
@@ -818,6 +855,19 @@ class _Turn:
         if data.get("confidence", 1.0) < SURE_ANSWER and not what_if and self.sounds_like_booking():
             return None  # "can I bring him in for his rabies shot?": a booking, unless the shop's answer is plain
         return self.run_done(result)
+
+    def staff_days_asked(self) -> ToolResult | None:
+        """When a staff member the line names works, from their hours ("what days is Dr. Tremblay
+        in? I'd like to keep seeing the same vet", "does Sam work Saturdays?"), unless the line asks
+        for a booking with them or a word with them."""
+        if not WORKS_WHEN.search(self.text) or TALK_TO.search(self.text) or self.asks_for_a_slot():
+            return None
+        staff = self.named_staff()
+        if staff is None:
+            return None
+        weekdays, days = self.days_asked_about(self.raw)
+        asked = {"weekday": weekdays[0]} if weekdays else {"date": days[0].isoformat()} if days else {}
+        return self.tools.run(self.ctx, "get_hours", {"staff": staff, **asked})
 
     def price_of_named_service(self) -> Reply | None:
         """The price of the service a line names whole ("before I book anything, roughly what would
@@ -876,9 +926,11 @@ class _Turn:
         named_in_story = (
             len(asked) == 1
             and whole.data.get("kind") in ("service", "product")
-            and not match_option(asked[0], {title: [title]}, typos=False)
+            and not match_option(asked[0], {title: self.ctx.shop.service_options().get(title, [title])}, typos=False)
         )
-        each: list[ToolResult] = []  # what each question of the line found
+        # an FAQ entry or policy that answers the whole line beyond doubt stays, whatever price a part asks
+        beyond_doubt = ("faq", "policy") if whole.data.get("confidence", 0.0) >= BEYOND_DOUBT else ()
+        own_answers = 0  # the questions of the line that found an answer of their own
         confirmed = False
         for sentence in asked[:MAX_ANSWERS]:
             if sentence == self.raw.strip() or says_only(sentence, VAGUE_TERMS):
@@ -887,7 +939,7 @@ class _Turn:
             # a product ("how much is the wheel class, and what time are yous open till on a Thursday?" is no
             # question about a Wheel Practice Hour; "are ye open Mondays? and how much is one o' they
             # HydraFacials?" none about the HydraFacial's aftercare)
-            priced = self.price_asked(sentence) if whole.data.get("kind") != "product" else None
+            priced = self.price_asked(sentence) if whole.data.get("kind") not in ("product", *beyond_doubt) else None
             more = self.hours_asked(sentence) or priced or self.search_either(sentence)
             sure = more.data.get("confidence", 0.0) >= ALSO_ANSWER
             if sure and more.data.get("title") == whole.data.get("title") and whole.text in answers:
@@ -900,7 +952,7 @@ class _Turn:
                     first = more if first is whole or not answers else first
                 answers.append(more.text)
                 titles.add(more.data.get("title"))
-                each.append(more)
+                own_answers += 1
         tail = question_tail(self.raw[:500]) if not answers else None
         if tail:
             found = self.tools.run(self.ctx, "search_knowledge", {"query": tail})
@@ -912,7 +964,7 @@ class _Turn:
         said = [closed.text] if closed else []
         # "two quick ones: are you open on a Monday at all, and can I bring the dog in?": when each
         # question found its own answer, the whole line's may still be the one, so all are said
-        most = MAX_ANSWERS + (len(each) >= MAX_ANSWERS)
+        most = MAX_ANSWERS + (own_answers >= MAX_ANSWERS)
         return ToolResult(" ".join([*said, *answers[:most]]), first.data, outcome=first.outcome)
 
     def closure_named(self) -> ToolResult | None:
@@ -961,21 +1013,24 @@ class _Turn:
         reading = understand(sentence)
         if reading.intent is not Intent.HOURS or reading.confidence < SURE_ENOUGH_TO_ASK:
             return None
-        names_days = bool(ANY_WEEKDAY.search(normalize(sentence)) or find_dates(sentence, self.ctx.local_now))
-        if not names_days and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
+        weekdays, days = self.days_asked_about(sentence)
+        if not (weekdays or days) and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
             return None
         data = {"found": True, "kind": "hours", "title": "hours", "confidence": 1.0}
-        return ToolResult(self.said_hours(sentence), data, outcome="knowledge")
+        return ToolResult(self.said_hours(weekdays, days), data, outcome="knowledge")
 
-    def said_hours(self, sentence: str) -> str:
-        """The hours of the days ``sentence`` names: a day of the week in general ("are you open on
-        a Monday at all", "do you do Sundays"), the dates it names, or else the week."""
+    def days_asked_about(self, sentence: str) -> tuple[list[str], list[date]]:
+        """The days of the week ``sentence`` names in general ("are you open on a Monday at all",
+        "do you do Sundays"), and the dates it names besides."""
         weekdays = list(dict.fromkeys(day for pair in ANY_WEEKDAY.findall(normalize(sentence)) for day in pair if day))
-        dates = find_dates(sentence, self.ctx.local_now)
         general = {f"{prefix}{day}{plural}" for day in weekdays for prefix in ("", "a ") for plural in ("", "s")}
-        days = list(dict.fromkeys(m.day for m in dates if m.text.removeprefix("on ") not in general))[:4]
+        dates = find_dates(sentence, self.ctx.local_now)
+        return weekdays, list(dict.fromkeys(m.day for m in dates if m.text.removeprefix("on ") not in general))
+
+    def said_hours(self, weekdays: list[str], days: list[date]) -> str:
+        """The hours of the days of the week and the dates named, or else the week's."""
         said = [self.tools.run(self.ctx, "get_hours", {"weekday": day}).text for day in weekdays[:4]]
-        said += [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days]
+        said += [self.tools.run(self.ctx, "get_hours", {"date": day.isoformat()}).text for day in days[:4]]
         return " ".join(said) if said else self.tools.run(self.ctx, "get_hours", {}).text
 
     def knowledge_of_the_request(self) -> ToolResult | None:
@@ -985,7 +1040,7 @@ class _Turn:
         if self.meaning is None or not asks_question(self.raw):
             return None
         guesses = list(self.meaning.guesses[:3])
-        condition = CONDITION.search(self.raw[:500]) if WHAT_IF.search(self.text) else None
+        condition = CONDITION.search(self.raw[:500]) if self.supposes else None
         if condition:
             # "what happens if I don't make it to my overhaul and don't tell you": the question is
             # sure, and what it supposes ("I don't make it ...") is what it is about
@@ -998,7 +1053,7 @@ class _Turn:
             return None
         query = f"{canonical(self.raw[:500])} {' '.join(topics)}"
         found = self.tools.run(self.ctx, "search_knowledge", {"query": query})
-        if not found.data.get("found") and WHAT_IF.search(self.text):
+        if not found.data.get("found") and self.supposes:
             # a long what-if ("how late can I change the time on me service next Tuesday without
             # copping a fee?") whose other words drown the topic: the topic's policy alone
             found = self.tools.run(self.ctx, "search_knowledge", {"query": " ".join(topics)})
@@ -1018,10 +1073,22 @@ class _Turn:
         return bool(self.dates_wanted or parse_time(self.raw) or extract_order_number(self.raw))
 
     @functools.cached_property
+    def supposes(self) -> bool:
+        """The line asks what would happen if ("do you charge if I move it", "not cancelling, but")."""
+        return bool(WHAT_IF.search(self.text))
+
+    @functools.cached_property
     def dates_wanted(self) -> list[DateMatch]:
         """The dates the caller names for what they want, not for what already happened ("I got
         my belly button done on Sunday", "you replaced the valve back in June")."""
-        found = [match for clause in self.wanted_clauses for match in find_dates(clause, self.ctx.local_now)]
+        found: list[DateMatch] = []
+        taken_back = False  # "Thursday at six, actually no wait, scratch that, make it tomorrow": the day said last
+        for clause in self.wanted_clauses:
+            taken_back = taken_back or (bool(found) and takes_back(clause))
+            dates = find_dates(clause, self.ctx.local_now)
+            if dates and taken_back:
+                found, taken_back = found[:-1], False
+            found += dates
         return next_against_this(found)
 
     @functools.cached_property
@@ -1121,7 +1188,9 @@ class _Turn:
         if intent is Intent.HOURS:
             return self.answer_hours()
         if intent in (Intent.QUESTION, None, Intent.GREETING):
-            return self.answer_question()
+            # a line asked with a question mark that nothing understood ("Please, you are doing the
+            # piercing of ears in your shop?") is still a question: the team can be asked
+            return self.answer_question(asked=intent is None and "?" in self.raw)
         return None
 
     def complains_of_work_done(self) -> bool:
@@ -2110,7 +2179,7 @@ class _Turn:
     def answer_hours(self) -> Reply:
         """Every day the caller asked about ("do you shut late Thursdays, and Sundays?"), or the
         week; an ordinary open day is answered from the hours like any other."""
-        text = self.said_hours(self.raw)
+        text = self.said_hours(*self.days_asked_about(self.raw))
         self.reset()
         return self.reply(text)
 
