@@ -278,6 +278,20 @@ def test_the_day_after_the_long_weekend_is_the_day_after_its_holiday() -> None:
     assert [m.day for m in find_dates("the Monday after the long weekend", now)] == [dt.date(2027, 5, 31)]
 
 
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [
+        ("Europe/London", dt.date(2027, 4, 3)),
+        ("Australia/Sydney", dt.date(2027, 4, 3)),
+        ("America/Chicago", dt.date(2027, 3, 4)),
+    ],
+)
+def test_a_date_in_figures_is_read_as_the_shops_place_writes_it(zone: str, day: dt.date) -> None:
+    now = dt.datetime(2027, 3, 1, 10, 0, tzinfo=ZoneInfo(zone))
+    assert [m.day for m in find_dates("can i book 03/04 at 10", now)] == [day]
+    assert [m.day for m in find_dates("sat 18/9", now)] == [dt.date(2027, 9, 18)]  # only one reading
+
+
 def test_a_holiday_before_a_deadline_word_is_no_day() -> None:
     now = dt.datetime(2027, 5, 20, 10, 0, tzinfo=ZoneInfo("Europe/London"))
     assert find_dates("can it be done before the bank holiday", now) == []

@@ -431,6 +431,8 @@ def _is_name_word(token: _Word, strict: bool) -> bool:
         return False
     if word in _NEVER_NAME or all(part in _NEVER_NAME for part in word.split("-")):  # "sixty-two"
         return False
+    if "-" in word and all(len(part) == 1 for part in word.split("-")):  # "M-E-R-E": a name spelled out
+        return False
     if not strict or token.capitalized:
         return True
     return word not in _UNLIKELY_NAME and not (word.endswith("ing") and len(word) > 5)
@@ -662,8 +664,9 @@ _OPTION_STOPWORDS = _word_set(
     repairs appointment session sessions class classes lesson lessons please want need
     like just can could would do doing done you up out off new old full basic
     one it its this that is be his her our their them they
+    monday tuesday wednesday thursday friday saturday sunday weekend today tomorrow
     """
-)
+)  # a day names when, not what: "what time y'all close this Saturday?" asks for no "Saturday class"
 _MAX_OPTION_TOKENS = 300
 
 

@@ -90,7 +90,7 @@ def days_off(zone: str | None, year: int) -> list[dt.date]:
 
 @functools.lru_cache(maxsize=64)
 def _named(zone: str, year: int) -> dict[tuple[str, ...], list[dt.date]]:
-    country, subdivision = _PLACES.get(zone) or (_countries().get(zone), None)
+    country, subdivision = _PLACES.get(zone) or (country_of(zone), None)
     if country is None:
         return {}
     try:
@@ -118,3 +118,10 @@ def _countries() -> dict[str, str]:
             rows = (line.split("\t") for line in table.read_text().splitlines() if not line.startswith("#"))
             return {row[2]: row[0] for row in rows if len(row) >= 3}
     return {}
+
+
+def country_of(zone: str | None) -> str | None:
+    """The country (ISO 3166 code) a time zone lies in, if the time zone database says."""
+    if zone is None:
+        return None
+    return _PLACES[zone][0] if zone in _PLACES else _countries().get(zone)

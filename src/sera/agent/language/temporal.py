@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from sera.agent.language import public_holidays
@@ -310,6 +311,20 @@ _POSSESSED_DAYS = frozenset({"today", "tonight", "tomorrow", "week", "weekend", 
 def _date_spans(words: Sequence[str], now: dt.datetime) -> list[_Span]:
     """Scan left to right, taking the first reading that matches at each position."""
     today, zone = now.date(), getattr(now.tzinfo, "key", None)
+    token = _DAY_FIRST.set(public_holidays.country_of(zone) not in _MONTH_FIRST)
+    try:
+        return _spans(words, today, zone)
+    finally:
+        _DAY_FIRST.reset(token)
+
+
+# where "3/4" is March 4 (and where the shop's place is unknown); elsewhere it is 3 April
+_MONTH_FIRST = frozenset({None, "US", "CA", "PR", "GU", "VI", "AS", "MP", "UM", "PH", "FM", "MH", "PW"})
+# whether the shop's place writes the day first, while a line is read
+_DAY_FIRST: ContextVar[bool] = ContextVar("day_first", default=False)
+
+
+def _spans(words: Sequence[str], today: dt.date, zone: str | None) -> list[_Span]:
     spans: list[_Span] = []
     i = 0
     while i < len(words):
@@ -753,7 +768,8 @@ def _next_day_of_month(today: dt.date, day: int) -> dt.date | None:
 
 
 def _numeric_date(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
-    """ISO "2026-12-03" and US "12/3" or "12/3/2026"."""
+    """ISO "2026-12-03", and "12/3" or "12/3/2026" as the shop's place writes it: the month first
+    in the United States, the day first in most of the world ("sat 18/9" anywhere)."""
     word = words[i]
     iso = _ISO_DATE.fullmatch(word)
     if iso:
@@ -763,7 +779,7 @@ def _numeric_date(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     if not us:
         return None
     month, day = int(us[1]), int(us[2])
-    if month > 12 >= day:  # "sat 18/9": the day first, as most of the world writes it
+    if month > 12 >= day or (_DAY_FIRST.get() and day <= 12):
         month, day = day, month
     if us[3]:
         year = int(us[3]) + (2000 if len(us[3]) == 2 else 0)

@@ -252,6 +252,7 @@ RESTOCK = re.compile(
 # classifier's reading of a story ("I was going to pop in on Wednesday ...")
 CHANGES = re.compile(r"\b(?:cancel|move|reschedul|change|push|shift|switch|bump|call off)\w*")
 ACTS = re.compile(f"{CHANGES.pattern}|\\bbook\\w*")
+WHEN_ASKED = re.compile(r"\b(?:what time|how late|how early|till when|until when)\b", re.I)
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
 # a question asked mid-line: an auxiliary and who it asks about, after three words or more
 EMBEDDED_ASK = re.compile(
@@ -332,6 +333,8 @@ PAST_BREAKS = re.compile(
 EARLIER = re.compile(
     r"\b(earlier|forward|sooner|prepone\w*)\b|\bup (?:by )?(?:an?|one|two|half|\d+|fifteen|twenty|thirty)\b"
 )
+# a day the caller turns down: "Saturday's no good", "Friday doesn't work for me after all"
+NO_GOOD = re.compile(r"\b(?:no good|not good|(?:doesn'?t|does not|won'?t|wouldn'?t) (?:work|suit)|is out)\b")
 # the day after the appointment's, not "the day after tomorrow" or "the day after the long weekend"
 DAY_AFTER = re.compile(r"\b(?:day after(?!\s+(?:tomorrow|the|that|this|next|\w+day)\b)|next day|following day)\b")
 
@@ -492,6 +495,10 @@ class OfflineBrain:
         return reply
 
 
+# wishes to be left alone, by the business or by its marketing: one wish, however the classifier splits it
+LEAVE_ME_ALONE = frozenset({"privacy_objection", "opt_out", "privacy_erasure"})
+
+
 def sureness(meaning: Meaning) -> float:
     """How sure the classifier is of what the caller wants. Asking for a person and asking to
     leave them a message are one wish (reach someone), so the two add up: "can someone call me
@@ -503,9 +510,6 @@ def sureness(meaning: Meaning) -> float:
         if meaning.intent is not None and meaning.intent.value in wish:
             return sum(g.probability for g in meaning.guesses if g.label in wish)
     return meaning.confidence
-
-
-LEAVE_ME_ALONE = frozenset({"privacy_objection", "opt_out", "privacy_erasure"})
 
 
 class _Turn:
@@ -804,7 +808,7 @@ class _Turn:
             readings = {s: self.hours_asked(s) for s in asked} if len(asked) > 1 else {}
             hours = next((found for found in readings.values() if found), None)
             rest = " ".join(s for s, found in readings.items() if not found) if hours else self.raw[:500]
-            if not HOURS_WORDS.sub(" ", rest).strip():
+            if says_only(self.beside_hours(rest), frozenset()):
                 return None  # every question is about the hours: answered from the hours, day by day
             found = (self.price_asked(rest) if hours else None) or self.faq_beside_hours(rest)
             if hours and found is None:  # the other question alone finds nothing: the whole line, as one
@@ -998,6 +1002,14 @@ class _Turn:
             return said
         return self.tools.run(self.ctx, "search_knowledge", {"query": canonical(sentence)})
 
+    def beside_hours(self, text: str) -> str:
+        """What ``text`` says besides the hours and the days it asks them for ("what time y'all close
+        this Saturday?" says nothing besides)."""
+        rest = normalize(HOURS_WORDS.sub(" ", WHEN_ASKED.sub(" ", text)))
+        for match in find_dates(rest, self.ctx.local_now):
+            rest = rest.replace(match.text, " ")
+        return rest
+
     def faq_beside_hours(self, text: str) -> ToolResult | None:
         """The FAQ entry or policy that surely answers what ``text`` asks besides the hours, if one
         does ("I'll be a good twenty minutes late for my twelve o'clock, is that still alright?")."""
@@ -1086,6 +1098,9 @@ class _Turn:
         for clause in self.wanted_clauses:
             taken_back = taken_back or (bool(found) and takes_back(clause))
             dates = find_dates(clause, self.ctx.local_now)
+            if dates and NO_GOOD.search(normalize(clause)):  # "Saturday's no good": not that day
+                found, taken_back = [d for d in found if d.day not in {r.day for r in dates}], False
+                continue
             if dates and taken_back:
                 found, taken_back = found[:-1], False
             found += dates
@@ -1430,11 +1445,17 @@ class _Turn:
             if when.earliest:
                 self.slots["earliest"] = True
         if not self.ctx.caller.name:
-            name = extract_name(self.raw, expect_name=self.pending == "name")
-            if name and not (
-                self.pending != "name" and match_option(name, self.ctx.shop.service_options(), whole=True)
-            ):
-                self.slots["name"] = name  # "it's salsa I'm after" names a service, not the caller
+            asked = self.pending == "name"
+            name = extract_name(self.raw, expect_name=asked)
+            # "it's salsa I'm after" names a service, not the caller; "it's Siobhan, S I O B H A N",
+            # said in passing, is a first name: the booking's name is asked for whole
+            passing = (
+                not asked
+                and name
+                and (" " not in name or match_option(name, self.ctx.shop.service_options(), whole=True))
+            )
+            if name and not passing:
+                self.slots["name"] = name
 
     def new_day(self) -> date | None:
         """The date the caller wants (for a move: the new one, not the one it is on now)."""
