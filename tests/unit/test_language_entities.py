@@ -98,6 +98,7 @@ def test_extract_phone_rejects_invalid(text: str, region: str) -> None:
         ("Hi, Greg Lindqvist speaking", "Greg Lindqvist"),
         ("I need to cancel the brake service I've got on the third. It's under Bernard Okafor", "Bernard Okafor"),
         ("it is under the name of Jane Doe", "Jane Doe"),
+        ("you had me down as Mary, it's Mere, M-E-R-E. Anyway, can I book", "Mere"),  # spelled out: no name
     ],
 )
 def test_extract_name_after_cue(text: str, name: str) -> None:
@@ -321,6 +322,13 @@ def test_a_word_heard_as_two_names_the_option() -> None:
         "Placement Assessment"
     )
     assert match_option("is there a place to park", school) is None
+
+
+def test_a_day_of_the_week_is_no_word_of_a_service() -> None:
+    """ "What time y'all close this Saturday?" asks for no Saturday class; said whole, it is one."""
+    handyman = {"Homeowner Basics Class": ["diy class", "saturday class"], "Gutter Cleaning": ["gutters"]}
+    assert match_option("what time y'all close this saturday", handyman) is None
+    assert match_option("is there room on the saturday class", handyman) == "Homeowner Basics Class"
 
 
 def test_an_everyday_word_is_no_typo_of_a_service_word() -> None:

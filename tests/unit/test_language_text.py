@@ -69,6 +69,8 @@ def test_expand_shorthand_for_sms() -> None:
         expand_shorthand("pls cxl the 8th, idk if i can make it")
         == "please cancel the 8th i don't know if i can make it"
     )
+    assert expand_shorthand("wot metal do u use, r u 21+ at nite") == "what metal do you use are you 21 at night"
+    assert expand_shorthand("what do yam charge") == "what do you charge"
 
 
 def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> None:
