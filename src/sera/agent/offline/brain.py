@@ -273,6 +273,7 @@ TOPICS = {
     "hours": "hours open",
     "order_status": "order delivery",
 }
+CAN_HELP_WITH = "I can help with appointments, orders, our hours, or questions about the shop."
 SURE_ANSWER = 0.6  # a knowledge answer this sure wins over a line that also sounds like a booking
 BEYOND_DOUBT = 0.95  # a knowledge answer this sure is the one, beside a service's price too
 ALSO_ANSWER = 0.5  # a question of its own in a line ("... and is there anywhere to park") is answered this sure
@@ -1322,9 +1323,7 @@ class _Turn:
         question = self.state.get("question")
         if self.pending and question:
             return Reply(f"{prefix} {question}", understood=False)
-        return Reply(
-            f"{prefix} I can help with appointments, orders, our hours, or questions about the shop.", understood=False
-        )
+        return Reply(f"{prefix} {CAN_HELP_WITH}", understood=False)
 
     def goodbye(self) -> Reply:
         self.reset()
@@ -2221,6 +2220,8 @@ class _Turn:
         result = self.knowledge
         if result.data.get("found"):
             return self.run_done(result)
+        if self.intent is None:  # nothing understood but the question mark: what the agent can do, too
+            return self.offer_message(f"I'm not sure about that one. {CAN_HELP_WITH}") if asked else None
         if asked or self.intent is Intent.QUESTION:
             return self.offer_message("I'm not sure about that one.")
         return None
