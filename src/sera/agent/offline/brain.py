@@ -1099,7 +1099,8 @@ class _Turn:
         for clause in self.wanted_clauses:
             taken_back = taken_back or (bool(found) and takes_back(clause))
             dates = find_dates(clause, self.ctx.local_now)
-            if dates and NO_GOOD.search(normalize(clause)):  # "Saturday's no good": not that day
+            said = normalize(clause)
+            if dates and NO_GOOD.search(said) and not said.startswith("if "):  # "Saturday's no good": not that day
                 found, taken_back = [d for d in found if d.day not in {r.day for r in dates}], False
                 continue
             if dates and taken_back:
