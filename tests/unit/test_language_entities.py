@@ -137,6 +137,7 @@ def test_extract_name_without_cue_or_with_non_names(text: str) -> None:
         ("Juan de la Cruz", "Juan De La Cruz"),
         ("Sorcha Roche ta", "Sorcha Roche"),  # "ta" is thanks
         ("Ty Burrell", "Ty Burrell"),
+        ("Kekoa Ah Sing", "Kekoa Ah Sing"),  # a filler's letters, capitalised inside a name
     ],
 )
 def test_extract_name_bare_reply_when_asked(text: str, name: str) -> None:
@@ -190,6 +191,9 @@ def test_extract_name_rejects_non_names_when_asked(text: str) -> None:
         "that'll work",
         "suits me",
         "yeah no worries",  # "yeah no" alone is a no; "no worries" is a yes
+        "sound",  # Ireland
+        "sound out, thanks",
+        "dead on",  # Northern Ireland
     ],
 )
 def test_yes(text: str) -> None:
@@ -217,7 +221,15 @@ def test_no(text: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "i'm not sure", "maybe", "make sure the brakes work", "what are your hours", "right now"],
+    [
+        "",
+        "i'm not sure",
+        "maybe",
+        "make sure the brakes work",
+        "what are your hours",
+        "right now",
+        "how loud is the sound",
+    ],
 )
 def test_yes_no_unclear(text: str) -> None:
     assert yes_no(text) is None

@@ -252,6 +252,11 @@ def test_a_holiday_is_its_next_date(text: str, day: dt.date) -> None:
         ("Europe/London", "are you open on the bank holiday Monday", dt.date(2027, 5, 31)),
         ("Europe/London", "open the August bank holiday?", dt.date(2027, 8, 30)),
         ("Europe/Dublin", "open the August bank holiday?", dt.date(2027, 8, 2)),
+        ("Pacific/Honolulu", "you folks going out on Kamehameha Day?", dt.date(2027, 6, 11)),
+        ("Europe/London", "are yous open for the Battle of the Boyne holiday", dt.date(2027, 7, 12)),
+        ("Pacific/Auckland", "open on Wellington Anniversary Day?", dt.date(2028, 1, 24)),
+        ("Australia/Adelaide", "can someone come on Cup Day", dt.date(2028, 3, 13)),
+        ("Australia/Melbourne", "can someone come on Cup Day", dt.date(2027, 11, 2)),
     ],
 )
 def test_a_holiday_of_the_shops_place_is_its_date_there(zone: str, text: str, day: dt.date) -> None:
@@ -290,6 +295,29 @@ def test_a_date_in_figures_is_read_as_the_shops_place_writes_it(zone: str, day: 
     now = dt.datetime(2027, 3, 1, 10, 0, tzinfo=ZoneInfo(zone))
     assert [m.day for m in find_dates("can i book 03/04 at 10", now)] == [day]
     assert [m.day for m in find_dates("sat 18/9", now)] == [dt.date(2027, 9, 18)]  # only one reading
+
+
+def test_a_regions_holiday_named_in_everyday_words_is_no_date_elsewhere() -> None:
+    now = dt.datetime(2027, 5, 20, 10, 0, tzinfo=ZoneInfo("America/Chicago"))  # Nevada's Family Day
+    assert find_dates("we're having a family day out", now) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [  # NOW is Friday, November 27, 2026
+        ("what time do you knock off on a Saturdee?", dt.date(2026, 11, 28)),
+        ("Tuesdee arvo", dt.date(2026, 12, 1)),
+        ("Wednesday the 23rd then", dt.date(2026, 12, 23)),  # November's 23rd is a Monday
+        ("Monday the 30th", dt.date(2026, 11, 30)),
+    ],
+)
+def test_a_day_said_broad_or_with_its_date(text: str, day: dt.date) -> None:
+    assert [match.day for match in find_dates(text, NOW)] == [day]
+
+
+def test_after_the_long_weekend_is_no_saturday() -> None:
+    now = dt.datetime(2027, 7, 28, 10, 0, tzinfo=ZoneInfo("America/Halifax"))
+    assert find_dates("after the long weekend", now) == []
 
 
 def test_a_holiday_before_a_deadline_word_is_no_day() -> None:

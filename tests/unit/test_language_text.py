@@ -71,6 +71,9 @@ def test_expand_shorthand_for_sms() -> None:
     )
     assert expand_shorthand("wot metal do u use, r u 21+ at nite") == "what metal do you use are you 21 at night"
     assert expand_shorthand("what do yam charge") == "what do you charge"
+    assert expand_shorthand("wots the warranty n how much 4 a clean") == "what's the warranty and how much for a clean"
+    assert expand_shorthand("how much stay for da one with da turtles") == "how much stay for the one with the turtles"
+    assert expand_shorthand("can I come at 4 the latest") == "can i come at 4 the latest"  # a clock time stays
 
 
 def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> None:

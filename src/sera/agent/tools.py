@@ -7,13 +7,14 @@ what the caller said to ids and call the capabilities' service functions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sera.agent.context import WEEKDAY_NAMES, TurnContext
-from sera.agent.language import match_option
+from sera.agent.language import match_option, normalize
 from sera.agent.phrasing import say_day, say_hours, say_list, say_money, say_time, say_when, with_article
 from sera.agent.ports import Action, ActionKind
 from sera.agent.understanding.embedding import embedder
@@ -29,7 +30,7 @@ from sera.booking.service import (
     reschedule_appointment,
     upcoming_appointments,
 )
-from sera.booking.slots import Slot, StaffSpec, next_open_day
+from sera.booking.slots import Slot, StaffSpec, next_open_day, staff_hours
 from sera.customers.service import add_customer_email, add_do_not_contact, find_or_create_customer
 from sera.knowledge.service import shop_index
 from sera.orders.ports import OrderInfo, OrdersPort, OrdersUnavailableError
@@ -39,6 +40,14 @@ from sera.reports.questions import record_unanswered
 from sera.support.service import Callback, create_ticket
 
 KNOWLEDGE_CONFIDENCE = 0.35
+# where the shop is ("where's your office to?", "whereabouts are you based?"), not where a thing is there
+WHERE_ARE_YOU = re.compile(
+    r"\bwhere(?:abouts)?(?:'s| is| are)? (?:are |is )?(?:you|ya|your (?:office|shop|store|studio|place|clinic"
+    r"|salon|premises|garage|workshop|practice|surgery|location|base|building|yard|centre|center))"
+    r"(?: (?:guys|folks|all|lot))?(?: (?:based|located|situated|at|to|exactly|now))*(?=\s*(?:$|[?.,!]|and\b|then\b))"
+)
+TELLS_WHERE = re.compile(r"(?i)\b(?:where|find|directions?|located|location|get (?:to|there))\b")  # an entry on it
+ADDRESS_FOUND = {"found": True, "kind": "address", "title": "address location", "confidence": 1.0}
 SEARCH_DAYS = 21
 IDENTITY_ATTEMPTS = 2  # name-and-date look-ups that may fail in one conversation before they are refused
 EMAIL_ATTEMPTS = 3  # emails that may fail to match an order in one conversation
@@ -508,6 +517,12 @@ def search_knowledge(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     hits = shop_index(ctx.uow, embedder()).search(args["query"], limit=10 if kind else 3)
     hits = [hit for hit in hits if hit.document.kind == kind] if kind else hits
     named = bool(kind and hits and match_option(args["query"], {hits[0].document.title: []}, typos=False))
+    # "where's your office to?", "whereabouts are you based": the shop's address, unless an entry
+    # surely says how to find the shop
+    top = hits[0].document if hits else None
+    surely_found = top is not None and (top.kind == "address" or bool(TELLS_WHERE.search(top.title)))
+    if not kind and ctx.shop.address and not surely_found and WHERE_ARE_YOU.search(normalize(args["query"])):
+        return ToolResult(f"We're at {ctx.shop.address}.", dict(ADDRESS_FOUND), outcome="knowledge")
     if not hits or (hits[0].confidence < KNOWLEDGE_CONFIDENCE and not named):
         return ToolResult("I don't know that.", {"found": False})
     doc = hits[0].document
@@ -647,7 +662,7 @@ def hours(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     named = match_option(str(args["staff"]), ctx.shop.staff_options()) if args.get("staff") else None
     staff = ctx.shop.schedule.staff_named(named)
     if staff is not None:
-        return _staff_hours(ctx, staff, WEEKDAYS.index(weekday) if weekday in WEEKDAYS else None, day)
+        return _when_staff_works(ctx, staff, WEEKDAYS.index(weekday) if weekday in WEEKDAYS else None, day)
     if weekday in WEEKDAYS:  # "are you open on Mondays?": the week's hours for that day, not one date's
         ranges = _weekly_hours(ctx, WEEKDAYS.index(weekday))
         said = f"we're open from {say_hours(ranges)}" if ranges else "we're closed"
@@ -664,33 +679,42 @@ def hours(ctx: TurnContext, args: dict[str, Any]) -> ToolResult:
     ranges = ctx.shop.opening_hours(day)
     name = say_day(day, today)
     if not ranges:
-        return ToolResult(f"We're closed on {name}.", {"day": day.isoformat(), "open": False}, outcome="knowledge")
+        closed = {"day": day.isoformat(), "open": False}
+        until = _closed_until(ctx, day)
+        if until == day:
+            return ToolResult(f"We're closed on {name}.", closed, outcome="knowledge")
+        # "are yous open over the Twelfth?": the holidays around it are said too
+        return ToolResult(f"We're closed from {name} to {say_day(until, today)}.", closed, outcome="knowledge")
     opened = {"day": day.isoformat(), "open": True}
     return ToolResult(f"On {name} we're open from {say_hours(ranges)}.", opened, outcome="knowledge")
 
 
-def _staff_hours(ctx: TurnContext, staff: StaffSpec, weekday: int | None, day: date | None) -> ToolResult:
+def _closed_until(ctx: TurnContext, day: date, most: int = 7) -> date:
+    """The last of the closed days that run on from ``day``, the shop's days off among them, when
+    a closure (a holiday) begins or continues the run; else ``day``."""
+    closures = ctx.shop.schedule.calendar.closures
+    last = day
+    while last - day < timedelta(days=most) and not ctx.shop.opening_hours(last + timedelta(days=1)):
+        last += timedelta(days=1)
+    run = [day + timedelta(days=i) for i in range((last - day).days + 1)]
+    return last if any(d in closures for d in run) else day
+
+
+def _when_staff_works(ctx: TurnContext, staff: StaffSpec, weekday: int | None, day: date | None) -> ToolResult:
     """The days and hours a staff member works: on a date, on a day of the week, or in a week."""
     data = {"staff": staff.name, "day": day.isoformat() if day else None}
     if day is not None:
-        ranges = _working(ctx, staff, day.weekday()) if ctx.shop.opening_hours(day) else []
+        ranges = staff_hours(ctx.shop.schedule.calendar, staff, day.weekday()) if ctx.shop.opening_hours(day) else []
         name = say_day(day, ctx.local_now.date())
         works = f"{staff.name} works from {say_hours(ranges)}" if ranges else f"{staff.name} isn't in"
         return ToolResult(f"On {name} {works}.", data, outcome="knowledge")
     days = [weekday] if weekday is not None else range(7)
-    worked = [(WEEKDAY_NAMES[d], _working(ctx, staff, d)) for d in days]
+    worked = [(WEEKDAY_NAMES[d], staff_hours(ctx.shop.schedule.calendar, staff, d)) for d in days]
     said = [f"{name}s from {say_hours(ranges)}" for name, ranges in worked if ranges]
     if not said:
         off = f" on {WEEKDAY_NAMES[weekday]}s" if weekday is not None else " at the moment"
         return ToolResult(f"{staff.name} doesn't work{off}.", data, outcome="knowledge")
     return ToolResult(f"{staff.name} works {say_list(said, 'and')}.", data, outcome="knowledge")
-
-
-def _working(ctx: TurnContext, staff: StaffSpec, weekday: int) -> list[tuple[time, time]]:
-    """A staff member's hours on a day of the week, inside the shop's."""
-    shop = _weekly_hours(ctx, weekday)
-    own = shop if staff.hours is None else [(r.start, r.end) for r in staff.hours.get(weekday, [])]
-    return [(max(a, c), min(b, d)) for a, b in own for c, d in shop if max(a, c) < min(b, d)]
 
 
 # -- workflows -----------------------------------------------------------------------------------

@@ -253,6 +253,11 @@ def opening_ranges(calendar: ShopCalendar, day: date) -> list[tuple[datetime, da
     return [(_local(a, tz), _local(b, tz)) for a, b in spans]
 
 
+def staff_hours(calendar: ShopCalendar, member: StaffSpec, weekday: int) -> list[tuple[time, time]]:
+    """A staff member's wall hours on a weekday (0=Mon), inside the shop's, sorted and merged."""
+    return _clipped(_day_hours(calendar.hours, weekday), member, weekday)
+
+
 def next_open_day(calendar: ShopCalendar, after: date, max_days: int = 366) -> date | None:
     """The first local date strictly after ``after`` (within ``max_days``) the shop opens."""
     for offset in range(1, max_days + 1):
@@ -372,7 +377,7 @@ class _Search:
         """Each eligible staff member's wall hours on a weekday, clipped to the shop's."""
         cached = self._weekly.get(weekday)
         if cached is None:
-            cached = [shop if m.hours is None else _intersect(shop, _day_hours(m.hours, weekday)) for m in self._staff]
+            cached = [_clipped(shop, m, weekday) for m in self._staff]
             self._weekly[weekday] = cached
         return cached
 
@@ -408,6 +413,10 @@ def _day_hours(hours: WeeklyHours, weekday: int) -> list[_WallRange]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _clipped(shop: list[_WallRange], member: StaffSpec, weekday: int) -> list[_WallRange]:
+    return shop if member.hours is None else _intersect(shop, _day_hours(member.hours, weekday))
 
 
 def _intersect(a: list[_WallRange], b: list[_WallRange]) -> list[_WallRange]:

@@ -370,10 +370,12 @@ def _name_words(text: str) -> list[_Word]:
     """Tokens for name matching: hyphens and apostrophes inside words survive."""
     raw = unicodedata.normalize("NFKC", text[:_RAW_CAP]).translate(_APOSTROPHES)
     raw = _NUMBER.sub(f" {_NUMBER_WORD} ", _NAME_CLEAN.sub(" ", raw))
+    pieces = [piece.strip("'-") for piece in raw.split()]
     out: list[_Word] = []
-    for piece in raw.split():
-        piece = piece.strip("'-")
-        if piece and piece.lower() not in FILLERS:
+    for i, piece in enumerate(pieces):
+        # a filler's letters within a name, capitalised between its words ("Kekoa Ah Sing"), are a name's
+        within = 0 < i < len(pieces) - 1 and all(p[:1].isupper() for p in pieces[i - 1 : i + 2])
+        if piece and (piece.lower() not in FILLERS or within):
             out.append(_Word(piece.lower(), piece[:1].isupper()))
     return out
 
@@ -551,6 +553,7 @@ _YES = (
     "nah yeah",  # "no, I mean yes"
     "grand",
     "that's grand",
+    "dead on",  # Northern Ireland
     "go on",
     "go on so",
     "lovely",
@@ -631,6 +634,9 @@ _YES_EMOJI = frozenset("\U0001f44d\u2705\U0001f44c\u2714")
 _NO_EMOJI = frozenset("\U0001f44e\u274c\u2716")
 
 
+_SHORT_YES = 3  # words
+
+
 def yes_no(text: str) -> bool | None:
     """Answer to a yes/no question: True, False, or None when unclear.
 
@@ -648,6 +654,8 @@ def yes_no(text: str) -> bool | None:
         return _YES_NO_VALUES[int(match.lastgroup[1:])]
     if len(words) == 1 and words[0] in ("y", "n"):
         return words[0] == "y"
+    if words[:1] == ["sound"] and len(words) <= _SHORT_YES:
+        return True  # Ireland's "sound", "sound out, thanks": fine (a sound engineer is no yes)
     head = text[:200]
     if any(ch in _YES_EMOJI for ch in head):
         return True
@@ -664,9 +672,11 @@ _OPTION_STOPWORDS = _word_set(
     repairs appointment session sessions class classes lesson lessons please want need
     like just can could would do doing done you up out off new old full basic
     one it its this that is be his her our their them they
+    put take make give go come bring have keep let got know say tell about around from into over
     monday tuesday wednesday thursday friday saturday sunday weekend today tomorrow
     """
-)  # a day names when, not what: "what time y'all close this Saturday?" asks for no "Saturday class"
+)  # a day names when, not what: "what time y'all close this Saturday?" asks for no "Saturday class";
+# nor does an everyday verb: "put up a prize for the raffle" asks for no "put a band on"
 _MAX_OPTION_TOKENS = 300
 
 
@@ -693,11 +703,15 @@ def match_option(
     """
     if not isinstance(text, str) or not text or not options:
         return None
+    return _match(text, tuple((key, tuple(extra)) for key, extra in options.items()), typos, whole)
+
+
+@functools.lru_cache(maxsize=1024)  # the same line against the same options, more than once a turn
+def _match(text: str, given: tuple[tuple[str, tuple[str, ...]], ...], typos: bool, whole: bool) -> str | None:
     raw = tokens(text)[:_MAX_OPTION_TOKENS]
     words = [_stem(w) for w in raw]
     if not words:
         return None
-    given = tuple((key, tuple(extra)) for key, extra in options.items())
     aliases = _aliases(given) if whole else _aliases(given) + _name_pieces(given)
     raw, words = _rejoined(raw, words, _owners(_aliases(given)))
     exact = _phrase_match(raw, words, aliases, typos=False)

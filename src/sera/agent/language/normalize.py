@@ -65,6 +65,11 @@ _SHORTHAND: dict[str, str] = {
     "wot": "what",
     "wat": "what",
     "wut": "what",
+    "wots": "what's",
+    "wats": "what's",
+    "n": "and",  # "how much is a cut n do u do kids"
+    "da": "the",  # Hawaii's Pidgin, the Caribbean's, Philadelphia's: "da one with da turtles"
+    "dat": "that",
     "nite": "night",
     "pls": "please",
     "plz": "please",
@@ -198,6 +203,7 @@ def expand_shorthand(text: str) -> str:
     heard = _SCOTS_TOMORROW.sub("tomorrow", _SPLIT_WORD.sub(_joined, normalize(text)))
     heard = _A_YARN.sub(r"\1chat", _CANCEL_MISHEARD.sub("cancel", heard))
     heard = _ALOUD.sub(lambda m: f"{m.group(1) or ''}allowed", _FIXING_TO.sub("going to", heard))
+    heard = _FOR.sub("for", heard)
     for word in heard.split():
         words.extend(_SHORTHAND.get(word, word).split())
     return " ".join(words)
@@ -207,6 +213,13 @@ def expand_shorthand(text: str) -> str:
 _SPLIT_WORD = re.compile(
     r"\b(?:(mon|tues|wednes|thurs|fri|satur|sun) (days?)|(after) (noon)|(to) (morrow)|(week) (ends?)"
     r"|(thir|four|fif|six|seven|eigh|nine)t? (teen(?:th|s)?)|(?<!day )(to) (day)(?! (?:to|by|after)\b))\b"
+)
+
+
+# SMS "how much 4 a clean": for, where no clock time can be meant ("at 4 the latest" is one)
+_FOR = re.compile(
+    r"(?<!\bat )(?<!\bby )(?<!\btill )(?<!\buntil )(?<!\bbefore )(?<!\bafter )(?<!\baround )(?<!\babout )"
+    r"(?<!\bfrom )(?<!\bto )\b4(?= (?:a|an|the|my|me|us|him|her|them|your|ur|u|you)\b)"
 )
 
 

@@ -31,6 +31,9 @@ _PLACES = {
     "America/Halifax": ("CA", "NS"),
     "America/Moncton": ("CA", "NB"),
     "America/St_Johns": ("CA", "NL"),
+    "Pacific/Honolulu": ("US", "HI"),
+    "America/Anchorage": ("US", "AK"),
+    "America/Puerto_Rico": ("US", "PR"),
     "Europe/London": ("GB", "ENG"),
 }
 # The names callers use beside the calendar's own, in the calendar's words.
@@ -97,15 +100,88 @@ def _named(zone: str, year: int) -> dict[tuple[str, ...], list[dt.date]]:
         calendar = holidays.country_holidays(country, subdiv=subdivision, years=year)
     except NotImplementedError:  # a country the calendar does not know
         return {}
+    named = _by_name(calendar)
+    for alias, name in _SAID_AS.items():
+        if said(name) in named:
+            named[said(alias)] = named[said(name)]
+    _shortened(named, dict(named))
+    # a holiday of one state or region only, where the time zone does not tell which ("Kamehameha
+    # Day" of a shop on Pacific time or the Battle of the Boyne in Europe/London's Belfast): its
+    # date, where every region that keeps a holiday of that name keeps it on the same days
+    regional: dict[tuple[str, ...], list[dt.date]] = {}
+    clashes: set[tuple[str, ...]] = set()
+    for region in getattr(type(calendar), "subdivisions", ()):
+        if region != subdivision:
+            for words, days in _by_name(holidays.country_holidays(country, subdiv=region, years=year)).items():
+                if regional.setdefault(words, days) != days:
+                    clashes.add(words)
+    kept = {
+        words: days
+        for words, days in regional.items()
+        if words not in clashes and words not in named and not _EVERYDAY.issuperset(words)
+    }
+    named.update(kept)
+    _shortened(named, kept)
+    return named
+
+
+def _shortened(named: dict[tuple[str, ...], list[dt.date]], holidays_of: dict[tuple[str, ...], list[dt.date]]) -> None:
+    """Adds to ``named`` the names of ``holidays_of`` without their place ("Cup Day" of the Adelaide
+    Cup Day), where no other holiday of theirs shortens to the same and the name is not taken."""
+    shortened: dict[tuple[str, ...], list[list[dt.date]]] = {}
+    for words, days in holidays_of.items():
+        short = words[1:]
+        if len(short) >= 2 and short[-1] == "day" and short[0] not in _NOT_A_NAME and short not in named:
+            shortened.setdefault(short, []).append(days)
+    named.update({short: days[0] for short, days in shortened.items() if len(days) == 1})
+
+
+# words of a region's holiday that may be said of anything else ("our family day", "election day"):
+# a holiday of another region named only in them is not looked for
+_EVERYDAY = frozenset(
+    [
+        "all",
+        "americans",
+        "arbor",
+        "citizenship",
+        "commonwealth",
+        "constitution",
+        "covenant",
+        "cultural",
+        "day",
+        "discovery",
+        "election",
+        "emancipation",
+        "family",
+        "heritage",
+        "indigenous",
+        "islander",
+        "liberty",
+        "memorial",
+        "national",
+        "native",
+        "of",
+        "patriots",
+        "peoples",
+        "pioneer",
+        "primary",
+        "remembrance",
+        "souls",
+        "the",
+        "transfer",
+        "victory",
+    ]
+)
+_NOT_A_NAME = frozenset({"after", "before", "of", "the", "day"})
+
+
+def _by_name(calendar: holidays.HolidayBase) -> dict[tuple[str, ...], list[dt.date]]:
     named: dict[tuple[str, ...], list[dt.date]] = {}
     for day, names in sorted(calendar.items()):
         for name in str(names).split(";"):
             words = said(name.replace("(observed)", ""))
             if words:
                 named.setdefault(words, []).append(day)
-    for alias, name in _SAID_AS.items():
-        if said(name) in named:
-            named[said(alias)] = named[said(name)]
     return named
 
 

@@ -85,19 +85,28 @@ _WEEKDAYS: dict[str, int] = {
     "tue": 1,
     "thu": 3,
     "fri": 4,  # abbreviations that are no ordinary word
-    # said short in Australia, New Zealand and the north of England ("Satdy morning, seven?")
-    "mondy": 0,
-    "tuesdy": 1,
-    "wensdy": 2,
-    "wednesdy": 2,
-    "thursdy": 3,
-    "fridy": 4,
-    "satdy": 5,
-    "saturdy": 5,
-    "sundy": 6,
-    "mundy": 0,  # as speech-to-text hears a New Zealand or Australian "Monday"
-    "munday": 0,
+    "munday": 0,  # as speech-to-text hears a New Zealand or Australian "Monday"
 }
+# said short or broad in Australia, New Zealand and the north of England ("Satdy morning, seven?",
+# "what time do you knock off on a Saturdee?")
+_WEEKDAYS.update(
+    {
+        stem + ending: day
+        for stem, day in (
+            ("mon", 0),
+            ("mun", 0),
+            ("tues", 1),
+            ("wednes", 2),
+            ("wens", 2),
+            ("thurs", 3),
+            ("fri", 4),
+            ("satur", 5),
+            ("sat", 5),
+            ("sun", 6),
+        )
+        for ending in ("dy", "dee", "dey")
+    }
+)
 # Abbreviations that are also ordinary words ("sat", "sun", "wed") only count
 # after a word that introduces a day.
 _RISKY_WEEKDAYS: dict[str, int] = {
@@ -600,7 +609,7 @@ def _week_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
         return _Span(i, i + 2, next_monday + dt.timedelta(days=5))
     if word in ("this", "the") and _at(words, i + 1) == "weekend":
         return _Span(i, i + 2, _upcoming_weekend(today))
-    if word == "weekend" and (i == 0 or words[i - 1] not in ("next", "this", "the", "last")):
+    if word == "weekend" and (i == 0 or words[i - 1] not in ("next", "this", "the", "last", "long")):
         return _Span(i, i + 1, _upcoming_weekend(today))
     return None
 
@@ -627,11 +636,12 @@ def _weekday_phrase(words: Sequence[str], i: int, today: dt.date) -> _Span | Non
     if explicit is not None:
         return _Span(i, explicit.end, explicit.day, dated=True)
     # "sat 12th", "Thursday the eleventh": the day of the month says which Saturday or Thursday
-    of_month = _the_ordinal(words, end, today) if _at(words, end) == "the" else None
+    # ("Wednesday the 23rd" in November is December's, whose 23rd is a Wednesday)
+    of_month = _the_ordinal(words, end, today, weekday) if _at(words, end) == "the" else None
     if of_month is not None:
         return _Span(i, of_month.end, of_month.day, dated=True)
     ordinal = _DIGIT_ORDINAL.fullmatch(_at(words, end))
-    found = _next_day_of_month(today, int(ordinal[1])) if ordinal else None
+    found = _next_day_of_month(today, int(ordinal[1]), weekday) if ordinal else None
     if found is not None:
         return _Span(i, end + 1, found, dated=True)
     of = 1 if _at(words, end) == "of" else 0  # "Thursday next week", "Thursday of next week"
@@ -739,8 +749,9 @@ def _year_at(words: Sequence[str], i: int) -> tuple[int | None, int]:
     return None, i
 
 
-def _the_ordinal(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
-    """ "the 3rd" / "the third": the next such day of a month, on or after today."""
+def _the_ordinal(words: Sequence[str], i: int, today: dt.date, weekday: int | None = None) -> _Span | None:
+    """ "the 3rd" / "the third": the next such day of a month, on or after today (that falls on
+    ``weekday``, if one falls on it within the year)."""
     if words[i] != "the":
         return None
     nxt = _at(words, i + 1)
@@ -751,20 +762,24 @@ def _the_ordinal(words: Sequence[str], i: int, today: dt.date) -> _Span | None:
     follower = _at(words, day[1])
     if spelled and follower and follower not in _ORDINAL_DATE_FOLLOWERS:
         return None
-    found = _next_day_of_month(today, day[0])
+    found = _next_day_of_month(today, day[0], weekday)
     return _Span(i, day[1], found) if found else None
 
 
-def _next_day_of_month(today: dt.date, day: int) -> dt.date | None:
+def _next_day_of_month(today: dt.date, day: int, weekday: int | None = None) -> dt.date | None:
+    """The next ``day`` of a month on or after today; the next one on ``weekday`` within a year,
+    if any."""
     year, month = today.year, today.month
+    found: list[dt.date] = []
     for _ in range(13):
-        found = _safe_date(year, month, day)
-        if found is not None and found >= today:
-            return found
+        one = _safe_date(year, month, day)
+        if one is not None and one >= today:
+            found.append(one)
         month += 1
         if month == 13:
             year, month = year + 1, 1
-    return None
+    on_weekday = [one for one in found if one.weekday() == weekday]
+    return next(iter(on_weekday or found), None)
 
 
 def _numeric_date(words: Sequence[str], i: int, today: dt.date) -> _Span | None:

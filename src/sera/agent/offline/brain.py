@@ -21,6 +21,7 @@ from sera.agent.language import (
     DateMatch,
     Intent,
     TimeMatch,
+    detect_intents,
     expand_shorthand,
     extract_email,
     extract_name,
@@ -187,7 +188,7 @@ SENTENCE = re.compile(r"[^.!?]+[.!?]*")
 # free?"): where the line is cut to search each
 AND_ASKS = re.compile(
     # "..., and like how long does it take", "..., and while I've got you, do you ..."
-    r",?\s+\b(?:and|also|plus)\s+(?:(?:like|um|uh|so)\s+|(?:while i'?ve got you|while i'?m at it|by the way|btw|"
+    r",?\s+\b(?:and|also|plus|n)\s+(?:(?:like|um|uh|so)\s+|(?:while i'?ve got you|while i'?m at it|by the way|btw|"
     r"one more thing|another thing|oh)\s*,?\s*)?"
     r"(?=(?:what|whats|what's|is|are|do|does|can|could|will|would|how|when|where|who|why|should|have|has)\b)"
     # "is there parking at your place or should I just take the streetcar": each way is asked
@@ -228,8 +229,16 @@ LATE = re.compile(r"\b(?:minutes?|mins?|hours?) late\b|\brunning (?:late|behind)
 # when a staff member works: "what days is Dr. Tremblay in?", "does Sam work Saturdays", "when's Priya back"
 WORKS_WHEN = re.compile(
     r"\b(?:what|which) days? (?:is|does|do|are|'s)\b|\bwhen(?:'s| is| does| do)\b.{0,40}\b(?:in|work|working|back)\b"
-    r"|\b(?:does|is) .{1,30} (?:work|working)\b|\bdays? off\b"
+    r"|\b(?:does|is) .{1,30} (?:work|working)\b|\bdays? off\b|\bis \w+(?: \w+)? in (?:today|tomorrow|on|this|next)\b"
 )
+WANTS = re.compile(r"\b(?:i'?d like to|i want to|i wanna|can i|could i|book|set up)\b")  # asks for something
+# "is there anyone to mind him", not "anyone to talk to"
+ANYONE_TO = re.compile(
+    r"\b(?:is there|have you got|do you have|you got) (?:anyone|anybody|someone|somebody) (?:to|who can|that can) "
+    r"(?!talk|speak|chat|answer|help me|take (?:a|my) (?:message|call))"
+)
+IS_SOMETHING = r"(?:a|an|certified|qualified|registered|trained|accredited|licensed|insured|experienced|any good)\b"
+SEND_SOMEONE = re.compile(r"\bsend (?:someone|somebody|a tech\w*|a (?:guy|bloke|man|lad|fella|person)|one of your)\b")
 TALK_TO = re.compile(r"\b(?:talk|speak|chat|natter|(?:have|need|want|grab) a (?:quick |wee |little )?(?:word|yarn))\b")
 LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
 # a cancellation policy's notice period ("at least 24 hours' notice", "48-hour", "2 days before")
@@ -253,6 +262,10 @@ RESTOCK = re.compile(
 CHANGES = re.compile(r"\b(?:cancel|move|reschedul|change|push|shift|switch|bump|call off)\w*")
 ACTS = re.compile(f"{CHANGES.pattern}|\\bbook\\w*")
 WHEN_ASKED = re.compile(r"\b(?:what time|how late|how early|till when|until when)\b", re.I)
+SHORT_PRICE_QUESTION = 5  # words
+# a sum of money in an answer: "$79", "60 pounds", "189 AUD"
+MONEY = re.compile(r"[$£€¥]\s?\d|\b\d+(?:[.,]\d\d)? ?(?:dollars?|bucks|pounds?|quid|euros?|cents?|pence|[A-Z]{3})\b")
+HOURS_FOUND = {"found": True, "kind": "hours", "title": "hours", "confidence": 1.0}  # an answer from the hours
 HOURS_WORDS = re.compile(r"\b(?:open|opening|opens|close|closing|closes|closed|shut|hours?)\b", re.I)
 # a question asked mid-line: an auxiliary and who it asks about, after three words or more
 EMBEDDED_ASK = re.compile(
@@ -261,6 +274,7 @@ EMBEDDED_ASK = re.compile(
 )
 BUYS = re.compile(r"\b(?:buy|purchase|sell me|pick up a new|replacement)\b")  # a thing to take home
 # a day of the week in general ("are you open on a Monday at all", "do you do Sundays"), not one date
+HABIT = re.compile(rf"(?:on )?(?:{'|'.join(WEEKDAYS)})s")  # "Saturdays", "on Mondays": a habit, not a day
 ANY_WEEKDAY = re.compile(rf"\b(?:on |of )?a ({'|'.join(WEEKDAYS)})\b|\b({'|'.join(WEEKDAYS)})s\b")
 # a question that ends on what was said before it ("do you charge for that", "is that ok", "is it")
 REFERS_BACK = re.compile(r"\b(?:that|it|this|them|those)(?: (?:ok|okay|alright|fine|allowed))?$")
@@ -541,6 +555,8 @@ class _Turn:
         self.intent = self.meaning.intent if self.meaning else None
         self.intents = self.meaning.intents if self.meaning else frozenset()
         self.today = ctx.local_now.date()
+        if self.intent is Intent.HUMAN and self.pending is None and self.asks_about_someone():
+            self.intent, self.intents = Intent.QUESTION, (self.intents - {Intent.HUMAN}) | {Intent.QUESTION}
 
     def answering(self) -> bool:
         """The line may be the answer to what the agent asked; after an offer ("anything else?",
@@ -642,7 +658,9 @@ class _Turn:
             # saying it twice would not either
             return self.offer_message("That's all I have on that, I'm afraid, so I'm not sure beyond it.")
         if self.pending == "confirm":
-            answer = yes_no(self.raw)
+            # the request said again in its own words is a yes, whatever "no" it holds ("no like you
+            # folks using my info for advertising...")
+            answer = True if self.says_again(self.state.get("task_line")) else yes_no(self.raw)
             if answer is not None or self.restates_task():
                 return self.declined() if answer is False else self.confirmed()
             if len(self.raw.split()) <= PLAIN_ANSWER_WORDS and extract_phone(self.raw, self.ctx.shop.region):
@@ -680,6 +698,8 @@ class _Turn:
             asks_for_someone = False  # the merchant's own trigger words ("trade in my bike") win ...
             if self.intent is Intent.MESSAGE and not leaves_word:
                 self.intent = None  # ... over a message nobody said ("put us on the waitlist with Marisol")
+        if self.intent is Intent.MESSAGE and not leaves_word and self.sends_someone():
+            self.intent = Intent.BOOK  # "can you send someone to check me inverter on Cup Day?": a visit
         if self.intent is Intent.SUPPORT and leaves_word:
             # "you're closed it seems. Please take a message, my RO is showing red light": the
             # caller asks for a message (which reaches the team as a ticket with their words)
@@ -728,6 +748,25 @@ class _Turn:
         if self.intent is Intent.GOODBYE or (self.pending == "anything_else" and self.says_no_more()):
             return self.goodbye()
         return None
+
+    def asks_about_someone(self) -> bool:
+        """A line the classifier is unsure asks for a person, that asks what a staff member is ("is
+        Rachel a Resolution member?") or whether someone is there to do a thing ("is there anyone to
+        mind him while we talk?"): a question for the shop's knowledge, not a transfer."""
+        if self.meaning is None or sureness(self.meaning) >= SURE_OF_REQUEST:
+            return False
+        if ANYONE_TO.search(self.text):
+            return True
+        staff = self.named_staff()
+        names = [w for w in re.findall(r"[a-z]+", (staff or "").lower()) if w not in TITLES and len(w) > 1]
+        return any(re.search(rf"\bis {name} {IS_SOMETHING}", self.text) for name in names)
+
+    def sends_someone(self) -> bool:
+        """A line the classifier splits between a message and a person, unsure, that asks the shop
+        to send someone out for one of its services: a visit."""
+        if self.meaning is None or sureness(self.meaning) >= SURE_OF_REQUEST or self.pending is not None:
+            return False
+        return bool(SEND_SOMEONE.search(self.text)) and self.service_wanted() is not None
 
     def books_with_someone(self) -> bool:
         """A request for a person that is a booking with them: "is Rosa in? can I set up my yearly
@@ -798,6 +837,8 @@ class _Turn:
         what_if = self.supposes or bool(LATE.search(self.text) and not CHANGES.search(self.text))
         if intent in (None, Intent.QUESTION, Intent.HOURS) and not (asks_price or what_if) and self.asks_for_a_slot():
             return None  # "is Kasia in this Saturday? could she do his full groom at nine": a booking
+        if intent is Intent.HOURS and self.probability(Intent.BOOK) >= MAY_BE_ABOUT and self.books_a_day():
+            return None  # "can we come for open play Tuesday, after the long weekend?": a booking
         if intent is Intent.HOURS and not (what_if and not HOURS_WORDS.search(self.text)):
             # "I'll be a quarter of an hour late for my twelve o'clock. Will youse still see me?" asks
             # the policy on lateness, not the hours; "can I drop the car off tonight before you
@@ -845,7 +886,10 @@ class _Turn:
             unpriced = asks_price and sureness(meaning) < SURE_OF_REQUEST and not self.service_wanted(whole=True)
             return self.answer_question(asked=True) if what_if or unpriced else None
         if asks_price:
-            return self.run_done(result)
+            # "how much stay for da hoe new tour, da one with da turtles": an answer with no figure in
+            # it, where a word of one service's name is said, is that service's price
+            named = self.service_wanted(typos=False) if not (what_if or MONEY.search(result.text)) else None
+            return self.run_done((self.priced(named) if named else None) or result)
         if data.get("kind") == "service" and BUYS.search(self.text):
             # "do y'all have like a titanium one I can just buy off you": a thing to buy, answered from
             # the product or from the service's own entry (which says what it sells), not booked
@@ -861,12 +905,18 @@ class _Turn:
             return None  # "can I bring him in for his rabies shot?": a booking, unless the shop's answer is plain
         return self.run_done(result)
 
+    def books_a_day(self) -> bool:
+        """The line names one of the shop's services whole, and a day."""
+        return bool(self.days_said()) and self.service_wanted(typos=False, whole=True) is not None
+
     def staff_days_asked(self) -> ToolResult | None:
         """When a staff member the line names works, from their hours ("what days is Dr. Tremblay
         in? I'd like to keep seeing the same vet", "does Sam work Saturdays?"), unless the line asks
         for a booking with them or a word with them."""
         if not WORKS_WHEN.search(self.text) or TALK_TO.search(self.text) or self.asks_for_a_slot():
             return None
+        if BOOKING_WORDS.search(self.text) or (self.sounds_like_booking() and WANTS.search(self.text)):
+            return None  # "... I'd like to set up another bike fitting with her": a booking with them
         staff = self.named_staff()
         if staff is None:
             return None
@@ -934,7 +984,7 @@ class _Turn:
             and not match_option(asked[0], {title: self.ctx.shop.service_options().get(title, [title])}, typos=False)
         )
         # an FAQ entry or policy that answers the whole line beyond doubt stays, whatever price a part asks
-        beyond_doubt = ("faq", "policy") if whole.data.get("confidence", 0.0) >= BEYOND_DOUBT else ()
+        beyond_doubt = whole.data.get("kind") in ("faq", "policy") and whole.data.get("confidence", 0.0) >= BEYOND_DOUBT
         own_answers = 0  # the questions of the line that found an answer of their own
         confirmed = False
         for sentence in asked[:MAX_ANSWERS]:
@@ -944,14 +994,14 @@ class _Turn:
             # a product ("how much is the wheel class, and what time are yous open till on a Thursday?" is no
             # question about a Wheel Practice Hour; "are ye open Mondays? and how much is one o' they
             # HydraFacials?" none about the HydraFacial's aftercare)
-            priced = self.price_asked(sentence) if whole.data.get("kind") not in ("product", *beyond_doubt) else None
+            priced = self.price_asked(sentence) if whole.data.get("kind") != "product" else None
             more = self.hours_asked(sentence) or priced or self.search_either(sentence)
             sure = more.data.get("confidence", 0.0) >= ALSO_ANSWER
             if sure and more.data.get("title") == whole.data.get("title") and whole.text in answers:
                 confirmed = True  # a question of the line finds what the whole line found: it stays
             elif sure and more.data.get("title") not in titles:
                 # the question alone answers it, unless another question confirmed the whole line's
-                if (not answers or named_in_story or priced is not None) and not confirmed:
+                if (not answers or named_in_story or (priced is not None and not beyond_doubt)) and not confirmed:
                     answers = [answer for answer in answers if answer != whole.text]  # not the whole line
                     titles.discard(whole.data.get("title"))  # ... unless another question finds it again
                     first = more if first is whole or not answers else first
@@ -980,14 +1030,30 @@ class _Turn:
         if not days:
             return None
         closed = self.tools.run(self.ctx, "get_hours", {"date": days[0].isoformat()})
-        return replace(closed, data={"found": True, "kind": "hours", "title": "hours", "confidence": 1.0})
+        return replace(closed, data=dict(HOURS_FOUND))
+
+    def hours_instead(self) -> ToolResult | None:
+        """For a question the shop's knowledge has no answer for, the hours of the day it names,
+        where the shop is closed that day ("you folks going out on Kamehameha Day?") or the line asks
+        at what time, maybe of the hours ("what time do you knock off on a Saturdee?")."""
+        closed = self.closure_named()
+        if closed is not None or not (WHEN_ASKED.search(self.text) and self.probability(Intent.HOURS) >= MAY_BE_ABOUT):
+            return closed
+        weekdays, days = self.days_asked_about(self.raw[:500])
+        if not (weekdays or days):
+            return None
+        return ToolResult(self.said_hours(weekdays, days), dict(HOURS_FOUND), outcome="knowledge")
 
     def price_asked(self, sentence: str) -> ToolResult | None:
         """The price of the service a question of the line names ("how much is the beginners wheel
         class"), from the service's own entry."""
         if not ASKS_PRICE.search(expand_shorthand(sentence)) or WHAT_IF.search(normalize(sentence)):
             return None  # "what would it cost me if I bailed on tomorrow's boardroom?" asks the policy
-        service = match_option(sentence, self.ctx.shop.service_options(), typos=False, whole=True)
+        services = self.ctx.shop.service_options()
+        # a word of one service's name, in a short price question of a line that asks two ("wots the
+        # warranty on panels n how much 4 a clean"): that service
+        short = len(sentence.split()) <= SHORT_PRICE_QUESTION
+        service = match_option(sentence, services, typos=False, whole=not short)
         return self.priced(service) if service else None
 
     def priced(self, service: str) -> ToolResult | None:
@@ -1029,8 +1095,7 @@ class _Turn:
         weekdays, days = self.days_asked_about(sentence)
         if not (weekdays or days) and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
             return None
-        data = {"found": True, "kind": "hours", "title": "hours", "confidence": 1.0}
-        return ToolResult(self.said_hours(weekdays, days), data, outcome="knowledge")
+        return ToolResult(self.said_hours(weekdays, days), dict(HOURS_FOUND), outcome="knowledge")
 
     def days_asked_about(self, sentence: str) -> tuple[list[str], list[date]]:
         """The days of the week ``sentence`` names in general ("are you open on a Monday at all",
@@ -1178,6 +1243,8 @@ class _Turn:
             or self.asks_another_time()
         ):
             return self.start_change("reschedule")
+        if intent is Intent.CANCEL and self.books_unheard_cancel():
+            intent = Intent.BOOK
         if intent is Intent.BOOK and self.complains_of_work_done():
             return self.start_support()
         # "I've the new aids ordered and I want them fitted Saturday": no order number, a service and a day
@@ -1185,6 +1252,9 @@ class _Turn:
         might_book = (
             intent in (Intent.QUESTION, Intent.HOURS, Intent.HUMAN, None) or unnumbered_order
         ) and not self.question_read
+        if intent is Intent.HOURS and self.meaning and self.meaning.confidence >= SURE_OF_REQUEST:
+            # "what time do y'all lock up on a Sunday?": surely the hours, not a "Lockout" a typo away
+            might_book = might_book and self.service_wanted(typos=False, whole=True) is not None
         if intent is Intent.BOOK or (might_book and self.sounds_like_booking()):
             return self.start_booking()
         if intent is Intent.CANCEL:
@@ -1209,6 +1279,14 @@ class _Turn:
             # piercing of ears in your shop?") is still a question: the team can be asked
             return self.answer_question(asked=intent is None and "?" in self.raw)
         return None
+
+    def books_unheard_cancel(self) -> bool:
+        """A cancellation the classifier hears in no cancelling words, of a service the line names
+        whole, on a day at a time: "we wanna lock out the studio for a half day on Christmas Eve,
+        startin' at noon" (a Lockout) books it."""
+        if any(found.intent is Intent.CANCEL for found in detect_intents(self.raw[:500])):
+            return False
+        return self.asks_for_a_slot() and self.service_wanted(typos=False, whole=True) is not None
 
     def complains_of_work_done(self) -> bool:
         """A complaint about the shop's own work ("you guys replaced my windshield two weeks ago
@@ -1431,14 +1509,20 @@ class _Turn:
         if staff:
             self.slots["staff"] = staff
         day = self.new_day()
-        if day is not None and day.isoformat() != self.slots.get("closed_day"):
-            if self.slots.get("day") != day.isoformat():
+        if day is not None and day.isoformat() == self.slots.get("closed_day"):
+            self.slots.pop("day_instead", None)  # the closed day again: the day offered it is, not asked again
+        elif day is not None:
+            # a new day is for a new time, unless it is said instead of the one the agent offered for
+            # the time asked for ("Wednesday the 2nd then")
+            if self.slots.get("day") != day.isoformat() and self.slots.get("day_instead") != self.slots.get("day"):
                 self.slots.pop("time", None)
             self.slots["day"] = day.isoformat()
         said = self.move_request[1] if self.moving() else self.raw
         when = parse_time(said, expect_time=expect_time) if said.strip() else None
         if when is not None:
             if when.at is not None:
+                if day is None:
+                    self.slots.pop("day_instead", None)  # a time for the day offered: that day it is
                 self.slots["time"] = when.at.strftime("%H:%M")
             if when.part:
                 self.slots["part"] = when.part
@@ -1528,10 +1612,14 @@ class _Turn:
         if self.pending == "pick":
             picked = self.pick_offered()
             if picked is not None:
+                self.slots.pop("day_instead", None)  # a time of the day offered: that day it is
                 self.slots["day"], self.slots["time"] = picked.date().isoformat(), picked.strftime("%H:%M")
                 return self.advance_booking()
         before = dict(self.slots)
         self.take_booking_entities(expect_time=self.pending in ("time", "pick"))
+        if self.slots == before and self.slots.get("day_instead") in {d.isoformat() for d in self.days_said()}:
+            del self.slots["day_instead"]  # "Wednesday the 4th then": the day offered instead, taken
+            return self.advance_booking()
         if self.slots == before and self.pending == "time":
             if LATEST.search(self.text):  # "the later one", "as late as you can"
                 self.slots["latest"] = True
@@ -1636,7 +1724,11 @@ class _Turn:
         if data.get("closed"):
             notes.append(f"We're closed on {say_day(date.fromisoformat(data['closed']), self.today)}.")
         if slots_found and (data.get("requested_available") or slots.get("latest")):
-            return self.propose_booking(slots_found[-1] if slots.get("latest") else slots_found[0], " ".join(notes))
+            start = slots_found[-1] if slots.get("latest") else slots_found[0]
+            if data.get("closed") and data["closed"] != self.slots.get("closed_day"):
+                self.slots["closed_day"] = data["closed"]  # said again, it changes nothing
+                self.slots["day_instead"] = start.date().isoformat()  # the next day open, said as a choice
+            return self.propose_booking(start, " ".join(notes))
         if not slots_found:
             self.slots.pop("day", None)
             self.slots.pop("time", None)
@@ -1662,7 +1754,10 @@ class _Turn:
     def ask_time(self, day: date, ranges: list[tuple[time, time]], preface: str) -> Reply:
         part = self.slots.get("part")
         when = say_day(day, self.today) + (f" {part}" if part in PARTS else "")
-        return self.asking(f"What time works for you on {when}? We're open {say_hours(ranges)}.", "time", preface)
+        question = f"What time works for you on {when}? We're open {say_hours(ranges)}."
+        if self.slots.get("day_instead") == day.isoformat():
+            question = f"{question} Or which day would suit you instead?"
+        return self.asking(question, "time", preface)
 
     def open_at(self, day: date, at: str) -> bool:
         """The shop is open on ``day`` at ``at`` ("HH:MM")."""
@@ -1726,6 +1821,9 @@ class _Turn:
         self.state["proposal"]["args"] = {k: v for k, v in self.state["proposal"]["args"].items() if v}
         what = with_article(slots["service"])
         question = f"Shall I book {what}{with_staff} on {say_when(start, self.today)} for {name}?"
+        if slots.get("day_instead") == start.date().isoformat():
+            # the time asked for, on the next day the shop opens instead of a closed one
+            question = f"{question} If not, which day would suit you?"
         return self.ask(question, "confirm", preface)
 
     # -- moving and cancelling -------------------------------------------------------------------
@@ -1744,13 +1842,21 @@ class _Turn:
         """Instead of a day the shop is closed: another open day the caller named for a booking,
         or the next day the shop opens."""
         shop = self.ctx.shop
-        named = self.days_said() if self.state.get("task") == "book" else []
+        # not a day of the week said as a habit ("Saturdays I'm down the pools with the kids")
+        named = self.days_said(habits=False) if self.state.get("task") == "book" else []
         others = [day for day in named if day >= self.today and shop.opening_hours(day)]  # never the closed day
-        return others[0] if others else next_open_day(shop.schedule.calendar, closed)
+        if others:
+            return others[0]
+        after = next_open_day(shop.schedule.calendar, closed)
+        if after is not None:
+            self.slots["day_instead"] = after.isoformat()  # the caller may have another day in mind
+        return after
 
-    def days_said(self) -> list[date]:
-        """The distinct days the line names (not a bare "next week"), in order."""
-        return list(dict.fromkeys(match.day for match in self.dates_wanted if match.text not in WEEK_ONLY))
+    def days_said(self, *, habits: bool = True) -> list[date]:
+        """The distinct days the line names (not a bare "next week"), in order; without
+        ``habits``, not a day of the week said in the plural ("I work Mondays")."""
+        said = (m for m in self.dates_wanted if m.text not in WEEK_ONLY and (habits or not HABIT.fullmatch(m.text)))
+        return list(dict.fromkeys(match.day for match in said))
 
     def find_appointment_to_change(self) -> Reply:
         task = self.state["task"]
@@ -2221,6 +2327,9 @@ class _Turn:
         result = self.knowledge
         if result.data.get("found"):
             return self.run_done(result)
+        hours = self.hours_instead()
+        if hours is not None:
+            return self.run_done(hours)
         if self.intent is None:  # nothing understood but the question mark: what the agent can do, too
             return self.offer_message(f"I'm not sure about that one. {CAN_HELP_WITH}") if asked else None
         if asked or self.intent is Intent.QUESTION:
