@@ -74,6 +74,7 @@ def test_expand_shorthand_for_sms() -> None:
     assert expand_shorthand("wots the warranty n how much 4 a clean") == "what's the warranty and how much for a clean"
     assert expand_shorthand("how much stay for da one with da turtles") == "how much stay for the one with the turtles"
     assert expand_shorthand("can I come at 4 the latest") == "can i come at 4 the latest"  # a clock time stays
+    assert expand_shorthand("n") == "n"  # a lone "n" is a no, not "and"
 
 
 def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> None:

@@ -67,7 +67,6 @@ _SHORTHAND: dict[str, str] = {
     "wut": "what",
     "wots": "what's",
     "wats": "what's",
-    "n": "and",  # "how much is a cut n do u do kids"
     "da": "the",  # Hawaii's Pidgin, the Caribbean's, Philadelphia's: "da one with da turtles"
     "dat": "that",
     "nite": "night",
@@ -203,7 +202,7 @@ def expand_shorthand(text: str) -> str:
     heard = _SCOTS_TOMORROW.sub("tomorrow", _SPLIT_WORD.sub(_joined, normalize(text)))
     heard = _A_YARN.sub(r"\1chat", _CANCEL_MISHEARD.sub("cancel", heard))
     heard = _ALOUD.sub(lambda m: f"{m.group(1) or ''}allowed", _FIXING_TO.sub("going to", heard))
-    heard = _FOR.sub("for", heard)
+    heard = _AND.sub(" and ", _FOR.sub("for", heard))
     for word in heard.split():
         words.extend(_SHORTHAND.get(word, word).split())
     return " ".join(words)
@@ -215,6 +214,9 @@ _SPLIT_WORD = re.compile(
     r"|(thir|four|fif|six|seven|eigh|nine)t? (teen(?:th|s)?)|(?<!day )(to) (day)(?! (?:to|by|after)\b))\b"
 )
 
+
+# SMS "how much is a cut n do u do kids": and, between words (a lone "n" is a no)
+_AND = re.compile(r"(?<=\w) n (?=\w)")
 
 # SMS "how much 4 a clean": for, where no clock time can be meant ("at 4 the latest" is one)
 _FOR = re.compile(
