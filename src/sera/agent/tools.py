@@ -696,8 +696,8 @@ def _closed_until(ctx: TurnContext, day: date, most: int = 7) -> date:
     last = day
     while last - day < timedelta(days=most) and not ctx.shop.opening_hours(last + timedelta(days=1)):
         last += timedelta(days=1)
-    run = [day + timedelta(days=i) for i in range((last - day).days + 1)]
-    return last if any(d in closures for d in run) else day
+    held = any(day + timedelta(days=i) in closures for i in range((last - day).days + 1))
+    return last if held else day
 
 
 def _when_staff_works(ctx: TurnContext, staff: StaffSpec, weekday: int | None, day: date | None) -> ToolResult:

@@ -1042,7 +1042,7 @@ class _Turn:
         weekdays, days = self.days_asked_about(self.raw[:500])
         if not (weekdays or days):
             return None
-        return ToolResult(self.said_hours(weekdays, days), dict(HOURS_FOUND), outcome="knowledge")
+        return self.hours_answer(weekdays, days)
 
     def price_asked(self, sentence: str) -> ToolResult | None:
         """The price of the service a question of the line names ("how much is the beginners wheel
@@ -1095,7 +1095,7 @@ class _Turn:
         weekdays, days = self.days_asked_about(sentence)
         if not (weekdays or days) and not HOURS_WORDS.search(sentence) and self.answered_surely(sentence):
             return None
-        return ToolResult(self.said_hours(weekdays, days), dict(HOURS_FOUND), outcome="knowledge")
+        return self.hours_answer(weekdays, days)
 
     def days_asked_about(self, sentence: str) -> tuple[list[str], list[date]]:
         """The days of the week ``sentence`` names in general ("are you open on a Monday at all",
@@ -1104,6 +1104,10 @@ class _Turn:
         general = {f"{prefix}{day}{plural}" for day in weekdays for prefix in ("", "a ") for plural in ("", "s")}
         dates = find_dates(sentence, self.ctx.local_now)
         return weekdays, list(dict.fromkeys(m.day for m in dates if m.text.removeprefix("on ") not in general))
+
+    def hours_answer(self, weekdays: list[str], days: list[date]) -> ToolResult:
+        """The hours of the days named, as an answer found."""
+        return ToolResult(self.said_hours(weekdays, days), dict(HOURS_FOUND), outcome="knowledge")
 
     def said_hours(self, weekdays: list[str], days: list[date]) -> str:
         """The hours of the days of the week and the dates named, or else the week's."""
