@@ -387,3 +387,12 @@ def test_trigger_words_are_said_inflected_or_not() -> None:
     assert says_phrase("Pretty sure it's squirrels.", ["squirrel"])  # or in its plural
     assert says_phrase("we're selling his piano", ["selling my piano"])  # whoever's it is
     assert not says_phrase("do you sell a bike", ["sell my bike"])
+
+
+def test_a_long_service_word_heard_as_two_words_is_found_a_typo_or_two_away() -> None:
+    options = {
+        "Telehealth Consultation": ["telehealth", "video call"],
+        "Group Cooking Class": ["healthy cooking class"],
+    }
+    assert match_option("any chance of a telly health appointment on Monday?", options) == "Telehealth Consultation"
+    assert match_option("a healthy cooking class", options) == "Group Cooking Class"

@@ -69,6 +69,7 @@ NOW = dt.datetime(2026, 11, 27, 10, 0, tzinfo=ZoneInfo("America/Chicago"))
         ("anything sat?", dt.date(2026, 11, 28)),
         ("cn u fix a puncture sat around 11", dt.date(2026, 11, 28)),  # a time after it: a day
         ("sun at 10am?", dt.date(2026, 11, 29)),
+        ("cn u move my drop off wed from 11 to 1pm", dt.date(2026, 12, 2)),
         ("this wknd", dt.date(2026, 11, 28)),
     ],
 )

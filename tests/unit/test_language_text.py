@@ -88,6 +88,8 @@ def test_words_speech_splits_and_scots_and_irish_words_are_read_as_meant() -> No
     # speech-to-text's "can sell my", New Zealand's "a quick yarn with"
     assert expand_shorthand("I'd like to can sell my wheel balance") == "i'd like to cancel my wheel balance"
     assert expand_shorthand("which ones can sell quickly") == "which ones can sell quickly"
+    assert expand_shorthand("I need to council my appointment") == "i need to cancel my appointment"
+    assert expand_shorthand("the council tax office") == "the council tax office"
     assert expand_shorthand("a quick yarn with Kirsty") == "a quick chat with kirsty"
     assert expand_shorthand("is the yarn wool") == "is the yarn wool"
     # the regional "you" to several, the Southern "fixing to", speech-to-text's "aloud"
@@ -205,3 +207,14 @@ def test_extract_order_number_ignores_times_dates_and_quantities(text: str) -> N
 @pytest.mark.parametrize("text", ["ten forty four", "it's 42", "the 5 of us", "forty two"])
 def test_spelled_or_small_numbers_need_a_cue_or_a_question(text: str) -> None:
     assert extract_order_number(text) is None
+
+
+def test_regional_and_spanish_words_for_when_are_read_as_meant() -> None:
+    # Yorkshire's "t'" for "the", SMS "w/o", "jus" and "2nite"
+    assert normalize("are you open t'bank holiday") == "are you open the bank holiday"
+    assert normalize("don't") == "don't"
+    assert expand_shorthand("can we jus show up 2nite w/o a booking") == "can we just show up tonight without a booking"
+    # Spanish among English: the day and the hour
+    assert expand_shorthand("can Rosa come mañana a las dos?") == "can rosa come tomorrow at 2"
+    assert expand_shorthand("el lunes por la mañana") == "monday in the morning"
+    assert expand_shorthand("pasado mañana a las once y media") == "the day after tomorrow at 11:30"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from sera.agent.understanding.embedding import embedder
 from sera.knowledge.retrieval import Document, Hit, KnowledgeIndex, plain_verbs
 
 THRESHOLD = 0.35
@@ -392,3 +393,26 @@ def test_a_phrase_is_read_around_the_thing_it_names() -> None:
         ]
     )
     assert top(shop, "can my wife pick my jacket up").document.id == "faq:collect"
+
+
+def test_an_initialism_spelled_out_letter_by_letter_is_the_initialism() -> None:
+    index = KnowledgeIndex.build(
+        [
+            Document("bjj", "faq", "How much is BJJ?", "Unlimited BJJ is 220 dollars a month."),
+            Document("bees", "faq", "Do you sell honey?", "Yes, from our own bees, 12 dollars a jar."),
+        ]
+    )
+    assert top(index, "how much is the bee jay jay unlimited one per month").document.id == "bjj"
+    assert top(index, "how much is the b j j").document.id == "bjj"
+
+
+def test_a_word_typed_a_letter_wrong_is_the_shops_word_it_can_only_be() -> None:
+    docs = [
+        Document("walkin", "faq", "Do you take walk-ins?", "Walk-ins are welcome whenever a lane is free."),
+        Document("party", "faq", "Do you do parties?", "Yes, party packages for 8 to 20 people."),
+    ]
+    index = KnowledgeIndex.build(docs, embedder())
+    assert top(index, "can we show up without a reservaton").document.id == "walkin"
+    # a word the model knows is meant as written, and a lexical index corrects nothing
+    assert index._respelled("parties") == "parties"
+    assert KnowledgeIndex.build(docs)._respelled("reservaton") == "reservaton"

@@ -108,6 +108,7 @@ _STOP_WORD_GROUPS = (
     "hi hello hey um uh oh okay ok yeah guys guy somewhere anywhere near nearby around",
     "meant supposed reckon reckons",  # "where's he meant to leave the car", "do you reckon"
     "hiya howdy gday gidday kia ora morena",  # greetings of other places (New Zealand's "kia ora")
+    "lah leh lor wah ah meh hor sia",  # Singapore's and Malaysia's sentence particles
     # verbs every shop question uses ("do you sell", "can I buy")
     "sell buy carry offer",
 )
@@ -119,7 +120,7 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
     "price": ("price", "cost", "charge", "fee", "dollar", "buck"),
     "hours": ("hours", "open", "close", "closing"),
     "return": ("return", "refund", "exchange"),
-    "shipping": ("shipping", "ship", "deliver", "delivery", "dispatch", "courier"),
+    "shipping": ("shipping", "ship", "deliver", "delivery", "dispatch", "courier", "postage", "postal"),
     "parking": ("parking", "park"),
     "rent": ("rent", "rental", "hire"),
     "repair": ("repair", "fix", "mend"),
@@ -195,6 +196,8 @@ SYNONYM_GROUPS: dict[str, tuple[str, ...]] = {
 # "how much" is a price question, while "close to the shop" is about distance.
 PHRASES: dict[tuple[str, str], str] = {
     ("how", "much"): "price",
+    ("whats", "damage"): "price",  # "what's the damage": the bill
+    ("whits", "damage"): "price",  # Scots
     ("close", "to"): "",
     ("close", "by"): "",
     ("you", "lot"): "",  # British "you guys", not a car park
@@ -206,6 +209,10 @@ PHRASES: dict[tuple[str, str], str] = {
     ("pay", "weekly"): "finance",
     ("pay", "fortnightly"): "finance",
     ("pay", "off"): "finance",  # "pay it off bit by bit"
+    ("hold", "charge"): "",  # a battery's, not a fee
+    ("pay", "postage"): "shipping",  # "would I have to pay postage on it": what shipping costs
+    ("pay", "shipping"): "shipping",
+    ("pay", "delivery"): "shipping",
     ("spread", "cost"): "finance",
     ("spread", "payment"): "finance",
     ("split", "cost"): "finance",
@@ -282,6 +289,8 @@ class Encoder(Protocol):
     def encode(self, sentences: Sequence[str]) -> NDArray[np.float32]: ...
 
     def encode_one(self, sentence: str) -> NDArray[np.float32]: ...
+
+    def known_share(self, sentence: str) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -397,6 +406,30 @@ def _rewrite_phrases(words: list[str]) -> list[str]:
     return out
 
 
+# the names of letters, as speech-to-text writes a spelled-out initialism ("the bee jay jay class": BJJ)
+LETTER_NAMES = {
+    "ay": "a", "bee": "b", "see": "c", "sea": "c", "cee": "c", "dee": "d", "ee": "e", "eff": "f", "gee": "g",
+    "aitch": "h", "haitch": "h", "eye": "i", "jay": "j", "kay": "k", "el": "l", "ell": "l", "em": "m", "en": "n",
+    "oh": "o", "pee": "p", "pea": "p", "cue": "q", "queue": "q", "ar": "r", "ess": "s", "tee": "t", "tea": "t",
+    "vee": "v", "ex": "x", "why": "y", "zed": "z", "zee": "z",
+}  # fmt: skip
+
+
+def _spelled_out(words: list[str]) -> list[tuple[int, int, str]]:
+    """(start, end, letters) of each run of two or more letters said by name or written alone."""
+    runs: list[tuple[int, int, str]] = []
+    start = None
+    letters = [LETTER_NAMES.get(word, word if len(word) == 1 and word.isalpha() else "") for word in words] + [""]
+    for i, letter in enumerate(letters):
+        if letter and start is None:
+            start = i
+        elif not letter and start is not None:
+            if i - start >= 2:
+                runs.append((start, i, "".join(letters[start:i])))
+            start = None
+    return runs
+
+
 # small numbers as digits; "one" stays a stop word ("the later one", "this one")
 _NUMBER_WORDS = {"two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8"}
 _NUMBER_WORDS |= {"nine": "9", "ten": "10"}
@@ -438,8 +471,10 @@ class KnowledgeIndex:
         unseen_idf: float,
         encoder: Encoder | None = None,
         vectors: NDArray[np.float32] | None = None,
+        spellings: dict[str, set[str]] | None = None,
     ) -> None:
         self._documents = documents
+        self._spellings = spellings or {}
         self._postings = postings
         self._idf = idf
         self._unseen_idf = unseen_idf
@@ -463,7 +498,9 @@ class KnowledgeIndex:
                 weight = idf[term] * tf * (K1 + 1) / (tf + norm)
                 postings.setdefault(term, {})[index] = weight
         vectors = encoder.encode([_meaning_text(doc) for doc in docs]) if encoder and len(docs) > 1 else None
-        return cls(docs, postings, idf, _idf(max(len(docs), 1), 1), encoder if vectors is not None else None, vectors)
+        encoder = encoder if vectors is not None else None
+        spellings = _spellings(docs) if encoder is not None else None
+        return cls(docs, postings, idf, _idf(max(len(docs), 1), 1), encoder, vectors, spellings)
 
     def __len__(self) -> int:
         return len(self._documents)
@@ -551,9 +588,16 @@ class KnowledgeIndex:
         "tune up", so every adjacent word pair is tried as a compound too.
         """
         words, compounds = _words(query)
+        words = [self._respelled(word) for word in words]
         said = list(dict.fromkeys(_terms(_rewrite_phrases(words))))
         candidates = _terms(compounds + [a + b for a, b in pairwise(words)])
         extra = [term for term in dict.fromkeys(candidates) if term in self._postings]
+        # an initialism the shop's entries use, spelled out ("the bee jay jay unlimited one"): said whole
+        for start, end, letters in _spelled_out(words):
+            whole = _term(letters)
+            if whole and whole in self._postings:
+                parts = _terms(words[start:end])
+                said = [term for term in said if term not in parts] + ([whole] if whole not in said else [])
         # a word the shop's entries know, heard as two of which one they do not ("the place meant
         # test" is the placement test): the word is said, not its halves
         for a, b in pairwise(words):
@@ -562,6 +606,39 @@ class KnowledgeIndex:
                 halves = _terms((a, b))
                 said = [term for term in said if term not in halves] + ([whole] if whole not in said else [])
         return said, said + [term for term in extra if term not in said]
+
+    def _respelled(self, word: str) -> str:
+        """A word typed a letter wrong ("w/o a reservaton"), as the one word of the shop's entries it
+        may be: a word of at least MIN_TYPO letters that is in none of them, no word the model knows
+        whole (a "brushes" at a shop of blushes is meant), one letter from one word of theirs."""
+        if len(word) < MIN_TYPO or word in STOP_WORDS or word in self._spellings.get(word, ()) or self._encoder is None:
+            return word
+        if self._encoder.known_share(word) == 1.0:
+            return word
+        near = set(self._spellings.get(word, ()))
+        for dropped in _deletions(word):
+            near |= self._spellings.get(dropped, set())
+        near = {known for known in near if known[0] == word[0]}
+        return near.pop() if len(near) == 1 else word
+
+
+MIN_TYPO = 6
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _spellings(docs: Sequence[Document]) -> dict[str, set[str]]:
+    """Each word of the entries (of MIN_TYPO letters or more), and each way of it missing a letter,
+    to the words it may be: a typed word one letter away from one of them meets it here."""
+    spellings: dict[str, set[str]] = {}
+    words = {word for doc in docs for field in (doc.title, doc.text, *doc.aliases) for word in _words(field)[0]}
+    for word in words:
+        if len(word) >= MIN_TYPO:
+            for spelling in (word, *_deletions(word)):
+                spellings.setdefault(spelling, set()).add(word)
+    return spellings
 
 
 def _idf(document_count: int, document_frequency: int) -> float:

@@ -687,6 +687,9 @@ class _Alias:
     joined: str
 
 
+LONG_JOIN = 9  # letters of a word two typos may be heard in, once its halves are joined
+
+
 def match_option(
     text: str, options: Mapping[str, Sequence[str]], *, typos: bool = True, whole: bool = False
 ) -> str | None:
@@ -731,8 +734,8 @@ def _rejoined(raw: list[str], words: list[str], known: Mapping[str, object]) -> 
     while i + 1 < len(words):
         if not (words[i] in known and words[i + 1] in known):
             joined = _stem(raw[i] + raw[i + 1])
-            near = (w for w in known if w[:1] == joined[:1] and abs(len(w) - len(joined)) <= 1 and len(w) > 5)
-            word = joined if joined in known else next((w for w in near if _same(joined, w)), None)
+            near = (w for w in known if w[:1] == joined[:1] and abs(len(w) - len(joined)) <= 2 and len(w) > 5)
+            word = joined if joined in known else next((w for w in near if _joins_to(joined, w)), None)
             if word is not None:
                 raw = [*raw[:i], raw[i] + raw[i + 1], *raw[i + 2 :]]
                 words = [*words[:i], word, *words[i + 2 :]]
@@ -901,6 +904,25 @@ def _stem(word: str) -> str:
     if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
         word = word[:-1]
     return word
+
+
+def _joins_to(joined: str, stem: str) -> bool:
+    """Two words heard for one long one are that word a typo or two away ("telly health" for
+    telehealth): speech-to-text that splits a word spells its halves as words it knows."""
+    if _same(joined, stem):
+        return True
+    return len(stem) >= LONG_JOIN and _edits(joined, stem) <= 2
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, start=1):
+        current = [i]
+        for j, y in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1]
 
 
 def _same(word: str, stem: str) -> bool:

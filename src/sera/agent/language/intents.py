@@ -42,6 +42,7 @@ class Intent(StrEnum):
     GREETING = "greeting"
     AFFIRM = "affirm"
     DENY = "deny"
+    PRAISE = "praise"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 __all__ = ["FILLERS", "MAX_CHARS", "expand_shorthand", "is_email", "normalize", "tokens", "within_one_edit"]
 
@@ -141,6 +142,11 @@ _SHORTHAND: dict[str, str] = {
     "mins": "minutes",
     "hrs": "hours",
     "info": "information",
+    "val": "valuation",  # "how much 4 a insurance val"
+    "jus": "just",
+    "2nite": "tonight",
+    "2nyt": "tonight",
+    "vals": "valuations",
     "cxl": "cancel",
     "canx": "cancel",
     "cncl": "cancel",
@@ -180,7 +186,7 @@ def normalize(text: str) -> str:
     if not isinstance(text, str) or not text:
         return ""
     text = unicodedata.normalize("NFKC", text[:_RAW_CAP])[:_NFKC_CAP]
-    text = text.lower().translate(_APOSTROPHES)
+    text = _NORTHERN_THE.sub("the ", text.lower().translate(_APOSTROPHES))
     cleaned = _clean_chunks(text.split())
     words = _drop_fillers(cleaned.split())
     return _cap(" ".join(words))
@@ -202,7 +208,9 @@ def expand_shorthand(text: str) -> str:
     heard = _SCOTS_TOMORROW.sub("tomorrow", _SPLIT_WORD.sub(_joined, normalize(text)))
     heard = _A_YARN.sub(r"\1chat", _CANCEL_MISHEARD.sub("cancel", heard))
     heard = _ALOUD.sub(lambda m: f"{m.group(1) or ''}allowed", _FIXING_TO.sub("going to", heard))
-    heard = _AND.sub(" and ", _FOR.sub("for", heard))
+    heard = _AND.sub(" and ", _FOR.sub("for", _WITHOUT.sub("without", heard)))
+    for spanish, english in _SPANISH_WHEN:
+        heard = spanish.sub(english, heard)
     for word in heard.split():
         words.extend(_SHORTHAND.get(word, word).split())
     return " ".join(words)
@@ -215,6 +223,47 @@ _SPLIT_WORD = re.compile(
 )
 
 
+# Spanish said among English ("can Rosa come mañana a las dos?"): the day and the hour, for the rules
+# that read them (names are read from the line as said, so a Domingo stays a Domingo)
+_SPANISH_HOURS = [
+    "una",
+    "uno",
+    "dos",
+    "tres",
+    "cuatro",
+    "cinco",
+    "seis",
+    "siete",
+    "ocho",
+    "nueve",
+    "diez",
+    "once",
+    "doce",
+]
+_SPANISH_MINUTES = {"media": ":30", "cuarto": ":15", None: ""}
+_SPANISH_DAYS = {
+    "lunes": "monday", "martes": "tuesday", "miércoles": "wednesday", "miercoles": "wednesday",
+    "jueves": "thursday", "viernes": "friday", "sábado": "saturday", "sabado": "saturday", "domingo": "sunday",
+}  # fmt: skip
+_SPANISH_PART = {"mañana": "in the morning", "tarde": "in the afternoon", "noche": "in the evening"}
+_SPANISH_WHEN: tuple[tuple[re.Pattern[str], Any], ...] = (
+    (re.compile(r"\bpasado mañana\b"), "the day after tomorrow"),
+    (re.compile(r"\b(?:por|en) la (mañana|tarde|noche)\b"), lambda m: _SPANISH_PART[m.group(1)]),
+    (re.compile(r"\bmañana\b"), "tomorrow"),
+    (re.compile(r"\bhoy\b"), "today"),
+    (
+        re.compile(rf"\ba las? ({'|'.join(_SPANISH_HOURS)})(?: y (media|cuarto))?\b"),
+        lambda m: f"at {max(1, _SPANISH_HOURS.index(m.group(1)))}{_SPANISH_MINUTES[m.group(2)]}",
+    ),
+    (re.compile(rf"\b(?:el )?({'|'.join(_SPANISH_DAYS)})\b"), lambda m: _SPANISH_DAYS[m.group(1)]),
+)
+
+# Yorkshire and Lancashire "are you open t'bank holiday", "t'other one": the
+_NORTHERN_THE = re.compile(r"(?<![\w'])t'(?=[a-z])")
+
+# SMS "w/o a booking" (its slash gone): without
+_WITHOUT = re.compile(r"\bw o\b")
+
 # SMS "how much is a cut n do u do kids": and, between words (a lone "n" is a no)
 _AND = re.compile(r"(?<=\w) n (?=\w)")
 
@@ -225,8 +274,9 @@ _FOR = re.compile(
 )
 
 
-# speech-to-text's "can sell my booking", "can't sell the 3 pm": cancel, before what is cancelled
-_CANCEL_MISHEARD = re.compile(r"\bcan(?:'t)? sell(?= (?:my|the|our|it|that|this|his|her|their|tomorrow)\b)")
+# speech-to-text's "can sell my booking", "can't sell the 3 pm", "council my first appointment": cancel,
+# before what is cancelled
+_CANCEL_MISHEARD = re.compile(r"\b(?:can(?:'t)? sell|council)(?= (?:my|the|our|it|that|this|his|her|their|tomorrow)\b)")
 
 # New Zealand's and Australia's "a quick yarn with Kirsty": a chat (knitting yarn has no "with")
 _A_YARN = re.compile(r"\b(a (?:quick |little |wee )?)yarn(?= with\b)")

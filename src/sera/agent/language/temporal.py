@@ -671,8 +671,9 @@ def _reads_as_day(words: Sequence[str], i: int, today: dt.date) -> bool:
     if len(words) == 1:
         return True  # "sat", said alone: the day
     subject = i > 0 and words[i - 1] in _NOT_A_DAY_BEFORE  # "I sat at 10", "the sun at 3"
-    if not subject and after in _APPROX_CUES | {"at", "before", "after"} and _CLOCK_START.match(_at(words, i + 2)):
-        return True  # "fix a puncture sat around 11", "sun at 10am"
+    cued = after in _APPROX_CUES | {"at", "before", "after", "from"}
+    if not subject and cued and _CLOCK_START.match(_at(words, i + 2)):
+        return True  # "fix a puncture sat around 11", "sun at 10am", "move my drop off wed from 11 to 1pm"
     clock = _HHMM.fullmatch(after) or _DOTTED_CLOCK.fullmatch(after) or _COMPACT_CLOCK.fullmatch(after)
     if not subject and (clock or (after.isdigit() and _at(words, i + 2) in ("am", "pm"))):
         return True  # "the pots workshop sat 11am" (shorthand splits it: "11 am") or "sat 10:30"

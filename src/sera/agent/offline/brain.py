@@ -69,6 +69,11 @@ REQUESTS = frozenset(
     }
 )
 SURE_OF_REQUEST = 0.9
+SUPPOSED = re.compile(r"\b(?:if|suppose|supposing|say|in case)\b\s+(.+?)(?:[?.!,]|$)")  # what a line only supposes
+INSTEAD = re.compile(r"\b(?:instead|insteid|rather|make it|change it to|swap it)\b")  # another time for it
+NOT_CANCELLING = re.compile(r"\b(?:not|no|never)\s+(?:\w+\s+)?cancel")
+# a yes that asks for one of these as well ("yes, cancel it anyway") is that request
+CHANGES_OF_MIND = frozenset({Intent.BOOK, Intent.RESCHEDULE, Intent.CANCEL})
 # below this, a move or cancel from a caller with nothing booked is a booking when it names a
 # service and a day, and a question when it is shaped like one
 SURE_ENOUGH_TO_ASK = 0.6
@@ -143,7 +148,10 @@ BOOKING_WORDS = re.compile(
 # a question how an order or its refund stands, which the classifier may hear as a complaint
 STATUS_CHECK = re.compile(
     r"\b(?:check(?:ing)? (?:on|in on|whether|if|that|the|my)|any (?:news|updates?) on"
-    r"|(?:did|has) (?:my|the) (?:refund|money))\b"
+    r"|(?:did|has) (?:my|the) (?:refund|money)"
+    # "did y'all ever process my refund?", "have you sent my refund yet", "has the refund gone through"
+    r"|(?:did|have|has) (?:you|y'?all|yous|youse|ye|u|you guys|anyone|someone|it|the \w+)(?: \w+)?"
+    r" (?:process\w*|issue\w*|sen[dt]\w*|put\w* through|gone through|go through|refund\w*|pa(?:id|y) (?:me|us|back)))\b"
     r".*\b(?:refund(?:ed)?|money|parcel|package|order)\b"
 )
 # an order that did not reach the caller ("I never got my E-City", "it still hasn't turned up")
@@ -183,12 +191,12 @@ ASKS_PRICE = re.compile(  # what something costs, asked before any booking ("rou
     r"\b(how much|prices?|pricing|ballpark|set me back"
     r"|what (?:do|does|would|will) (?:it|that|this|you|they|a|an|the)\b[^.?!]*\b(?:cost|charge|run)\b)"
 )
-SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+SENTENCE = re.compile(r"(?:[^.!?]|\.(?=\d))+[.!?]*")  # "9.30" ends no sentence
 # a second question joined to the first ("what do you charge for a test, and is it right the kids go
 # free?"): where the line is cut to search each
 AND_ASKS = re.compile(
     # "..., and like how long does it take", "..., and while I've got you, do you ..."
-    r",?\s+\b(?:and|also|plus|n)\s+(?:(?:like|um|uh|so)\s+|(?:while i'?ve got you|while i'?m at it|by the way|btw|"
+    r",?\s+\b(?:and|an'?|also|plus|n)\s+(?:(?:like|um|uh|so)\s+|(?:while i'?ve got you|while i'?m at it|by the way|btw|"
     r"one more thing|another thing|oh)\s*,?\s*)?"
     r"(?=(?:what|whats|what's|is|are|do|does|can|could|will|would|how|when|where|who|why|should|have|has)\b)"
     # "is there parking at your place or should I just take the streetcar": each way is asked
@@ -200,7 +208,7 @@ AND_ASKS = re.compile(
 WHAT_IF = re.compile(
     r"\b(?:what happens|what would happen|what if|is there (?:a|any) (?:fee|charge|penalty|cost)"
     r"|(?<!what )(?<!much )do (?:you(?: guys| all| lot)?|they|y'all|yall|youse|yous|ye|ya|u) (?:still )?charge"
-    r"|(?:cost|charge) (?:me |us )?if (?:i|we)\b"
+    r"|(?:cost|charge|damage|fee|price|penalty) (?:me |us |be )?if (?:i|we)\b"
     r"|do i (?:still )?(?:have to|need to|get to)? ?pay|(?:will|would) i (?:still )?"
     r"(?:be charged|get charged|have to pay|lose)|how much notice"
     r"|(?:fees?|penalty|(?:a|any|the|no|extra|cancellation|late) charge) (?:for|if|to)"
@@ -240,6 +248,47 @@ ANYONE_TO = re.compile(
 IS_SOMETHING = r"(?:a|an|certified|qualified|registered|trained|accredited|licensed|insured|experienced|any good)\b"
 SEND_SOMEONE = re.compile(r"\bsend (?:someone|somebody|a tech\w*|a (?:guy|bloke|man|lad|fella|person)|one of your)\b")
 TALK_TO = re.compile(r"\b(?:talk|speak|chat|natter|(?:have|need|want|grab) a (?:quick |wee |little )?(?:word|yarn))\b")
+# "am I talking to a real person or one of them robot things?": whether the agent is a person, asked
+ASKS_IF_BOT = re.compile(
+    r"\b(?:are you|r u|you're|youre|am i (?:talking|speaking|talkin|speakin|chatting|texting)(?: to| with)?"
+    r"|is this|is that|this is)(?: just| only| actually| even| like| really)?"
+    r"(?: an?| one of them| one of those| some)?(?: real| actual| live)?"
+    r" (?:person|human|humans|people|robot|robots|bot|bots|machine|computer|ai|a\.i\.|automated|recording|recorded)\b"
+    r"(?! (?:hair|resources?|trafficking|rights))"
+)
+# the line demands a person, beyond asking what it is talking to ("are you a robot? I want a real human")
+DEMANDS_PERSON = re.compile(
+    r"\b(?:i want|i need|get me|give me|put me through|let me (?:talk|speak)|can i (?:talk|speak)"
+    r"|transfer me|connect me)\b"
+)
+# word for someone, asked for first ("please tell Lerato the gate code has changed", "can help me tell
+# Farah I cannot come for tomorrow class"): the word that follows is whom it is for
+TELL_SOMEONE = re.compile(
+    r"^(?:(?:hi|hello|hey|hiya|ok|okay)\W+)?(?:(?:please|pls|plz|kindly|can|could|would|will|just)\s+)*"
+    r"(?:(?:you|u|ya|ye|yous)\s+)?(?:(?:please|pls|help me|help|just)\s+)*"
+    r"(?:tell|let|remind|say to|pass (?:this |that |it )?(?:on )?to|give (?:a message )?to)\s+([a-z]+)"
+)
+# whether one may come as one is, or bring someone or something along ("can we jus show up 2nite w/o a
+# reservation?", "can I bring me dog in when I come to look at fabrics?"): a question, however booking-like
+ASKS_LEAVE = re.compile(
+    r"\b(?:can|could|may|do|would|will)\s+(?:i|we|you|u|ya|y'?all|yous|ye)\s+(?:just\s+|still\s+|also\s+)?"
+    r"(?:bring(?![^.?!]{0,30}\bin for\b)|show up|turn up|rock up|roll up|walk in|pop in|come without"
+    r"|come in without|let)\b"
+    r"|\bis it (?:ok|okay|alright|all right|fine)(?: if| to)\s+(?:i |we )?(?:just )?(?:bring|show up|turn up|walk in)\b"
+    r"|\b(?:are|is) (?:dogs?|kids|children|pets|babies|strollers|prams|guests) (?:allowed|ok|okay|welcome)\b"
+    r"|\bwithout (?:a |an |any )?(?:reservation|booking|appointment)\b"
+    # or pay bit by bit: "can I pay off my box braids in bits, like lay-by, before I come in?"
+    r"|\bpay (?:\w+ ){0,3}?(?:off|in (?:bits|instal\w*|part\w*|chunks))\b|\blay-?by\b"
+)
+# a payment taken twice or too much ("why did yall charge my card twice for the deposit??"): a fault to
+# put right, not a question about the deposit
+CHARGED_WRONG = re.compile(
+    r"\b(?:charged|billed|debited|took|taken)\b[^.?!]{0,40}\b(?:twice|two times|double|2x|x2)\b"
+    r"|\bdid (?:you|y'?all|yall|yous|youse|ye|u|you guys)\b[^.?!]{0,20}\b(?:charge|bill|take)\b[^.?!]{0,30}"
+    r"\b(?:twice|two times|double|2x|x2)\b|\b(?:double|over)[- ]?(?:charged|billed)\b"
+)
+# what a caller asks to bring along ("can I bring me dog in when I come")
+BRINGS = re.compile(r"\bbring (?:in |along )?(?:my |me |our |the |a |an |his |her |some |their )?([a-z]+)")
 LEAVE_A_MESSAGE = re.compile(r"\b(?:take|leave|pass on|give them) a (?:message|msg)\b")
 # a cancellation policy's notice period ("at least 24 hours' notice", "48-hour", "2 days before")
 CANCEL_WORDS = re.compile(r"\bcancel", re.I)  # in words said plainly ("call it off" is "cancel")
@@ -298,7 +347,7 @@ SAME_TIME = re.compile(r"\b(same time|same slot|same hour)\b")
 # Thursday at ten but can we push it to Friday afternoon"): cut into clauses here, a clause
 # that names only the appointment's own day speaks of the old one.
 # a clause keeps the word that opens it ("... to sat": "sat" is a day after "to")
-CLAUSE_BREAKS = re.compile(r"[,.;!?]|(?=\b(?:but|instead|to|until|till|so|because)\b)")
+CLAUSE_BREAKS = re.compile(r"[,;!?]|\.(?!\d)|(?=\b(?:but|instead|to|until|till|so|because)\b)")  # not "9.30"
 THAT_DAY = re.compile(r"\b(that|the same|same) day\b")
 # a move of something already named: "push it back", "move that to Friday"
 MOVE_IT = re.compile(r"\b(?:push|move|bump|shift|slide|put)\w* (?:it|that|this|them)\b")
@@ -339,11 +388,22 @@ SHOP_DID = re.compile(
     r"\b(?:you|you guys|y'?all|your (?:guy|guys|team|tech|technician|mechanic|fitter|staff|lad|lads|people))\s+"
     r"(?:just\s+|only\s+|already\s+)?(?:\w+(?<!e)ed|did|done|put|cut|made|sold|gave|took|sent|fit)\b"
 )
+# whether the shop does a kind of work at all, asked after the trouble that makes the caller ask
+# ("the wee screw's fell oot ma specs, dae yous fix glasses at all?", "got aircon or not?"): a question
+DOES_IT_AT_ALL = re.compile(
+    r"\b(?:(?:do|does|dae)\s+(?:you|yous|youse|ye|ya|u|y'?all|you guys|you lot|you folks)\s+(?:\w+\s+)?"
+    r"(?:fix|repair|mend|sort|do|deal with|handle|work on|service|replace)\b(?!\s+(?:it|them|mine|my|our|me)\b)"
+    r"|(?:can|could|would|will)\s+(?:you|yous|youse|ye|ya|u|y'?all|you guys|you lot|you folks)\s+(?:\w+\s+)?"
+    r"(?:fix|repair|mend|sort|do|deal with|handle|work on|service|replace)\b[^.?!]*?"
+    r"(?:\bat all\b|\b(?:that|this|those) (?:sort|kind|type) of (?:thing|things|job|jobs|work)\b"
+    r"|\bthings? like (?:that|this)\b)"
+    r"|\bgot\b[^.?!,]*\bor not\b)"
+)
 MAYBE_COMPLAINT = 0.1  # the classifier's least probability of a complaint for work done to be one
 ADDED = re.compile(r"\b(?:also|too|as well|while)\b")  # "can you also do his nails": one more thing
 # where a clause ends; not at a comma before a correction ("next Thursday, I mean the one after")
 PAST_BREAKS = re.compile(
-    r"[.;!?]|,(?!\s*(?:i mean|sorry|not this|the one after|the following)\b)|\b(?:and|but|so)\b", re.IGNORECASE
+    r"[;!?]|\.(?!\d)|,(?!\s*(?:i mean|sorry|not this|the one after|the following)\b)|\b(?:and|but|so)\b", re.IGNORECASE
 )
 EARLIER = re.compile(
     r"\b(earlier|forward|sooner|prepone\w*)\b|\bup (?:by )?(?:an?|one|two|half|\d+|fifteen|twenty|thirty)\b"
@@ -661,6 +721,10 @@ class _Turn:
             # the request said again in its own words is a yes, whatever "no" it holds ("no like you
             # folks using my info for advertising...")
             answer = True if self.says_again(self.state.get("task_line")) else yes_no(self.raw)
+            changes = self.intent in (Intent.CANCEL, Intent.RESCHEDULE)
+            if answer and changes and self.state.get("task") not in ("cancel", "reschedule"):
+                # "yeah cancel it" to "Shall I book ...?" or "Shall I submit it?": the change, not a yes to that
+                return self.start_change(str(self.intent))
             if answer is not None or self.restates_task():
                 return self.declined() if answer is False else self.confirmed()
             if len(self.raw.split()) <= PLAIN_ANSWER_WORDS and extract_phone(self.raw, self.ctx.shop.region):
@@ -690,6 +754,8 @@ class _Turn:
 
     def interrupt(self) -> Reply | None:
         """Requests that win over whatever the conversation was doing."""
+        if ASKS_IF_BOT.search(self.text):
+            return self.disclose()
         asks_for_someone = Intent.HUMAN in self.intents and self.intent in (Intent.HUMAN, Intent.QUESTION, None)
         if self.intent is None and self.probability(Intent.HUMAN) < SURE_ENOUGH_TO_ASK and not self.named_staff():
             asks_for_someone = False  # a line not understood is no request for a person on a weak guess
@@ -698,6 +764,8 @@ class _Turn:
             asks_for_someone = False  # the merchant's own trigger words ("trade in my bike") win ...
             if self.intent is Intent.MESSAGE and not leaves_word:
                 self.intent = None  # ... over a message nobody said ("put us on the waitlist with Marisol")
+        if self.tells_staff():
+            self.intent = Intent.MESSAGE  # whatever the words for them are about: a booking, a cancellation
         if self.intent is Intent.MESSAGE and not leaves_word and self.sends_someone():
             self.intent = Intent.BOOK  # "can you send someone to check me inverter on Cup Day?": a visit
         if self.intent is Intent.SUPPORT and leaves_word:
@@ -728,6 +796,14 @@ class _Turn:
             # "my pump's making this grinding noise. Can Chuy come look at it tomorrow at nine?": the
             # fault is why, and the visit at a time what the caller asks for
             self.intent = Intent.BOOK
+        if (
+            self.intent is Intent.OPT_OUT
+            and self.probability(Intent.PRIVACY_ERASURE) >= MAY_BE_ABOUT
+            and DATA_ABOUT_ME.search(self.text)
+        ):
+            # "get rid o' aw ma details, name, number, email, the lot": the data gone, which stops the
+            # contact too, is the larger wish when the classifier hears both
+            self.intent = Intent.PRIVACY_ERASURE
         if self.intent is Intent.OPT_OUT:
             self.reset()
             result = self.tools.run(self.ctx, "opt_out", {})
@@ -745,9 +821,24 @@ class _Turn:
             self.intent = None
         if self.intent in PRIVACY_TYPES and not (self.pending and self.restates_task()):
             return self.start_privacy(PRIVACY_TYPES[self.intent])
-        if self.intent is Intent.GOODBYE or (self.pending == "anything_else" and self.says_no_more()):
+        thanks_at_the_end = self.intent is Intent.PRAISE and self.pending == "anything_else"
+        no_more = self.pending == "anything_else" and self.says_no_more()
+        if self.intent is Intent.GOODBYE or thanks_at_the_end or no_more:
             return self.goodbye()
         return None
+
+    def disclose(self) -> Reply:
+        """Asked whether it is a person, the agent says it is not, and offers one: put through when
+        the caller asks for one as well (or a message taken when nobody can answer)."""
+        shop = self.ctx.shop
+        said = f"I'm {shop.agent_name}, the AI assistant at {shop.name}, not a person."
+        if DEMANDS_PERSON.search(self.text):
+            reached = self.reach_a_person()
+            return Reply(f"{said} {reached.text}", reached.actions)
+        if self.pending not in (None, "anything_else"):  # the question it asked still waits
+            return Reply(f"{said} {self.state.get('last_reply', '')}".strip())
+        offer = "I can help with appointments, orders and questions, or put you through to someone on the team."
+        return self.ask(f"{said} {offer}", "anything_else")
 
     def asks_about_someone(self) -> bool:
         """A line the classifier is unsure asks for a person, that asks what a staff member is ("is
@@ -825,10 +916,15 @@ class _Turn:
             return None
         if self.matching_workflow() is not None:  # the merchant's own trigger words win
             return None
+        if self.cancels_own_appointment():
+            return None  # cancelled, with what it costs said first (cancel_terms_asked)
         works = self.staff_days_asked()
         if works is not None:
             return self.run_done(works)
         meaning, intent = self.meaning, self.intent
+        if CHARGED_WRONG.search(self.text) and intent not in (Intent.HUMAN, Intent.MESSAGE):
+            self.intent = Intent.SUPPORT  # a ticket holding the caller's words (unless a person is asked for)
+            return None
         if meaning is None:
             return None
         asks_price = bool(ASKS_PRICE.search(expand_shorthand(self.raw)))  # asked before anything is booked
@@ -861,7 +957,13 @@ class _Turn:
             return self.run_done(replace(found, text=f"{hours.text} {found.text}") if hours else found)
         if intent in (Intent.HUMAN, Intent.MESSAGE) and self.named_staff():
             return None  # "is Kenji around? I need to ask him about the fabric": for Kenji, not the catalogue
-        request = intent in REQUESTS and not asks_price and not what_if
+        # ... unless it asks for a visit: "can I bring my car in for an oil change on Monday?"
+        asks_leave = bool(ASKS_LEAVE.search(expand_shorthand(self.raw))) and not (
+            self.asks_for_a_slot() or (self.days_said() and self.service_wanted(typos=False))
+        )
+        request = intent in REQUESTS and not asks_price and not what_if and not asks_leave
+        if asks_leave and self.brings_unheard_of():
+            return self.offer_message("I'm not sure about that one.")
         # an order is looked up by its number: a day in the line ("coming over Thursday") is not one
         details = extract_order_number(self.raw) if intent is Intent.ORDER_STATUS else self.gives_details()
         # "my chrome powder order how already?": the caller's own order, looked up, not the shipping policy
@@ -884,7 +986,7 @@ class _Turn:
             # price the shop has none for, of nothing it surely sells (a "Private Gallery Viewing"
             # by two of its words), is no booking of that: the team is asked
             unpriced = asks_price and sureness(meaning) < SURE_OF_REQUEST and not self.service_wanted(whole=True)
-            return self.answer_question(asked=True) if what_if or unpriced else None
+            return self.answer_question(asked=True) if what_if or unpriced or asks_leave else None
         if asks_price:
             # "how much stay for da hoe new tour, da one with da turtles": an answer with no figure in
             # it, where a word of one service's name is said, is that service's price
@@ -897,13 +999,22 @@ class _Turn:
                 self.ctx, "search_knowledge", {"query": canonical(self.raw[:500]), "kind": "product"}
             )
             return self.run_done(bought if bought.data.get("confidence", 0.0) >= ALSO_ANSWER else result)
-        if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()):
+        if data.get("kind") == "service" and (intent is Intent.BOOK or self.sounds_like_booking()) and not asks_leave:
             return None  # "I'd like to set up another bike fitting": a booking, not what a fitting is
         if data.get("kind") == "product" and intent is Intent.ORDER_STATUS and OWN_ORDER.search(self.text):
             return None  # "did my creatine ever get dropped off?": the caller's order of it, not the product
-        if data.get("confidence", 1.0) < SURE_ANSWER and not what_if and self.sounds_like_booking():
+        if data.get("confidence", 1.0) < SURE_ANSWER and not (what_if or asks_leave) and self.sounds_like_booking():
             return None  # "can I bring him in for his rabies shot?": a booking, unless the shop's answer is plain
         return self.run_done(result)
+
+    def brings_unheard_of(self) -> bool:
+        """Asked whether they may bring something the shop's knowledge never speaks of (a dog, at an
+        upholsterer's): nothing the shop wrote says yes or no."""
+        brought = BRINGS.search(self.text)
+        if brought is None:
+            return False
+        found = self.tools.run(self.ctx, "search_knowledge", {"query": brought.group(1)})
+        return not found.data.get("found")
 
     def books_a_day(self) -> bool:
         """The line names one of the shop's services whole, and a day."""
@@ -1214,6 +1325,13 @@ class _Turn:
         reason = f"Caller asked for {staff}" if staff else "Caller asked for a person"
         return self.run_tool("transfer_call", {"reason": reason}, end_on_action=True)
 
+    def tells_staff(self) -> bool:
+        """The line opens by asking to tell a staff member something (TELL_SOMEONE), while nothing
+        else is asked of the caller."""
+        told = TELL_SOMEONE.search(self.text) if self.pending in (None, "anything_else") else None
+        staff = self.named_staff() if told else None
+        return staff is not None and told is not None and told.group(1) in staff.lower().split()
+
     def named_staff(self) -> str | None:
         """The staff member the caller named ("could I talk to Sam", "in with doctor Trembly" for
         Dr. Marc Tremblay), if any: a word of their name other than a title, said whole, or a
@@ -1240,6 +1358,9 @@ class _Turn:
         if workflow is not None:
             return self.start_workflow(workflow)
         intent = self.intent
+        if intent is Intent.PRAISE:
+            # a call to say thank you asks for nothing: the thanks is heard, and the transcript keeps it
+            return self.reply("Thank you, that's lovely to hear! I'm so glad you're happy.")
         maybe_move = intent in (Intent.BOOK, Intent.QUESTION, None)
         if (
             intent is Intent.RESCHEDULE
@@ -1249,6 +1370,12 @@ class _Turn:
             return self.start_change("reschedule")
         if intent is Intent.CANCEL and self.books_unheard_cancel():
             intent = Intent.BOOK
+        if intent in (Intent.BOOK, Intent.QUESTION, Intent.SUPPORT, None) and self.cancels_own_appointment():
+            intent = Intent.CANCEL  # "I gotta cancel my level test on Thursday, something came up at work"
+        if intent is Intent.CANCEL and self.moves_unheard_cancel():
+            return self.start_change("reschedule")
+        if intent is Intent.CANCEL and self.asks_unheard_cancel():
+            intent = Intent.QUESTION
         if intent is Intent.BOOK and self.complains_of_work_done():
             return self.start_support()
         # "I've the new aids ordered and I want them fitted Saturday": no order number, a service and a day
@@ -1272,6 +1399,8 @@ class _Turn:
             return self.start_order()  # "I never got my E-City, the order was 4420": where it is, first
         if intent is Intent.SUPPORT and STATUS_CHECK.search(self.text):
             return self.start_order()  # "just checking whether my money ever came back on that polish"
+        if intent is Intent.SUPPORT and self.asks_what_shop_does():
+            return self.answer_question(asked=True)
         if intent is Intent.SUPPORT:
             return self.start_support()
         if self.bare_booking_answer():
@@ -1291,6 +1420,13 @@ class _Turn:
         if any(found.intent is Intent.CANCEL for found in detect_intents(self.raw[:500])):
             return False
         return self.asks_for_a_slot() and self.service_wanted(typos=False, whole=True) is not None
+
+    def asks_what_shop_does(self) -> bool:
+        """Trouble the shop did not cause, told to ask whether it does that kind of work (DOES_IT_AT_ALL):
+        a question for its knowledge, not a complaint to file."""
+        if not DOES_IT_AT_ALL.search(self.text):
+            return False
+        return not any(SHOP_DID.search(normalize(clause)) for clause in PAST_BREAKS.split(self.raw[:500]))
 
     def complains_of_work_done(self) -> bool:
         """A complaint about the shop's own work ("you guys replaced my windshield two weeks ago
@@ -1340,10 +1476,44 @@ class _Turn:
             return False
         if self.probability(Intent.RESCHEDULE) < MAYBE_MOVE and not MOVE_IT.search(self.text):
             return False  # unless it moves "it": "y'all are doing my windows tomorrow at one, push it back an hour?"
+        return self.names_own_appointment()
+
+    def names_own_appointment(self) -> bool:
+        """The line speaks of one of the caller's appointments, by its day or its service."""
         listed = self.tools.run(self.ctx, "list_my_appointments", {}).data.get("appointments", [])
         days = {d.day for d in find_dates(self.raw, self.ctx.local_now)}
         service = match_option(self.raw, self.ctx.shop.service_options())
         return any(datetime.fromisoformat(a["start"]).date() in days or a["service"] == service for a in listed)
+
+    def cancels_own_appointment(self) -> bool:
+        """A line in cancelling words about the caller's own appointment ("I've got a review tomorrow
+        at nine but I've gotta pull out, what's the damage if I cancel now?") cancels it, whatever
+        else it asks: it is no booking of the appointment the caller already has."""
+        said = SUPPOSED.sub(" ", canonical(self.raw[:500]))  # "if I cancel ..." only supposes it
+        if NOT_CANCELLING.search(said):
+            return False  # "a'm no' cancellin' or anything, but ..."
+        cancels = any(found.intent is Intent.CANCEL for found in detect_intents(said))
+        shop_did = any(SHOP_DID.search(normalize(c)) for c in PAST_BREAKS.split(self.raw[:500]))  # "you cancelled"
+        return cancels and not shop_did and self.names_own_appointment()
+
+    def asks_unheard_cancel(self) -> bool:
+        """A cancellation the classifier hears in no cancelling words, in a question that names none of
+        the caller's appointments ("our kid's giving us a lift in on Saturday, where's he meant to leave
+        the car round yours"): the question."""
+        return asks_question(self.raw) and not self.cancel_said and not self.names_own_appointment()
+
+    def moves_unheard_cancel(self) -> bool:
+        """A cancellation the classifier hears in no cancelling words, of the caller's own appointment,
+        for a new time or day ("a'm booked tae drop aff a suit on Tuesday at eleven, could ye make it
+        hawf eleven insteid?"): a move."""
+        if not INSTEAD.search(self.text) or self.cancel_said:
+            return False
+        return bool(self.days_said() or parse_time(self.raw)) and self.names_own_appointment()
+
+    @functools.cached_property
+    def cancel_said(self) -> bool:
+        """The line cancels in words the rules know, said plainly ("call it off" is "cancel")."""
+        return any(found.intent is Intent.CANCEL for found in detect_intents(canonical(self.raw[:500])))
 
     def probability(self, intent: Intent) -> float:
         """What the classifier gives ``intent`` for this line."""
@@ -1443,6 +1613,8 @@ class _Turn:
         if pending == "fallback_offer":
             return self.answer_fallback_offer()
         if pending == "take_message":
+            if yes_no(self.raw) is True and self.intent in CHANGES_OF_MIND:
+                return None  # "yes, cancel it anyway": the request, not the message
             if yes_no(self.raw) is True:
                 return self.start_message(with_this_line=False, about=self.state.pop("unanswered", None))
             if yes_no(self.raw) is False:
@@ -1922,7 +2094,7 @@ class _Turn:
         if task == "cancel":
             self.state["proposal"] = {"tool": "cancel_appointment", "args": {"appointment_id": target["id"]}}
             question = f"I see your {target['service']} on {say_when(start, self.today)}. Shall I cancel it?"
-            return self.ask(question, "confirm")
+            return self.ask(question, "confirm", self.cancel_terms_asked())
         self.take_booking_entities()
         self.slots["service"] = target["service"]
         if SAME_TIME.search(self.text):  # "can we make it Thursday, same time"
@@ -1930,6 +2102,16 @@ class _Turn:
         if (shifted := self.shifted_time(start)) is not None:
             self.slots |= {"day": self.slots.get("day") or start.date().isoformat(), "time": shifted}
         return self.advance_booking()
+
+    def cancel_terms_asked(self) -> str:
+        """What cancelling costs, when the line that cancels asks it ("... what's the damage if I
+        cancel now?"): the shop's words on it, and where the appointment stands against them."""
+        if not (asks_question(self.raw) and (ASKS_PRICE.search(self.text) or self.supposes)):
+            return ""
+        found = self.knowledge_of_the_request() or self.tools.run(self.ctx, "search_knowledge", {"query": "cancel"})
+        if not found.data.get("found") or not CANCEL_WORDS.search(found.text):
+            return ""
+        return found.text + self.notice_note(found.text)
 
     def shifted_time(self, start: datetime) -> str | None:
         """The time a move asks for as a shift of the old one ("push it back an hour", "half an hour

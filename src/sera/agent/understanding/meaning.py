@@ -62,6 +62,30 @@ SALUTATION = re.compile(
 )
 
 
+PRAISE = "praise"
+# a word of thanks or praise: a line with none is no compliment, however like one it sounds to the
+# model ("y'all tune-up ain't did nothin, it's still blowin warm" is about work done, and a complaint)
+APPRECIATES = re.compile(
+    r"\b(?:thank|thanks|thanx|thx|ty|tysm|cheers|ta|appreciat\w*|grateful|compliments?|recommend\w*"
+    r"|great|amazing|brilliant|brill|awesome|fantastic|excellent|wonderful|superb|outstanding|perfect\w*"
+    r"|love|loved|lovely|luv|gorgeous|stunning|beautiful\w*|happy|happier|pleased|delighted|thrilled|chuffed"
+    r"|impressed|legends?|stars?|best|kind|well done|good job|nice job|fine job|spot on|made up|over the moon"
+    r"|mint|class|belting|cracking|savage|fair play|lekker|shiok|braw|rock|rocks|killed it|killer|sick|unreal)\b",
+    re.IGNORECASE,
+)
+
+
+def _classify(text: str) -> tuple[IntentGuess, ...]:
+    """The classifier's guesses, without praise for a line that holds no word of it (the rest in
+    proportion, as if praise were never a label)."""
+    guesses = tuple(intent_classifier().classify(text))
+    if APPRECIATES.search(text):
+        return guesses
+    rest = sum(g.probability for g in guesses if g.label != PRAISE) or 1.0
+    kept = tuple(IntentGuess(g.label, g.probability / rest) for g in guesses if g.label != PRAISE)
+    return (*kept, IntentGuess(PRAISE, 0.0))
+
+
 def without_salutation(text: str) -> str:
     """The line after an opening salutation, when a request of two words or more follows it."""
     rest = SALUTATION.sub("", text, count=1)
@@ -84,11 +108,11 @@ def understand(text: str, *, answering: bool = False) -> Meaning:
     means the same without it ("hi, where's my order?" asks where the order is, as surely as the
     line without it).
     """
-    guesses = tuple(intent_classifier().classify(text))
+    guesses = _classify(text)
     past_it = without_salutation(text)
     pulled = sum(g.probability for g in guesses if g.label in COURTESIES) >= SALUTATION_PULL
     if past_it != text and pulled:
-        clearer = tuple(intent_classifier().classify(past_it))
+        clearer = _classify(past_it)
         (label, before), (same, after) = _best_request(guesses), _best_request(clearer)
         if same == label and after > before:
             text, guesses = past_it, clearer
