@@ -102,6 +102,7 @@ BIG_INPUTS = {
 def test_ten_kilobyte_input_is_fast(name: str) -> None:
     text = BIG_INPUTS[name][:10_240]
     for fn_name, fn in PUBLIC.items():
+        fn("tomorrow at 3")  # what is built once (a year's holidays, the first regex use) is no cost of the input
         start = time.perf_counter()
         fn(text)
         elapsed = time.perf_counter() - start
