@@ -89,6 +89,7 @@ TOPICS = frozenset(
 )
 UNKNOWN_TOPIC = 0.25
 LEXICAL_SURE = 0.5  # the words alone decide above this: meaning only helps where they fall short
+MIN_TYPO = 6  # letters of the least word read as a typo of one of the shop's
 
 # Words that say nothing about which entry answers a call, grouped by why.
 _STOP_WORD_GROUPS = (
@@ -620,9 +621,6 @@ class KnowledgeIndex:
             near |= self._spellings.get(dropped, set())
         near = {known for known in near if known[0] == word[0]}
         return near.pop() if len(near) == 1 else word
-
-
-MIN_TYPO = 6
 
 
 def _deletions(word: str) -> set[str]:

@@ -916,7 +916,7 @@ class _Turn:
             return None
         if self.matching_workflow() is not None:  # the merchant's own trigger words win
             return None
-        if self.cancels_own_appointment():
+        if self.cancels_own_appointment:
             return None  # cancelled, with what it costs said first (cancel_terms_asked)
         works = self.staff_days_asked()
         if works is not None:
@@ -1370,7 +1370,7 @@ class _Turn:
             return self.start_change("reschedule")
         if intent is Intent.CANCEL and self.books_unheard_cancel():
             intent = Intent.BOOK
-        if intent in (Intent.BOOK, Intent.QUESTION, Intent.SUPPORT, None) and self.cancels_own_appointment():
+        if intent in (Intent.BOOK, Intent.QUESTION, Intent.SUPPORT, None) and self.cancels_own_appointment:
             intent = Intent.CANCEL  # "I gotta cancel my level test on Thursday, something came up at work"
         if intent is Intent.CANCEL and self.moves_unheard_cancel():
             return self.start_change("reschedule")
@@ -1426,7 +1426,7 @@ class _Turn:
         a question for its knowledge, not a complaint to file."""
         if not DOES_IT_AT_ALL.search(self.text):
             return False
-        return not any(SHOP_DID.search(normalize(clause)) for clause in PAST_BREAKS.split(self.raw[:500]))
+        return not self.tells_of_shop_work
 
     def complains_of_work_done(self) -> bool:
         """A complaint about the shop's own work ("you guys replaced my windshield two weeks ago
@@ -1435,6 +1435,11 @@ class _Turn:
         classifier hears a complaint too and the caller names no day or time for a visit."""
         if self.probability(Intent.SUPPORT) < MAYBE_COMPLAINT or self.gives_details():
             return False
+        return self.tells_of_shop_work
+
+    @functools.cached_property
+    def tells_of_shop_work(self) -> bool:
+        """A clause of the line tells what the shop did ("you guys replaced my windshield", "you cancelled")."""
         return any(SHOP_DID.search(normalize(clause)) for clause in PAST_BREAKS.split(self.raw[:500]))
 
     def bare_booking_answer(self) -> bool:
@@ -1476,8 +1481,9 @@ class _Turn:
             return False
         if self.probability(Intent.RESCHEDULE) < MAYBE_MOVE and not MOVE_IT.search(self.text):
             return False  # unless it moves "it": "y'all are doing my windows tomorrow at one, push it back an hour?"
-        return self.names_own_appointment()
+        return self.names_own_appointment
 
+    @functools.cached_property
     def names_own_appointment(self) -> bool:
         """The line speaks of one of the caller's appointments, by its day or its service."""
         listed = self.tools.run(self.ctx, "list_my_appointments", {}).data.get("appointments", [])
@@ -1485,6 +1491,7 @@ class _Turn:
         service = match_option(self.raw, self.ctx.shop.service_options())
         return any(datetime.fromisoformat(a["start"]).date() in days or a["service"] == service for a in listed)
 
+    @functools.cached_property
     def cancels_own_appointment(self) -> bool:
         """A line in cancelling words about the caller's own appointment ("I've got a review tomorrow
         at nine but I've gotta pull out, what's the damage if I cancel now?") cancels it, whatever
@@ -1493,14 +1500,13 @@ class _Turn:
         if NOT_CANCELLING.search(said):
             return False  # "a'm no' cancellin' or anything, but ..."
         cancels = any(found.intent is Intent.CANCEL for found in detect_intents(said))
-        shop_did = any(SHOP_DID.search(normalize(c)) for c in PAST_BREAKS.split(self.raw[:500]))  # "you cancelled"
-        return cancels and not shop_did and self.names_own_appointment()
+        return cancels and not self.tells_of_shop_work and self.names_own_appointment  # not "you cancelled"
 
     def asks_unheard_cancel(self) -> bool:
         """A cancellation the classifier hears in no cancelling words, in a question that names none of
         the caller's appointments ("our kid's giving us a lift in on Saturday, where's he meant to leave
         the car round yours"): the question."""
-        return asks_question(self.raw) and not self.cancel_said and not self.names_own_appointment()
+        return asks_question(self.raw) and not self.cancel_said and not self.names_own_appointment
 
     def moves_unheard_cancel(self) -> bool:
         """A cancellation the classifier hears in no cancelling words, of the caller's own appointment,
@@ -1508,7 +1514,7 @@ class _Turn:
         hawf eleven insteid?"): a move."""
         if not INSTEAD.search(self.text) or self.cancel_said:
             return False
-        return bool(self.days_said() or parse_time(self.raw)) and self.names_own_appointment()
+        return bool(self.days_said() or parse_time(self.raw)) and self.names_own_appointment
 
     @functools.cached_property
     def cancel_said(self) -> bool:
